@@ -1,0 +1,485 @@
+"""Streaming, hardened parser for DMARC aggregate reports (RFC 7489 and RFC 9990).
+
+Owns the hot path of ingestion: an lxml ``iterparse`` over a byte stream that never resolves
+entities, never loads a DTD, never touches the network, refuses DOCTYPE declarations and
+namespaces that are not DMARC's, keeps memory flat by clearing each record once read, and
+lower-cases the RFC's enumerations. Records are yielded one at a time as frozen dataclasses.
+
+Broken but recoverable XML (stray ``<`` in a value, invalid UTF-8) is re-read in lxml's recover
+mode when the document is small enough, as parsedmarc does, so both agree on what a report holds.
+"""
+
+from __future__ import annotations
+
+import io
+import ipaddress
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, BinaryIO
+
+from lxml import etree
+
+RFC9990_NS = "urn:ietf:params:xml:ns:dmarc-2.0"
+ALLOWED_NAMESPACES = frozenset({"", RFC9990_NS, "http://dmarc.org/dmarc-xml/0.1"})
+RECOVER_MAX_BYTES = 32 * 1024 * 1024
+_TAGS = ("{*}report_metadata", "{*}policy_published", "{*}record", "{*}version")
+_DOCTYPE = re.compile(rb"<!(DOCTYPE|ENTITY)", re.IGNORECASE)
+_XS_SCHEMA = re.compile(rb"</?xs:schema[^<>]*>")
+_HEAD_BYTES = 4096
+
+
+class AggregateError(ValueError):
+    """The document is not a usable aggregate report; the message is the reason kept."""
+
+
+@dataclass(frozen=True, slots=True)
+class DkimResult:
+    domain: str
+    selector: str
+    result: str
+
+
+@dataclass(frozen=True, slots=True)
+class SpfResult:
+    domain: str
+    scope: str
+    result: str
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One ``<record>``: a source IP, its message count and how those messages fared."""
+
+    source_ip: str
+    count: int
+    disposition: str
+    dkim_eval: str
+    spf_eval: str
+    reasons: tuple[str, ...]
+    header_from: str
+    envelope_from: str | None
+    envelope_to: str | None
+    dkim: tuple[DkimResult, ...]
+    spf: tuple[SpfResult, ...]
+
+    @property
+    def dkim_aligned(self) -> bool:
+        return self.dkim_eval == "pass"
+
+    @property
+    def spf_aligned(self) -> bool:
+        return self.spf_eval == "pass"
+
+    @property
+    def dmarc_pass(self) -> bool:
+        return self.dkim_aligned or self.spf_aligned
+
+
+@dataclass(frozen=True)
+class PolicyPublished:
+    domain: str
+    adkim: str
+    aspf: str
+    p: str
+    sp: str | None
+    np: str | None
+    pct: int | None
+    fo: str | None
+    testing: str | None
+    discovery_method: str | None
+
+
+@dataclass(frozen=True)
+class Header:
+    """Report metadata and the published policy: everything before the records."""
+
+    org_name: str
+    email: str | None
+    report_id: str
+    begin: datetime
+    end: datetime
+    extra_contact_info: str | None
+    generator: str | None
+    errors: tuple[str, ...]
+    version: str | None
+    namespace: str
+    policy: PolicyPublished
+
+
+@dataclass(frozen=True)
+class Stats:
+    """What the parse skipped, filled in while records stream."""
+
+    skipped: int
+    first_skip_reason: str | None
+
+
+def _local(tag: object) -> str:
+    return str(tag).rpartition("}")[2]
+
+
+def _children(elem: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for child in elem:
+        if isinstance(child.tag, str):
+            out.setdefault(_local(child.tag), child)
+    return out
+
+
+def _all(elem: Any, name: str) -> list[Any]:
+    return [c for c in elem if isinstance(c.tag, str) and _local(c.tag) == name]
+
+
+def _text(elem: Any | None) -> str | None:
+    if elem is None or elem.text is None:
+        return None
+    value = elem.text.strip()
+    return value or None
+
+
+def _lower(elem: Any | None) -> str | None:
+    value = _text(elem)
+    return value.lower() if value else None
+
+
+def _timestamp(elem: Any | None, what: str) -> datetime:
+    raw = _text(elem)
+    if raw is None:
+        raise AggregateError(f"missing date_range {what}")
+    try:
+        return datetime.fromtimestamp(int(raw.split(".")[0]), tz=UTC)
+    except (ValueError, OverflowError, OSError) as exc:
+        raise AggregateError(f"invalid date_range {what}: {raw[:40]!r}") from exc
+
+
+def _header(meta: Any, policy: Any, version: str | None, namespace: str) -> Header:
+    fields = _children(meta)
+    email = _text(fields.get("email"))
+    org_name = _text(fields.get("org_name")) or (email.rpartition("@")[2] if email else None)
+    if not org_name:
+        raise AggregateError("missing org_name")
+    report_id = (_text(fields.get("report_id")) or "").strip("<>").strip()
+    if not report_id:
+        raise AggregateError("missing report_id")
+    date_range = _children(fields["date_range"]) if "date_range" in fields else {}
+    begin = _timestamp(date_range.get("begin"), "begin")
+    end = _timestamp(date_range.get("end"), "end")
+    if end < begin:
+        raise AggregateError("date_range ends before it begins")
+    return Header(
+        org_name=org_name,
+        email=email,
+        report_id=report_id,
+        begin=begin,
+        end=end,
+        extra_contact_info=_text(fields.get("extra_contact_info")),
+        generator=_text(fields.get("generator")),
+        errors=tuple(t for t in (_text(e) for e in _all(meta, "error")) if t),
+        version=version,
+        namespace=namespace,
+        policy=_policy(policy),
+    )
+
+
+def _int_or_none(elem: Any | None) -> int | None:
+    raw = _text(elem)
+    try:
+        return int(raw) if raw is not None else None
+    except ValueError:
+        return None
+
+
+def _policy(policy: Any) -> PolicyPublished:
+    if policy is None:
+        raise AggregateError("missing policy_published")
+    f = _children(policy)
+    domain = _lower(f.get("domain"))
+    if not domain:
+        raise AggregateError("missing policy_published domain")
+    p = _lower(f.get("p")) or "none"
+    return PolicyPublished(
+        domain=domain.rstrip("."),
+        adkim=_lower(f.get("adkim")) or "r",
+        aspf=_lower(f.get("aspf")) or "r",
+        p=p,
+        sp=_lower(f.get("sp")) or p,
+        np=_lower(f.get("np")),
+        pct=_int_or_none(f.get("pct")),
+        fo=_text(f.get("fo")),
+        testing=_lower(f.get("testing")),
+        discovery_method=_lower(f.get("discovery_method")),
+    )
+
+
+def _dkim_results(auth: dict[str, Any], auth_elem: Any) -> tuple[DkimResult, ...]:
+    if not auth:
+        return ()
+    out = []
+    for elem in _all(auth_elem, "dkim"):
+        f = _children(elem)
+        domain = _lower(f.get("domain"))
+        if domain:
+            out.append(
+                DkimResult(
+                    domain=domain,
+                    selector=_text(f.get("selector")) or "none",
+                    result=_lower(f.get("result")) or "none",
+                )
+            )
+    return tuple(out)
+
+
+def _spf_results(auth_elem: Any) -> tuple[SpfResult, ...]:
+    out = []
+    for elem in _all(auth_elem, "spf"):
+        f = _children(elem)
+        domain = _lower(f.get("domain"))
+        if domain:
+            out.append(
+                SpfResult(
+                    domain=domain,
+                    scope=_lower(f.get("scope")) or "mfrom",
+                    result=_lower(f.get("result")) or "none",
+                )
+            )
+    return tuple(out)
+
+
+def _record(elem: Any) -> Record:
+    f = _children(elem)
+    row = _children(f["row"]) if "row" in f else {}
+    source_ip = _text(row.get("source_ip"))
+    if source_ip is None:
+        raise AggregateError("Source IP address is empty")
+    try:
+        source_ip = ipaddress.ip_address(source_ip).compressed
+    except ValueError as exc:
+        raise AggregateError(f"invalid source IP {source_ip[:60]!r}") from exc
+    try:
+        count = int(_text(row.get("count")) or "")
+    except ValueError as exc:
+        raise AggregateError("invalid or missing count") from exc
+    if count < 0:
+        raise AggregateError("negative count")
+    pe_elem = row.get("policy_evaluated")
+    pe = _children(pe_elem) if pe_elem is not None else {}
+    ids_elem = f.get("identifiers", f.get("identities"))
+    ids = _children(ids_elem) if ids_elem is not None else {}
+    auth_elem = f.get("auth_results")
+    auth = _children(auth_elem) if auth_elem is not None else {}
+    spf = _spf_results(auth_elem) if auth_elem is not None else ()
+    envelope_from = _lower(ids.get("envelope_from")) or (spf[-1].domain if spf else None)
+    reasons = (
+        tuple(r for r in (_lower(_children(x).get("type")) for x in _all(pe_elem, "reason")) if r)
+        if pe_elem is not None
+        else ()
+    )
+    return Record(
+        source_ip=source_ip,
+        count=count,
+        disposition=_lower(pe.get("disposition")) or "none",
+        dkim_eval=_lower(pe.get("dkim")) or "fail",
+        spf_eval=_lower(pe.get("spf")) or "fail",
+        reasons=reasons,
+        header_from=_lower(ids.get("header_from")) or "",
+        envelope_from=envelope_from,
+        envelope_to=_lower(ids.get("envelope_to")),
+        dkim=_dkim_results(auth, auth_elem),
+        spf=spf,
+    )
+
+
+def _check_head(head: bytes) -> None:
+    if _DOCTYPE.search(head):
+        raise AggregateError("DOCTYPE or ENTITY declarations are not allowed")
+
+
+def _iterparse(source: Any, recover: bool = False) -> Any:
+    return etree.iterparse(
+        source,
+        events=("end",),
+        tag=_TAGS,
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=False,
+        recover=recover,
+        remove_comments=True,
+        remove_pis=True,
+    )
+
+
+class AggregateParser:
+    """One pass over one report: ``header`` first, then ``records()``, then ``stats``.
+
+    ``opener`` gives a fresh byte stream each call; it is called again only to re-read a broken
+    small document in recover mode.
+    """
+
+    def __init__(self, opener: Callable[[], BinaryIO], size_hint: int | None = None) -> None:
+        self._opener = opener
+        self._size_hint = size_hint
+        self._skipped = 0
+        self._first_skip: str | None = None
+        self._events: Iterator[tuple[str, Any]] = iter(())
+        self._stream: Any = None
+        self._recovering = False
+        self._pending: Any = None
+        self.header = self._read_header()
+
+    @property
+    def stats(self) -> Stats:
+        return Stats(skipped=self._skipped, first_skip_reason=self._first_skip)
+
+    def _start(self, recover: bool) -> None:
+        self.close()
+        stream: Any = self._opener()
+        head = stream.read(_HEAD_BYTES)
+        _check_head(head)
+        if recover or b"xs:schema" in head:
+            data = head + stream.read()
+            stream.close()
+            if recover:
+                data = data.decode("utf-8", errors="ignore").encode("utf-8")
+                data = re.sub(rb"^<\?xml[^>]*\?>", b'<?xml version="1.0"?>', data)
+            stream = io.BytesIO(_XS_SCHEMA.sub(b"", data))
+        else:
+            stream = _Prefixed(head, stream)
+        self._stream = stream
+        self._events = iter(_iterparse(stream, recover=recover))
+        self._recovering = recover
+
+    def close(self) -> None:
+        if self._stream is not None:
+            self._stream.close()
+            self._stream = None
+
+    def _next(self) -> Any | None:
+        try:
+            _event, elem = next(self._events)
+        except StopIteration:
+            return None
+        return elem
+
+    def _read_header(self) -> Header:
+        try:
+            return self._scan_header(recover=False)
+        except etree.XMLSyntaxError as exc:
+            if not self._can_recover():
+                raise AggregateError(f"malformed XML: {exc}") from exc
+            try:
+                return self._scan_header(recover=True)
+            except etree.XMLSyntaxError as again:
+                raise AggregateError(f"malformed XML: {again}") from again
+
+    def _can_recover(self) -> bool:
+        return self._size_hint is not None and self._size_hint <= RECOVER_MAX_BYTES
+
+    def _scan_header(self, recover: bool) -> Header:
+        self._start(recover)
+        meta = policy = None
+        version: str | None = None
+        namespace = None
+        while (elem := self._next()) is not None:
+            if namespace is None:
+                namespace = self._check_root(elem)
+            name = _local(elem.tag)
+            if name == "record":
+                self._pending = elem
+                break
+            if name == "report_metadata":
+                meta = elem
+            elif name == "policy_published":
+                policy = policy if policy is not None else elem
+            elif name == "version":
+                version = _text(elem)
+        if meta is None:
+            raise AggregateError("not a DMARC aggregate report: no report_metadata")
+        return _header(meta, policy, version, namespace or "")
+
+    @staticmethod
+    def _check_root(elem: Any) -> str:
+        tree = elem.getroottree()
+        if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:
+            raise AggregateError("DOCTYPE declarations are not allowed")
+        root = tree.getroot()
+        qname = etree.QName(root)
+        if qname.localname != "feedback":
+            raise AggregateError(f"not a DMARC aggregate report: root element <{qname.localname}>")
+        namespace = qname.namespace or ""
+        if namespace not in ALLOWED_NAMESPACES:
+            raise AggregateError(f"unexpected XML namespace {namespace[:100]!r}")
+        return namespace
+
+    def records(self) -> Iterator[Record]:
+        """Yield each valid record; count and skip invalid ones (as parsedmarc does)."""
+        done = 0
+        try:
+            try:
+                for record in self._valid_records():
+                    done += 1
+                    yield record
+            except etree.XMLSyntaxError as exc:
+                if self._recovering or not self._can_recover():
+                    raise AggregateError(f"malformed XML after {done} records: {exc}") from exc
+                self._scan_header(recover=True)
+                self._skipped, self._first_skip = 0, None
+                for index, record in enumerate(self._valid_records()):
+                    if index >= done:
+                        yield record
+        finally:
+            self.close()
+
+    def _valid_records(self) -> Iterator[Record]:
+        elem, self._pending = self._pending, None
+        while elem is not None:
+            if _local(elem.tag) == "record":
+                record = self._convert(elem)
+                if record is not None:
+                    yield record
+            _release(elem)
+            elem = self._next()
+
+    def _convert(self, elem: Any) -> Record | None:
+        try:
+            return _record(elem)
+        except AggregateError as exc:
+            self._skipped += 1
+            self._first_skip = self._first_skip or str(exc)
+            return None
+        except (KeyError, TypeError) as exc:
+            self._skipped += 1
+            self._first_skip = self._first_skip or f"malformed record: {exc}"
+            return None
+
+
+def _release(elem: Any) -> None:
+    """Free a processed element and the siblings before it: keeps memory flat on huge reports."""
+    elem.clear(keep_tail=False)
+    parent = elem.getparent()
+    if parent is not None:
+        while elem.getprevious() is not None:
+            del parent[0]
+
+
+class _Prefixed:
+    """A read-only stream that first returns ``head`` and then the rest of ``inner``."""
+
+    def __init__(self, head: bytes, inner: BinaryIO) -> None:
+        self._head = head
+        self._inner = inner
+
+    def read(self, n: int = -1) -> bytes:
+        if self._head:
+            if n is None or n < 0:
+                data, self._head = self._head + self._inner.read(), b""
+                return data
+            data, self._head = self._head[:n], self._head[n:]
+            return data
+        return self._inner.read(n)
+
+    def close(self) -> None:
+        self._inner.close()
