@@ -1,0 +1,228 @@
+{{/*
+Names, labels, shared pod parts and value validation for the msp chart.
+*/}}
+
+{{- define "msp.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "msp.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "msp.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* Labels that never change for a release (used in selectors). Call with (dict "ctx" $ "component" "web"). */}}
+{{- define "msp.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "msp.name" .ctx }}
+app.kubernetes.io/instance: {{ .ctx.Release.Name }}
+app.kubernetes.io/component: {{ .component }}
+{{- end -}}
+
+{{/* All labels. Call with (dict "ctx" $ "component" "web"). */}}
+{{- define "msp.labels" -}}
+helm.sh/chart: {{ include "msp.chart" .ctx }}
+{{ include "msp.selectorLabels" . }}
+app.kubernetes.io/version: {{ .ctx.Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .ctx.Release.Service }}
+app.kubernetes.io/part-of: msp
+{{- end -}}
+
+{{- define "msp.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "msp.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- default "default" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "msp.image" -}}
+{{- if .Values.image.digest -}}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest -}}
+{{- else -}}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "msp.configMapName" -}}
+{{- printf "%s-config" (include "msp.fullname" .) -}}
+{{- end -}}
+
+{{- define "msp.secretName" -}}
+{{- if .Values.secrets.existingSecret -}}
+{{- .Values.secrets.existingSecret -}}
+{{- else -}}
+{{- include "msp.fullname" . -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+The Secret's data, computed once per render and memoised in .Values, so the release Secret and
+the migration hook's copy carry the same generated keys. Generated keys are kept across upgrades
+by reading the live Secret (lookup returns nothing under `helm template`).
+*/}}
+{{- define "msp.secretData" -}}
+{{- if not (hasKey .Values.secrets "_rendered") -}}
+{{- $live := lookup "v1" "Secret" .Release.Namespace (include "msp.fullname" .) -}}
+{{- $liveData := dict -}}
+{{- if $live -}}{{- $liveData = $live.data | default dict -}}{{- end -}}
+{{- $data := dict -}}
+{{- with .Values.secrets.databaseUrl -}}{{- $_ := set $data "MSP_DATABASE_URL" (. | b64enc) -}}{{- end -}}
+{{- with .Values.secrets.redisUrl -}}{{- $_ := set $data "MSP_REDIS_URL" (. | b64enc) -}}{{- end -}}
+{{- if .Values.secrets.secretKey -}}
+{{- $_ := set $data "MSP_SECRET_KEY" (.Values.secrets.secretKey | b64enc) -}}
+{{- else -}}
+{{- $_ := set $data "MSP_SECRET_KEY" (get $liveData "MSP_SECRET_KEY" | default (randAlphaNum 50 | b64enc)) -}}
+{{- end -}}
+{{- if .Values.secrets.encryptionKey -}}
+{{- $_ := set $data "MSP_ENCRYPTION_KEY" (.Values.secrets.encryptionKey | b64enc) -}}
+{{- else -}}
+{{- $fernet := randBytes 32 | replace "+" "-" | replace "/" "_" -}}
+{{- $_ := set $data "MSP_ENCRYPTION_KEY" (get $liveData "MSP_ENCRYPTION_KEY" | default ($fernet | b64enc)) -}}
+{{- end -}}
+{{- range $key, $value := .Values.secrets.extra -}}
+{{- $_ := set $data $key ($value | toString | b64enc) -}}
+{{- end -}}
+{{- $_ := set .Values.secrets "_rendered" $data -}}
+{{- end -}}
+{{- toYaml (get .Values.secrets "_rendered") -}}
+{{- end -}}
+
+{{/* Environment shared by every container: ConfigMap + Secret through envFrom. */}}
+{{- define "msp.envFrom" -}}
+- configMapRef:
+    name: {{ include "msp.configMapName" . }}
+- secretRef:
+    name: {{ include "msp.secretName" . }}
+{{- end -}}
+
+{{- define "msp.env" -}}
+- name: TZ
+  value: UTC
+{{- with .Values.extraEnv }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{/* Pod annotations: roll pods when configuration changes. */}}
+{{- define "msp.podAnnotations" -}}
+checksum/config: {{ toYaml .Values.config | sha256sum }}
+checksum/secret: {{ printf "%s%s" (toYaml .Values.secrets.existingSecret) (include "msp.secretData" .) | sha256sum }}
+{{- with .Values.podAnnotations }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{/* Pod-level fields shared by all Deployments and the Job (everything but containers). */}}
+{{- define "msp.podCommon" -}}
+serviceAccountName: {{ include "msp.serviceAccountName" . }}
+automountServiceAccountToken: {{ .Values.serviceAccount.automountToken }}
+securityContext:
+  {{- toYaml .Values.podSecurityContext | nindent 2 }}
+{{- with .Values.imagePullSecrets }}
+imagePullSecrets:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .Values.priorityClassName }}
+priorityClassName: {{ . }}
+{{- end }}
+{{- with .Values.nodeSelector }}
+nodeSelector:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .Values.tolerations }}
+tolerations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .Values.affinity }}
+affinity:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+volumes:
+  - name: tmp
+    emptyDir:
+      sizeLimit: {{ .Values.tmpSizeLimit }}
+{{- end -}}
+
+{{/* Container fields shared by every container (everything but name, args, probes, resources). */}}
+{{- define "msp.containerCommon" -}}
+image: {{ include "msp.image" . }}
+imagePullPolicy: {{ .Values.image.pullPolicy }}
+securityContext:
+  {{- toYaml .Values.securityContext | nindent 2 }}
+envFrom:
+  {{- include "msp.envFrom" . | nindent 2 }}
+env:
+  {{- include "msp.env" . | nindent 2 }}
+volumeMounts:
+  - name: tmp
+    mountPath: /tmp
+{{- end -}}
+
+{{/* Fail the render with every problem in the values, not just the first. */}}
+{{- define "msp.validateValues" -}}
+{{- $errors := list -}}
+{{- $s := .Values.secrets -}}
+{{- if and $s.existingSecret (or $s.databaseUrl $s.redisUrl $s.secretKey $s.encryptionKey $s.extra) -}}
+{{- $errors = append $errors "secrets.existingSecret is set: leave the inline secrets (databaseUrl, redisUrl, secretKey, encryptionKey, extra) empty" -}}
+{{- end -}}
+{{- if and $s.databaseUrl (not (regexMatch "^postgresql(\\+psycopg)?://" $s.databaseUrl)) -}}
+{{- $errors = append $errors "secrets.databaseUrl must be a postgresql+psycopg:// URL (SQLite is the single-machine mode, not for Kubernetes)" -}}
+{{- end -}}
+{{- if and $s.redisUrl (not (regexMatch "^rediss?://" $s.redisUrl)) -}}
+{{- $errors = append $errors "secrets.redisUrl must start with redis:// or rediss://" -}}
+{{- end -}}
+{{- range $key, $_ := $s.extra -}}
+{{- if not (hasPrefix "MSP_" $key) -}}
+{{- $errors = append $errors (printf "secrets.extra.%s: keys must start with MSP_" $key) -}}
+{{- end -}}
+{{- end -}}
+{{- range $key, $_ := .Values.config -}}
+{{- if has $key (list "MSP_DATABASE_URL" "MSP_REDIS_URL" "MSP_SECRET_KEY" "MSP_ENCRYPTION_KEY") -}}
+{{- $errors = append $errors (printf "config.%s is a secret: set it under secrets (or in secrets.existingSecret)" $key) -}}
+{{- end -}}
+{{- end -}}
+{{- $names := list -}}
+{{- range .Values.workers -}}
+{{- if has .name $names -}}
+{{- $errors = append $errors (printf "workers: the name %q is used twice" .name) -}}
+{{- end -}}
+{{- $names = append $names .name -}}
+{{- with .autoscaling -}}
+{{- if and .enabled (gt (int .minReplicas) (int .maxReplicas)) -}}
+{{- $errors = append $errors "workers[].autoscaling: minReplicas is greater than maxReplicas" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- with .Values.web.autoscaling -}}
+{{- if and .enabled (gt (int .minReplicas) (int .maxReplicas)) -}}
+{{- $errors = append $errors "web.autoscaling: minReplicas is greater than maxReplicas" -}}
+{{- end -}}
+{{- end -}}
+{{- if .Values.ingress.enabled -}}
+{{- range .Values.ingress.tls -}}
+{{- if not .hosts -}}
+{{- $errors = append $errors (printf "ingress.tls: the entry for secret %q lists no hosts" .secretName) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- if $errors -}}
+{{- fail (printf "\n\nmsp: invalid values:\n  - %s\n" (join "\n  - " $errors)) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* True when the app has what it needs to reach PostgreSQL and Redis. */}}
+{{- define "msp.hasBackends" -}}
+{{- if or .Values.secrets.existingSecret (and .Values.secrets.databaseUrl .Values.secrets.redisUrl) -}}true{{- end -}}
+{{- end -}}
