@@ -1,0 +1,193 @@
+"""The policy engine: facts and the time in, decisions out. Pure: no I/O, no clock, no DB.
+
+:func:`evaluate` decides what a domain needs today (propose the next stage, withdraw a
+proposal that is no longer ready, propose a rollback, or hold) and says why, gate by gate.
+:func:`step_change` moves an open change along (schedule, publish, verify, remind).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from msp.policy.facts import (
+    OPEN_STATUSES,
+    ChangeKind,
+    ChangeStatus,
+    DomainFacts,
+    PendingChange,
+    SenderFacts,
+    SenderStatus,
+)
+from msp.policy.gates import GateResult, run_gates
+from msp.policy.records import StageRecords, dmarc_for_stage, record_mismatches, records_for_stage
+from msp.policy.stages import Stage, is_enforcing, next_stage, rollback_target
+from msp.policy.window import next_window_start
+
+
+class Action(StrEnum):
+    HOLD = "hold"
+    PROPOSE = "propose"
+    WITHDRAW = "withdraw"
+    ROLLBACK = "rollback"
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """The engine's verdict on one domain at one time."""
+
+    stage: Stage
+    records: StageRecords | None
+    next_stage: Stage | None
+    next_records: StageRecords | None
+    gates: tuple[GateResult, ...]
+    readiness: int
+    action: Action
+    target: Stage | None
+    auto: bool
+    reasons: tuple[str, ...]
+
+    @property
+    def ready(self) -> bool:
+        return self.next_stage is not None and all(g.passed for g in self.gates)
+
+
+class StepKind(StrEnum):
+    WAIT = "wait"
+    SCHEDULE = "schedule"
+    PUBLISH = "publish"
+    VERIFY = "verify"
+    REMIND = "remind"
+
+
+@dataclass(frozen=True)
+class ChangeStep:
+    """What to do next with an open change; ``at`` is the schedule time for SCHEDULE."""
+
+    kind: StepKind
+    at: datetime | None = None
+    reasons: tuple[str, ...] = ()
+
+
+def readiness(gates: tuple[GateResult, ...], next_stage: Stage | None) -> int:
+    """Share of passed gates, 0-100; 100 at the end of the road or when no gate applies."""
+    if next_stage is None or not gates:
+        return 100
+    return round(100 * sum(g.passed for g in gates) / len(gates))
+
+
+def _rollback_minimum(facts: DomainFacts) -> int:
+    cfg = facts.settings
+    scaled = cfg.sender_volume_threshold * cfg.rollback_window_days / max(cfg.window_days, 1)
+    return max(cfg.new_sender_min_messages, round(scaled))
+
+
+def _broken(sender: SenderFacts, facts: DomainFacts, minimum: int) -> bool:
+    return (
+        sender.messages >= minimum and sender.pass_share < facts.settings.rollback_sender_pass_share
+    )
+
+
+def rollback_evidence(facts: DomainFacts) -> tuple[str, ...]:
+    """Why legitimate mail is failing now (recent window), or () when it is not."""
+    if not is_enforcing(facts.stage) or facts.stage is Stage.PARKED:
+        return ()
+    cfg, minimum = facts.settings, _rollback_minimum(facts)
+    approved = [s for s in facts.recent_senders if s.status is SenderStatus.APPROVED]
+    evidence = [
+        f"{s.name}: {s.failing:,} of {s.messages:,} messages failed DMARC "
+        f"in the last {cfg.rollback_window_days} days"
+        for s in approved
+        if _broken(s, facts, minimum)
+    ]
+    total = sum(s.messages for s in approved)
+    share = sum(s.dmarc_pass for s in approved) / total if total else 1.0
+    if total >= minimum and share < cfg.rollback_aligned_share:
+        evidence.insert(0, f"approved mail passing DMARC dropped to {share:.1%}")
+    return tuple(evidence)
+
+
+def _open(pending: PendingChange | None) -> PendingChange | None:
+    return pending if pending is not None and pending.status in OPEN_STATUSES else None
+
+
+def _decide(
+    facts: DomainFacts, target: Stage | None, gates: tuple[GateResult, ...]
+) -> tuple[Action, Stage | None, tuple[str, ...]]:
+    pending = _open(facts.pending)
+    evidence = rollback_evidence(facts)
+    if evidence and not (pending and pending.kind is ChangeKind.ROLLBACK):
+        back = rollback_target(facts.stage, legacy_pct_ramp=facts.settings.legacy_pct_ramp)
+        return Action.ROLLBACK, back, evidence
+    blocked = tuple(reason for gate in gates if not gate.passed for reason in gate.reasons)
+    if pending is not None:
+        withdraw = (
+            pending.kind is ChangeKind.ESCALATE
+            and pending.status is not ChangeStatus.PUBLISHED
+            and bool(blocked)
+        )
+        return (
+            (Action.WITHDRAW, pending.to_stage, blocked)
+            if withdraw
+            else (
+                Action.HOLD,
+                pending.to_stage,
+                (f"{pending.kind.value} to {pending.to_stage.value} is {pending.status.value}",),
+            )
+        )
+    if target is None:
+        return Action.HOLD, None, ("at the end of the road",)
+    if blocked:
+        return Action.HOLD, target, blocked
+    return Action.PROPOSE, target, (f"every gate to {target.value} passed",)
+
+
+def evaluate(facts: DomainFacts, now: datetime) -> Evaluation:
+    """Today's verdict for one domain."""
+    target = next_stage(facts.stage, parked=facts.parked)
+    gates = run_gates(facts, target, now) if target is not None else ()
+    action, action_target, reasons = _decide(facts, target, gates)
+    return Evaluation(
+        stage=facts.stage,
+        records=records_for_stage(facts.name, facts.stage, facts.records),
+        next_stage=target,
+        next_records=records_for_stage(facts.name, target, facts.records) if target else None,
+        gates=gates,
+        readiness=readiness(gates, target),
+        action=action,
+        target=action_target,
+        auto=facts.settings.auto_escalate and action in {Action.PROPOSE, Action.ROLLBACK},
+        reasons=reasons,
+    )
+
+
+def _verification(change: PendingChange, facts: DomainFacts) -> tuple[bool, tuple[str, ...]]:
+    posture = facts.posture
+    published = change.published_at
+    if posture is None or published is None or posture.checked_at < published:
+        return False, ("no DNS check since the record was issued",)
+    planned = dmarc_for_stage(change.to_stage, facts.records)
+    mismatches = record_mismatches(planned, posture.dmarc_tags)
+    return not mismatches, tuple(mismatches)
+
+
+def step_change(change: PendingChange, facts: DomainFacts, now: datetime) -> ChangeStep:
+    """The next move of an open change at ``now``."""
+    cfg = facts.settings
+    if change.status is ChangeStatus.APPROVED:
+        return ChangeStep(
+            StepKind.SCHEDULE, next_window_start(now, facts.timezone, cfg.change_window)
+        )
+    if change.status is ChangeStatus.SCHEDULED:
+        due = change.scheduled_for is not None and change.scheduled_for <= now
+        return ChangeStep(StepKind.PUBLISH) if due else ChangeStep(StepKind.WAIT)
+    if change.status is not ChangeStatus.PUBLISHED or change.published_at is None:
+        return ChangeStep(StepKind.WAIT)
+    verified, reasons = _verification(change, facts)
+    if verified:
+        return ChangeStep(StepKind.VERIFY)
+    overdue = now >= change.published_at + timedelta(hours=cfg.publish_grace_hours)
+    last = change.last_reminded_at
+    quiet = last is None or now - last >= timedelta(hours=cfg.reminder_interval_hours)
+    return ChangeStep(StepKind.REMIND if overdue and quiet else StepKind.WAIT, reasons=reasons)

@@ -1,0 +1,127 @@
+"""Everything the policy engine knows about a domain, as frozen dataclasses.
+
+The loader fills these from the DNS checker and report ingestion; tests and the fleet
+simulation build them directly. Nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import StrEnum
+
+from msp.policy.records import RecordOptions
+from msp.policy.settings import DEFAULTS, PolicySettings
+from msp.policy.stages import Stage
+
+
+class SenderStatus(StrEnum):
+    """How the MSP classified a sending source (report ingestion owns the classification)."""
+
+    APPROVED = "approved"
+    FORWARDER = "forwarder"
+    ABUSE = "abuse"
+    UNKNOWN = "unknown"
+
+
+class ChangeKind(StrEnum):
+    ESCALATE = "escalate"
+    ROLLBACK = "rollback"
+
+
+class ChangeStatus(StrEnum):
+    """Life of a proposed stage change; the last four are final."""
+
+    PROPOSED = "proposed"
+    APPROVED = "approved"
+    SCHEDULED = "scheduled"
+    PUBLISHED = "published"
+    VERIFIED = "verified"
+    REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"
+    SUPERSEDED = "superseded"
+
+
+OPEN_STATUSES = frozenset(
+    {ChangeStatus.PROPOSED, ChangeStatus.APPROVED, ChangeStatus.SCHEDULED, ChangeStatus.PUBLISHED}
+)
+
+
+@dataclass(frozen=True)
+class SenderFacts:
+    """One sending source's volume and authentication results in an evidence window."""
+
+    key: str
+    name: str
+    status: SenderStatus
+    messages: int
+    dmarc_pass: int
+    spf_aligned_pass: int
+    dkim_aligned_pass: int
+    first_seen: date
+    last_seen: date
+    is_new: bool = False
+    dkim_selectors: tuple[str, ...] = ()
+
+    @property
+    def pass_share(self) -> float:
+        return self.dmarc_pass / self.messages if self.messages else 1.0
+
+    @property
+    def failing(self) -> int:
+        return self.messages - self.dmarc_pass
+
+
+@dataclass(frozen=True)
+class CoverageFacts:
+    """How much report evidence there is: distinct reporters, days with reports, messages."""
+
+    reporters: int = 0
+    days_with_reports: int = 0
+    messages: int = 0
+
+
+@dataclass(frozen=True)
+class PostureFacts:
+    """The latest DNS check: the published DMARC tags, SPF health and DKIM keys."""
+
+    checked_at: datetime
+    dmarc_tags: Mapping[str, str] | None
+    spf_valid: bool | None
+    spf_dns_lookups: int | None
+    dkim_selectors: Mapping[str, bool | None] = field(default_factory=dict)
+    findings: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class PendingChange:
+    """The open stage change of a domain, if any."""
+
+    kind: ChangeKind
+    from_stage: Stage
+    to_stage: Stage
+    status: ChangeStatus
+    proposed_at: datetime
+    scheduled_for: datetime | None = None
+    published_at: datetime | None = None
+    last_reminded_at: datetime | None = None
+    id: int | None = None
+
+
+@dataclass(frozen=True)
+class DomainFacts:
+    """The whole input of one evaluation."""
+
+    name: str
+    stage: Stage
+    stage_since: datetime
+    parked: bool
+    senders: tuple[SenderFacts, ...]
+    recent_senders: tuple[SenderFacts, ...]
+    coverage: CoverageFacts
+    posture: PostureFacts | None
+    records: RecordOptions
+    settings: PolicySettings = DEFAULTS
+    pending: PendingChange | None = None
+    timezone: str = "UTC"

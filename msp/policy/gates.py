@@ -1,0 +1,214 @@
+"""The gates between two stages: each reads the facts and says passed or blocked, and why.
+
+A gate is a pure function ``(facts, now) -> GateResult``. :func:`gates_for` picks the gates a
+step needs: none to start monitoring, "no legitimate mail" for the parked fast path, all of
+the evidence gates for every other step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from msp.policy.facts import DomainFacts, SenderFacts, SenderStatus
+from msp.policy.records import dmarc_for_stage, record_mismatches
+from msp.policy.stages import Stage
+
+SPF_LOOKUP_LIMIT = 10  # RFC 7208 §4.6.4
+
+
+class GateStatus(StrEnum):
+    PASSED = "passed"
+    BLOCKED = "blocked"
+
+
+@dataclass(frozen=True)
+class GateResult:
+    """One gate's verdict; ``reasons`` are human sentences, ``evidence`` the figures."""
+
+    gate: str
+    status: GateStatus
+    reasons: tuple[str, ...] = ()
+    evidence: tuple[tuple[str, int | float | str], ...] = ()
+
+    @property
+    def passed(self) -> bool:
+        return self.status is GateStatus.PASSED
+
+
+Gate = Callable[[DomainFacts, datetime], GateResult]
+
+
+def _verdict(gate: str, reasons: Iterable[str], **evidence: int | float | str) -> GateResult:
+    reasons = tuple(reasons)
+    status = GateStatus.BLOCKED if reasons else GateStatus.PASSED
+    return GateResult(gate, status, reasons, tuple(sorted(evidence.items())))
+
+
+def _per_week(messages: int, window_days: int) -> int:
+    return round(messages * 7 / max(window_days, 1))
+
+
+def _failing_auth(sender: SenderFacts) -> str:
+    """Which aligned mechanism fails for most of a sender's mail."""
+    half = sender.messages / 2
+    dkim_bad, spf_bad = sender.dkim_aligned_pass < half, sender.spf_aligned_pass < half
+    if dkim_bad and spf_bad:
+        return "fail SPF and DKIM alignment"
+    return "fail DKIM alignment" if dkim_bad else "fail SPF alignment"
+
+
+def soak(facts: DomainFacts, now: datetime) -> GateResult:
+    """Minimum time in the current stage."""
+    needed = facts.settings.soak_for(facts.stage)
+    days = (now - facts.stage_since).days
+    reasons = [f"{days} of {needed} days in {facts.stage.value}"] if days < needed else []
+    return _verdict("soak", reasons, days=days, needed=needed)
+
+
+def coverage(facts: DomainFacts, now: datetime) -> GateResult:
+    """Reports from enough receivers on enough days."""
+    cov, cfg = facts.coverage, facts.settings
+    reasons = []
+    if cov.reporters < cfg.min_reporters:
+        reasons.append(f"reports from {cov.reporters} receivers, {cfg.min_reporters} needed")
+    if cov.days_with_reports < cfg.min_report_days:
+        reasons.append(
+            f"reports on {cov.days_with_reports} of the last {cfg.window_days} days, "
+            f"{cfg.min_report_days} needed"
+        )
+    return _verdict("coverage", reasons, reporters=cov.reporters, days=cov.days_with_reports)
+
+
+def _approved(senders: Iterable[SenderFacts]) -> list[SenderFacts]:
+    return [s for s in senders if s.status is SenderStatus.APPROVED]
+
+
+def aligned_share(facts: DomainFacts, now: datetime) -> GateResult:
+    """DMARC-pass share of the legitimate (approved) volume."""
+    approved = _approved(facts.senders)
+    total = sum(s.messages for s in approved)
+    passing = sum(s.dmarc_pass for s in approved)
+    needed = facts.settings.min_aligned_share
+    if total == 0:
+        return _verdict(
+            "aligned_share",
+            ["no mail from approved senders in the window: approve senders, or park the domain"],
+            messages=0,
+        )
+    share = passing / total
+    reasons = []
+    if share < needed:
+        reasons.append(f"{share:.1%} of approved mail passes DMARC, {needed:.1%} needed")
+    return _verdict("aligned_share", reasons, share=round(share, 4), messages=total)
+
+
+def senders(facts: DomainFacts, now: datetime) -> GateResult:
+    """Every sender above the volume threshold is approved and aligned, or forwarder/abuse."""
+    cfg, reasons = facts.settings, []
+    for sender in sorted(facts.senders, key=lambda s: -s.messages):
+        if sender.messages < cfg.sender_volume_threshold:
+            continue
+        week = f"{_per_week(sender.messages, cfg.window_days):,} messages/week from {sender.name}"
+        if sender.status is SenderStatus.UNKNOWN:
+            reasons.append(f"{week} (unclassified sender, {sender.pass_share:.0%} pass DMARC)")
+        elif (
+            sender.status is SenderStatus.APPROVED and sender.pass_share < cfg.sender_min_pass_share
+        ):
+            failing = _per_week(sender.failing, cfg.window_days)
+            reasons.append(f"{failing:,} messages/week from {sender.name} {_failing_auth(sender)}")
+    return _verdict("senders", reasons, blocking=len(reasons))
+
+
+def new_senders(facts: DomainFacts, now: datetime) -> GateResult:
+    """No new unknown sender in the last N days."""
+    cfg = facts.settings
+    since = now.date().toordinal() - cfg.new_sender_quiet_days
+    fresh = [
+        s
+        for s in facts.senders
+        if s.status is SenderStatus.UNKNOWN
+        and s.first_seen.toordinal() > since
+        and s.messages >= cfg.new_sender_min_messages
+    ]
+    reasons = [
+        f"new unknown sender {s.name} first seen {s.first_seen.isoformat()} "
+        f"({s.messages:,} messages)"
+        for s in fresh
+    ]
+    return _verdict("new_senders", reasons, new=len(fresh))
+
+
+def spf(facts: DomainFacts, now: datetime) -> GateResult:
+    """SPF valid and within its DNS lookup limit."""
+    posture = facts.posture
+    if posture is None:
+        return _verdict("spf", ["no DNS check yet"])
+    reasons = []
+    if posture.spf_valid is not True:
+        reasons.append("SPF record is missing or invalid")
+    lookups = posture.spf_dns_lookups or 0
+    if lookups > SPF_LOOKUP_LIMIT:
+        reasons.append(f"SPF needs {lookups} DNS lookups, the limit is {SPF_LOOKUP_LIMIT}")
+    return _verdict("spf", reasons, lookups=lookups)
+
+
+def dkim(facts: DomainFacts, now: datetime) -> GateResult:
+    """Every approved sender above the threshold signs with a published, valid DKIM key."""
+    keys = facts.posture.dkim_selectors if facts.posture else {}
+    reasons = []
+    for sender in _approved(facts.senders):
+        if sender.messages < facts.settings.sender_volume_threshold:
+            continue
+        if not sender.dkim_selectors or sender.dkim_aligned_pass == 0:
+            reasons.append(f"{sender.name} sends no aligned DKIM signature")
+            continue
+        bad = [sel for sel in sender.dkim_selectors if sel in keys and keys[sel] is not True]
+        if bad:
+            reasons.append(f"{sender.name}: DKIM selector {', '.join(bad)} has no valid key")
+    return _verdict("dkim", reasons, blocking=len(reasons))
+
+
+def record(facts: DomainFacts, now: datetime) -> GateResult:
+    """The published record is the one the plan says the current stage has."""
+    if facts.stage is Stage.NONE:
+        return _verdict("record", [])
+    if facts.posture is None:
+        return _verdict("record", ["no DNS check yet"])
+    planned = dmarc_for_stage(facts.stage, facts.records)
+    mismatches = record_mismatches(planned, facts.posture.dmarc_tags)
+    return _verdict("record", [f"published record: {m}" for m in mismatches])
+
+
+def no_legitimate_mail(facts: DomainFacts, now: datetime) -> GateResult:
+    """A parked domain sends nothing: no approved sender in the window."""
+    approved = [s for s in _approved(facts.senders) if s.messages > 0]
+    reasons = [f"{s.name} sent {s.messages:,} approved messages" for s in approved]
+    return _verdict("no_legitimate_mail", reasons, senders=len(approved))
+
+
+EVIDENCE_GATES: tuple[Gate, ...] = (
+    soak,
+    coverage,
+    aligned_share,
+    senders,
+    new_senders,
+    spf,
+    dkim,
+    record,
+)
+
+
+def gates_for(current: Stage, target: Stage) -> tuple[Gate, ...]:
+    """The gates the step ``current -> target`` must pass."""
+    if target is Stage.MONITOR and current is Stage.NONE:
+        return ()
+    if target is Stage.PARKED:
+        return (no_legitimate_mail,)
+    return EVIDENCE_GATES
+
+
+def run_gates(facts: DomainFacts, target: Stage, now: datetime) -> tuple[GateResult, ...]:
+    return tuple(gate(facts, now) for gate in gates_for(facts.stage, target))
