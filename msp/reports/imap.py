@@ -1,0 +1,135 @@
+"""IMAP mailbox access for report collection: fetch a bounded batch, later archive by UID.
+
+Owns the IMAP conversation only (stdlib ``imaplib``): connect with TLS, STARTTLS or plain (for
+loopback tests), log in, list and fetch messages, and move processed ones to an archive folder.
+Each call opens and closes its own connection, so no connection is ever held while reports
+are parsed. Errors are raised as :class:`MailboxError` (auth vs. network) for the back-off logic.
+"""
+
+from __future__ import annotations
+
+import imaplib
+import re
+import ssl
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from typing import Literal
+
+TlsMode = Literal["tls", "starttls", "none"]
+
+
+class MailboxError(Exception):
+    """The mailbox could not be read; ``kind`` is ``auth``, ``network`` or ``protocol``."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+@dataclass(frozen=True)
+class MailboxConfig:
+    host: str
+    port: int
+    username: str
+    password: str
+    tls: TlsMode = "tls"
+    folder: str = "INBOX"
+    archive_folder: str = "Archive"
+    timeout: float = 30.0
+    ca_file: str | None = None
+
+
+@dataclass(frozen=True)
+class FetchedMessage:
+    uid: str
+    data: bytes
+
+
+def _quote(folder: str) -> str:
+    return '"' + folder.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _connect(cfg: MailboxConfig) -> imaplib.IMAP4:
+    context = ssl.create_default_context(cafile=cfg.ca_file)
+    if cfg.tls == "tls":
+        return imaplib.IMAP4_SSL(cfg.host, cfg.port, ssl_context=context, timeout=cfg.timeout)
+    conn = imaplib.IMAP4(cfg.host, cfg.port, timeout=cfg.timeout)
+    if cfg.tls == "starttls":
+        conn.starttls(ssl_context=context)
+    return conn
+
+
+@contextmanager
+def session(cfg: MailboxConfig) -> Iterator[imaplib.IMAP4]:
+    """A logged-in connection, closed afterwards; failures become :class:`MailboxError`."""
+    try:
+        conn = _connect(cfg)
+    except (TimeoutError, OSError, imaplib.IMAP4.error, ssl.SSLError) as exc:
+        raise MailboxError("network", f"cannot connect to {cfg.host}:{cfg.port}: {exc}") from exc
+    try:
+        try:
+            conn.login(cfg.username, cfg.password)
+        except imaplib.IMAP4.error as exc:
+            raise MailboxError("auth", f"login failed for {cfg.username}: {exc}") from exc
+        yield conn
+    except (OSError, imaplib.IMAP4.abort) as exc:
+        raise MailboxError("network", f"connection to {cfg.host} lost: {exc}") from exc
+    except imaplib.IMAP4.error as exc:
+        raise MailboxError("protocol", str(exc)) from exc
+    finally:
+        with suppress(OSError, imaplib.IMAP4.error):
+            conn.logout()
+
+
+def _select(conn: imaplib.IMAP4, folder: str) -> None:
+    status, data = conn.select(_quote(folder))
+    if status != "OK":
+        raise MailboxError("protocol", f"cannot select {folder}: {data!r}")
+
+
+def fetch_batch(cfg: MailboxConfig, *, max_messages: int, max_bytes: int) -> list[FetchedMessage]:
+    """Fetch up to ``max_messages`` messages (skipping ones over ``max_bytes``) by UID."""
+    out: list[FetchedMessage] = []
+    with session(cfg) as conn:
+        _select(conn, cfg.folder)
+        _status, data = conn.uid("SEARCH", "NOT", "DELETED")
+        uids = [u.decode() for u in (data[0] or b"").split()][:max_messages]
+        for uid in uids:
+            message = _fetch_one(conn, uid, max_bytes)
+            if message is not None:
+                out.append(message)
+    return out
+
+
+def _fetch_one(conn: imaplib.IMAP4, uid: str, max_bytes: int) -> FetchedMessage | None:
+    _status, sizes = conn.uid("FETCH", uid, "(RFC822.SIZE)")
+    match = re.search(rb"RFC822\.SIZE (\d+)", sizes[0] if isinstance(sizes[0], bytes) else b"")
+    if match and int(match.group(1)) > max_bytes:
+        return FetchedMessage(uid=uid, data=b"")
+    _status, parts = conn.uid("FETCH", uid, "(BODY.PEEK[])")
+    for part in parts:
+        if isinstance(part, tuple) and len(part) == 2:
+            return FetchedMessage(uid=uid, data=bytes(part[1]))
+    return None
+
+
+def archive(cfg: MailboxConfig, uids: Iterable[str]) -> int:
+    """Move the given UIDs to the archive folder (created if needed); return how many moved."""
+    wanted = [u for u in uids if u]
+    if not wanted:
+        return 0
+    with session(cfg) as conn:
+        conn.create(_quote(cfg.archive_folder))  # "already exists" is a harmless NO
+        _select(conn, cfg.folder)
+        uid_set = ",".join(wanted)
+        if "MOVE" in conn.capabilities:
+            status, _ = conn.uid("MOVE", uid_set, _quote(cfg.archive_folder))
+        else:
+            status, _ = conn.uid("COPY", uid_set, _quote(cfg.archive_folder))
+            if status == "OK":
+                conn.uid("STORE", uid_set, "+FLAGS.SILENT", r"(\Deleted)")
+                conn.expunge()
+        if status != "OK":
+            raise MailboxError("protocol", f"cannot move messages to {cfg.archive_folder}")
+    return len(wanted)

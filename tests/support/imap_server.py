@@ -1,0 +1,144 @@
+"""A real Dovecot IMAP server on a free loopback port, in a temp dir (pytest fixture helper).
+
+Runs as ``nobody`` when the tests run as root (Dovecot refuses root login processes). Each
+instance has its own port, base dir and instance name, so parallel test runs do not collide.
+"""
+
+from __future__ import annotations
+
+import grp
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+import textwrap
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+USER = "dmarc"
+PASSWORD = "secret"
+
+
+@dataclass(frozen=True)
+class ImapServer:
+    host: str
+    port: int
+    user: str
+    password: str
+    base_dir: str
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _config(base: str, port: int, user: str, group: str) -> str:
+    return textwrap.dedent(
+        f"""\
+        base_dir = {base}/run
+        state_dir = {base}/state
+        log_path = {base}/dovecot.log
+        instance_name = pytest-imap-{os.getpid()}-{port}
+        protocols = imap
+        listen = 127.0.0.1
+        ssl = no
+        disable_plaintext_auth = no
+        auth_mechanisms = plain login
+        default_internal_user = {user}
+        default_internal_group = {group}
+        default_login_user = {user}
+        first_valid_uid = 0
+        passdb {{
+          driver = passwd-file
+          args = scheme=PLAIN username_format=%u {base}/users
+        }}
+        userdb {{
+          driver = static
+          args = uid={user} gid={group} home={base}/mail/%u
+        }}
+        mail_location = maildir:~/Maildir
+        service imap-login {{
+          chroot =
+          inet_listener imap {{
+            address = 127.0.0.1
+            port = {port}
+          }}
+          inet_listener imaps {{
+            port = 0
+          }}
+        }}
+        service anvil {{
+          chroot =
+        }}
+        service stats {{
+          unix_listener stats-reader {{
+            user = {user}
+          }}
+          unix_listener stats-writer {{
+            user = {user}
+          }}
+        }}
+        """
+    )
+
+
+def _wait_ready(proc: subprocess.Popen[bytes], port: int, base: str) -> None:
+    deadline = time.monotonic() + 15
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), 0.2) as sock:
+                if sock.recv(100).startswith(b"* OK"):
+                    return
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                log_path = Path(base, "dovecot.log")
+                log = log_path.read_text() if log_path.exists() else ""
+                raise RuntimeError(f"dovecot failed to start: {log[-2000:]}") from None
+            time.sleep(0.05)
+
+
+@contextmanager
+def running_imap_server() -> Iterator[ImapServer]:
+    base = tempfile.mkdtemp(prefix="imap-")
+    port = free_port()
+    for sub in ("run", "state", "mail"):
+        os.makedirs(f"{base}/{sub}")
+    with open(f"{base}/users", "w") as handle:
+        handle.write(f"{USER}:{{PLAIN}}{PASSWORD}::::::\n")
+    as_user: dict[str, object] = {}
+    if os.geteuid() == 0:
+        account = pwd.getpwnam("nobody")
+        group = grp.getgrgid(account.pw_gid).gr_name
+        os.chmod(base, 0o755)
+        for root, dirs, names in os.walk(base):
+            for name in dirs + names:
+                os.chown(os.path.join(root, name), account.pw_uid, account.pw_gid)
+        os.chown(base, account.pw_uid, account.pw_gid)
+        user_name = "nobody"
+        as_user = {"user": "nobody", "group": group, "extra_groups": []}
+    else:
+        user_name = pwd.getpwuid(os.getuid()).pw_name
+        group = grp.getgrgid(os.getgid()).gr_name
+    with open(f"{base}/dovecot.conf", "w") as handle:
+        handle.write(_config(base, port, user_name, group))
+    if os.geteuid() == 0:
+        os.chown(f"{base}/dovecot.conf", pwd.getpwnam("nobody").pw_uid, -1)
+    proc = subprocess.Popen(["dovecot", "-F", "-c", f"{base}/dovecot.conf"], **as_user)  # type: ignore[call-overload]
+    try:
+        _wait_ready(proc, port, base)
+        yield ImapServer("127.0.0.1", port, USER, PASSWORD, base)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+        shutil.rmtree(base, ignore_errors=True)
