@@ -1,0 +1,3 @@
+"""Models of the dns area."""
+
+from __future__ import annotations

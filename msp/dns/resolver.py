@@ -1,0 +1,301 @@
+"""The one dnspython adapter: an asyncio stub resolver with one cache per fleet run.
+
+It sends queries itself (one UDP socket per name server, TCP on truncation), retries on timeout,
+follows CNAME chains even when the server is authoritative only (so it works against knot in
+tests and a recursive resolver in production), and returns an :class:`Answer` whose status keeps
+"no record" (``nxdomain``/``nodata``) apart from "DNS failed" (``error``). Every
+``(name, type)`` is asked at most once per :class:`Resolver`: concurrent askers share the
+in-flight query. Nothing here is process-global, so two tenants' runs never share a cache.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+import dns.asyncquery
+import dns.exception
+import dns.flags
+import dns.message
+import dns.name
+import dns.rcode
+import dns.rdatatype
+import dns.rrset
+
+MAX_CNAME_HOPS = 8
+
+
+class Status(StrEnum):
+    ANSWER = "answer"
+    NXDOMAIN = "nxdomain"
+    NODATA = "nodata"
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class Nameserver:
+    host: str
+    port: int = 53
+
+    @classmethod
+    def parse(cls, text: str) -> Nameserver:
+        """``IP``, ``IP:PORT``, ``[IPv6]:PORT`` or a bare IPv6 address."""
+        text = text.strip()
+        if text.startswith("["):
+            host, _, rest = text[1:].partition("]")
+            return cls(host, int(rest.lstrip(":") or 53))
+        if text.count(":") == 1:
+            host, port = text.split(":")
+            return cls(host, int(port))
+        return cls(text)
+
+
+@dataclass(frozen=True)
+class ResolverSettings:
+    nameservers: tuple[Nameserver, ...] = (Nameserver("127.0.0.1", 53),)
+    timeout: float = 2.0
+    retries: int = 2
+    max_in_flight: int = 64
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What one lookup found. ``records`` are TXT strings joined per RR, or rdata text."""
+
+    name: str
+    rdtype: str
+    status: Status
+    records: tuple[str, ...] = ()
+    cname_chain: tuple[str, ...] = ()
+    error: str = ""
+    wire_size: int = 0
+
+    @property
+    def failed(self) -> bool:
+        return self.status is Status.ERROR
+
+    @property
+    def void(self) -> bool:
+        """NXDOMAIN or an empty NOERROR answer (RFC 7208 4.6.4 void lookup)."""
+        return self.status in (Status.NXDOMAIN, Status.NODATA)
+
+
+@dataclass
+class ResolverStats:
+    queries: int = 0
+    lookups: int = 0
+    cache_hits: int = 0
+    timeouts: int = 0
+
+
+class DnsTransportError(Exception):
+    """A query got no usable response from any name server."""
+
+
+class _UdpProtocol(asyncio.DatagramProtocol):
+    def __init__(self) -> None:
+        self.pending: dict[int, asyncio.Future[bytes]] = {}
+
+    def datagram_received(self, data: bytes, addr: object) -> None:
+        if len(data) < 12:
+            return
+        future = self.pending.pop(int.from_bytes(data[:2], "big"), None)
+        if future is not None and not future.done():
+            future.set_result(data)
+
+    def error_received(self, exc: Exception) -> None:  # ICMP errors: the timeout handles them
+        return
+
+
+@dataclass
+class _Channel:
+    server: Nameserver
+    transport: asyncio.DatagramTransport
+    protocol: _UdpProtocol
+
+
+@dataclass
+class Resolver:
+    """One fleet run's resolver: owns its sockets, its cache and its counters."""
+
+    settings: ResolverSettings = field(default_factory=ResolverSettings)
+    stats: ResolverStats = field(default_factory=ResolverStats)
+    _cache: dict[tuple[str, str], asyncio.Future[Answer]] = field(default_factory=dict)
+    _channels: list[_Channel] = field(default_factory=list)
+    _gate: asyncio.Semaphore | None = None
+
+    async def close(self) -> None:
+        for channel in self._channels:
+            channel.transport.close()
+        self._channels.clear()
+
+    async def lookup(self, name: str, rdtype: str) -> Answer:
+        """The answer for ``name``/``rdtype``, asked once per resolver (cached, shared)."""
+        key = (name.lower().rstrip("."), rdtype.upper())
+        self.stats.lookups += 1
+        cached = self._cache.get(key)
+        if cached is not None:
+            self.stats.cache_hits += 1
+            return await asyncio.shield(cached)
+        future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
+        self._cache[key] = future
+        try:
+            answer = await self._resolve(key[0], key[1])
+        except Exception as exc:  # never leave sharers waiting
+            answer = Answer(key[0], key[1], Status.ERROR, error=f"{type(exc).__name__}: {exc}")
+        future.set_result(answer)
+        return answer
+
+    async def _resolve(self, name: str, rdtype: str) -> Answer:
+        chain: list[str] = []
+        target = name
+        for _ in range(MAX_CNAME_HOPS):
+            try:
+                response = await self._exchange(target, rdtype)
+            except DnsTransportError as exc:
+                return Answer(name, rdtype, Status.ERROR, cname_chain=tuple(chain), error=str(exc))
+            outcome = _read_response(response, target, rdtype, chain)
+            if outcome is not None:
+                return Answer(
+                    name, rdtype, outcome[0], outcome[1], tuple(chain), outcome[2], outcome[3]
+                )
+            target = chain[-1]
+        return Answer(
+            name, rdtype, Status.ERROR, cname_chain=tuple(chain), error="CNAME chain too long"
+        )
+
+    async def _exchange(self, name: str, rdtype: str) -> dns.message.Message:
+        if self._gate is None:
+            self._gate = asyncio.Semaphore(self.settings.max_in_flight)
+        query = dns.message.make_query(name, rdtype, use_edns=0, payload=1232)
+        errors: list[str] = []
+        async with self._gate:
+            for _attempt in range(self.settings.retries + 1):
+                for channel in await self._open_channels():
+                    try:
+                        return await self._udp(channel, query)
+                    except (TimeoutError, dns.exception.DNSException, OSError) as exc:
+                        if isinstance(exc, TimeoutError):
+                            self.stats.timeouts += 1
+                        errors.append(
+                            f"{channel.server.host}:{channel.server.port}: {type(exc).__name__}"
+                        )
+        raise DnsTransportError("; ".join(errors[-3:]) or "no name server")
+
+    async def _udp(self, channel: _Channel, query: dns.message.Message) -> dns.message.Message:
+        pending = channel.protocol.pending
+        while query.id in pending:
+            query.id = random.randrange(65536)
+        future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        pending[query.id] = future
+        self.stats.queries += 1
+        try:
+            channel.transport.sendto(query.to_wire())
+            wire = await asyncio.wait_for(future, self.settings.timeout)
+        finally:
+            pending.pop(query.id, None)
+        response = dns.message.from_wire(wire)
+        if not query.is_response(response):
+            raise dns.exception.FormError("response does not match the query")
+        if response.flags & dns.flags.TC:
+            self.stats.queries += 1
+            response = await dns.asyncquery.tcp(
+                query, channel.server.host, timeout=self.settings.timeout, port=channel.server.port
+            )
+        return _with_size(response, len(wire))
+
+    async def _open_channels(self) -> list[_Channel]:
+        if not self._channels:
+            loop = asyncio.get_running_loop()
+            for server in self.settings.nameservers:
+                transport, protocol = await loop.create_datagram_endpoint(
+                    _UdpProtocol, remote_addr=(server.host, server.port)
+                )
+                self._channels.append(_Channel(server, transport, protocol))
+        return self._channels
+
+
+def _with_size(response: dns.message.Message, size: int) -> dns.message.Message:
+    response.wire_size = size  # type: ignore[attr-defined]
+    return response
+
+
+_Outcome = tuple[Status, tuple[str, ...], str, int]
+
+
+def _read_response(
+    response: dns.message.Message, target: str, rdtype: str, chain: list[str]
+) -> _Outcome | None:
+    """Status and records for ``target``; ``None`` means "follow the CNAME appended to chain"."""
+    size = int(getattr(response, "wire_size", 0))
+    rcode = response.rcode()
+    if rcode not in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
+        return Status.ERROR, (), dns.rcode.to_text(rcode), size
+    wanted = dns.rdatatype.from_text(rdtype)
+    current = dns.name.from_text(target)
+    seen = {current}
+    while True:
+        rrset = _find(response, current, wanted)
+        if rrset is not None:
+            return Status.ANSWER, _texts(rrset, wanted), "", size
+        alias = _find(response, current, dns.rdatatype.CNAME)
+        if alias is None or wanted == dns.rdatatype.CNAME:
+            break
+        current = alias[0].target
+        chain.append(current.to_text(omit_final_dot=True).lower())
+        if current in seen:
+            return Status.ERROR, (), "CNAME loop", size
+        seen.add(current)
+    if current != dns.name.from_text(target):
+        if rcode == dns.rcode.NXDOMAIN:
+            return Status.NXDOMAIN, (), "", size
+        if _answered_authoritatively(response, current):
+            return Status.NODATA, (), "", size
+        return None  # the chain leaves the zone: ask for the target itself
+    if rcode == dns.rcode.NXDOMAIN:
+        return Status.NXDOMAIN, (), "", size
+    return Status.NODATA, (), "", size
+
+
+def _answered_authoritatively(response: dns.message.Message, name: dns.name.Name) -> bool:
+    """A SOA in the authority section for a zone holding ``name`` means NODATA for it."""
+    return any(
+        rrset.rdtype == dns.rdatatype.SOA and name.is_subdomain(rrset.name)
+        for rrset in response.authority
+    )
+
+
+def _find(
+    response: dns.message.Message, name: dns.name.Name, rdtype: dns.rdatatype.RdataType
+) -> dns.rrset.RRset | None:
+    for rrset in response.answer:
+        if rrset.name == name and rrset.rdtype == rdtype:
+            return rrset
+    return None
+
+
+def _texts(rrset: dns.rrset.RRset, rdtype: dns.rdatatype.RdataType) -> tuple[str, ...]:
+    if rdtype in (dns.rdatatype.TXT, dns.rdatatype.SPF):
+        return tuple(b"".join(rd.strings).decode("utf-8", "replace") for rd in rrset)
+    return tuple(rd.to_text() for rd in rrset)
+
+
+class InvalidDomainName(ValueError):
+    """Not a usable DNS name."""
+
+
+def normalize_domain(text: str) -> str:
+    """Lower-case A-label form without the final dot; raises InvalidDomainName."""
+    text = text.strip().rstrip(".")
+    try:
+        name = dns.name.from_text(text)
+    except (dns.exception.DNSException, UnicodeError) as exc:
+        raise InvalidDomainName(f"{text!r}: {exc}") from exc
+    result = name.to_text(omit_final_dot=True).lower()
+    if len(name.labels) < 3 or not all(
+        label.replace(b"-", b"").replace(b"_", b"").isalnum() for label in name.labels[:-1]
+    ):
+        raise InvalidDomainName(f"{text!r} is not a domain name with at least two labels")
+    return result
