@@ -1,0 +1,107 @@
+"""The MSP DMARC platform: ``create_app`` assembles the Flask application; importing does nothing."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+MIGRATIONS_DIR = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "migrations"))
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app from ``MSP_*`` environment variables, or only from ``config`` when given."""
+    from msp.config import load_config
+
+    app = Flask("msp", instance_relative_config=False)
+    settings = load_config(os.environ if config is None else {}, config)
+    register_config(app, settings)
+    register_extensions(app)
+    register_queues(app)
+    register_auth(app)
+    register_api(app)
+    register_web(app)
+    register_health(app)
+    register_observability(app)
+    return app
+
+
+def register_config(app: Flask, settings: Mapping[str, Any]) -> None:
+    from msp.config import all_settings
+
+    known = {setting.name for setting in all_settings()}
+    for key, value in settings.items():
+        app.config[f"MSP_{key}" if key in known else key] = value
+    url = str(settings["DATABASE_URL"])
+    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+        path = os.path.abspath(url.removeprefix("sqlite:///"))
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        url = f"sqlite:///{path}"
+    app.config.update(
+        SECRET_KEY=settings["SECRET_KEY"],
+        SQLALCHEMY_DATABASE_URI=url,
+        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+        SESSION_COOKIE_SECURE=settings["SECURE_COOKIES"],
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        MAX_CONTENT_LENGTH=settings.get("REPORTS_MAX_UPLOAD_BYTES") or 64 * 1024 * 1024,
+        WTF_CSRF_CHECK_DEFAULT=False,
+        TESTING=settings["ENV"] == "test",
+    )
+
+
+def register_extensions(app: Flask) -> None:
+    from msp import models, unit_of_work
+    from msp.extensions import csrf, db, migrate
+
+    models.load_all()
+    db.init_app(app)
+    migrate.init_app(app, db, directory=MIGRATIONS_DIR)
+    csrf.init_app(app)
+    unit_of_work.init_app(app)
+
+
+def register_queues(app: Flask) -> None:
+    from msp import queues
+    from msp.inprocess import in_process_connection
+
+    url = app.config["MSP_REDIS_URL"]
+    if url:
+        from redis import Redis
+
+        connection = Redis.from_url(url)
+    else:
+        connection = in_process_connection(app)
+    queues.init_app(app, connection)
+
+
+def register_auth(app: Flask) -> None:
+    from msp.auth.request import load_principal
+
+    app.before_request(load_principal)
+
+
+def register_api(app: Flask) -> None:
+    from msp.api import init_app
+
+    init_app(app)
+
+
+def register_web(app: Flask) -> None:
+    from msp.web import init_app
+
+    init_app(app)
+
+
+def register_health(app: Flask) -> None:
+    from msp.health import bp
+
+    app.register_blueprint(bp)
+
+
+def register_observability(app: Flask) -> None:
+    from msp import observability
+
+    observability.init_app(app)

@@ -1,0 +1,1 @@
+"""marshmallow schemas of the API: pure validation and shaping, no database access."""

@@ -1,0 +1,32 @@
+"""Schemas for domains."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+
+class DomainSchema(Schema):
+    id = fields.Integer(dump_only=True)
+    tenant_id = fields.Integer(dump_only=True)
+    name = fields.String(required=True, validate=validate.Length(min=1, max=253))
+    dkim_selectors = fields.List(fields.String(validate=validate.Length(min=1, max=63)),
+                                 load_default=list)
+    check_interval_minutes = fields.Integer(allow_none=True, load_default=None,
+                                            validate=validate.Range(min=5, max=7 * 24 * 60))
+    parked = fields.Boolean(load_default=False)
+    settings = fields.Dict(keys=fields.String(), load_default=dict)
+    next_check_at = fields.DateTime(dump_only=True)
+    created_at = fields.DateTime(dump_only=True)
+
+
+class DomainUpdateSchema(Schema):
+    dkim_selectors = fields.List(fields.String(validate=validate.Length(min=1, max=63)))
+    check_interval_minutes = fields.Integer(allow_none=True,
+                                            validate=validate.Range(min=5, max=7 * 24 * 60))
+    parked = fields.Boolean()
+    settings = fields.Dict(keys=fields.String())
+
+
+class DomainQuerySchema(Schema):
+    tenant_id = fields.Integer()
+    q = fields.String(validate=validate.Length(max=253))

@@ -1,0 +1,101 @@
+"""``/api/v1/tenants``: the MSP's clients, and their members."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from flask_smorest.pagination import PaginationParameters
+from sqlalchemy import select
+
+from msp.api.pagination import page_of
+from msp.api.schemas.tenants import MembershipSchema, TenantSchema, TenantUpdateSchema
+from msp.auth import users
+from msp.auth.decorators import require_auth, require_manage, require_msp, require_msp_admin
+from msp.auth.models import Membership, User
+from msp.errors import NotFound
+from msp.extensions import db
+from msp.tenancy import service
+from msp.tenancy.models import Tenant
+from msp.tenancy.scope import get_scoped, scoped_select
+
+blp = Blueprint("tenants", __name__, url_prefix="/api/v1/tenants", description="Tenants")
+
+
+@blp.route("")
+class Tenants(MethodView):
+    @blp.response(200, TenantSchema(many=True))
+    @blp.paginate()
+    @require_auth
+    def get(self, pagination_parameters: PaginationParameters) -> Any:
+        """List the tenants the caller reaches."""
+        return page_of(scoped_select(Tenant).order_by(Tenant.slug), pagination_parameters)
+
+    @blp.arguments(TenantSchema)
+    @blp.response(201, TenantSchema)
+    @require_msp
+    def post(self, data: dict[str, Any]) -> Any:
+        """Create a tenant (MSP staff)."""
+        return service.create_tenant(data["slug"], data.get("name"), data["timezone"],
+                                     data["plan"], data["settings"])
+
+
+@blp.route("/<int:tenant_id>")
+class TenantItem(MethodView):
+    @blp.response(200, TenantSchema)
+    @require_auth
+    def get(self, tenant_id: int) -> Any:
+        """One tenant."""
+        return get_scoped(Tenant, tenant_id)
+
+    @blp.arguments(TenantUpdateSchema)
+    @blp.response(200, TenantSchema)
+    @require_msp
+    def patch(self, data: dict[str, Any], tenant_id: int) -> Any:
+        """Change a tenant (MSP staff)."""
+        return service.update_tenant(get_scoped(Tenant, tenant_id), data)
+
+    @blp.response(204)
+    @require_msp_admin
+    def delete(self, tenant_id: int) -> None:
+        """Delete a tenant and all its data (MSP admin)."""
+        service.delete_tenant(get_scoped(Tenant, tenant_id))
+
+
+@blp.route("/<int:tenant_id>/members")
+class Members(MethodView):
+    @blp.response(200, MembershipSchema(many=True))
+    @blp.paginate()
+    @require_auth
+    def get(self, tenant_id: int, pagination_parameters: PaginationParameters) -> Any:
+        """The tenant's memberships."""
+        tenant = get_scoped(Tenant, tenant_id)
+        stmt = select(Membership).where(Membership.tenant_id == tenant.id).order_by(Membership.id)
+        return page_of(stmt, pagination_parameters)
+
+    @blp.arguments(MembershipSchema)
+    @blp.response(201, MembershipSchema)
+    @require_auth
+    def post(self, data: dict[str, Any], tenant_id: int) -> Any:
+        """Give a user a role in the tenant."""
+        tenant = get_scoped(Tenant, tenant_id)
+        actor = require_manage(tenant.id)
+        user = db.session.get(User, data["user_id"])
+        if user is None or (not actor.is_msp and user.msp_role is not None):
+            raise NotFound(f"user {data['user_id']} not found")
+        return users.add_membership(tenant.id, user, data["role"])
+
+
+@blp.route("/<int:tenant_id>/members/<int:membership_id>")
+class MemberItem(MethodView):
+    @blp.response(204)
+    @require_auth
+    def delete(self, tenant_id: int, membership_id: int) -> None:
+        """Remove a membership."""
+        tenant = get_scoped(Tenant, tenant_id)
+        require_manage(tenant.id)
+        membership = get_scoped(Membership, membership_id)
+        if membership.tenant_id != tenant.id:
+            raise NotFound(f"membership {membership_id} not found")
+        users.remove_membership(membership)

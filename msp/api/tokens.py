@@ -1,0 +1,73 @@
+"""``/api/v1/tokens``: API tokens, shown once, stored hashed, revocable."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from flask_smorest.pagination import PaginationParameters
+from sqlalchemy import or_, select
+
+from msp.api.pagination import page_of
+from msp.api.schemas.users import IssuedTokenSchema, TokenSchema
+from msp.auth import service
+from msp.auth.audit import audit
+from msp.auth.decorators import require_auth
+from msp.auth.models import ApiToken
+from msp.auth.principal import Principal
+from msp.db import utcnow
+from msp.errors import NotFound
+from msp.extensions import db
+from msp.tenancy.scope import require_principal
+
+blp = Blueprint("tokens", __name__, url_prefix="/api/v1/tokens", description="API tokens")
+
+
+def _visible(actor: Principal) -> Any:
+    stmt = select(ApiToken).order_by(ApiToken.id)
+    if actor.all_tenants:
+        return stmt
+    managed = [t for t in actor.tenant_roles if actor.can_manage(t)]
+    return stmt.where(or_(ApiToken.tenant_id.in_(managed or [-1]),
+                          ApiToken.created_by_id == (actor.user_id or -1)))
+
+
+@blp.route("")
+class Tokens(MethodView):
+    @blp.response(200, TokenSchema(many=True))
+    @blp.paginate()
+    @require_auth
+    def get(self, pagination_parameters: PaginationParameters) -> Any:
+        """Tokens the caller may see (never their secrets)."""
+        return page_of(_visible(require_principal()), pagination_parameters)
+
+    @blp.arguments(TokenSchema)
+    @blp.response(201, IssuedTokenSchema)
+    @require_auth
+    def post(self, data: dict[str, Any]) -> Any:
+        """Create a token; its secret is in this response only."""
+        actor = require_principal()
+        if data["tenant_id"] is not None and not actor.reaches(data["tenant_id"]):
+            raise NotFound(f"tenant {data['tenant_id']} not found")
+        issued = service.issue_token(actor, name=data["name"], tenant_id=data["tenant_id"],
+                                     role=data["role"], days=data["expires_in_days"],
+                                     now=utcnow())
+        audit("token.create", "api_token", issued.token.id, tenant_id=data["tenant_id"],
+              changes={"name": data["name"], "role": data["role"]})
+        fields = TokenSchema().dump_fields
+        return {**{name: getattr(issued.token, name) for name in fields},
+                "token": issued.secret}
+
+
+@blp.route("/<int:token_id>")
+class TokenItem(MethodView):
+    @blp.response(204)
+    @require_auth
+    def delete(self, token_id: int) -> None:
+        """Revoke a token."""
+        token = db.session.scalar(_visible(require_principal()).where(ApiToken.id == token_id))
+        if token is None:
+            raise NotFound(f"token {token_id} not found")
+        service.revoke_token(token, utcnow())
+        audit("token.revoke", "api_token", token.id, tenant_id=token.tenant_id)

@@ -1,0 +1,1 @@
+"""Authentication and authorisation: users, memberships, API tokens, web sessions, audit log."""

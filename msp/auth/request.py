@@ -1,0 +1,37 @@
+"""Finding the principal of a request: a bearer API token, or the web session cookie."""
+
+from __future__ import annotations
+
+from flask import current_app, request, session
+
+from msp.auth import service
+from msp.auth.audit import set_origin
+from msp.auth.principal import set_principal
+from msp.db import utcnow
+
+SESSION_KEY = "sid"
+
+
+def client_ip() -> str:
+    return (request.remote_addr or "")[:45]
+
+
+def load_principal() -> None:
+    """before_request: set the principal (or None). A bad token is an error, not anonymity."""
+    set_origin(client_ip())
+    set_principal(None)
+    header = request.headers.get("Authorization", "")
+    if header.startswith("Bearer "):
+        token = service.resolve_token(header.removeprefix("Bearer ").strip(), utcnow())
+        set_principal(service.principal_for_token(token))
+        return
+    raw = session.get(SESSION_KEY)
+    if raw:
+        user = service.resolve_session(raw, utcnow())
+        if user is None:
+            session.pop(SESSION_KEY, None)
+            return
+        set_principal(service.principal_for_user(user))
+        if request.method not in {"GET", "HEAD", "OPTIONS"}:
+            # Cookie-authenticated writes need the CSRF token (API tokens do not).
+            current_app.extensions["csrf"].protect()

@@ -1,0 +1,154 @@
+"""Authentication: logins with a rate limit, web sessions, API tokens, and principals from them."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+
+from msp.auth.models import (
+    MSP_ROLES,
+    TENANT_ROLES,
+    ApiToken,
+    LoginAttempt,
+    Membership,
+    User,
+    UserSession,
+)
+from msp.auth.passwords import verify_password
+from msp.auth.principal import Principal
+from msp.errors import Forbidden, TooManyRequests, Unauthorized, ValidationFailed
+from msp.extensions import db
+
+TOKEN_PREFIX = "msp_"
+RATE_WINDOW = timedelta(minutes=15)
+
+
+def _digest(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def principal_for_user(user: User) -> Principal:
+    roles = {m.tenant_id: m.role for m in user.memberships}
+    return Principal(
+        kind="user", id=user.id, label=user.email, msp_role=user.msp_role,
+        all_tenants=user.msp_role == "msp_admin"
+        or (user.msp_role == "msp_staff" and not user.staff_restricted),
+        tenant_roles=roles, user_id=user.id,
+    )
+
+
+def principal_for_token(token: ApiToken) -> Principal:
+    if token.tenant_id is None:
+        return Principal(kind="token", id=token.id, label=f"token:{token.name}",
+                         msp_role=token.role, all_tenants=True, user_id=token.created_by_id)
+    return Principal(kind="token", id=token.id, label=f"token:{token.name}",
+                     tenant_roles={token.tenant_id: token.role}, user_id=token.created_by_id)
+
+
+# --- logins ----------------------------------------------------------------------------------
+
+def check_login_rate(ip: str, limit: int, now: datetime) -> None:
+    failures = db.session.scalar(
+        select(func.count()).select_from(LoginAttempt)
+        .where(LoginAttempt.ip == ip, LoginAttempt.at > now - RATE_WINDOW)
+    )
+    if (failures or 0) >= limit:
+        raise TooManyRequests("too many failed logins from this address; try again later")
+
+
+def authenticate(email: str, password: str, ip: str, limit: int, now: datetime) -> User:
+    """The active user with these credentials; a failure is counted against ``ip``."""
+    check_login_rate(ip, limit, now)
+    user = db.session.scalar(select(User).where(User.email == email.strip().lower()))
+    ok = verify_password(user.password_hash if user else None, password)
+    if not ok or user is None or not user.is_active:
+        db.session.add(LoginAttempt(ip=ip, email=email[:254], at=now))
+        db.session.flush()
+        raise Unauthorized("wrong e-mail or password")
+    user.last_login_at = now
+    return user
+
+
+def open_session(user: User, ip: str, user_agent: str, hours: int, now: datetime) -> str:
+    raw = secrets.token_urlsafe(32)
+    db.session.add(UserSession(session_hash=_digest(raw), user_id=user.id, created_at=now,
+                               expires_at=now + timedelta(hours=hours), ip=ip,
+                               user_agent=user_agent[:255]))
+    db.session.flush()
+    return raw
+
+
+def resolve_session(raw: str, now: datetime) -> User | None:
+    row = db.session.scalar(select(UserSession).where(UserSession.session_hash == _digest(raw)))
+    if row is None or row.revoked_at is not None or row.expires_at <= now:
+        return None
+    user = db.session.get(User, row.user_id)
+    return user if user is not None and user.is_active else None
+
+
+def close_session(raw: str, now: datetime) -> None:
+    row = db.session.scalar(select(UserSession).where(UserSession.session_hash == _digest(raw)))
+    if row is not None:
+        row.revoked_at = now
+
+
+# --- API tokens ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token: ApiToken
+    secret: str  # shown once, never stored
+
+
+def issue_token(
+    creator: Principal, *, name: str, tenant_id: int | None, role: str, days: int, now: datetime
+) -> IssuedToken:
+    """A new token, no stronger than its creator: MSP-wide only from MSP staff."""
+    if tenant_id is None:
+        if role not in MSP_ROLES or not creator.is_msp:
+            raise Forbidden("only MSP staff may create MSP-wide tokens")
+        if role == "msp_admin" and not creator.is_msp_admin:
+            raise Forbidden("only an msp_admin may create msp_admin tokens")
+    else:
+        if role not in TENANT_ROLES:
+            raise ValidationFailed("a tenant token's role is tenant_admin or tenant_viewer",
+                                   errors={"role": ["invalid for a tenant token"]})
+        if not creator.can_manage(tenant_id) and not (
+            role == "tenant_viewer" and creator.reaches(tenant_id)
+        ):
+            raise Forbidden("you may not create tokens of that role for this tenant")
+    if not 1 <= days <= 730:
+        raise ValidationFailed("expires_in_days must be 1 to 730",
+                               errors={"expires_in_days": ["out of range"]})
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken(name=name, tenant_id=tenant_id, role=role, prefix=secret[:12],
+                     token_hash=_digest(secret), created_by_id=creator.user_id,
+                     expires_at=now + timedelta(days=days))
+    db.session.add(token)
+    db.session.flush()
+    return IssuedToken(token=token, secret=secret)
+
+
+def resolve_token(raw: str, now: datetime) -> ApiToken:
+    token = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(raw)))
+    if token is None:
+        raise Unauthorized("unknown API token")
+    if token.revoked_at is not None:
+        raise Unauthorized("API token revoked")
+    if token.expires_at <= now:
+        raise Unauthorized("API token expired")
+    token.last_used_at = now
+    return token
+
+
+def revoke_token(token: ApiToken, now: datetime) -> None:
+    if token.revoked_at is None:
+        token.revoked_at = now
+
+
+def tenant_ids_of_user(user_id: int) -> list[int]:
+    return list(db.session.scalars(select(Membership.tenant_id).where(Membership.user_id == user_id)))

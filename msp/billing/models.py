@@ -1,0 +1,3 @@
+"""Models of the billing area."""
+
+from __future__ import annotations

@@ -1,0 +1,83 @@
+"""Process entry points: the standalone mode, the RQ worker, the scheduler, the first admin."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+
+import click
+from flask import current_app
+from flask_migrate import upgrade
+from sqlalchemy import select
+
+from msp.auth.models import User
+from msp.extensions import db
+
+log = logging.getLogger(__name__)
+
+
+def ensure_first_admin(email: str = "admin@localhost",
+                       password: str | None = None) -> tuple[str, str] | None:
+    """Create an msp_admin when there is none; returns (email, password) when it did."""
+    if db.session.scalar(select(User.id).where(User.msp_role == "msp_admin")) is not None:
+        return None
+    from msp.auth.users import create_user
+
+    password = password or secrets.token_urlsafe(12)
+    create_user(None, {"email": email, "password": password, "msp_role": "msp_admin"})
+    return email, password
+
+
+def migrate_to_latest() -> None:
+    upgrade(revision="heads")
+
+
+def run_standalone(host: str, port: int, demo: bool) -> None:
+    """Everything in one process on the embedded defaults (SQLite, in-process RQ)."""
+    from msp.inprocess import start_background_runtime
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    migrate_to_latest()
+    created = ensure_first_admin()
+    if demo:
+        from msp.demo import seed_demo
+
+        seed_demo()
+    db.session.commit()
+    if created:
+        click.secho(f"First MSP admin: {created[0]}  password: {created[1]}  (shown once)",
+                    fg="green")
+    if not app.config["MSP_REDIS_URL"]:
+        start_background_runtime(app)
+    click.echo(f"Serving on http://{host}:{port}/ (API: /api/v1, OpenAPI: /api/v1/openapi.json)")
+    app.config["SESSION_COOKIE_SECURE"] = app.config["MSP_SECURE_COOKIES"] and host not in {
+        "127.0.0.1", "localhost"}
+    app.run(host=host, port=port, threaded=True, use_reloader=False)
+
+
+def run_worker(queue_names: list[str], *, burst: bool, name: str | None) -> None:
+    """An RQ worker on the configured Redis; the app context lives as long as the worker."""
+    from rq import Queue, Worker
+    from rq.serializers import JSONSerializer
+
+    from msp.queues import ALL_QUEUES, dispatcher
+
+    unknown = set(queue_names) - set(ALL_QUEUES)
+    if unknown:
+        raise click.ClickException(f"unknown queue(s): {', '.join(sorted(unknown))}")
+    if not current_app.config["MSP_REDIS_URL"]:
+        raise click.ClickException("MSP_REDIS_URL is not set: use `msp standalone` instead")
+    connection = dispatcher().connection
+    queues = [Queue(n, connection=connection, serializer=JSONSerializer) for n in queue_names]
+    worker = Worker(queues, connection=connection, serializer=JSONSerializer, name=name)
+    db.engine.dispose()  # never share pooled connections with forked work horses
+    worker.work(burst=burst, with_scheduler=True)
+
+
+def run_scheduler() -> None:
+    from msp.queues import dispatcher
+    from workers.schedule import build_scheduler
+
+    if not current_app.config["MSP_REDIS_URL"]:
+        raise click.ClickException("MSP_REDIS_URL is not set: `msp standalone` runs the schedule")
+    build_scheduler(dispatcher().connection).start()

@@ -1,0 +1,25 @@
+"""The Domain: one FQDN of one tenant, unique across the deployment."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from msp.db import JSONType, TenantOwnedMixin, TimestampMixin, UTCDateTime
+from msp.extensions import db
+
+
+class Domain(TenantOwnedMixin, TimestampMixin, db.Model):  # type: ignore[name-defined,misc]
+    __tablename__ = "domain"
+    __table_args__ = (Index("ix_domain_tenant_id_name", "tenant_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(253), unique=True)
+    dkim_selectors: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    check_interval_minutes: Mapped[int | None]
+    next_check_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    parked: Mapped[bool] = mapped_column(default=False)
+    settings: Mapped[dict[str, Any]] = mapped_column(default=dict)

@@ -1,0 +1,3 @@
+"""Models of the notifications area."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""Models of the policy area."""
+
+from __future__ import annotations

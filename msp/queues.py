@@ -1,0 +1,118 @@
+"""Queue names and ``enqueue``: the one place that puts jobs on RQ.
+
+Jobs are sent only when the caller's database transaction commits, so a worker never sees an
+id that is not yet committed, and a rolled-back request enqueues nothing. With ``MSP_REDIS_URL``
+unset (the standalone mode) the same RQ queues live on an in-process fakeredis server that a
+worker thread of this process consumes.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from flask import Flask, current_app
+from redis import Redis
+from rq import Queue, Retry
+from rq.job import Job, JobStatus
+from rq.serializers import JSONSerializer
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+CHECKS = "checks"
+REPORTS = "reports"
+NOTIFICATIONS = "notifications"
+DEFAULT = "default"
+ALL_QUEUES = (CHECKS, REPORTS, NOTIFICATIONS, DEFAULT)
+RETRY_INTERVALS = [30, 120, 600]
+DEFAULT_JOB_TIMEOUT = 600
+_ACTIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
+_PENDING_KEY = "msp_pending_jobs"
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class JobRequest:
+    func: str
+    queue: str
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    job_id: str | None = None
+    at: datetime | None = None
+
+
+class Dispatcher:
+    """Sends job requests to RQ queues on one Redis connection (real or in-process)."""
+
+    def __init__(self, connection: Redis, retries: int) -> None:
+        self.connection = connection
+        self.retries = retries
+
+    def queue(self, name: str) -> Queue:
+        return Queue(name, connection=self.connection, serializer=JSONSerializer)
+
+    def send(self, request: JobRequest) -> Job | None:
+        if request.job_id and self._active(request.job_id):
+            log.debug("job %s is already waiting or running; not enqueued again", request.job_id)
+            return None
+        queue = self.queue(request.queue)
+        options: dict[str, Any] = {
+            "job_id": request.job_id, "job_timeout": DEFAULT_JOB_TIMEOUT,
+            "result_ttl": 3600, "failure_ttl": 7 * 86400,
+        }
+        if self.retries:
+            options["retry"] = Retry(max=self.retries,
+                                     interval=RETRY_INTERVALS[: self.retries])
+        if request.at is not None:
+            return queue.enqueue_at(request.at, request.func, kwargs=request.kwargs, **options)
+        return queue.enqueue(request.func, kwargs=request.kwargs, **options)
+
+    def _active(self, job_id: str) -> bool:
+        try:
+            job = Job.fetch(job_id, connection=self.connection, serializer=JSONSerializer)
+        except Exception:  # NoSuchJobError, or a job whose data expired
+            return False
+        return job.get_status(refresh=False) in _ACTIVE
+
+
+def enqueue(func: str, *, queue: str, job_id: str | None = None, at: datetime | None = None,
+            **kwargs: Any) -> None:
+    """Send ``func(**kwargs)`` to ``queue`` when the current transaction commits.
+
+    ``func`` is a dotted path (``workers.dns.check_domain``); ``kwargs`` are primitive ids.
+    A deterministic ``job_id`` makes repeated sweeps idempotent while the job is pending.
+    """
+    from msp.extensions import db
+
+    if queue not in ALL_QUEUES:
+        raise ValueError(f"unknown queue {queue!r}")
+    session = db.session()
+    session.info.setdefault(_PENDING_KEY, []).append(
+        JobRequest(func=func, queue=queue, kwargs=kwargs, job_id=job_id, at=at))
+
+
+def dispatcher() -> Dispatcher:
+    return current_app.extensions["msp_dispatcher"]  # type: ignore[no-any-return]
+
+
+def _after_commit(session: Session) -> None:
+    pending: list[JobRequest] = session.info.pop(_PENDING_KEY, [])
+    if not pending:
+        return
+    sender = dispatcher()
+    for request in pending:
+        sender.send(request)
+
+
+def _after_rollback(session: Session) -> None:
+    if not session.in_transaction():
+        session.info.pop(_PENDING_KEY, None)
+
+
+def init_app(app: Flask, connection: Redis) -> None:
+    app.extensions["msp_dispatcher"] = Dispatcher(connection, app.config["MSP_JOB_RETRIES"])
+    if not event.contains(Session, "after_commit", _after_commit):
+        event.listen(Session, "after_commit", _after_commit)
+        event.listen(Session, "after_soft_rollback", lambda s, t: _after_rollback(s))
