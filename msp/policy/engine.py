@@ -3,6 +3,8 @@
 :func:`evaluate` decides what a domain needs today (propose the next stage, withdraw a
 proposal that is no longer ready, propose a rollback, or hold) and says why, gate by gate.
 :func:`step_change` moves an open change along (schedule, publish, verify, remind).
+Escalations are issued in the tenant's change window; an approved rollback is issued at once,
+since relaxing the policy cannot lose mail and waiting for the window would.
 """
 
 from __future__ import annotations
@@ -176,6 +178,8 @@ def step_change(change: PendingChange, facts: DomainFacts, now: datetime) -> Cha
     """The next move of an open change at ``now``."""
     cfg = facts.settings
     if change.status is ChangeStatus.APPROVED:
+        if change.kind is ChangeKind.ROLLBACK:  # a relaxation stops lost mail: no waiting
+            return ChangeStep(StepKind.SCHEDULE, now)
         return ChangeStep(
             StepKind.SCHEDULE, next_window_start(now, facts.timezone, cfg.change_window)
         )

@@ -126,6 +126,12 @@ def test_an_approved_change_is_scheduled_for_the_next_change_window() -> None:
     assert step.at == datetime(2026, 6, 10, 8, 0, tzinfo=UTC)
 
 
+def test_an_approved_rollback_is_issued_at_once_not_at_the_window() -> None:
+    change = pending(ChangeStatus.APPROVED, ChangeKind.ROLLBACK, Stage.MONITOR)
+    step = step_change(change, facts(Stage.QUARANTINE, timezone="Europe/Berlin"), NOW)
+    assert (step.kind, step.at) == (StepKind.SCHEDULE, NOW)
+
+
 @pytest.mark.parametrize(
     ("scheduled_for", "kind"),
     [(NOW - timedelta(minutes=1), StepKind.PUBLISH), (NOW + timedelta(hours=1), StepKind.WAIT)],

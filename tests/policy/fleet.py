@@ -1,0 +1,454 @@
+"""Fleet simulation: the pure policy engine driving many synthetic domains for months.
+
+A seeded world generates each domain's daily aggregate rows (approved services, forwarders,
+spoofers, low-volume noise, shadow-IT services that appear mid-way and are later approved and
+fixed, services misconfigured at onboarding, and known services that break after escalation).
+Reports arrive a day late and only while a record with the service's ``rua`` is published.
+Every day at 05:00 UTC the engine evaluates each domain; an hourly tick moves open changes
+(approval a day later unless the tenant opted into auto-escalation, the tenant's change window,
+re-check before issuing, the customer publishing hours or days later, DNS checks every six
+hours, verification, reminders).
+
+Losses are counted with the what-if simulator (worst of RFC 9989 and RFC 7489 receivers) on
+ground truth: a legitimate message that fails DMARC while an enforcing record is in DNS is
+*lost to escalation* when its failure was in the data the engine read before issuing that
+record, and *exposed after escalation* when it started later (a break the engine can only
+answer with a rollback).
+"""
+
+from __future__ import annotations
+
+import random
+import statistics
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
+
+from msp.policy.engine import Action, StepKind, evaluate, step_change
+from msp.policy.facts import (
+    ChangeKind,
+    ChangeStatus,
+    CoverageFacts,
+    DomainFacts,
+    PendingChange,
+    PostureFacts,
+    SenderFacts,
+    SenderStatus,
+)
+from msp.policy.records import RecordOptions, dmarc_for_stage
+from msp.policy.settings import DEFAULTS, PolicySettings
+from msp.policy.simulate import DailyRow, apply_policy, parse_proposal
+from msp.policy.stages import Stage, rank
+
+START = datetime(2026, 3, 2, tzinfo=UTC)  # a Monday
+RUA = ("mailto:r-fleet@reports.msp.test",)
+SERVICES = ("google-workspace", "microsoft365", "sendgrid", "mailchimp", "salesforce", "zendesk")
+ZONES = ("UTC", "Europe/Berlin", "America/New_York", "Australia/Sydney")
+EVAL_HOUR, CHECK_HOURS = 5, (4, 10, 16, 22)
+
+
+@dataclass
+class WorldSender:
+    """One source of mail "from" a domain, with its truth and its classification history."""
+
+    key: str
+    legit: bool
+    status: SenderStatus
+    daily: int
+    appear: int = 0
+    classified: int = 0  # day the MSP's classification (``status``) takes effect
+    failing: list[tuple[int, int]] = field(default_factory=list)  # [start, end) day ranges
+    fail_share: float = 0.0  # share failing outside ``failing`` (forwarders, spoofers)
+
+    def status_on(self, day: int) -> SenderStatus:
+        return self.status if day >= self.classified else SenderStatus.UNKNOWN
+
+    def failing_since(self, day: int) -> int | None:
+        return next((start for start, end in self.failing if start <= day < end), None)
+
+
+@dataclass
+class WorldDomain:
+    name: str
+    timezone: str
+    auto: bool
+    parked: bool
+    receivers: int
+    publish_delay_hours: int
+    senders: list[WorldSender]
+    settings: PolicySettings
+    break_planned: bool = False
+    stage: Stage = Stage.NONE
+    stage_since: datetime = START
+    pending: PendingChange | None = None
+    approve_at: datetime | None = None
+    dns: dict[str, str] | None = None
+    dns_due: tuple[datetime, dict[str, str]] | None = None
+    posture: PostureFacts | None = None
+    facts: DomainFacts | None = None
+    enforce_check_day: int = -1
+    rows: dict[int, list[DailyRow]] = field(default_factory=dict)
+    report_days: dict[int, int] = field(default_factory=dict)  # day -> reporters
+    reject_day: int | None = None
+    broke_at: int | None = None
+    rollback_days: list[int] = field(default_factory=list)
+
+
+@dataclass
+class FleetReport:
+    domains: int
+    days: int
+    days_to_reject: list[int]
+    parked_days: list[int]
+    not_at_reject: list[str]
+    lost_to_escalation: int = 0
+    exposed_after_escalation: int = 0
+    forwarded_failing_enforced: int = 0
+    unsafe_issues: int = 0
+    held_while_ready: int = 0
+    proposals: int = 0
+    withdrawals: int = 0
+    rollbacks: int = 0
+    reminders: int = 0
+    breaks: list[tuple[str, int, int | None]] = field(default_factory=list)
+
+    @property
+    def median_days_to_reject(self) -> float:
+        return statistics.median(self.days_to_reject)
+
+    def summary(self) -> str:
+        return (
+            f"fleet: {self.domains} domains, {self.days} days; "
+            f"reached p=reject: {len(self.days_to_reject)} "
+            f"(median {self.median_days_to_reject:.1f} days), parked fast path: "
+            f"{len(self.parked_days)} (median {statistics.median(self.parked_days):.1f} days), "
+            f"not at p=reject: {len(self.not_at_reject)}; "
+            f"legitimate messages lost to escalation: {self.lost_to_escalation}; "
+            f"exposed to breaks after escalation: {self.exposed_after_escalation}; "
+            f"proposals {self.proposals}, withdrawn {self.withdrawals}, "
+            f"rollbacks {self.rollbacks}, reminders {self.reminders}"
+        )
+
+
+# Calendar-only escalation (the evidence gates switched off): the baseline that shows the
+# loss counters can fail.
+CARELESS = {
+    "min_aligned_share": 0.0,
+    "sender_volume_threshold": 10**9,
+    "new_sender_min_messages": 10**9,
+    "rollback_aligned_share": 0.0,
+    "rollback_sender_pass_share": 0.0,
+}
+
+
+def _build_domain(index: int, rng: random.Random) -> WorldDomain:
+    parked = index % 10 == 9
+    complex_estate = index % 7 == 3
+    settings = replace(
+        DEFAULTS,
+        auto_escalate=index % 2 == 0,
+        legacy_pct_ramp=index % 5 == 1,
+        soak_days={**DEFAULTS.soak_days, Stage.MONITOR: 30 if complex_estate else 14},
+    )
+    senders = [
+        WorldSender(
+            f"spoofer-{i}",
+            False,
+            SenderStatus.ABUSE,
+            rng.randint(30, 400),
+            appear=rng.randint(0, 110),
+            fail_share=1.0,
+        )
+        for i in range(rng.randint(1, 4))
+    ]
+    for sender in senders:
+        sender.classified = sender.appear + rng.randint(1, 3)
+    senders.append(WorldSender("noise", False, SenderStatus.UNKNOWN, 1, fail_share=1.0))
+    if not parked:
+        senders += _services(rng)
+    return WorldDomain(
+        name=f"d{index:03d}.example.test",
+        timezone=ZONES[index % len(ZONES)],
+        auto=settings.auto_escalate,
+        parked=parked,
+        receivers=1 if index % 25 == 7 else rng.randint(2, 5),
+        publish_delay_hours=rng.choice((1, 3, 20, 60)),
+        senders=senders,
+        settings=settings,
+        break_planned=not parked and index % 6 == 2,
+    )
+
+
+def _services(rng: random.Random) -> list[WorldSender]:
+    names = rng.sample(SERVICES, rng.randint(1, 3))
+    senders = [WorldSender(n, True, SenderStatus.APPROVED, rng.randint(40, 600)) for n in names]
+    if rng.random() < 0.3:  # misconfigured at onboarding, fixed during monitoring
+        senders[-1].failing.append((0, rng.randint(15, 50)))
+    senders.append(
+        WorldSender("forwarder", False, SenderStatus.FORWARDER, rng.randint(2, 30), fail_share=0.5)
+    )
+    if rng.random() < 0.45:  # shadow IT: appears, is approved after triage, fixed later
+        appear = rng.randint(20, 70)
+        approved = appear + rng.randint(2, 10)
+        shadow = WorldSender(
+            "shadow-it",
+            True,
+            SenderStatus.APPROVED,
+            rng.randint(25, 200),
+            appear=appear,
+            classified=approved,
+        )
+        shadow.failing.append((appear, approved + rng.randint(3, 15)))
+        senders.append(shadow)
+    return senders
+
+
+class Fleet:
+    """Runs the world and the engine side by side and keeps the score."""
+
+    def __init__(
+        self, domains: int = 60, days: int = 120, seed: int = 5, *, careless: bool = False
+    ) -> None:
+        rng = random.Random(seed)
+        self.rng = rng
+        self.days = days
+        self.domains = [_build_domain(i, rng) for i in range(domains)]
+        for dom in self.domains if careless else ():
+            dom.settings = replace(dom.settings, **CARELESS)  # type: ignore[arg-type]
+        self.report = FleetReport(domains, days, [], [], [])
+
+    # --- the world ------------------------------------------------------------------------
+    def _generate_rows(self, dom: WorldDomain, day: int) -> None:
+        if not dom.dns or RUA[0] not in dom.dns.get("rua", ""):
+            return  # no record with our rua: no reports
+        reporters = sum(self.rng.random() < 0.85 for _ in range(dom.receivers))
+        if reporters == 0:
+            return
+        dom.report_days[day] = reporters
+        rows = []
+        for sender in dom.senders:
+            if day < sender.appear:
+                continue
+            count = max(1, round(sender.daily * self.rng.uniform(0.7, 1.3)))
+            failing = (
+                count if sender.failing_since(day) is not None else round(count * sender.fail_share)
+            )
+            for aligned, n in ((True, count - failing), (False, failing)):
+                if n:
+                    rows.append(
+                        DailyRow(
+                            _day(day),
+                            sender.key,
+                            sender.status_on(day),
+                            dom.name,
+                            "none",
+                            aligned,
+                            aligned,
+                            n,
+                            sender.key,
+                        )
+                    )
+        dom.rows[day] = rows
+
+    def _check_dns(self, dom: WorldDomain, now: datetime) -> None:
+        dom.posture = PostureFacts(
+            checked_at=now,
+            dmarc_tags=dict(dom.dns) if dom.dns else None,
+            spf_valid=True,
+            spf_dns_lookups=5,
+            dkim_selectors={},
+        )
+
+    # --- facts ----------------------------------------------------------------------------
+    def _senders(self, dom: WorldDomain, first: int, today: int) -> tuple[SenderFacts, ...]:
+        totals: dict[str, list[int]] = {}
+        for day in range(max(first, 0), today):
+            for row in dom.rows.get(day, ()):
+                entry = totals.setdefault(row.sender_key, [0, 0])
+                entry[0] += row.count
+                entry[1] += row.count if row.spf_aligned else 0
+        by_key = {s.key: s for s in dom.senders}
+        return tuple(
+            SenderFacts(
+                key=key,
+                name=key,
+                status=by_key[key].status_on(today),
+                messages=m,
+                dmarc_pass=p,
+                spf_aligned_pass=p,
+                dkim_aligned_pass=p,
+                first_seen=_day(by_key[key].appear),
+                last_seen=_day(today - 1),
+                dkim_selectors=("s1",),
+            )
+            for key, (m, p) in sorted(totals.items())
+        )
+
+    def _facts(self, dom: WorldDomain, day: int) -> DomainFacts:
+        cfg = dom.settings
+        window = [d for d in range(day - cfg.window_days, day) if d in dom.report_days]
+        return DomainFacts(
+            name=dom.name,
+            stage=dom.stage,
+            stage_since=dom.stage_since,
+            parked=dom.parked,
+            senders=self._senders(dom, day - cfg.window_days, day),
+            recent_senders=self._senders(dom, day - cfg.rollback_window_days, day),
+            coverage=CoverageFacts(
+                reporters=max((dom.report_days[d] for d in window), default=0),
+                days_with_reports=len(window),
+                messages=sum(r.count for d in window for r in dom.rows.get(d, ())),
+            ),
+            posture=dom.posture,
+            records=_options(dom),
+            settings=cfg,
+            pending=dom.pending,
+            timezone=dom.timezone,
+        )
+
+    # --- the engine and the people around it ------------------------------------------------
+    def _evaluate(self, dom: WorldDomain, day: int, now: datetime) -> None:
+        dom.facts = self._facts(dom, day)
+        result = evaluate(dom.facts, now)
+        open_change = dom.pending is not None
+        if result.ready and not open_change and result.action is not Action.PROPOSE:
+            self.report.held_while_ready += 1
+        if result.action is Action.WITHDRAW:
+            self.report.withdrawals += 1
+            dom.pending = None
+        elif result.action in {Action.PROPOSE, Action.ROLLBACK} and result.target is not None:
+            kind = ChangeKind.ROLLBACK if result.action is Action.ROLLBACK else ChangeKind.ESCALATE
+            if kind is ChangeKind.ROLLBACK:
+                self.report.rollbacks += 1
+                dom.rollback_days.append(day)
+            else:
+                self.report.proposals += 1
+            status = ChangeStatus.APPROVED if result.auto else ChangeStatus.PROPOSED
+            dom.pending = PendingChange(kind, dom.stage, result.target, status, now)
+            dom.approve_at = now + timedelta(days=1)
+
+    def _step(self, dom: WorldDomain, day: int, now: datetime) -> None:
+        change = dom.pending
+        if change is None or dom.facts is None:
+            return
+        if change.status is ChangeStatus.PROPOSED and dom.approve_at and now >= dom.approve_at:
+            change = dom.pending = replace(change, status=ChangeStatus.APPROVED)
+        facts = replace(dom.facts, posture=dom.posture, pending=change)
+        step = step_change(change, facts, now)
+        if step.kind is StepKind.SCHEDULE:
+            dom.pending = replace(change, status=ChangeStatus.SCHEDULED, scheduled_for=step.at)
+        elif step.kind is StepKind.PUBLISH:
+            self._issue(dom, change, facts, day, now)
+        elif step.kind is StepKind.VERIFY:
+            self._verified(dom, change, day, now)
+        elif step.kind is StepKind.REMIND:
+            self.report.reminders += 1
+            dom.pending = replace(change, last_reminded_at=now)
+
+    def _issue(
+        self, dom: WorldDomain, change: PendingChange, facts: DomainFacts, day: int, now: datetime
+    ) -> None:
+        if change.kind is ChangeKind.ESCALATE:
+            recheck = evaluate(facts, now)  # the service re-checks the gates before issuing
+            if recheck.action in {Action.WITHDRAW, Action.ROLLBACK}:
+                self.report.withdrawals += 1
+                dom.pending = None
+                return
+            dom.enforce_check_day = day
+            self.report.unsafe_issues += self._would_lose(dom, change.to_stage, day)
+        tags = dict(dmarc_for_stage(change.to_stage, _options(dom)).tags())
+        dom.dns_due = (now + timedelta(hours=dom.publish_delay_hours), tags)
+        dom.pending = replace(change, status=ChangeStatus.PUBLISHED, published_at=now)
+
+    def _would_lose(self, dom: WorldDomain, stage: Stage, day: int) -> int:
+        """Legitimate messages of the last three days the new record would have affected."""
+        policy = parse_proposal(dmarc_for_stage(stage, _options(dom)).text())
+        legit = {s.key for s in dom.senders if s.legit}
+        lost = 0
+        for d in range(day - 3, day):
+            for row in dom.rows.get(d, ()):
+                if row.sender_key in legit and not row.spf_aligned:
+                    lost += max(o.affected for o in apply_policy(policy, policy.p, row.count))
+        return lost
+
+    def _verified(self, dom: WorldDomain, change: PendingChange, day: int, now: datetime) -> None:
+        dom.stage, dom.stage_since, dom.pending = change.to_stage, now, None
+        if dom.stage in {Stage.REJECT, Stage.PARKED} and dom.reject_day is None:
+            dom.reject_day = day
+        if (
+            dom.break_planned
+            and dom.broke_at is None
+            and rank(dom.stage) >= rank(Stage.QUARANTINE)
+            and dom.stage is not Stage.PARKED
+        ):
+            dom.broke_at = day + 3
+            service = next(s for s in dom.senders if s.legit and s.appear == 0)
+            service.failing.append((day + 3, day + 15))
+
+    # --- the score ------------------------------------------------------------------------
+    def _count_losses(self, dom: WorldDomain, day: int, states: Iterable[dict[str, str]]) -> None:
+        policies = [parse_proposal("; ".join(f"{k}={v}" for k, v in s.items())) for s in states]
+        if not policies:
+            return
+        by_key = {s.key: s for s in dom.senders}
+        for row in dom.rows.get(day, ()):
+            if row.spf_aligned:
+                continue
+            affected = max(
+                max(o.affected for o in apply_policy(p, p.p, row.count)) for p in policies
+            )
+            sender = by_key[row.sender_key]
+            if sender.status is SenderStatus.FORWARDER:
+                self.report.forwarded_failing_enforced += affected
+            if not sender.legit or not affected:
+                continue
+            since = sender.failing_since(day)
+            if since is not None and since <= dom.enforce_check_day - 1:
+                self.report.lost_to_escalation += affected
+            else:
+                self.report.exposed_after_escalation += affected
+
+    def run(self) -> FleetReport:
+        for day in range(self.days):
+            for dom in self.domains:
+                states: list[dict[str, str]] = []
+                for hour in range(24):
+                    now = START + timedelta(days=day, hours=hour)
+                    if dom.dns_due and now >= dom.dns_due[0]:
+                        dom.dns, dom.dns_due = dom.dns_due[1], None
+                    if dom.dns and dom.dns not in states:
+                        states.append(dom.dns)
+                    if hour in CHECK_HOURS:
+                        self._check_dns(dom, now)
+                    if hour == EVAL_HOUR:
+                        self._evaluate(dom, day, now)
+                    self._step(dom, day, now)
+                self._generate_rows(dom, day)
+                self._count_losses(dom, day, states)
+        return self._finish()
+
+    def _finish(self) -> FleetReport:
+        for dom in self.domains:
+            if dom.reject_day is None:
+                self.report.not_at_reject.append(dom.name)
+            elif dom.parked:
+                self.report.parked_days.append(dom.reject_day)
+            else:
+                self.report.days_to_reject.append(dom.reject_day)
+            if dom.broke_at is not None:
+                after = [d for d in dom.rollback_days if d >= dom.broke_at]
+                self.report.breaks.append((dom.name, dom.broke_at, min(after, default=None)))
+        return self.report
+
+
+def _day(index: int) -> date:
+    return (START + timedelta(days=index)).date()
+
+
+def _options(dom: WorldDomain) -> RecordOptions:
+    return RecordOptions(rua=RUA, ruf=RUA, legacy_pct_ramp=dom.settings.legacy_pct_ramp)
+
+
+if __name__ == "__main__":
+    print(Fleet().run().summary())
+    print("calendar-only baseline:", Fleet(careless=True).run().summary())

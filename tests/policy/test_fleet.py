@@ -1,0 +1,55 @@
+"""Proof of issue 5: the engine over a synthetic fleet (60 domains, 120 days of report facts)."""
+
+from __future__ import annotations
+
+import pytest
+
+from .fleet import Fleet, FleetReport
+
+
+@pytest.fixture(scope="module")
+def fleet() -> Fleet:
+    return Fleet(domains=60, days=120, seed=5)
+
+
+@pytest.fixture(scope="module")
+def report(fleet: Fleet) -> FleetReport:
+    result = fleet.run()
+    print("\n" + result.summary())
+    return result
+
+
+def test_the_fleet_is_big_enough_and_has_shadow_it_appearing_mid_way(fleet: Fleet) -> None:
+    assert len(fleet.domains) >= 50 and fleet.days >= 120
+    shadow = [s for d in fleet.domains for s in d.senders if s.key == "shadow-it"]
+    assert len(shadow) >= 10
+    assert all(20 <= s.appear <= 70 and s.failing for s in shadow)
+
+
+def test_no_legitimate_message_is_lost_to_an_escalation(report: FleetReport) -> None:
+    assert report.lost_to_escalation == 0
+    assert report.unsafe_issues == 0
+
+
+def test_a_domain_is_never_held_back_once_every_gate_passes(report: FleetReport) -> None:
+    assert report.held_while_ready == 0
+    assert len(report.days_to_reject) >= 30
+    assert 42 <= report.median_days_to_reject <= 100
+
+
+def test_a_known_sender_breaking_after_escalation_is_rolled_back_within_two_days(
+    report: FleetReport,
+) -> None:
+    assert len(report.breaks) >= 5
+    for name, broke, rolled_back in report.breaks:
+        assert rolled_back is not None and rolled_back - broke <= 2, name
+
+
+def test_parked_domains_take_the_fast_path(report: FleetReport) -> None:
+    assert report.parked_days and max(report.parked_days) <= 7
+
+
+def test_calendar_only_escalation_loses_mail_in_the_same_world() -> None:
+    baseline = Fleet(domains=60, days=120, seed=5, careless=True).run()
+    print("\ncalendar-only baseline: " + baseline.summary())
+    assert baseline.lost_to_escalation > 0
