@@ -18,10 +18,10 @@ blp = Blueprint("audit", __name__, url_prefix="/api/v1/audit", description="Audi
 
 
 @blp.get("")
+@require_auth
 @blp.arguments(AuditQuerySchema, location="query")
 @blp.response(200, AuditSchema(many=True))
 @blp.paginate()
-@require_auth
 def audit_log(args: dict[str, Any], pagination_parameters: PaginationParameters) -> Any:
     """Changes, newest first. Tenant users see their tenants' rows; MSP-level rows are staff-only."""
     actor = require_principal()

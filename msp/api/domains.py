@@ -21,10 +21,10 @@ blp = Blueprint("domains", __name__, url_prefix="/api/v1", description="Domains"
 
 @blp.route("/domains")
 class Domains(MethodView):
+    @require_auth
     @blp.arguments(DomainQuerySchema, location="query")
     @blp.response(200, DomainSchema(many=True))
     @blp.paginate()
-    @require_auth
     def get(self, args: dict[str, Any], pagination_parameters: PaginationParameters) -> Any:
         """List the domains the caller reaches."""
         stmt = scoped_select(Domain).order_by(Domain.name)
@@ -37,18 +37,18 @@ class Domains(MethodView):
 
 @blp.route("/tenants/<int:tenant_id>/domains")
 class TenantDomains(MethodView):
+    @require_auth
     @blp.response(200, DomainSchema(many=True))
     @blp.paginate()
-    @require_auth
     def get(self, tenant_id: int, pagination_parameters: PaginationParameters) -> Any:
         """List one tenant's domains."""
         tenant = get_scoped(Tenant, tenant_id)
         stmt = scoped_select(Domain).where(Domain.tenant_id == tenant.id).order_by(Domain.name)
         return page_of(stmt, pagination_parameters)
 
+    @require_auth
     @blp.arguments(DomainSchema)
     @blp.response(201, DomainSchema)
-    @require_auth
     def post(self, data: dict[str, Any], tenant_id: int) -> Any:
         """Add a domain to a tenant."""
         tenant = get_scoped(Tenant, tenant_id)
@@ -59,23 +59,23 @@ class TenantDomains(MethodView):
 
 @blp.route("/domains/<int:domain_id>")
 class DomainItem(MethodView):
-    @blp.response(200, DomainSchema)
     @require_auth
+    @blp.response(200, DomainSchema)
     def get(self, domain_id: int) -> Any:
         """One domain."""
         return get_scoped(Domain, domain_id)
 
+    @require_auth
     @blp.arguments(DomainUpdateSchema)
     @blp.response(200, DomainSchema)
-    @require_auth
     def patch(self, data: dict[str, Any], domain_id: int) -> Any:
         """Change a domain's settings."""
         domain = get_scoped(Domain, domain_id)
         require_manage(domain.tenant_id)
         return service.update_domain(domain, data)
 
-    @blp.response(204)
     @require_auth
+    @blp.response(204)
     def delete(self, domain_id: int) -> None:
         """Stop managing a domain (its data goes with it)."""
         domain = get_scoped(Domain, domain_id)

@@ -14,8 +14,8 @@ blp = Blueprint("me", __name__, url_prefix="/api/v1/me", description="The caller
 
 
 @blp.get("")
-@blp.response(200, MeSchema)
 @require_auth
+@blp.response(200, MeSchema)
 def me() -> Any:
     """The authenticated principal."""
     p = require_principal()

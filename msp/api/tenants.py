@@ -25,16 +25,16 @@ blp = Blueprint("tenants", __name__, url_prefix="/api/v1/tenants", description="
 
 @blp.route("")
 class Tenants(MethodView):
+    @require_auth
     @blp.response(200, TenantSchema(many=True))
     @blp.paginate()
-    @require_auth
     def get(self, pagination_parameters: PaginationParameters) -> Any:
         """List the tenants the caller reaches."""
         return page_of(scoped_select(Tenant).order_by(Tenant.slug), pagination_parameters)
 
+    @require_msp
     @blp.arguments(TenantSchema)
     @blp.response(201, TenantSchema)
-    @require_msp
     def post(self, data: dict[str, Any]) -> Any:
         """Create a tenant (MSP staff)."""
         return service.create_tenant(data["slug"], data.get("name"), data["timezone"],
@@ -43,21 +43,21 @@ class Tenants(MethodView):
 
 @blp.route("/<int:tenant_id>")
 class TenantItem(MethodView):
-    @blp.response(200, TenantSchema)
     @require_auth
+    @blp.response(200, TenantSchema)
     def get(self, tenant_id: int) -> Any:
         """One tenant."""
         return get_scoped(Tenant, tenant_id)
 
+    @require_msp
     @blp.arguments(TenantUpdateSchema)
     @blp.response(200, TenantSchema)
-    @require_msp
     def patch(self, data: dict[str, Any], tenant_id: int) -> Any:
         """Change a tenant (MSP staff)."""
         return service.update_tenant(get_scoped(Tenant, tenant_id), data)
 
-    @blp.response(204)
     @require_msp_admin
+    @blp.response(204)
     def delete(self, tenant_id: int) -> None:
         """Delete a tenant and all its data (MSP admin)."""
         service.delete_tenant(get_scoped(Tenant, tenant_id))
@@ -65,18 +65,18 @@ class TenantItem(MethodView):
 
 @blp.route("/<int:tenant_id>/members")
 class Members(MethodView):
+    @require_auth
     @blp.response(200, MembershipSchema(many=True))
     @blp.paginate()
-    @require_auth
     def get(self, tenant_id: int, pagination_parameters: PaginationParameters) -> Any:
         """The tenant's memberships."""
         tenant = get_scoped(Tenant, tenant_id)
         stmt = select(Membership).where(Membership.tenant_id == tenant.id).order_by(Membership.id)
         return page_of(stmt, pagination_parameters)
 
+    @require_auth
     @blp.arguments(MembershipSchema)
     @blp.response(201, MembershipSchema)
-    @require_auth
     def post(self, data: dict[str, Any], tenant_id: int) -> Any:
         """Give a user a role in the tenant."""
         tenant = get_scoped(Tenant, tenant_id)
@@ -89,8 +89,8 @@ class Members(MethodView):
 
 @blp.route("/<int:tenant_id>/members/<int:membership_id>")
 class MemberItem(MethodView):
-    @blp.response(204)
     @require_auth
+    @blp.response(204)
     def delete(self, tenant_id: int, membership_id: int) -> None:
         """Remove a membership."""
         tenant = get_scoped(Tenant, tenant_id)

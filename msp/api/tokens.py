@@ -35,16 +35,16 @@ def _visible(actor: Principal) -> Any:
 
 @blp.route("")
 class Tokens(MethodView):
+    @require_auth
     @blp.response(200, TokenSchema(many=True))
     @blp.paginate()
-    @require_auth
     def get(self, pagination_parameters: PaginationParameters) -> Any:
         """Tokens the caller may see (never their secrets)."""
         return page_of(_visible(require_principal()), pagination_parameters)
 
+    @require_auth
     @blp.arguments(TokenSchema)
     @blp.response(201, IssuedTokenSchema)
-    @require_auth
     def post(self, data: dict[str, Any]) -> Any:
         """Create a token; its secret is in this response only."""
         actor = require_principal()
@@ -62,8 +62,8 @@ class Tokens(MethodView):
 
 @blp.route("/<int:token_id>")
 class TokenItem(MethodView):
-    @blp.response(204)
     @require_auth
+    @blp.response(204)
     def delete(self, token_id: int) -> None:
         """Revoke a token."""
         token = db.session.scalar(_visible(require_principal()).where(ApiToken.id == token_id))

@@ -20,16 +20,16 @@ blp = Blueprint("users", __name__, url_prefix="/api/v1/users", description="User
 
 @blp.route("")
 class Users(MethodView):
+    @require_auth
     @blp.response(200, UserSchema(many=True))
     @blp.paginate()
-    @require_auth
     def get(self, pagination_parameters: PaginationParameters) -> Any:
         """Users the caller may see."""
         return page_of(users.visible_user_ids_stmt(require_principal()), pagination_parameters)
 
+    @require_auth
     @blp.arguments(UserSchema)
     @blp.response(201, UserSchema)
-    @require_auth
     def post(self, data: dict[str, Any]) -> Any:
         """Create a user (MSP staff by an msp_admin, tenant users by the tenant's managers)."""
         return users.create_user(require_principal(), data)
@@ -37,15 +37,15 @@ class Users(MethodView):
 
 @blp.route("/<int:user_id>")
 class UserItem(MethodView):
-    @blp.response(200, UserSchema)
     @require_auth
+    @blp.response(200, UserSchema)
     def get(self, user_id: int) -> Any:
         """One user."""
         return users.get_visible_user(require_principal(), user_id)
 
+    @require_auth
     @blp.arguments(UserUpdateSchema)
     @blp.response(200, UserSchema)
-    @require_auth
     def patch(self, data: dict[str, Any], user_id: int) -> Any:
         """Change a user (themself, or by an msp_admin)."""
         actor = require_principal()

@@ -30,6 +30,7 @@ def require_msp(fn: Callable[P, R]) -> Callable[P, R]:
             raise Forbidden("this endpoint is for MSP staff")
         return fn(*args, **kwargs)
 
+    wrapper.msp_only = True  # type: ignore[attr-defined]
     return wrapper
 
 
@@ -40,6 +41,7 @@ def require_msp_admin(fn: Callable[P, R]) -> Callable[P, R]:
             raise Forbidden("this endpoint is for MSP administrators")
         return fn(*args, **kwargs)
 
+    wrapper.msp_only = True  # type: ignore[attr-defined]
     return wrapper
 
 

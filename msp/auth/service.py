@@ -42,11 +42,24 @@ def principal_for_user(user: User) -> Principal:
 
 
 def principal_for_token(token: ApiToken) -> Principal:
-    if token.tenant_id is None:
-        return Principal(kind="token", id=token.id, label=f"token:{token.name}",
-                         msp_role=token.role, all_tenants=True, user_id=token.created_by_id)
-    return Principal(kind="token", id=token.id, label=f"token:{token.name}",
-                     tenant_roles={token.tenant_id: token.role}, user_id=token.created_by_id)
+    """A token never reaches further than its creator does now (CLI-made tokens: as issued)."""
+    label = f"token:{token.name}"
+    creator = db.session.get(User, token.created_by_id) if token.created_by_id else None
+    if token.created_by_id is not None and (creator is None or not creator.is_active):
+        raise Unauthorized("API token's owner is no longer active")
+    if token.tenant_id is not None:
+        if creator is not None and not principal_for_user(creator).reaches(token.tenant_id):
+            raise Unauthorized("API token's owner no longer reaches its tenant")
+        return Principal(kind="token", id=token.id, label=label,
+                         tenant_roles={token.tenant_id: token.role}, user_id=token.created_by_id)
+    if creator is None:
+        return Principal(kind="token", id=token.id, label=label, msp_role=token.role,
+                         all_tenants=True)
+    owner = principal_for_user(creator)
+    role = token.role if owner.msp_role == "msp_admin" else owner.msp_role
+    return Principal(kind="token", id=token.id, label=label, msp_role=role,
+                     all_tenants=owner.all_tenants, tenant_roles=owner.tenant_roles,
+                     user_id=creator.id)
 
 
 # --- logins ----------------------------------------------------------------------------------
