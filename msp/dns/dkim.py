@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from cryptography.hazmat.primitives.serialization import load_der_public_key
 
 from msp.dns.findings import Finding, finding
-from msp.dns.resolver import Answer, Resolver
+from msp.dns.resolver import Answer, Resolver, Status
 
 COMMON_SELECTORS = ("default", "google", "selector1", "selector2", "k1", "s1", "dkim", "mail")
 _TAG_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
@@ -195,6 +195,11 @@ async def check_dkim(
     probe: bool = True,
 ) -> tuple[dict[str, DkimKey], list[Finding]]:
     plan = plan_selectors(declared, reported, probe)
+    if plan and set(plan.values()) == {"probed"}:
+        # RFC 8020: NXDOMAIN at _domainkey means no selector exists below it; skip the probes
+        parent = await resolver.lookup(f"_domainkey.{domain}", "TXT")
+        if parent.status is Status.NXDOMAIN:
+            return {}, [finding("dkim_none_found", "nothing under _domainkey")]
     answers = await asyncio.gather(
         *(resolver.lookup(f"{s}._domainkey.{domain}", "TXT") for s in plan)
     )

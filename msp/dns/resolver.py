@@ -24,6 +24,8 @@ import dns.rcode
 import dns.rdatatype
 import dns.rrset
 
+from msp.dns import wire
+
 MAX_CNAME_HOPS = 8
 
 
@@ -158,24 +160,22 @@ class Resolver:
                 return Answer(name, rdtype, Status.ERROR, cname_chain=tuple(chain), error=str(exc))
             outcome = _read_response(response, target, rdtype, chain)
             if outcome is not None:
-                return Answer(
-                    name, rdtype, outcome[0], outcome[1], tuple(chain), outcome[2], outcome[3]
-                )
+                status, records, error = outcome
+                return Answer(name, rdtype, status, records, tuple(chain), error, response.size)
             target = chain[-1]
         return Answer(
             name, rdtype, Status.ERROR, cname_chain=tuple(chain), error="CNAME chain too long"
         )
 
-    async def _exchange(self, name: str, rdtype: str) -> dns.message.Message:
+    async def _exchange(self, name: str, rdtype: str) -> wire.Response:
         if self._gate is None:
             self._gate = asyncio.Semaphore(self.settings.max_in_flight)
-        query = dns.message.make_query(name, rdtype, use_edns=0, payload=1232)
         errors: list[str] = []
         async with self._gate:
             for _attempt in range(self.settings.retries + 1):
                 for channel in await self._open_channels():
                     try:
-                        return await self._udp(channel, query)
+                        return await self._udp(channel, name, rdtype)
                     except (TimeoutError, dns.exception.DNSException, OSError) as exc:
                         if isinstance(exc, TimeoutError):
                             self.stats.timeouts += 1
@@ -184,27 +184,33 @@ class Resolver:
                         )
         raise DnsTransportError("; ".join(errors[-3:]) or "no name server")
 
-    async def _udp(self, channel: _Channel, query: dns.message.Message) -> dns.message.Message:
+    async def _udp(self, channel: _Channel, name: str, rdtype: str) -> wire.Response:
         pending = channel.protocol.pending
-        while query.id in pending:
-            query.id = random.randrange(65536)
+        qid = random.randrange(65536)
+        while qid in pending:
+            qid = random.randrange(65536)
+        query = wire.encode_query(qid, name, rdtype)
         future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
-        pending[query.id] = future
+        pending[qid] = future
         self.stats.queries += 1
         try:
-            channel.transport.sendto(query.to_wire())
-            wire = await asyncio.wait_for(future, self.settings.timeout)
+            channel.transport.sendto(query)
+            data = await asyncio.wait_for(future, self.settings.timeout)
         finally:
-            pending.pop(query.id, None)
-        response = dns.message.from_wire(wire)
-        if not query.is_response(response):
+            pending.pop(qid, None)
+        response = _decode(data)
+        if response.question != (name, wire.TYPES[rdtype]):
             raise dns.exception.FormError("response does not match the query")
-        if response.flags & dns.flags.TC:
+        if response.truncated:
             self.stats.queries += 1
-            response = await dns.asyncquery.tcp(
-                query, channel.server.host, timeout=self.settings.timeout, port=channel.server.port
+            message = await dns.asyncquery.tcp(
+                dns.message.from_wire(query),
+                channel.server.host,
+                timeout=self.settings.timeout,
+                port=channel.server.port,
             )
-        return _with_size(response, len(wire))
+            response = _decode(message.to_wire())
+        return response
 
     async def _open_channels(self) -> list[_Channel]:
         if not self._channels:
@@ -217,67 +223,70 @@ class Resolver:
         return self._channels
 
 
-def _with_size(response: dns.message.Message, size: int) -> dns.message.Message:
-    response.wire_size = size  # type: ignore[attr-defined]
-    return response
+def _decode(data: bytes) -> wire.Response:
+    """The fast codec, or dnspython for anything it does not handle."""
+    try:
+        return wire.decode_response(data)
+    except wire.WireError:
+        return _from_dnspython(dns.message.from_wire(data), len(data))
 
 
-_Outcome = tuple[Status, tuple[str, ...], str, int]
-
-
-def _read_response(
-    response: dns.message.Message, target: str, rdtype: str, chain: list[str]
-) -> _Outcome | None:
-    """Status and records for ``target``; ``None`` means "follow the CNAME appended to chain"."""
-    size = int(getattr(response, "wire_size", 0))
-    rcode = response.rcode()
-    if rcode not in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
-        return Status.ERROR, (), dns.rcode.to_text(rcode), size
-    wanted = dns.rdatatype.from_text(rdtype)
-    current = dns.name.from_text(target)
-    seen = {current}
-    while True:
-        rrset = _find(response, current, wanted)
-        if rrset is not None:
-            return Status.ANSWER, _texts(rrset, wanted), "", size
-        alias = _find(response, current, dns.rdatatype.CNAME)
-        if alias is None or wanted == dns.rdatatype.CNAME:
-            break
-        current = alias[0].target
-        chain.append(current.to_text(omit_final_dot=True).lower())
-        if current in seen:
-            return Status.ERROR, (), "CNAME loop", size
-        seen.add(current)
-    if current != dns.name.from_text(target):
-        if rcode == dns.rcode.NXDOMAIN:
-            return Status.NXDOMAIN, (), "", size
-        if _answered_authoritatively(response, current):
-            return Status.NODATA, (), "", size
-        return None  # the chain leaves the zone: ask for the target itself
-    if rcode == dns.rcode.NXDOMAIN:
-        return Status.NXDOMAIN, (), "", size
-    return Status.NODATA, (), "", size
-
-
-def _answered_authoritatively(response: dns.message.Message, name: dns.name.Name) -> bool:
-    """A SOA in the authority section for a zone holding ``name`` means NODATA for it."""
-    return any(
-        rrset.rdtype == dns.rdatatype.SOA and name.is_subdomain(rrset.name)
-        for rrset in response.authority
+def _from_dnspython(message: dns.message.Message, size: int) -> wire.Response:
+    question = message.question[0]
+    answer = tuple(
+        wire.Record(rrset.name.to_text(omit_final_dot=True).lower(), rrset.rdtype, text)
+        for rrset in message.answer
+        for text in _texts(rrset)
+    )
+    soa = tuple(
+        rrset.name.to_text(omit_final_dot=True).lower()
+        for rrset in message.authority
+        if rrset.rdtype == dns.rdatatype.SOA
+    )
+    name = question.name.to_text(omit_final_dot=True).lower()
+    return wire.Response(
+        message.id, message.flags, message.rcode(), (name, question.rdtype), answer, soa, size
     )
 
 
-def _find(
-    response: dns.message.Message, name: dns.name.Name, rdtype: dns.rdatatype.RdataType
-) -> dns.rrset.RRset | None:
-    for rrset in response.answer:
-        if rrset.name == name and rrset.rdtype == rdtype:
-            return rrset
-    return None
+_Outcome = tuple[Status, tuple[str, ...], str]
 
 
-def _texts(rrset: dns.rrset.RRset, rdtype: dns.rdatatype.RdataType) -> tuple[str, ...]:
-    if rdtype in (dns.rdatatype.TXT, dns.rdatatype.SPF):
+def _read_response(
+    response: wire.Response, target: str, rdtype: str, chain: list[str]
+) -> _Outcome | None:
+    """Status and records for ``target``; ``None`` means "follow the CNAME appended to chain"."""
+    if response.rcode not in (0, 3):
+        return Status.ERROR, (), dns.rcode.to_text(dns.rcode.Rcode(response.rcode))
+    wanted = wire.TYPES[rdtype]
+    current, seen = target, {target}
+    while True:
+        records = tuple(r.data for r in response.answer if r.name == current and r.rdtype == wanted)
+        if records:
+            return Status.ANSWER, records, ""
+        alias = next(
+            (r.data for r in response.answer if r.name == current and r.rdtype == wire.CNAME), None
+        )
+        if alias is None or wanted == wire.CNAME:
+            break
+        current = alias.rstrip(".")
+        chain.append(current)
+        if current in seen:
+            return Status.ERROR, (), "CNAME loop"
+        seen.add(current)
+    if response.rcode == 3:
+        return Status.NXDOMAIN, (), ""
+    if current != target and not any(_within(current, owner) for owner in response.soa_owners):
+        return None  # the chain leaves the zone: ask for the target itself
+    return Status.NODATA, (), ""
+
+
+def _within(name: str, zone: str) -> bool:
+    return name == zone or name.endswith("." + zone) or zone == ""
+
+
+def _texts(rrset: dns.rrset.RRset) -> tuple[str, ...]:
+    if rrset.rdtype in (dns.rdatatype.TXT, dns.rdatatype.SPF):
         return tuple(b"".join(rd.strings).decode("utf-8", "replace") for rd in rrset)
     return tuple(rd.to_text() for rd in rrset)
 
@@ -299,3 +308,14 @@ def normalize_domain(text: str) -> str:
     ):
         raise InvalidDomainName(f"{text!r} is not a domain name with at least two labels")
     return result
+
+
+def system_nameservers() -> tuple[Nameserver, ...]:
+    """The host's resolvers from /etc/resolv.conf (for the CLI when none is given)."""
+    import dns.resolver  # only the CLI without --nameserver needs it
+
+    try:
+        found = dns.resolver.Resolver(configure=True).nameservers
+    except dns.exception.DNSException:
+        found = []
+    return tuple(Nameserver(str(n)) for n in found) or (Nameserver("127.0.0.1"),)

@@ -138,8 +138,9 @@ async def check_spf(
     walk = _Walk(resolver)
     parsed = parse_spf(record)
     nodes, all_result = await _evaluate(walk, domain, parsed, (domain,), top=True)
+    result = _result(walk, record, parsed, nodes, all_result)
     findings.extend(walk.findings)
-    return _result(walk, record, parsed, nodes, all_result), findings
+    return result, findings
 
 
 def _result(
