@@ -340,8 +340,10 @@ class AggregateParser:
         head = stream.read(_HEAD_BYTES)
         _check_head(head)
         if recover or b"xs:schema" in head:
-            data = head + stream.read()
+            data = head + stream.read(RECOVER_MAX_BYTES + 1)
             stream.close()
+            if len(data) > RECOVER_MAX_BYTES:
+                raise AggregateError("malformed XML in a document too large to recover")
             if recover:
                 data = data.decode("utf-8", errors="ignore").encode("utf-8")
                 data = re.sub(rb"^<\?xml[^>]*\?>", b'<?xml version="1.0"?>', data)
@@ -376,7 +378,7 @@ class AggregateParser:
                 raise AggregateError(f"malformed XML: {again}") from again
 
     def _can_recover(self) -> bool:
-        return self._size_hint is not None and self._size_hint <= RECOVER_MAX_BYTES
+        return self._size_hint is None or self._size_hint <= RECOVER_MAX_BYTES
 
     def _scan_header(self, recover: bool) -> Header:
         self._start(recover)

@@ -6,7 +6,12 @@ import io
 
 import pytest
 
-from msp.reports.aggregate import RFC9990_NS, AggregateError, AggregateParser
+from msp.reports.aggregate import (
+    RECOVER_MAX_BYTES,
+    RFC9990_NS,
+    AggregateError,
+    AggregateParser,
+)
 from tests.reports import hostile
 
 
@@ -65,7 +70,7 @@ def test_broken_markup_in_a_value_is_recovered() -> None:
 
 def test_unrecoverable_large_document_is_rejected() -> None:
     data = hostile.GOOD_XML.replace(b"</feedback>", b"<oops></feedback>")
-    parser = AggregateParser(lambda: io.BytesIO(data), size_hint=None)
+    parser = AggregateParser(lambda: io.BytesIO(data), size_hint=RECOVER_MAX_BYTES + 1)
     with pytest.raises(AggregateError, match="malformed"):
         list(parser.records())
 

@@ -1,0 +1,620 @@
+"""The ingestion pipeline for one stored raw file: unpack, parse, route, dedupe, store, roll up.
+
+Each report found in the file is handled inside its own SAVEPOINT, so a broken report leaves no
+trace while the other reports of the same file are kept. The report row's unique key is claimed
+first (``INSERT .. ON CONFLICT DO NOTHING``): a report seen before, by any path or by a retried
+job, stops there as ``duplicate`` before its records are even read. Records stream from the
+parser into the database (PostgreSQL ``COPY``) without being collected in memory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Date, func, insert, literal, select, true
+from sqlalchemy.dialects import postgresql, sqlite
+
+from msp.extensions import db
+from msp.reports import formats, rollup
+from msp.reports.aggregate import AggregateError, AggregateParser, Header, Record
+from msp.reports.formats import Limits, Payload
+from msp.reports.models import (
+    DkimSelectorSeen,
+    FailureReportRow,
+    Report,
+    ReportDaily,
+    ReportRecord,
+    TlsResult,
+)
+from msp.reports.parsing import (
+    FailureReport,
+    ReportParseError,
+    TlsReport,
+    parse_report_email,
+    parse_tls_json,
+)
+from msp.reports.routing import Route, route
+from msp.tenancy.models import Tenant
+
+RECORD_COLUMNS = (
+    "tenant_id",
+    "report_id",
+    "domain_id",
+    "source_ip",
+    "count",
+    "disposition",
+    "dkim_aligned",
+    "spf_aligned",
+    "header_from",
+    "envelope_from",
+    "envelope_to",
+    "spf_domain",
+    "spf_result",
+    "dkim",
+    "reasons",
+)
+_COPY_BATCH = 5000
+STATUS_PRIORITY = ("unrouted", "ingested", "duplicate", "rejected")
+
+
+class NoRecords(ValueError):
+    """An aggregate report without a single usable record."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one report found in a raw file."""
+
+    status: str
+    kind: str | None = None
+    org_name: str | None = None
+    external_id: str | None = None
+    domain: str | None = None
+    tenant_id: int | None = None
+    domain_id: int | None = None
+    report_pk: int | None = None
+    records: int = 0
+    messages: int = 0
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Context:
+    """What the pipeline needs to know about where a raw file came from."""
+
+    raw_id: int
+    limits: Limits
+    reports_domain: str | None
+    recipients: tuple[str, ...] = ()
+    required_tenant_id: int | None = None
+
+
+def _dialect() -> str:
+    return str(db.session.get_bind().dialect.name)
+
+
+def dialect_insert(model: Any) -> Any:
+    return (postgresql.insert if _dialect() == "postgresql" else sqlite.insert)(model)
+
+
+def _cut(value: str | None, size: int) -> str | None:
+    return value[:size] if value else value
+
+
+def process(data: bytes, filename: str, ctx: Context) -> list[Outcome]:
+    """Every report in one file, each ingested, deduplicated, left unrouted or rejected."""
+    try:
+        payloads = formats.unpack(data, filename, ctx.limits)
+    except formats.FormatError as exc:
+        return [Outcome("rejected", error=str(exc))]
+    outcomes = [o for payload in payloads for o in _guarded(payload, ctx)]
+    return outcomes or [Outcome("rejected", error="no report found")]
+
+
+def _guarded(payload: Payload, ctx: Context) -> list[Outcome]:
+    try:
+        return _payload(payload, ctx)
+    except (formats.FormatError, AggregateError, ReportParseError, NoRecords) as exc:
+        kind = "aggregate" if isinstance(exc, (AggregateError, NoRecords)) else None
+        return [Outcome("rejected", kind=kind, error=str(exc))]
+
+
+def _payload(payload: Payload, ctx: Context) -> list[Outcome]:
+    if payload.kind == "xml":
+        return [ingest_aggregate(payload, ctx)]
+    if payload.kind == "json":
+        return [ingest_tls(parse_tls_json(payload.read()), ctx)]
+    data = payload.read()
+    contents = formats.email_attachments(data, ctx.limits)
+    inner = replace(ctx, recipients=ctx.recipients + contents.recipients)
+    found = [p for p in contents.payloads if p.kind != "email"]
+    if found:
+        return [o for p in found for o in _guarded(p, inner)]
+    report = parse_report_email(data)
+    if isinstance(report, TlsReport):
+        return [ingest_tls(report, inner)]
+    return [ingest_failure(report, inner, data)]
+
+
+def _route(policy_domain: str, ctx: Context) -> Route:
+    return route(
+        policy_domain,
+        recipients=ctx.recipients,
+        reports_domain=ctx.reports_domain,
+        required_tenant_id=ctx.required_tenant_id,
+    )
+
+
+def _not_routed(where: Route, kind: str, org: str, ext: str, domain: str) -> Outcome:
+    return Outcome(where.status, kind, org, ext, domain, error=where.reason)
+
+
+def _claim(kind: str, org: str, ext: str, domain: str, where: Route, **fields: Any) -> int | None:
+    """Insert the report row unless its key exists; its id, or None for a duplicate."""
+    stmt = (
+        dialect_insert(Report)
+        .values(
+            tenant_id=where.tenant_id,
+            domain_id=where.domain_id,
+            raw_id=fields.pop("raw_id"),
+            kind=kind,
+            org_name=org[:255],
+            external_id=ext[:255],
+            policy_domain=domain[:253],
+            created_at=datetime.now(UTC),
+            enriched=False,
+            **fields,
+        )
+        .on_conflict_do_nothing(index_elements=["org_name", "external_id", "policy_domain"])
+        .returning(Report.id)
+    )
+    return db.session.execute(stmt).scalar_one_or_none()
+
+
+def ingest_aggregate(payload: Payload, ctx: Context) -> Outcome:
+    parser = AggregateParser(payload.open)
+    header = parser.header
+    org, ext, domain = header.org_name.lower(), header.report_id, header.policy.domain
+    where = _route(domain, ctx)
+    if where.status != "routed":
+        parser.close()
+        return _not_routed(where, "aggregate", org, ext, domain)
+    # A report without one usable record is rejected, even when its key was seen before.
+    records = parser.records()
+    first = next(records, None)
+    if first is None:
+        reason = parser.stats.first_skip_reason
+        raise NoRecords("report has no records" + (f" ({reason})" if reason else ""))
+    with db.session.begin_nested():
+        report_pk = _claim(
+            "aggregate",
+            org,
+            ext,
+            domain,
+            where,
+            raw_id=ctx.raw_id,
+            begin=header.begin,
+            end=header.end,
+            email=_cut(header.email, 320),
+            generator=_cut(header.generator, 255),
+            policy=_policy_dict(header),
+            records=0,
+            messages=0,
+        )
+        if report_pk is None:
+            parser.close()
+            return Outcome(
+                "duplicate", "aggregate", org, ext, domain, where.tenant_id, where.domain_id
+            )
+        written = _write_records(itertools.chain([first], records), header, where, report_pk)
+        _finish_aggregate(report_pk, header, where, written)
+    return Outcome(
+        "ingested",
+        "aggregate",
+        org,
+        ext,
+        domain,
+        where.tenant_id,
+        where.domain_id,
+        report_pk,
+        written.records,
+        written.messages,
+    )
+
+
+def _policy_dict(header: Header) -> dict[str, Any]:
+    p = header.policy
+    return {
+        "adkim": p.adkim,
+        "aspf": p.aspf,
+        "p": p.p,
+        "sp": p.sp,
+        "np": p.np,
+        "pct": p.pct,
+        "fo": p.fo,
+        "testing": p.testing,
+        "discovery_method": p.discovery_method,
+        "version": header.version,
+        "namespace": header.namespace,
+        "errors": list(header.errors)[:10],
+    }
+
+
+@dataclass
+class Written:
+    records: int = 0
+    messages: int = 0
+    selectors: dict[tuple[str, str, str], bool] | None = None
+
+
+def _row(rec: Record, tenant_id: int, report_pk: int, domain_id: int) -> tuple[Any, ...]:
+    spf = rec.spf[-1] if rec.spf else None
+    return (
+        tenant_id,
+        report_pk,
+        domain_id,
+        rec.source_ip,
+        rec.count,
+        rec.disposition[:16],
+        rec.dkim_aligned,
+        rec.spf_aligned,
+        rec.header_from[:253],
+        _cut(rec.envelope_from, 253),
+        _cut(rec.envelope_to, 253),
+        _cut(spf.domain, 253) if spf else None,
+        spf.result[:16] if spf else None,
+        json.dumps([[d.domain, d.selector, d.result] for d in rec.dkim][:20]),
+        json.dumps(list(rec.reasons)[:10]),
+    )
+
+
+def _own(domain: str, policy_domain: str) -> bool:
+    return domain == policy_domain or domain.endswith("." + policy_domain)
+
+
+def _rows(
+    records: Iterable[Record], header: Header, where: Route, report_pk: int, written: Written
+) -> Iterator[tuple[Any, ...]]:
+    assert where.tenant_id is not None and where.domain_id is not None
+    selectors: dict[tuple[str, str, str], bool] = {}
+    written.selectors = selectors
+    for rec in records:
+        written.records += 1
+        written.messages += rec.count
+        for sig in rec.dkim:
+            if _own(sig.domain, header.policy.domain):
+                key = (rec.source_ip, sig.domain[:253], sig.selector[:255])
+                selectors[key] = selectors.get(key, False) or sig.result == "pass"
+        yield _row(rec, where.tenant_id, report_pk, where.domain_id)
+
+
+def _write_records(
+    records: Iterable[Record], header: Header, where: Route, report_pk: int
+) -> Written:
+    written = Written()
+    rows = _rows(records, header, where, report_pk, written)
+    if _dialect() == "postgresql":
+        _copy_rows(rows)
+    else:
+        _insert_rows(rows)
+    return written
+
+
+def _copy_rows(rows: Iterator[tuple[Any, ...]]) -> None:
+    raw_conn = db.session.connection().connection.driver_connection
+    sql = f"COPY report_record ({', '.join(RECORD_COLUMNS)}) FROM STDIN"
+    with raw_conn.cursor() as cursor, cursor.copy(sql) as copy:  # type: ignore[union-attr]
+        for row in rows:
+            copy.write_row(row)
+
+
+def _insert_rows(rows: Iterator[tuple[Any, ...]]) -> None:
+    batch: list[dict[str, Any]] = []
+    for row in rows:
+        item = dict(zip(RECORD_COLUMNS, row, strict=True))
+        item["dkim"], item["reasons"] = json.loads(item["dkim"]), json.loads(item["reasons"])
+        batch.append(item)
+        if len(batch) >= _COPY_BATCH:
+            db.session.execute(insert(ReportRecord), batch)
+            batch = []
+    if batch:
+        db.session.execute(insert(ReportRecord), batch)
+
+
+def _finish_aggregate(report_pk: int, header: Header, where: Route, written: Written) -> None:
+    report = db.session.get(Report, report_pk)
+    assert report is not None
+    report.records, report.messages = written.records, written.messages
+    days = rollup.report_days(header.begin, header.end)
+    if len(days) == 1:
+        _rollup_single_day(report_pk, days[0][0])
+    else:
+        _rollup_split(report_pk, days)
+    _upsert_selectors(written.selectors or {}, where, days[0][0], days[-1][0])
+    db.session.flush()
+
+
+_GROUP = (
+    ReportRecord.tenant_id,
+    ReportRecord.domain_id,
+    ReportRecord.source_ip,
+    ReportRecord.header_from,
+    ReportRecord.disposition,
+    ReportRecord.spf_aligned,
+    ReportRecord.dkim_aligned,
+)
+_DAILY_KEY = [
+    "tenant_id",
+    "domain_id",
+    "day",
+    "source_ip",
+    "header_from",
+    "disposition",
+    "spf_aligned",
+    "dkim_aligned",
+]
+
+
+def _rollup_single_day(report_pk: int, day: date) -> None:
+    grouped = (
+        select(
+            *_GROUP[:2],
+            literal(day, Date()).label("day"),
+            *_GROUP[2:],
+            func.sum(ReportRecord.count),
+        )
+        .where(ReportRecord.report_id == report_pk, true())
+        .group_by(*_GROUP)
+    )
+    stmt = dialect_insert(ReportDaily).from_select([*_DAILY_KEY, "messages"], grouped)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=_DAILY_KEY, set_={"messages": ReportDaily.messages + stmt.excluded.messages}
+    )
+    db.session.execute(stmt)
+
+
+def _rollup_split(report_pk: int, days: list[tuple[date, float]]) -> None:
+    grouped = db.session.execute(
+        select(*_GROUP, func.sum(ReportRecord.count))
+        .where(ReportRecord.report_id == report_pk)
+        .group_by(*_GROUP)
+    ).all()
+    rows = []
+    for tenant_id, domain_id, ip, header_from, disposition, spf, dkim, total in grouped:
+        for day, count in rollup.split_count(int(total), days):
+            rows.append(
+                {
+                    "tenant_id": tenant_id,
+                    "domain_id": domain_id,
+                    "day": day,
+                    "source_ip": ip,
+                    "header_from": header_from,
+                    "disposition": disposition,
+                    "spf_aligned": spf,
+                    "dkim_aligned": dkim,
+                    "messages": count,
+                }
+            )
+    if rows:
+        stmt = dialect_insert(ReportDaily)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=_DAILY_KEY,
+            set_={"messages": ReportDaily.messages + stmt.excluded.messages},
+        )
+        db.session.execute(stmt, rows)
+
+
+def _upsert_selectors(
+    selectors: dict[tuple[str, str, str], bool], where: Route, first: date, last: date
+) -> None:
+    if not selectors:
+        return
+    rows = [
+        {
+            "tenant_id": where.tenant_id,
+            "domain_id": where.domain_id,
+            "source_ip": ip,
+            "signing_domain": sdomain,
+            "selector": sel,
+            "passed": passed,
+            "first_seen": first,
+            "last_seen": last,
+        }
+        for (ip, sdomain, sel), passed in selectors.items()
+    ]
+    stmt = dialect_insert(DkimSelectorSeen)
+    table = DkimSelectorSeen.__table__
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["tenant_id", "domain_id", "source_ip", "signing_domain", "selector"],
+        set_={
+            "passed": table.c.passed | stmt.excluded.passed,
+            "first_seen": func.least(table.c.first_seen, stmt.excluded.first_seen)
+            if _dialect() == "postgresql"
+            else func.min(table.c.first_seen, stmt.excluded.first_seen),
+            "last_seen": func.greatest(table.c.last_seen, stmt.excluded.last_seen)
+            if _dialect() == "postgresql"
+            else func.max(table.c.last_seen, stmt.excluded.last_seen),
+        },
+    )
+    db.session.execute(stmt, rows)
+
+
+def ingest_tls(report: TlsReport, ctx: Context) -> Outcome:
+    domain = report.policies[0].policy_domain
+    org = report.org_name.lower()
+    where = _route(domain, ctx)
+    if where.status != "routed":
+        return _not_routed(where, "smtp_tls", org, report.report_id, domain)
+    sessions = sum(p.successful_sessions + p.failed_sessions for p in report.policies)
+    with db.session.begin_nested():
+        report_pk = _claim(
+            "smtp_tls",
+            org,
+            report.report_id,
+            domain,
+            where,
+            raw_id=ctx.raw_id,
+            begin=report.begin,
+            end=report.end,
+            email=_cut(report.contact_info, 320),
+            generator=None,
+            policy={},
+            records=len(report.policies),
+            messages=sessions,
+        )
+        if report_pk is None:
+            return Outcome(
+                "duplicate",
+                "smtp_tls",
+                org,
+                report.report_id,
+                domain,
+                where.tenant_id,
+                where.domain_id,
+            )
+        day = rollup.report_days(report.begin, report.end)[0][0]
+        db.session.add_all(_tls_rows(report, where, report_pk, day))
+        db.session.flush()
+    return Outcome(
+        "ingested",
+        "smtp_tls",
+        org,
+        report.report_id,
+        domain,
+        where.tenant_id,
+        where.domain_id,
+        report_pk,
+        len(report.policies),
+        sessions,
+    )
+
+
+def _tls_rows(report: TlsReport, where: Route, report_pk: int, day: date) -> list[TlsResult]:
+    rows = []
+    common = {
+        "tenant_id": where.tenant_id,
+        "domain_id": where.domain_id,
+        "report_id": report_pk,
+        "day": day,
+    }
+    for policy in report.policies:
+        base = {
+            **common,
+            "policy_domain": policy.policy_domain[:253],
+            "policy_type": policy.policy_type[:32],
+        }
+        types: dict[str, int] = {}
+        per_mx: dict[str, dict[str, int]] = {}
+        for failure in policy.failures:
+            types[failure.result_type] = types.get(failure.result_type, 0) + failure.failed_sessions
+            mx = (failure.receiving_mx_hostname or "").lower().rstrip(".")[:253]
+            if mx:
+                bucket = per_mx.setdefault(mx, {})
+                bucket[failure.result_type] = (
+                    bucket.get(failure.result_type, 0) + failure.failed_sessions
+                )
+        rows.append(
+            TlsResult(
+                **base,
+                mx_host=None,
+                successful=policy.successful_sessions,
+                failed=policy.failed_sessions,
+                failure_types=types,
+            )
+        )
+        rows.extend(
+            TlsResult(**base, mx_host=mx, successful=0, failed=sum(b.values()), failure_types=b)
+            for mx, b in per_mx.items()
+        )
+    return rows
+
+
+def _redact_address(value: str | None) -> str | None:
+    if not value or "@" not in value:
+        return value
+    return "***@" + value.rsplit("@", 1)[1]
+
+
+def ingest_failure(report: FailureReport, ctx: Context, data: bytes) -> Outcome:
+    domain = report.reported_domain
+    org = (report.user_agent or "failure-report").lower()[:200]
+    # The same failure report re-sent (or with other line endings) is the same report.
+    identity = "|".join(
+        str(v)
+        for v in (
+            report.message_id,
+            report.arrival.isoformat(),
+            report.source_ip,
+            report.reported_domain,
+            report.header_from,
+        )
+    )
+    ext = hashlib.sha256(identity.encode()).hexdigest()
+    where = _route(domain, ctx)
+    if where.status != "routed":
+        return _not_routed(where, "failure", org, ext, domain)
+    tenant = db.session.get(Tenant, where.tenant_id)
+    settings = (tenant.settings if tenant is not None else None) or {}
+    redact = bool(settings.get("failure_reports_redacted", True))
+    retention = int(settings.get("failure_report_retention_days", 30))
+    with db.session.begin_nested():
+        report_pk = _claim(
+            "failure",
+            org,
+            ext,
+            domain,
+            where,
+            raw_id=ctx.raw_id,
+            begin=report.arrival,
+            end=report.arrival,
+            email=None,
+            generator=_cut(report.user_agent, 255),
+            policy={},
+            records=1,
+            messages=1,
+        )
+        if report_pk is None:
+            return Outcome(
+                "duplicate", "failure", org, ext, domain, where.tenant_id, where.domain_id
+            )
+        db.session.add(_failure_row(report, where, report_pk, redact, retention))
+        db.session.flush()
+    return Outcome(
+        "ingested", "failure", org, ext, domain, where.tenant_id, where.domain_id, report_pk, 1, 1
+    )
+
+
+def _failure_row(
+    report: FailureReport, where: Route, report_pk: int, redact: bool, retention_days: int
+) -> FailureReportRow:
+    addr = _redact_address if redact else (lambda v: v)
+    return FailureReportRow(
+        tenant_id=where.tenant_id,
+        domain_id=where.domain_id,
+        report_id=report_pk,
+        arrival=report.arrival,
+        source_ip=_cut(report.source_ip, 45),
+        feedback_type=_cut(report.feedback_type, 32),
+        auth_failure=list(report.auth_failure),
+        delivery_result=_cut(report.delivery_result, 32),
+        dkim_domain=_cut(report.dkim_domain, 253),
+        header_from=_cut(addr(report.header_from), 320),
+        original_mail_from=_cut(addr(report.original_mail_from), 320),
+        original_rcpt_to=_cut(addr(report.original_rcpt_to), 320),
+        subject=None if redact else report.subject,
+        message_id=None if redact else _cut(report.message_id, 998),
+        sample_headers=None if redact else report.sample_headers,
+        redacted=redact,
+        expires_at=datetime.now(UTC) + timedelta(days=retention_days),
+    )
+
+
+def overall_status(outcomes: list[Outcome]) -> str:
+    statuses = {o.status for o in outcomes}
+    return next(s for s in STATUS_PRIORITY if s in statuses)

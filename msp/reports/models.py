@@ -1,0 +1,282 @@
+"""Models of the reports area: raw files, parsed reports, records, roll-ups, senders, mailboxes.
+
+Raw files (``report_raw``) are kept forever with their status; unrouted ones have no tenant and
+are visible to MSP staff only. Everything parsed from a routed report is tenant-owned and
+carries ``tenant_id`` as the leading column of its indexes. ``report_ip_info`` is public data
+about IP addresses (reverse DNS, ASN), shared by all tenants.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from msp.db import JSONType, TenantOwnedMixin, TimestampMixin, UTCDateTime, utcnow
+from msp.extensions import db
+
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+RAW_STATUSES = ("pending", "ingested", "duplicate", "rejected", "unrouted")
+REPORT_KINDS = ("aggregate", "failure", "smtp_tls")
+SENDER_STATUSES = ("approved", "forwarder", "abuse", "unknown")
+
+
+class ReportMailbox(TimestampMixin, db.Model):  # type: ignore[name-defined]
+    """An IMAP mailbox polled for reports: one tenant's, or MSP-wide (``tenant_id`` NULL)."""
+
+    __tablename__ = "report_mailbox"
+    __table_args__ = (Index("ix_report_mailbox_tenant_id_name", "tenant_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int | None] = mapped_column(ForeignKey("tenant.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+    host: Mapped[str] = mapped_column(String(253))
+    port: Mapped[int] = mapped_column(Integer, default=993)
+    tls: Mapped[str] = mapped_column(String(10), default="tls")
+    username: Mapped[str] = mapped_column(String(320))
+    password_encrypted: Mapped[str] = mapped_column(Text)
+    folder: Mapped[str] = mapped_column(String(200), default="INBOX")
+    archive_folder: Mapped[str] = mapped_column(String(200), default="Archive")
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    next_poll_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    last_polled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_ok_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class RawReport(db.Model):  # type: ignore[name-defined]
+    """One file as received, stored before any parsing, with where it stands."""
+
+    __tablename__ = "report_raw"
+    __table_args__ = (
+        Index("ix_report_raw_tenant_id_status", "tenant_id", "status", "received_at"),
+        Index("ix_report_raw_status_received_at", "status", "received_at"),
+        Index("ix_report_raw_domain", "domain"),
+        Index("ix_report_raw_sha256", "sha256"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int | None] = mapped_column(ForeignKey("tenant.id", ondelete="CASCADE"))
+    source: Mapped[str] = mapped_column(String(16))
+    mailbox_id: Mapped[int | None] = mapped_column(
+        ForeignKey("report_mailbox.id", ondelete="SET NULL")
+    )
+    mailbox_uid: Mapped[str | None] = mapped_column(String(64))
+    recipient: Mapped[str | None] = mapped_column(String(320))
+    filename: Mapped[str] = mapped_column(String(255), default="")
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(BigInteger)
+    codec: Mapped[str] = mapped_column(String(8), default="none")
+    content: Mapped[bytes | None] = mapped_column(LargeBinary)
+    storage_key: Mapped[str | None] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    kind: Mapped[str | None] = mapped_column(String(16))
+    error: Mapped[str | None] = mapped_column(Text)
+    org_name: Mapped[str | None] = mapped_column(String(255))
+    external_id: Mapped[str | None] = mapped_column(String(255))
+    domain: Mapped[str | None] = mapped_column(String(253))
+    records: Mapped[int] = mapped_column(Integer, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Report(TenantOwnedMixin, db.Model):  # type: ignore[name-defined]
+    """One parsed report of a tenant's domain, counted once (unique reporter key)."""
+
+    __tablename__ = "report"
+    __table_args__ = (
+        UniqueConstraint("org_name", "external_id", "policy_domain", name="uq_report_key"),
+        Index("ix_report_tenant_id_domain_id_begin", "tenant_id", "domain_id", "begin"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    raw_id: Mapped[int | None] = mapped_column(ForeignKey("report_raw.id", ondelete="SET NULL"))
+    domain_id: Mapped[int] = mapped_column(ForeignKey("domain.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))
+    org_name: Mapped[str] = mapped_column(String(255))
+    external_id: Mapped[str] = mapped_column(String(255))
+    policy_domain: Mapped[str] = mapped_column(String(253))
+    begin: Mapped[datetime] = mapped_column(UTCDateTime())
+    end: Mapped[datetime] = mapped_column(UTCDateTime())
+    email: Mapped[str | None] = mapped_column(String(320))
+    generator: Mapped[str | None] = mapped_column(String(255))
+    policy: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    records: Mapped[int] = mapped_column(Integer, default=0)
+    messages: Mapped[int] = mapped_column(BigInteger, default=0)
+    enriched: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ReportRecord(TenantOwnedMixin, db.Model):  # type: ignore[name-defined]
+    """One aggregate ``<record>``: a source IP's messages and their authentication results."""
+
+    __tablename__ = "report_record"
+    __table_args__ = (Index("ix_report_record_tenant_id_report_id", "tenant_id", "report_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("report.id", ondelete="CASCADE"))
+    domain_id: Mapped[int] = mapped_column(Integer)
+    source_ip: Mapped[str] = mapped_column(String(45))
+    count: Mapped[int] = mapped_column(Integer)
+    disposition: Mapped[str] = mapped_column(String(16))
+    dkim_aligned: Mapped[bool] = mapped_column(Boolean)
+    spf_aligned: Mapped[bool] = mapped_column(Boolean)
+    header_from: Mapped[str] = mapped_column(String(253))
+    envelope_from: Mapped[str | None] = mapped_column(String(253))
+    envelope_to: Mapped[str | None] = mapped_column(String(253))
+    spf_domain: Mapped[str | None] = mapped_column(String(253))
+    spf_result: Mapped[str | None] = mapped_column(String(16))
+    dkim: Mapped[list[Any]] = mapped_column(JSONType, default=list)
+    reasons: Mapped[list[Any]] = mapped_column(JSONType, default=list)
+
+
+class ReportDaily(TenantOwnedMixin, db.Model):  # type: ignore[name-defined]
+    """Daily roll-up per domain, source IP and outcome: what dashboards and policy read."""
+
+    __tablename__ = "report_daily"
+    __table_args__ = (
+        UniqueConstraint(
+            "tenant_id",
+            "domain_id",
+            "day",
+            "source_ip",
+            "header_from",
+            "disposition",
+            "spf_aligned",
+            "dkim_aligned",
+            name="uq_report_daily_key",
+        ),
+        Index("ix_report_daily_tenant_id_domain_id_day", "tenant_id", "domain_id", "day"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    domain_id: Mapped[int] = mapped_column(ForeignKey("domain.id", ondelete="CASCADE"))
+    day: Mapped[date] = mapped_column(Date)
+    source_ip: Mapped[str] = mapped_column(String(45))
+    header_from: Mapped[str] = mapped_column(String(253))
+    disposition: Mapped[str] = mapped_column(String(16))
+    spf_aligned: Mapped[bool] = mapped_column(Boolean)
+    dkim_aligned: Mapped[bool] = mapped_column(Boolean)
+    messages: Mapped[int] = mapped_column(BigInteger)
+
+
+class DkimSelectorSeen(TenantOwnedMixin, db.Model):  # type: ignore[name-defined]
+    """A DKIM selector of the domain seen in reports, per source IP (for learnt selectors)."""
+
+    __tablename__ = "report_dkim_selector"
+    __table_args__ = (
+        UniqueConstraint(
+            "tenant_id",
+            "domain_id",
+            "source_ip",
+            "signing_domain",
+            "selector",
+            name="uq_report_dkim_selector_key",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    domain_id: Mapped[int] = mapped_column(ForeignKey("domain.id", ondelete="CASCADE"))
+    source_ip: Mapped[str] = mapped_column(String(45))
+    signing_domain: Mapped[str] = mapped_column(String(253))
+    selector: Mapped[str] = mapped_column(String(255))
+    passed: Mapped[bool] = mapped_column(Boolean, default=False)
+    first_seen: Mapped[date] = mapped_column(Date)
+    last_seen: Mapped[date] = mapped_column(Date)
+
+
+class IpInfo(db.Model):  # type: ignore[name-defined]
+    """Public facts about a source IP and the sender it maps to (shared by all tenants)."""
+
+    __tablename__ = "report_ip_info"
+
+    ip: Mapped[str] = mapped_column(String(45), primary_key=True)
+    sender_key: Mapped[str] = mapped_column(String(253))
+    sender_name: Mapped[str] = mapped_column(String(255))
+    service_type: Mapped[str | None] = mapped_column(String(64))
+    ptr: Mapped[str | None] = mapped_column(String(253))
+    base_domain: Mapped[str | None] = mapped_column(String(253))
+    asn: Mapped[int | None] = mapped_column(BigInteger)
+    as_name: Mapped[str | None] = mapped_column(String(255))
+    country: Mapped[str | None] = mapped_column(String(8))
+    complete: Mapped[bool] = mapped_column(Boolean, default=False)
+    looked_up_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Sender(TenantOwnedMixin, TimestampMixin, db.Model):  # type: ignore[name-defined]
+    """A sending service seen for (or declared on) a domain, with the tenant's verdict."""
+
+    __tablename__ = "report_sender"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "domain_id", "key", name="uq_report_sender_key"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    domain_id: Mapped[int] = mapped_column(ForeignKey("domain.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(253))
+    name: Mapped[str] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(16), default="unknown")
+    first_seen: Mapped[date | None] = mapped_column(Date)
+    last_seen: Mapped[date | None] = mapped_column(Date)
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class FailureReportRow(TenantOwnedMixin, db.Model):  # type: ignore[name-defined]
+    """A failure report (ARF); redacted unless the tenant opted out, deleted after retention."""
+
+    __tablename__ = "report_failure"
+    __table_args__ = (
+        Index("ix_report_failure_tenant_id_domain_id_arrival", "tenant_id", "domain_id", "arrival"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("report.id", ondelete="CASCADE"))
+    domain_id: Mapped[int] = mapped_column(ForeignKey("domain.id", ondelete="CASCADE"))
+    arrival: Mapped[datetime] = mapped_column(UTCDateTime())
+    source_ip: Mapped[str | None] = mapped_column(String(45))
+    feedback_type: Mapped[str | None] = mapped_column(String(32))
+    auth_failure: Mapped[list[Any]] = mapped_column(JSONType, default=list)
+    delivery_result: Mapped[str | None] = mapped_column(String(32))
+    dkim_domain: Mapped[str | None] = mapped_column(String(253))
+    header_from: Mapped[str | None] = mapped_column(String(320))
+    original_mail_from: Mapped[str | None] = mapped_column(String(320))
+    original_rcpt_to: Mapped[str | None] = mapped_column(String(320))
+    subject: Mapped[str | None] = mapped_column(Text)
+    message_id: Mapped[str | None] = mapped_column(String(998))
+    sample_headers: Mapped[str | None] = mapped_column(Text)
+    redacted: Mapped[bool] = mapped_column(Boolean, default=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class TlsResult(TenantOwnedMixin, db.Model):  # type: ignore[name-defined]
+    """TLS-RPT outcome per policy (``mx_host`` NULL: the policy's totals) or per receiving MX."""
+
+    __tablename__ = "report_tls_result"
+    __table_args__ = (Index("ix_report_tls_result_tenant_id_domain_id", "tenant_id", "domain_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("report.id", ondelete="CASCADE"))
+    domain_id: Mapped[int] = mapped_column(ForeignKey("domain.id", ondelete="CASCADE"))
+    day: Mapped[date] = mapped_column(Date)
+    policy_domain: Mapped[str] = mapped_column(String(253))
+    policy_type: Mapped[str] = mapped_column(String(32))
+    mx_host: Mapped[str | None] = mapped_column(String(253))
+    successful: Mapped[int] = mapped_column(BigInteger, default=0)
+    failed: Mapped[int] = mapped_column(BigInteger, default=0)
+    failure_types: Mapped[dict[str, Any]] = mapped_column(default=dict)

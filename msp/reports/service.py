@@ -1,0 +1,253 @@
+"""The reports area's service: receive raw files, process them, route later, reprocess.
+
+Callers (API, CLI, jobs) come here; this module decides what is stored, what is enqueued and
+which events are emitted, and never commits. The read side used by the policy engine and the DNS
+checker (``sender_stats``, ``coverage``, ``daily_rows``, ``learnt_dkim_selectors``) lives in
+:mod:`msp.reports.queries` and is re-exported here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import or_, select
+
+from msp.domains.models import Domain
+from msp.events import emit_event
+from msp.extensions import db
+from msp.queues import REPORTS, enqueue
+from msp.reports import ingest, store
+from msp.reports.formats import Limits
+from msp.reports.ingest import Outcome
+from msp.reports.models import RawReport, ReportMailbox
+from msp.reports.queries import (
+    Coverage,
+    DailyRow,
+    SenderStat,
+    coverage,
+    daily_rows,
+    learnt_dkim_selectors,
+    sender_stats,
+)
+
+__all__ = [
+    "Coverage",
+    "DailyRow",
+    "Outcome",
+    "ReportsConfig",
+    "SenderStat",
+    "coverage",
+    "daily_rows",
+    "ingest_now",
+    "learnt_dkim_selectors",
+    "process_raw",
+    "receive",
+    "reprocess",
+    "requeue_stale",
+    "route_pending",
+    "sender_stats",
+]
+
+
+@dataclass(frozen=True)
+class ReportsConfig:
+    """The reports settings a service call needs, read once from the app config."""
+
+    limits: Limits
+    reports_domain: str | None
+    object_store: store.ObjectStore | None
+    stale_minutes: int
+
+    @classmethod
+    def from_mapping(cls, config: Mapping[str, Any]) -> ReportsConfig:
+        return cls(
+            limits=Limits(
+                max_input_bytes=int(config["MSP_REPORTS_MAX_FILE_BYTES"]),
+                max_unpacked_bytes=int(config["MSP_REPORTS_MAX_UNPACKED_BYTES"]),
+                max_ratio=int(config["MSP_REPORTS_MAX_RATIO"]),
+            ),
+            reports_domain=config.get("MSP_REPORTS_DOMAIN"),
+            object_store=store.object_store_from_setting(config.get("MSP_REPORTS_STORE")),
+            stale_minutes=int(config["MSP_REPORTS_STALE_MINUTES"]),
+        )
+
+
+def current_config() -> ReportsConfig:
+    return ReportsConfig.from_mapping(current_app.config)
+
+
+def enqueue_parse(raw_id: int, retry_tag: str = "") -> None:
+    enqueue(
+        "workers.reports.parse_raw",
+        queue=REPORTS,
+        job_id=f"parse-raw-{raw_id}{retry_tag}",
+        raw_id=raw_id,
+    )
+
+
+def receive(
+    data: bytes,
+    *,
+    source: str,
+    filename: str = "",
+    recipient: str | None = None,
+    tenant_id: int | None = None,
+    mailbox_id: int | None = None,
+    mailbox_uid: str | None = None,
+    config: ReportsConfig | None = None,
+) -> RawReport:
+    """Store one received file and enqueue its parse (sent when the transaction commits)."""
+    cfg = config or current_config()
+    raw = store.store_raw(
+        data,
+        source=source,
+        filename=filename,
+        recipient=recipient,
+        tenant_id=tenant_id,
+        mailbox_id=mailbox_id,
+        mailbox_uid=mailbox_uid,
+        object_store=cfg.object_store,
+    )
+    enqueue_parse(raw.id)
+    return raw
+
+
+def ingest_now(
+    data: bytes,
+    *,
+    source: str,
+    filename: str = "",
+    tenant_id: int | None = None,
+    recipient: str | None = None,
+    config: ReportsConfig | None = None,
+) -> tuple[RawReport, list[Outcome]]:
+    """Store one file and process it in this transaction (the CLI's path; no parse job)."""
+    cfg = config or current_config()
+    raw = store.store_raw(
+        data,
+        source=source,
+        filename=filename,
+        recipient=recipient,
+        tenant_id=tenant_id,
+        object_store=cfg.object_store,
+    )
+    return raw, process_raw(raw.id, config=cfg)
+
+
+def _lock_raw(raw_id: int) -> RawReport | None:
+    stmt = select(RawReport).where(RawReport.id == raw_id).with_for_update(skip_locked=True)
+    return db.session.scalar(stmt)
+
+
+def process_raw(
+    raw_id: int, *, force: bool = False, config: ReportsConfig | None = None
+) -> list[Outcome]:
+    """Parse a stored file now. Safe to run twice: a processed file is left alone."""
+    cfg = config or current_config()
+    raw = _lock_raw(raw_id)
+    if raw is None or (raw.status != "pending" and not force):
+        return []
+    raw.attempts += 1
+    ctx = ingest.Context(
+        raw_id=raw.id,
+        limits=cfg.limits,
+        reports_domain=cfg.reports_domain,
+        recipients=(raw.recipient,) if raw.recipient else (),
+        required_tenant_id=_required_tenant(raw),
+    )
+    try:
+        data = store.load_raw(raw, cfg.object_store)
+    except (LookupError, OSError) as exc:
+        outcomes = [Outcome("rejected", error=f"raw bytes unavailable: {exc}")]
+    else:
+        outcomes = ingest.process(data, raw.filename, ctx)
+    _record_outcomes(raw, outcomes)
+    return outcomes
+
+
+def _required_tenant(raw: RawReport) -> int | None:
+    """A tenant's upload or mailbox may only feed that tenant's domains."""
+    if raw.source == "upload":
+        return raw.tenant_id
+    if raw.mailbox_id is not None:
+        mailbox = db.session.get(ReportMailbox, raw.mailbox_id)
+        return mailbox.tenant_id if mailbox is not None else None
+    return None
+
+
+def _record_outcomes(raw: RawReport, outcomes: list[Outcome]) -> None:
+    first = next((o for o in outcomes if o.status != "rejected"), outcomes[0])
+    raw.status = ingest.overall_status(outcomes)
+    raw.kind = first.kind
+    raw.org_name = (first.org_name or "")[:255] or None
+    raw.external_id = (first.external_id or "")[:255] or None
+    raw.domain = (first.domain or "")[:253] or None
+    raw.records = sum(o.records for o in outcomes)
+    errors = [o.error for o in outcomes if o.error and o.status != "ingested"]
+    raw.error = "; ".join(errors)[:4000] or None
+    raw.processed_at = datetime.now(UTC)
+    routed = next((o.tenant_id for o in outcomes if o.tenant_id is not None), None)
+    if raw.tenant_id is None and raw.status != "unrouted":
+        raw.tenant_id = routed
+    for outcome in outcomes:
+        if outcome.status == "ingested" and outcome.kind == "aggregate":
+            enqueue(
+                "workers.reports.enrich_report",
+                queue=REPORTS,
+                job_id=f"enrich-report-{outcome.report_pk}",
+                report_id=outcome.report_pk,
+            )
+    if raw.status == "rejected" and raw.tenant_id is not None:
+        emit_event(
+            raw.tenant_id,
+            "report.rejected",
+            {"raw_id": raw.id, "filename": raw.filename, "error": raw.error},
+            severity="warning",
+        )
+    db.session.flush()
+
+
+def reprocess(raw: RawReport) -> RawReport:
+    """Put a rejected or unrouted file back in the queue (after a fix, or a new domain)."""
+    raw.status = "pending"
+    raw.error = None
+    enqueue_parse(raw.id)
+    db.session.flush()
+    return raw
+
+
+def route_pending(domain: Domain) -> int:
+    """Re-run every unrouted file about ``domain`` or its subdomains; how many were queued."""
+    stmt = select(RawReport).where(
+        RawReport.status == "unrouted",
+        or_(RawReport.domain == domain.name, RawReport.domain.like(f"%.{domain.name}")),
+    )
+    raws = list(db.session.scalars(stmt))
+    for raw in raws:
+        reprocess(raw)
+    return len(raws)
+
+
+def requeue_stale(now: datetime | None = None, minutes: int | None = None) -> int:
+    """Re-enqueue files still pending after ``minutes`` (a crashed worker's batch)."""
+    cfg_minutes = minutes if minutes is not None else current_config().stale_minutes
+    now = now or datetime.now(UTC)
+    cutoff = now - timedelta(minutes=cfg_minutes)
+    # A killed worker leaves its RQ job marked "started", which blocks the original job id;
+    # a retry id per sweep gets through, and the row lock makes any overlap harmless.
+    tag = f"-retry-{int(now.timestamp())}"
+    ids = list(
+        db.session.scalars(
+            select(RawReport.id)
+            .where(RawReport.status == "pending", RawReport.received_at <= cutoff)
+            .order_by(RawReport.id)
+            .limit(10_000)
+        )
+    )
+    for raw_id in ids:
+        enqueue_parse(raw_id, tag)
+    return len(ids)
