@@ -1,0 +1,139 @@
+"""`msp web` under gunicorn, as a real process on 127.0.0.1: health, readiness, metrics merged
+across its worker processes, an authenticated API call, JSON logs with request ids, and a
+clean stop on SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.production.support import MSP, REPO, free_port, http_ok, msp_env, wait_until
+
+
+@dataclass(frozen=True)
+class WebServer:
+    base: str
+    process: subprocess.Popen[str]
+    token: str
+
+
+def _admin_token(database_url: str, redis_url: str) -> str:
+    done = subprocess.run(
+        [MSP, "tokens", "create", "--name", "smoke", "--role", "msp_admin", "--json"],
+        cwd=REPO,
+        env=msp_env(database_url, redis_url),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    return str(json.loads(done.stdout)["token"])
+
+
+@pytest.fixture(scope="module")
+def web_server(migrated_database_url: str, redis_url: str) -> Iterator[WebServer]:
+    token = _admin_token(migrated_database_url, redis_url)
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            MSP,
+            "web",
+            f"--bind=127.0.0.1:{port}",
+            "--workers=2",
+            "--threads=2",
+            "--graceful-timeout=10",
+        ],
+        cwd=REPO,
+        env=msp_env(migrated_database_url, redis_url),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(
+            lambda: http_ok(f"{base}/healthz") or process.poll() is not None,
+            120,
+            "gunicorn to answer /healthz",
+        )
+        assert process.poll() is None, process.communicate()[0]
+        yield WebServer(base, process, token)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+
+
+def _samples(text: str, name: str) -> list[tuple[dict[str, str], float]]:
+    return [
+        (s.labels, s.value)
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+        if s.name == name
+    ]
+
+
+def test_health_and_readiness_answer_under_gunicorn(web_server: WebServer) -> None:
+    assert httpx.get(f"{web_server.base}/healthz").json() == {"status": "ok"}
+    ready = httpx.get(f"{web_server.base}/readyz")
+    assert ready.status_code == 200, ready.text
+    assert ready.json()["checks"] == {"database": "ok", "redis": "ok"}
+
+
+def test_api_call_with_a_token_works_under_gunicorn(web_server: WebServer) -> None:
+    headers = {"Authorization": f"Bearer {web_server.token}"}
+    created = httpx.post(
+        f"{web_server.base}/api/v1/tenants",
+        headers=headers,
+        json={"slug": "smoke-acme", "name": "Smoke Acme"},
+    )
+    assert created.status_code == 201, created.text
+    listed = httpx.get(f"{web_server.base}/api/v1/tenants", headers=headers)
+    assert "smoke-acme" in [t["slug"] for t in listed.json()]
+    anonymous = httpx.get(f"{web_server.base}/api/v1/tenants")
+    assert anonymous.status_code == 401
+    assert anonymous.headers["content-type"].startswith("application/problem+json")
+
+
+def test_metrics_merge_requests_from_every_gunicorn_worker(web_server: WebServer) -> None:
+    def healthz_count() -> float:
+        text = httpx.get(f"{web_server.base}/metrics").text
+        return sum(
+            v
+            for labels, v in _samples(text, "msp_http_requests_total")
+            if labels["route"] == "/healthz" and labels["status"] == "200"
+        )
+
+    before = healthz_count()
+    # Separate connections, so gunicorn's two worker processes both answer some of them.
+    for _ in range(30):
+        httpx.get(f"{web_server.base}/healthz")
+    assert healthz_count() == before + 30
+    text = httpx.get(f"{web_server.base}/metrics").text
+    assert _samples(text, "msp_queue_jobs"), "queue depth is part of every scrape"
+    assert _samples(text, "msp_http_request_duration_seconds_count")
+
+
+def test_request_id_is_echoed_and_sigterm_stops_gracefully_with_json_logs(
+    web_server: WebServer,
+) -> None:
+    response = httpx.get(f"{web_server.base}/healthz", headers={"X-Request-ID": "smoke-42"})
+    assert response.headers["X-Request-ID"] == "smoke-42"
+    forged = httpx.get(f"{web_server.base}/healthz", headers={"X-Request-ID": 'x" level=ERROR'})
+    assert forged.headers["X-Request-ID"] != 'x" level=ERROR', "only plain ids are kept"
+
+    web_server.process.send_signal(signal.SIGTERM)
+    output, _ = web_server.process.communicate(timeout=30)
+    assert web_server.process.returncode == 0, output
+    lines = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+    assert lines and len(lines) == len(output.splitlines()), "every log line is JSON"
+    access = [entry for entry in lines if entry["logger"] == "gunicorn.access"]
+    assert any("req=smoke-42" in entry["message"] for entry in access)
+    assert any("Shutting down" in entry["message"] for entry in lines)
