@@ -1,0 +1,67 @@
+"""``/api/v1/billing/webhook`` (Stripe, signature-verified) and ``/api/v1/tenants/{id}/billing``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from msp.api.schemas.billing import BillingOverviewSchema, SubscribeSchema, WebhookAnswerSchema
+from msp.auth.decorators import require_auth, require_msp
+from msp.billing import service
+from msp.db import utcnow
+from msp.errors import Forbidden
+from msp.tenancy.models import Tenant
+from msp.tenancy.scope import get_scoped, require_principal
+
+blp = Blueprint("billing", __name__, url_prefix="/api/v1", description="Billing")
+
+
+def _billing_viewer(tenant_id: int) -> None:
+    """MSP staff, or the tenant's admin, may see the tenant's billing."""
+    principal = require_principal()
+    if not (principal.is_msp or principal.tenant_roles.get(tenant_id) == "tenant_admin"):
+        raise Forbidden("billing is visible to MSP staff and the tenant's admins")
+
+
+@blp.route("/billing/webhook")
+class StripeWebhook(MethodView):
+    @blp.response(200, WebhookAnswerSchema)
+    @blp.doc(security=[])
+    def post(self) -> Any:
+        """Receive a Stripe event: verified on the raw body with ``Stripe-Signature``."""
+        result = service.receive_webhook(
+            request.get_data(), request.headers.get("Stripe-Signature"), service.current_settings()
+        )
+        return {
+            "received": True,
+            "event_id": result.event_id,
+            "type": result.type,
+            "outcome": result.outcome,
+        }
+
+
+@blp.route("/tenants/<int:tenant_id>/billing")
+class TenantBilling(MethodView):
+    @blp.response(200, BillingOverviewSchema)
+    @require_auth
+    def get(self, tenant_id: int) -> Any:
+        """A tenant's subscription, standing, allowances and month-to-date usage."""
+        tenant = get_scoped(Tenant, tenant_id)
+        _billing_viewer(tenant.id)
+        return service.overview(tenant, service.current_settings(), utcnow().date())
+
+
+@blp.route("/tenants/<int:tenant_id>/billing/subscribe")
+class TenantSubscribe(MethodView):
+    @blp.arguments(SubscribeSchema)
+    @blp.response(201, BillingOverviewSchema)
+    @require_msp
+    def post(self, data: dict[str, Any], tenant_id: int) -> Any:
+        """Subscribe a tenant to a plan (MSP staff): Stripe customer and subscription."""
+        tenant = get_scoped(Tenant, tenant_id)
+        settings = service.current_settings()
+        service.subscribe(tenant, data["plan"], settings)
+        return service.overview(tenant, settings, utcnow().date())

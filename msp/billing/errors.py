@@ -1,0 +1,23 @@
+"""Named exceptions of the billing area (all ``AppError``, so the API renders them)."""
+
+from __future__ import annotations
+
+from msp.errors import AppError, BadRequest
+
+
+class BillingNotConfigured(AppError):
+    """The deployment has no Stripe key (or no webhook secret): billing is off."""
+
+    status = 503
+    title = "Service Unavailable"
+
+
+class BillingGatewayError(AppError):
+    """Stripe refused or could not be reached; nothing was changed here."""
+
+    status = 502
+    title = "Bad Gateway"
+
+
+class WebhookSignatureInvalid(BadRequest):
+    """A webhook whose ``Stripe-Signature`` does not verify (wrong, missing or too old)."""
