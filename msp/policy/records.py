@@ -170,3 +170,16 @@ def record_mismatches(planned: DmarcRecord, published: Mapping[str, str] | None)
     if missing:
         mismatches.append("rua lacks " + ", ".join(sorted(missing)))
     return mismatches
+
+
+def infer_stage(published: Mapping[str, str] | None) -> Stage:
+    """The stage a published record already amounts to (for a domain joining the platform)."""
+    if not published or published.get("v") != "DMARC1":
+        return Stage.NONE
+    p = published.get("p", "none").lower()
+    testing = published.get("t", "n").lower() == "y" or published.get("pct") == "0"
+    if p == Policy.REJECT.value:
+        return Stage.REJECT_TEST if testing else Stage.REJECT
+    if p == Policy.QUARANTINE.value:
+        return Stage.QUARANTINE_TEST if testing else Stage.QUARANTINE
+    return Stage.MONITOR

@@ -1,5 +1,5 @@
-"""Settings of the policy area: deployment ``MSP_POLICY_*`` settings, and the per-tenant and
-per-domain policy keys (their names, defaults and validation).
+"""Settings of the policy area: the per-tenant and per-domain policy keys (their names,
+defaults and validation).
 
 Tenant and domain keys live under ``"policy"`` in ``Tenant.settings`` / ``Domain.settings``;
 a domain's keys override its tenant's, which override :data:`DEFAULTS`. The tenant time zone
@@ -39,20 +39,9 @@ from msp.config import Setting
 from msp.errors import ValidationFailed
 from msp.policy.stages import Policy, Stage
 
-SETTINGS: list[Setting] = [
-    Setting(
-        "POLICY_SWEEP_CRON",
-        str,
-        "15 4 * * *",
-        help="cron expression (UTC) of the daily policy evaluation sweep",
-    ),
-    Setting(
-        "POLICY_WATCH_MINUTES",
-        int,
-        15,
-        help="interval of the publication/verification/reminder sweep",
-    ),
-]
+# The policy area has no deployment-wide ``MSP_*`` setting: its schedule is in
+# ``workers/policy.py`` and everything else is per tenant or per domain (below).
+SETTINGS: list[Setting] = []
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")

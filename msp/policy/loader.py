@@ -1,0 +1,230 @@
+"""Loads the engine's facts from the DNS checker and report ingestion (the I/O edge).
+
+The other areas are reached through :class:`EvidenceSource`. :class:`ServiceEvidence` adapts
+``msp.dns.service.latest_posture`` and ``msp.reports.service.sender_stats / coverage /
+daily_rows``; an area whose service is not installed yet yields no evidence (no posture, no
+senders), which the gates report as "no DNS check yet" / "no reports". An app may register
+another source as ``app.extensions["msp_policy_evidence"]`` (tests of the policy area do).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from datetime import date, datetime, timedelta
+from types import ModuleType
+from typing import Any, Protocol
+from urllib.parse import urlparse
+
+from flask import current_app
+
+from msp.domains.models import Domain
+from msp.policy import settings as policy_settings
+from msp.policy.facts import (
+    ChangeKind,
+    ChangeStatus,
+    CoverageFacts,
+    DomainFacts,
+    PendingChange,
+    PostureFacts,
+    SenderFacts,
+    SenderStatus,
+)
+from msp.policy.models import PolicyChange, PolicyPlan
+from msp.policy.records import RecordOptions, parse_tags
+from msp.policy.simulate import DailyRow
+from msp.policy.stages import Stage
+from msp.tenancy.models import Tenant
+
+EXTENSION_KEY = "msp_policy_evidence"
+
+
+class EvidenceSource(Protocol):
+    """Where the facts come from."""
+
+    def posture(self, domain_id: int) -> PostureFacts | None: ...
+
+    def senders(self, domain_id: int, since: date, until: date) -> tuple[SenderFacts, ...]: ...
+
+    def coverage(self, domain_id: int, since: date, until: date) -> CoverageFacts: ...
+
+    def daily_rows(self, domain_id: int, since: date, until: date) -> list[DailyRow]: ...
+
+
+def _service(name: str) -> ModuleType | None:
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name != name:
+            raise
+        return None
+
+
+def _status(raw: Any) -> SenderStatus:
+    try:
+        return SenderStatus(str(raw))
+    except ValueError:
+        return SenderStatus.UNKNOWN
+
+
+def posture_from_view(view: Any) -> PostureFacts:
+    """Adapt the DNS area's ``PostureView``."""
+    tags = getattr(view, "dmarc_tags", None)
+    record = getattr(view, "dmarc_record", None)
+    if tags is None and record:
+        tags = parse_tags(record)
+    return PostureFacts(
+        checked_at=view.checked_at,
+        dmarc_tags={str(k).lower(): str(v) for k, v in tags.items()} if tags else None,
+        spf_valid=getattr(view, "spf_valid", None),
+        spf_dns_lookups=getattr(view, "spf_dns_lookups", None),
+        dkim_selectors=dict(getattr(view, "dkim_selectors", None) or {}),
+        findings=frozenset(getattr(view, "findings", None) or ()),
+    )
+
+
+def sender_from_stat(stat: Any) -> SenderFacts:
+    """Adapt the reports area's ``SenderStat``."""
+    return SenderFacts(
+        key=stat.key,
+        name=getattr(stat, "display_name", None) or stat.key,
+        status=_status(stat.status),
+        messages=int(stat.messages),
+        dmarc_pass=int(stat.dmarc_pass),
+        spf_aligned_pass=int(stat.spf_aligned_pass),
+        dkim_aligned_pass=int(stat.dkim_aligned_pass),
+        first_seen=stat.first_seen,
+        last_seen=stat.last_seen,
+        is_new=bool(getattr(stat, "is_new", False)),
+        dkim_selectors=tuple(sorted(getattr(stat, "dkim_selectors", ()) or ())),
+    )
+
+
+def row_from_daily(row: Any) -> DailyRow:
+    """Adapt the reports area's ``DailyRow`` (extra fields, when present, are used)."""
+    return DailyRow(
+        day=row.day,
+        sender_key=row.sender_key,
+        sender_status=_status(row.sender_status),
+        header_from=row.header_from,
+        disposition=row.disposition,
+        spf_aligned=bool(row.spf_aligned),
+        dkim_aligned=bool(row.dkim_aligned),
+        count=int(row.count),
+        sender_name=getattr(row, "sender_name", "") or "",
+        spf_domain=getattr(row, "spf_domain", None),
+        dkim_domains=getattr(row, "dkim_domains", None),
+    )
+
+
+class ServiceEvidence:
+    """Evidence from the DNS and reports services of this code base."""
+
+    def posture(self, domain_id: int) -> PostureFacts | None:
+        dns = _service("msp.dns.service")
+        if dns is None or not hasattr(dns, "latest_posture"):
+            return None
+        view = dns.latest_posture(domain_id)
+        return posture_from_view(view) if view is not None else None
+
+    def senders(self, domain_id: int, since: date, until: date) -> tuple[SenderFacts, ...]:
+        reports = _service("msp.reports.service")
+        if reports is None:
+            return ()
+        return tuple(sender_from_stat(s) for s in reports.sender_stats(domain_id, since, until))
+
+    def coverage(self, domain_id: int, since: date, until: date) -> CoverageFacts:
+        reports = _service("msp.reports.service")
+        if reports is None:
+            return CoverageFacts()
+        cov = reports.coverage(domain_id, since, until)
+        return CoverageFacts(cov.reporters, cov.days_with_reports, cov.messages)
+
+    def daily_rows(self, domain_id: int, since: date, until: date) -> list[DailyRow]:
+        reports = _service("msp.reports.service")
+        if reports is None:
+            return []
+        return [row_from_daily(r) for r in reports.daily_rows(domain_id, since, until)]
+
+
+def evidence_source() -> EvidenceSource:
+    source = current_app.extensions.get(EXTENSION_KEY)
+    return source if source is not None else ServiceEvidence()
+
+
+def report_address(tenant: Tenant, config: Mapping[str, Any]) -> str:
+    """The tenant's ``rua``: ``mailto:<report token>@<MSP_REPORTS_DOMAIN>`` (falling back to
+    the host of ``MSP_BASE_URL`` when no reports domain is configured)."""
+    host = config.get("MSP_REPORTS_DOMAIN") or urlparse(str(config["MSP_BASE_URL"])).hostname
+    return f"mailto:{tenant.report_token}@{host}"
+
+
+def domain_settings(tenant: Tenant, domain: Domain) -> policy_settings.PolicySettings:
+    return policy_settings.resolve(
+        (tenant.settings or {}).get("policy"), (domain.settings or {}).get("policy")
+    )
+
+
+def record_options(
+    tenant: Tenant, cfg: policy_settings.PolicySettings, config: Mapping[str, Any]
+) -> RecordOptions:
+    rua = (report_address(tenant, config),)
+    return RecordOptions(
+        rua=rua,
+        ruf=rua,
+        legacy_pct_ramp=cfg.legacy_pct_ramp,
+        subdomain_policy_cap=cfg.subdomain_policy_cap,
+    )
+
+
+def pending_from_change(change: PolicyChange | None) -> PendingChange | None:
+    return pending_of(change) if change is not None else None
+
+
+def pending_of(change: PolicyChange) -> PendingChange:
+    """The engine's view of a stored change."""
+    return PendingChange(
+        kind=ChangeKind(change.kind),
+        from_stage=Stage(change.from_stage),
+        to_stage=Stage(change.to_stage),
+        status=ChangeStatus(change.status),
+        proposed_at=change.proposed_at,
+        scheduled_for=change.scheduled_for,
+        published_at=change.published_at,
+        last_reminded_at=change.last_reminded_at,
+        id=change.id,
+    )
+
+
+def evidence_window(now: datetime, days: int) -> tuple[date, date]:
+    """The last ``days`` complete days before ``now`` (today's reports are still arriving)."""
+    until = now.date() - timedelta(days=1)
+    return until - timedelta(days=max(days, 1) - 1), until
+
+
+def load_facts(
+    domain: Domain,
+    tenant: Tenant,
+    plan: PolicyPlan,
+    change: PolicyChange | None,
+    now: datetime,
+    source: EvidenceSource,
+) -> DomainFacts:
+    """Everything the engine needs about ``domain`` at ``now``."""
+    cfg = domain_settings(tenant, domain)
+    since, until = evidence_window(now, cfg.window_days)
+    recent_since, _ = evidence_window(now, cfg.rollback_window_days)
+    return DomainFacts(
+        name=domain.name,
+        stage=Stage(plan.stage),
+        stage_since=plan.stage_since,
+        parked=domain.parked,
+        senders=source.senders(domain.id, since, until),
+        recent_senders=source.senders(domain.id, recent_since, until),
+        coverage=source.coverage(domain.id, since, until),
+        posture=source.posture(domain.id),
+        records=record_options(tenant, cfg, current_app.config),
+        settings=cfg,
+        pending=pending_from_change(change),
+        timezone=tenant.timezone or "UTC",
+    )

@@ -1,0 +1,271 @@
+"""The policy area's service: plans, daily evaluation, decisions on changes, what-if, timeline.
+
+Callers (API, CLI, jobs) come here. It loads facts (:mod:`msp.policy.loader`), asks the pure
+engine, and persists what follows (:mod:`msp.policy.changes`, :mod:`msp.policy.timeline`).
+It never commits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, func, select
+
+from msp.db import utcnow
+from msp.domains.models import Domain
+from msp.errors import Conflict, NotFound, ValidationFailed
+from msp.extensions import db
+from msp.policy import changes, timeline
+from msp.policy.engine import Action, Evaluation, evaluate
+from msp.policy.facts import DomainFacts
+from msp.policy.loader import EvidenceSource, evidence_source, evidence_window, load_facts
+from msp.policy.models import PolicyChange, PolicyPlan, PolicyTimelineEntry
+from msp.policy.records import infer_stage
+from msp.policy.simulate import SimulationInputError, parse_proposal, simulate
+from msp.policy.views import evaluation_view, simulation_view
+from msp.tenancy.models import Tenant
+
+MAX_SIMULATION_DAYS = 366
+
+
+@dataclass(frozen=True)
+class PlanView:
+    """A domain's plan now: the stored stage, the engine's verdict and the open change."""
+
+    domain: Domain
+    plan: PolicyPlan
+    evaluation: Evaluation
+    change: PolicyChange | None
+    evaluated_at: datetime
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "domain_id": self.domain.id,
+            "domain": self.domain.name,
+            "stage_since": self.plan.stage_since.isoformat(),
+            "evaluated_at": self.evaluated_at.isoformat(),
+            "open_change_id": self.change.id if self.change else None,
+            **evaluation_view(self.evaluation),
+        }
+
+
+def _tenant(domain: Domain) -> Tenant:
+    tenant = db.session.get(Tenant, domain.tenant_id)
+    if tenant is None:
+        raise NotFound(f"tenant {domain.tenant_id} not found")
+    return tenant
+
+
+def ensure_plan(domain: Domain, source: EvidenceSource, now: datetime) -> PolicyPlan:
+    """The domain's plan; a new plan starts at the stage its published record amounts to."""
+    plan = db.session.scalar(
+        select(PolicyPlan).where(
+            PolicyPlan.tenant_id == domain.tenant_id, PolicyPlan.domain_id == domain.id
+        )
+    )
+    if plan is None:
+        posture = source.posture(domain.id)
+        plan = PolicyPlan(
+            tenant_id=domain.tenant_id,
+            domain_id=domain.id,
+            stage=infer_stage(posture.dmarc_tags if posture else None).value,
+            stage_since=now,
+            readiness=0,
+            last_evaluation={},
+        )
+        db.session.add(plan)
+        db.session.flush()
+    return plan
+
+
+def _facts(
+    domain: Domain, now: datetime, source: EvidenceSource | None = None
+) -> tuple[PolicyPlan, PolicyChange | None, DomainFacts]:
+    source = source or evidence_source()
+    plan = ensure_plan(domain, source, now)
+    change = changes.open_change(domain)
+    return plan, change, load_facts(domain, _tenant(domain), plan, change, now, source)
+
+
+def plan_view(domain: Domain, now: datetime | None = None) -> PlanView:
+    """The engine's verdict now, without acting on it (``msp plan``, ``GET .../plan``)."""
+    now = now or utcnow()
+    plan, change, facts = _facts(domain, now)
+    return PlanView(domain, plan, evaluate(facts, now), change, now)
+
+
+def _act(domain: Domain, facts: DomainFacts, result: Evaluation, now: datetime) -> None:
+    if result.action in {Action.PROPOSE, Action.ROLLBACK}:
+        changes.open_for(domain, facts, result, now, by="engine")
+    elif result.action is Action.WITHDRAW:
+        change = changes.open_change(domain, lock=True)
+        if change is not None:
+            changes.withdraw(change, result.reasons, now)
+
+
+def evaluate_domain(
+    domain_id: int, now: datetime | None = None, *, force: bool = False
+) -> Evaluation | None:
+    """The daily evaluation of one domain: record it, then propose, withdraw or roll back.
+    Safe to run twice: a domain already evaluated today is skipped unless ``force``."""
+    now = now or utcnow()
+    domain = db.session.get(Domain, domain_id)
+    if domain is None:
+        return None
+    source = evidence_source()
+    plan_id = ensure_plan(domain, source, now).id
+    last = db.session.scalar(  # the row lock serialises concurrent evaluations of a domain
+        select(PolicyPlan.last_evaluated_at).where(PolicyPlan.id == plan_id).with_for_update()
+    )
+    if not force and last is not None and last.date() == now.date():
+        return None
+    plan, _, facts = _facts(domain, now, source)
+    result = evaluate(facts, now)
+    view = evaluation_view(result)
+    plan.readiness, plan.last_evaluated_at, plan.last_evaluation = result.readiness, now, view
+    timeline.record(
+        tenant_id=domain.tenant_id,
+        domain_id=domain.id,
+        kind="evaluated",
+        stage=plan.stage,
+        summary=f"{result.action.value}: " + "; ".join(result.reasons),
+        evidence=view,
+        at=now,
+    )
+    _act(domain, facts, result, now)
+    return result
+
+
+def propose(domain: Domain, now: datetime | None = None) -> PolicyChange:
+    """Propose the next stage by hand; only a domain whose gates all pass can be proposed."""
+    now = now or utcnow()
+    _, change, facts = _facts(domain, now)
+    if change is not None:
+        raise Conflict(f"change {change.id} is already open for {domain.name}")
+    result = evaluate(facts, now)
+    if result.action is not Action.PROPOSE:
+        blocked = [r for g in result.gates if not g.passed for r in g.reasons]
+        raise Conflict(
+            f"{domain.name} is not ready for {result.next_stage or 'another stage'}",
+            errors={"gates": blocked or list(result.reasons)},
+        )
+    return changes.open_for(domain, facts, result, now, by=timeline.actor_label())
+
+
+def _change_facts(change: PolicyChange, now: datetime) -> tuple[PolicyPlan, DomainFacts]:
+    domain = db.session.get(Domain, change.domain_id)
+    if domain is None:
+        raise NotFound(f"domain {change.domain_id} not found")
+    plan, _, facts = _facts(domain, now)
+    return plan, facts
+
+
+def approve(change: PolicyChange, now: datetime | None = None) -> PolicyChange:
+    now = now or utcnow()
+    _, facts = _change_facts(change, now)
+    return changes.approve(change, facts, now, by=timeline.actor_label())
+
+
+def reject(
+    change: PolicyChange, note: str | None = None, now: datetime | None = None
+) -> PolicyChange:
+    return changes.reject(change, now or utcnow(), by=timeline.actor_label(), note=note)
+
+
+def schedule(change: PolicyChange, at: datetime, now: datetime | None = None) -> PolicyChange:
+    return changes.schedule(change, at, now or utcnow(), by=timeline.actor_label())
+
+
+def advance_change(change_id: int, now: datetime | None = None) -> str:
+    """The timed move of one change (publish, verify, remind). Safe to run twice."""
+    now = now or utcnow()
+    change = db.session.scalar(
+        select(PolicyChange).where(PolicyChange.id == change_id).with_for_update()
+    )
+    if change is None or change.closed_at is not None:
+        return "closed"
+    plan, facts = _change_facts(change, now)
+    return changes.advance(change, plan, facts, now)
+
+
+def due_change_ids(now: datetime | None = None) -> list[int]:
+    return changes.due_change_ids(now or utcnow())
+
+
+def evaluable_domain_ids() -> list[int]:
+    """Every domain of every active tenant (for the daily sweep)."""
+    stmt = (
+        select(Domain.id)
+        .join(Tenant, Tenant.id == Domain.tenant_id)
+        .where(Tenant.status == "active")
+        .order_by(Domain.id)
+    )
+    return list(db.session.scalars(stmt))
+
+
+def simulate_domain(
+    domain: Domain, record: str, days: int, now: datetime | None = None
+) -> dict[str, Any]:
+    """What-if: the last ``days`` days of reports replayed under ``record``."""
+    if not 1 <= days <= MAX_SIMULATION_DAYS:
+        raise ValidationFailed(
+            f"days must be 1 to {MAX_SIMULATION_DAYS}", errors={"days": ["out of range"]}
+        )
+    try:
+        policy = parse_proposal(record)
+    except SimulationInputError as exc:
+        raise ValidationFailed(str(exc), errors={"record": [str(exc)]}) from exc
+    since, until = evidence_window(now or utcnow(), days)
+    rows = evidence_source().daily_rows(domain.id, since, until)
+    return simulation_view(simulate(domain.name, rows, policy), record)
+
+
+def changes_select(domain: Domain) -> Select[tuple[PolicyChange]]:
+    return (
+        select(PolicyChange)
+        .where(PolicyChange.tenant_id == domain.tenant_id, PolicyChange.domain_id == domain.id)
+        .order_by(PolicyChange.id.desc())
+    )
+
+
+def timeline_select(domain: Domain) -> Select[tuple[PolicyTimelineEntry]]:
+    return (
+        select(PolicyTimelineEntry)
+        .where(
+            PolicyTimelineEntry.tenant_id == domain.tenant_id,
+            PolicyTimelineEntry.domain_id == domain.id,
+        )
+        .order_by(PolicyTimelineEntry.at.desc(), PolicyTimelineEntry.id.desc())
+    )
+
+
+def tenant_readiness(tenant: Tenant) -> dict[str, Any]:
+    """The tenant's readiness: the mean of its domains' last readiness, and each stage's count."""
+    rows = db.session.execute(
+        select(PolicyPlan.stage, func.count(), func.avg(PolicyPlan.readiness))
+        .where(PolicyPlan.tenant_id == tenant.id)
+        .group_by(PolicyPlan.stage)
+    ).all()
+    total = sum(count for _, count, _ in rows)
+    score = sum(float(avg or 0) * count for _, count, avg in rows) / total if total else 0.0
+    return {
+        "tenant_id": tenant.id,
+        "domains": total,
+        "readiness": round(score),
+        "stages": {stage: count for stage, count, _ in rows},
+    }
+
+
+def set_policy_settings(owner: Tenant | Domain, raw: dict[str, Any]) -> dict[str, Any]:
+    """Validate and store a tenant's or a domain's ``policy`` settings object."""
+    from msp.auth.audit import audit
+    from msp.policy.settings import validate
+
+    validate(raw)
+    owner.settings = {**(owner.settings or {}), "policy": raw}
+    tenant_id = owner.id if isinstance(owner, Tenant) else owner.tenant_id
+    kind = "tenant" if isinstance(owner, Tenant) else "domain"
+    audit(f"{kind}.policy_settings", kind, owner.id, tenant_id=tenant_id, changes=raw)
+    return raw

@@ -1,0 +1,82 @@
+"""Plain-data views of engine results (for the API, the CLI's ``--json`` and the timeline's
+evidence): one shape per function, JSON-ready."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from msp.policy.engine import Evaluation
+from msp.policy.facts import SenderStatus
+from msp.policy.gates import GateResult
+from msp.policy.records import StageRecords
+from msp.policy.simulate import Outcome, SimulationResult
+
+
+def gate_view(gate: GateResult) -> dict[str, Any]:
+    return {
+        "gate": gate.gate,
+        "status": gate.status.value,
+        "reason": "; ".join(gate.reasons) if gate.reasons else "passed",
+        "reasons": list(gate.reasons),
+        "evidence": dict(gate.evidence),
+    }
+
+
+def records_view(records: StageRecords | None) -> list[dict[str, str]]:
+    if records is None:
+        return []
+    return [
+        {"name": r.name, "type": r.rtype, "value": r.value, "zone_line": r.zone_line()}
+        for r in records.records
+    ]
+
+
+def evaluation_view(evaluation: Evaluation) -> dict[str, Any]:
+    return {
+        "stage": evaluation.stage.value,
+        "record": evaluation.records.dmarc.text() if evaluation.records else None,
+        "records": records_view(evaluation.records),
+        "next_stage": evaluation.next_stage.value if evaluation.next_stage else None,
+        "next_record": evaluation.next_records.dmarc.text() if evaluation.next_records else None,
+        "next_records": records_view(evaluation.next_records),
+        "gates": [gate_view(g) for g in evaluation.gates],
+        "readiness": evaluation.readiness,
+        "ready": evaluation.ready,
+        "action": evaluation.action.value,
+        "target": evaluation.target.value if evaluation.target else None,
+        "auto": evaluation.auto,
+        "reasons": list(evaluation.reasons),
+    }
+
+
+def _outcome(outcome: Outcome) -> dict[str, int]:
+    return {"quarantined": outcome.quarantined, "rejected": outcome.rejected}
+
+
+GROUPS = {
+    "approved": (SenderStatus.APPROVED,),
+    "unknown": (SenderStatus.UNKNOWN,),
+    "forwarder_or_abuse": (SenderStatus.FORWARDER, SenderStatus.ABUSE),
+}
+
+
+def simulation_view(result: SimulationResult, record: str) -> dict[str, Any]:
+    return {
+        "record": record,
+        "days": result.days,
+        "strict_alignment_estimated": result.strict_alignment_estimated,
+        "totals": {name: _outcome(result.group(statuses)) for name, statuses in GROUPS.items()},
+        "senders": [
+            {
+                "sender": s.sender_key,
+                "name": s.name,
+                "status": s.status.value,
+                "messages": s.messages,
+                "failing": s.failing,
+                "rfc9989": _outcome(s.rfc9989),
+                "rfc7489": _outcome(s.rfc7489),
+                "worst": _outcome(s.worst),
+            }
+            for s in result.senders
+        ],
+    }
