@@ -1,0 +1,25 @@
+"""DNS posture jobs: check one domain, and the sweep that enqueues the due ones."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from msp.dns import service
+from msp.queues import CHECKS
+from workers.runtime import CronEntry, job
+
+
+@job
+def check_domain(domain_id: int, reported_selectors: list[str] | None = None) -> dict[str, Any]:
+    """Check one domain's records and store the run; safe to run twice (a second run is a run)."""
+    view = service.check_domain_now(domain_id, reported_selectors or ())
+    return {"domain_id": domain_id, "run_id": view.run_id, "grade": view.grade}
+
+
+@job
+def sweep() -> dict[str, int]:
+    """Enqueue a check for every due domain (deterministic job ids: no duplicates)."""
+    return {"enqueued": len(service.sweep())}
+
+
+CRON = [CronEntry(sweep, queue=CHECKS, interval=300)]
