@@ -23,13 +23,17 @@ JOB = "tests.production.jobs.slow_job"
 
 
 def _metric(text: str, name: str, **labels: str) -> float:
-    return sum(s.value for family in text_string_to_metric_families(text)
-               for s in family.samples
-               if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()))
+    return sum(
+        s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+        if s.name == name and all(s.labels.get(k) == v for k, v in labels.items())
+    )
 
 
 def test_sigterm_mid_job_finishes_the_job_and_leaves_the_next_queued(
-        app: Flask, migrated_database_url: str, redis_url: str) -> None:
+    app: Flask, migrated_database_url: str, redis_url: str
+) -> None:
     connection = Redis.from_url(redis_url)
     queue = Queue("default", connection=connection, serializer=JSONSerializer)
     first, second = (f"m-{uuid.uuid4().hex[:8]}" for _ in range(2))
@@ -37,11 +41,18 @@ def test_sigterm_mid_job_finishes_the_job_and_leaves_the_next_queued(
     waiting = queue.enqueue(JOB, kwargs={"marker": second, "seconds": 0.1}, job_timeout=60)
     worker = subprocess.Popen(
         [MSP, "worker", "--queues=default", f"--name=sigterm-{first}"],
-        cwd=REPO, env=msp_env(migrated_database_url, redis_url),
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        cwd=REPO,
+        env=msp_env(migrated_database_url, redis_url),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
-        wait_until(lambda: bool(connection.exists(f"{first}:started")) or worker.poll() is not None,
-                   120, "the worker to start the first job")
+        wait_until(
+            lambda: bool(connection.exists(f"{first}:started")) or worker.poll() is not None,
+            120,
+            "the worker to start the first job",
+        )
         assert worker.poll() is None, worker.communicate()[0]
         signalled = time.monotonic()
         worker.send_signal(signal.SIGTERM)
@@ -62,17 +73,16 @@ def test_sigterm_mid_job_finishes_the_job_and_leaves_the_next_queued(
 
     logs = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
     job_lines = [e for e in logs if e["logger"] == "tests.production.jobs"]
-    assert [e["message"] for e in job_lines] == [f"slow job {first} started",
-                                                 f"slow job {first} finished"]
+    assert [e["message"] for e in job_lines] == [
+        f"slow job {first} started",
+        f"slow job {first} finished",
+    ]
     assert {e.get("job_id") for e in job_lines} == {running.id}
 
     # The worker was another process; this process's /metrics reads the run from Redis.
     with app.test_client() as client:
         text = client.get("/metrics").get_data(as_text=True)
-    assert _metric(text, "msp_jobs_total", queue="default", func="slow_job",
-                   status="finished") == 1
-    assert _metric(text, "msp_job_duration_seconds_count", queue="default",
-                   func="slow_job") == 1
-    assert _metric(text, "msp_job_duration_seconds_sum", queue="default",
-                   func="slow_job") >= 3.0
+    assert _metric(text, "msp_jobs_total", queue="default", func="slow_job", status="finished") == 1
+    assert _metric(text, "msp_job_duration_seconds_count", queue="default", func="slow_job") == 1
+    assert _metric(text, "msp_job_duration_seconds_sum", queue="default", func="slow_job") >= 3.0
     assert _metric(text, "msp_queue_jobs", queue="default", state="queued") == 1
