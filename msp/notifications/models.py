@@ -1,3 +1,101 @@
-"""Models of the notifications area."""
+"""Models of the notifications area: teams, their endpoints (secrets sealed with Fernet),
+routing rules, and deliveries (one row per message and endpoint, with status and attempts).
+"""
 
 from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from msp.db import TenantOwnedMixin, TimestampMixin, UTCDateTime
+from msp.extensions import db
+
+PENDING, RETRYING, SENT, FAILED = "pending", "retrying", "sent", "failed"
+DELIVERY_STATUSES = (PENDING, RETRYING, SENT, FAILED)
+OPEN_STATUSES = (PENDING, RETRYING)
+
+
+class NotificationTeam(TenantOwnedMixin, TimestampMixin, db.Model):  # type: ignore[name-defined]
+    """A team of one tenant that fixes things (service desk, sysadmins, security, network)."""
+
+    __tablename__ = "notification_team"
+    __table_args__ = (UniqueConstraint("tenant_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    label: Mapped[str] = mapped_column(String(200), default="")
+    receives_digest: Mapped[bool] = mapped_column(default=False)
+
+    endpoints: Mapped[list[NotificationEndpoint]] = relationship(
+        back_populates="team", cascade="all, delete-orphan", order_by="NotificationEndpoint.id"
+    )
+
+
+class NotificationEndpoint(TenantOwnedMixin, TimestampMixin, db.Model):  # type: ignore[name-defined]
+    """Where a team is reached: a channel kind, its plain configuration, its sealed secrets."""
+
+    __tablename__ = "notification_endpoint"
+    __table_args__ = (Index("ix_notification_endpoint_tenant_id_team_id", "tenant_id", "team_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(
+        ForeignKey("notification_team.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(100), default="")
+    config: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    sealed_secrets: Mapped[str] = mapped_column(Text, default="")
+    enabled: Mapped[bool] = mapped_column(default=True)
+
+    team: Mapped[NotificationTeam] = relationship(back_populates="endpoints")
+
+
+class NotificationRule(TenantOwnedMixin, TimestampMixin, db.Model):  # type: ignore[name-defined]
+    """Events of ``kinds`` (and finding ``code``) at ``min_severity`` or above go to a team."""
+
+    __tablename__ = "notification_rule"
+    __table_args__ = (Index("ix_notification_rule_tenant_id_team_id", "tenant_id", "team_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(
+        ForeignKey("notification_team.id", ondelete="CASCADE"), index=True
+    )
+    kinds: Mapped[str] = mapped_column(String(64))
+    code: Mapped[str] = mapped_column(String(64), default="*")
+    min_severity: Mapped[str] = mapped_column(String(16), default="info")
+
+    team: Mapped[NotificationTeam] = relationship()
+
+
+class Delivery(TenantOwnedMixin, TimestampMixin, db.Model):  # type: ignore[name-defined]
+    """One message to one endpoint. ``key`` ("event:42", "digest:2026-W48", "test:...") is
+    unique per endpoint, so a repeated sweep or a retried job never creates a second send."""
+
+    __tablename__ = "notification_delivery"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "endpoint_id", "key"),
+        Index("ix_notification_delivery_tenant_id_created_at", "tenant_id", "created_at"),
+        Index("ix_notification_delivery_status_next_attempt_at", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    endpoint_id: Mapped[int] = mapped_column(
+        ForeignKey("notification_endpoint.id", ondelete="CASCADE"), index=True
+    )
+    event_id: Mapped[int | None] = mapped_column(
+        ForeignKey("event.id", ondelete="CASCADE"), index=True
+    )
+    key: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(16), default=PENDING)
+    attempts: Mapped[int] = mapped_column(default=0)
+    subject: Mapped[str] = mapped_column(String(300), default="")
+    message: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    receipt: Mapped[str | None] = mapped_column(String(300))
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    endpoint: Mapped[NotificationEndpoint] = relationship()

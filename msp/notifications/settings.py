@@ -1,7 +1,107 @@
-"""Settings of the notifications area."""
+"""Settings of the notifications area: the SMTP relay, webhook safety, retries, the digest.
+
+:func:`notify_settings` turns the parsed app configuration into one frozen value that the
+service and the channels take as an argument (they never read ``current_app`` themselves).
+"""
 
 from __future__ import annotations
 
-from msp.config import Setting
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
-SETTINGS: list[Setting] = []
+from msp.config import Setting, parse_bool, parse_list
+
+
+def parse_seconds(raw: str) -> list[int]:
+    """``"30,120,600"`` -> ``[30, 120, 600]`` (the waits before each retry)."""
+    values = [int(item) for item in parse_list(raw)]
+    if not values or any(v < 0 for v in values):
+        raise ValueError("expected a comma-separated list of non-negative seconds")
+    return values
+
+
+SETTINGS: list[Setting] = [
+    Setting("SMTP_HOST", str, None, help="SMTP relay for notification e-mails (unset: no e-mail)"),
+    Setting("SMTP_PORT", int, 587, help="port of MSP_SMTP_HOST"),
+    Setting("SMTP_STARTTLS", parse_bool, True, help="upgrade the SMTP connection with STARTTLS"),
+    Setting("SMTP_USER", str, None, help="SMTP login (unset: no authentication)"),
+    Setting("SMTP_PASSWORD", str, None, secret=True, help="SMTP password"),
+    Setting("SMTP_TIMEOUT", int, 20, help="seconds before an SMTP conversation gives up"),
+    Setting(
+        "MAIL_FROM", str, "dmarc-platform@localhost", help="From: address of notification e-mails"
+    ),
+    Setting("WEBHOOK_TIMEOUT", int, 10, help="seconds before a webhook POST gives up"),
+    Setting(
+        "WEBHOOK_ALLOW_PRIVATE",
+        parse_bool,
+        False,
+        help="allow webhooks to loopback/private addresses (tests and labs only)",
+    ),
+    Setting(
+        "NOTIFY_RETRY_SECONDS",
+        parse_seconds,
+        [60, 300, 1800, 7200],
+        help="waits before each retry of a failed delivery; their count is the retry budget",
+    ),
+    Setting("NOTIFY_DISPATCH_BATCH", int, 500, help="events fanned out per dispatch sweep"),
+    Setting(
+        "DIGEST_WEEKDAY",
+        int,
+        0,
+        help="weekday of the posture digest (0 = Monday), in each tenant's time zone",
+    ),
+    Setting("DIGEST_HOUR", int, 8, help="local hour from which the weekly digest is sent"),
+]
+
+
+@dataclass(frozen=True)
+class NotifySettings:
+    """Everything the channels and the delivery service need from the configuration."""
+
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_starttls: bool = True
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_timeout: int = 20
+    mail_from: str = "dmarc-platform@localhost"
+    webhook_timeout: int = 10
+    webhook_allow_private: bool = False
+    retry_seconds: tuple[int, ...] = (60, 300, 1800, 7200)
+    dispatch_batch: int = 500
+    digest_weekday: int = 0
+    digest_hour: int = 8
+    base_url: str = "http://127.0.0.1:8000"
+    encryption_key: str | None = None
+
+    @property
+    def max_attempts(self) -> int:
+        return len(self.retry_seconds) + 1
+
+
+def notify_settings(config: Mapping[str, Any]) -> NotifySettings:
+    """The notification settings from an app's config (keys ``MSP_*``)."""
+
+    def get(name: str, default: Any) -> Any:
+        value = config.get(f"MSP_{name}")
+        return default if value is None else value
+
+    defaults = NotifySettings()
+    return NotifySettings(
+        smtp_host=config.get("MSP_SMTP_HOST") or None,
+        smtp_port=int(get("SMTP_PORT", defaults.smtp_port)),
+        smtp_starttls=bool(get("SMTP_STARTTLS", defaults.smtp_starttls)),
+        smtp_user=config.get("MSP_SMTP_USER") or None,
+        smtp_password=config.get("MSP_SMTP_PASSWORD") or None,
+        smtp_timeout=int(get("SMTP_TIMEOUT", defaults.smtp_timeout)),
+        mail_from=str(get("MAIL_FROM", defaults.mail_from)),
+        webhook_timeout=int(get("WEBHOOK_TIMEOUT", defaults.webhook_timeout)),
+        webhook_allow_private=bool(get("WEBHOOK_ALLOW_PRIVATE", False)),
+        retry_seconds=tuple(get("NOTIFY_RETRY_SECONDS", defaults.retry_seconds)),
+        dispatch_batch=int(get("NOTIFY_DISPATCH_BATCH", defaults.dispatch_batch)),
+        digest_weekday=int(get("DIGEST_WEEKDAY", defaults.digest_weekday)) % 7,
+        digest_hour=int(get("DIGEST_HOUR", defaults.digest_hour)),
+        base_url=str(get("BASE_URL", defaults.base_url)),
+        encryption_key=config.get("MSP_ENCRYPTION_KEY") or None,
+    )

@@ -1,0 +1,351 @@
+"""Delivering: events fanned out to endpoints as delivery rows, and each delivery sent once.
+
+A delivery row is created once per (endpoint, key) and sent by one job per attempt; the row
+is locked while it is sent and a sent row is never sent again, so repeated sweeps and retried
+jobs do not duplicate messages. Failures are recorded on the row and retried with back-off
+until the retry budget is spent; one endpoint failing never stops the others.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+
+from msp.domains.models import Domain
+from msp.events import Event
+from msp.extensions import db
+from msp.notifications import messages
+from msp.notifications.channels import DeliveryError, Message, Target, get_channel
+from msp.notifications.crypto import SecretStoreError, unseal
+from msp.notifications.digest import build_digest, iso_week, render_digest
+from msp.notifications.models import (
+    FAILED,
+    OPEN_STATUSES,
+    RETRYING,
+    SENT,
+    Delivery,
+    NotificationEndpoint,
+    NotificationTeam,
+)
+from msp.notifications.routing import route
+from msp.notifications.service import rules_for
+from msp.notifications.settings import NotifySettings
+from msp.queues import NOTIFICATIONS, enqueue
+from msp.tenancy.models import Tenant
+
+SEND_JOB = "workers.notifications.send_delivery"
+# Events older than this when first seen are marked dispatched without sending: turning
+# notifications on must not flood people with last month's news.
+STALE_AFTER = timedelta(days=2)
+# A pending delivery whose job has not run after this long is enqueued again by the sweep.
+LOST_AFTER = timedelta(minutes=2)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DispatchResult:
+    events: int
+    deliveries: int
+    stale: int
+
+
+@dataclass(frozen=True)
+class SendOutcome:
+    delivery_id: int
+    status: str
+    attempts: int
+    detail: str
+
+
+def send_job_id(delivery: Delivery) -> str:
+    return f"notify-delivery-{delivery.id}-a{delivery.attempts + 1}"
+
+
+def enqueue_send(delivery: Delivery, at: datetime | None = None) -> None:
+    enqueue(
+        SEND_JOB, queue=NOTIFICATIONS, job_id=send_job_id(delivery), at=at, delivery_id=delivery.id
+    )
+
+
+def _endpoints_by_team(tenant_id: int) -> dict[str, list[NotificationEndpoint]]:
+    rows = db.session.execute(
+        select(NotificationTeam.name, NotificationEndpoint)
+        .join(NotificationTeam, NotificationTeam.id == NotificationEndpoint.team_id)
+        .where(NotificationEndpoint.tenant_id == tenant_id, NotificationEndpoint.enabled.is_(True))
+        .order_by(NotificationEndpoint.id)
+    ).all()
+    grouped: dict[str, list[NotificationEndpoint]] = defaultdict(list)
+    for team, endpoint in rows:
+        grouped[team].append(endpoint)
+    return grouped
+
+
+def add_delivery(
+    endpoint: NotificationEndpoint, key: str, message: Message, event_id: int | None = None
+) -> Delivery | None:
+    """A new pending delivery; None when this endpoint already has one with ``key``."""
+    exists = db.session.scalar(
+        select(Delivery.id).where(
+            Delivery.tenant_id == endpoint.tenant_id,
+            Delivery.endpoint_id == endpoint.id,
+            Delivery.key == key,
+        )
+    )
+    if exists is not None:
+        return None
+    delivery = Delivery(
+        tenant_id=endpoint.tenant_id,
+        endpoint_id=endpoint.id,
+        event_id=event_id,
+        key=key,
+        subject=message.subject[:300],
+        message=messages.to_row(message),
+    )
+    db.session.add(delivery)
+    return delivery
+
+
+def _facts(event: Event, tenant: Tenant, domain_name: str | None) -> messages.EventFacts:
+    return messages.EventFacts(
+        event_id=event.id,
+        kind=event.kind,
+        severity=event.severity,
+        at=event.at,
+        payload=dict(event.payload or {}),
+        tenant_id=tenant.id,
+        tenant_slug=tenant.slug,
+        tenant_name=tenant.name,
+        domain_id=event.domain_id,
+        domain_name=domain_name,
+    )
+
+
+class _TenantRouting:
+    """Rules and endpoints of the tenants seen in one dispatch (loaded once per tenant)."""
+
+    def __init__(self) -> None:
+        self._cache: dict[int, tuple[Any, dict[str, list[NotificationEndpoint]]]] = {}
+
+    def get(self, tenant_id: int) -> tuple[Any, dict[str, list[NotificationEndpoint]]]:
+        if tenant_id not in self._cache:
+            self._cache[tenant_id] = (rules_for(tenant_id), _endpoints_by_team(tenant_id))
+        return self._cache[tenant_id]
+
+
+def _fan_out(event: Event, routing: _TenantRouting, settings: NotifySettings) -> list[Delivery]:
+    rules, endpoints = routing.get(event.tenant_id)
+    teams = route(event.kind, event.severity, event.payload or {}, rules)
+    targets = {e.id: e for team in sorted(teams) for e in endpoints.get(team, [])}
+    if not targets:
+        return []
+    tenant = db.session.get(Tenant, event.tenant_id)
+    domain = db.session.get(Domain, event.domain_id) if event.domain_id else None
+    assert tenant is not None
+    message = messages.event_message(
+        _facts(event, tenant, domain.name if domain else None), settings.base_url
+    )
+    created = [add_delivery(e, f"event:{event.id}", message, event.id) for e in targets.values()]
+    return [d for d in created if d is not None]
+
+
+def dispatch_pending(settings: NotifySettings, now: datetime) -> DispatchResult:
+    """Fan out undispatched events into deliveries and enqueue their sends."""
+    events = list(
+        db.session.scalars(
+            select(Event)
+            .where(Event.dispatched_at.is_(None))
+            .order_by(Event.id)
+            .limit(settings.dispatch_batch)
+            .with_for_update(skip_locked=True)
+        )
+    )
+    routing = _TenantRouting()
+    created: list[Delivery] = []
+    stale = 0
+    for event in events:
+        event.dispatched_at = now
+        if event.at < now - STALE_AFTER:
+            stale += 1
+            continue
+        created.extend(_fan_out(event, routing, settings))
+    db.session.flush()
+    for delivery in created:
+        enqueue_send(delivery)
+    return DispatchResult(events=len(events), deliveries=len(created), stale=stale)
+
+
+def requeue_lost(now: datetime, limit: int = 500) -> int:
+    """Enqueue again open deliveries whose job is overdue (lost with a Redis restart, say)."""
+    due = func.coalesce(Delivery.next_attempt_at, Delivery.created_at)
+    rows = list(
+        db.session.scalars(
+            select(Delivery)
+            .where(Delivery.status.in_(OPEN_STATUSES), due <= now - LOST_AFTER)
+            .order_by(Delivery.id)
+            .limit(limit)
+        )
+    )
+    for delivery in rows:
+        enqueue_send(delivery)
+    return len(rows)
+
+
+def _lock_open(delivery_id: int, now: datetime) -> Delivery | None:
+    delivery = db.session.scalar(
+        select(Delivery).where(Delivery.id == delivery_id).with_for_update()
+    )
+    if delivery is None or delivery.status not in OPEN_STATUSES:
+        return None
+    if delivery.next_attempt_at is not None and delivery.next_attempt_at > now:
+        return None
+    return delivery
+
+
+def _attempt(delivery: Delivery, settings: NotifySettings) -> str:
+    endpoint = delivery.endpoint
+    if not endpoint.enabled:
+        raise DeliveryError("the endpoint is disabled", permanent=True)
+    try:
+        secrets = unseal(endpoint.sealed_secrets, settings.encryption_key)
+    except SecretStoreError as exc:
+        raise DeliveryError(str(exc), permanent=True) from exc
+    target = Target(
+        config=endpoint.config, secrets=secrets, delivery_id=delivery.id, attempt=delivery.attempts
+    )
+    channel = get_channel(endpoint.kind)
+    try:
+        return channel.send(messages.from_row(delivery.message), target, settings)
+    except DeliveryError:
+        raise
+    except Exception as exc:  # a channel bug must cost an attempt, not loop forever
+        log.exception("channel %s failed unexpectedly", endpoint.kind)
+        raise DeliveryError(f"{type(exc).__name__}: {exc}") from exc
+
+
+def _record_failure(
+    delivery: Delivery, error: DeliveryError, settings: NotifySettings, now: datetime
+) -> None:
+    delivery.last_error = str(error)[:2000]
+    if error.permanent or delivery.attempts >= settings.max_attempts:
+        delivery.status = FAILED
+        delivery.next_attempt_at = None
+        return
+    wait = settings.retry_seconds[min(delivery.attempts, len(settings.retry_seconds)) - 1]
+    delivery.status = RETRYING
+    delivery.next_attempt_at = now + timedelta(seconds=wait)
+    enqueue_send(delivery, at=delivery.next_attempt_at if wait else None)
+
+
+def send_delivery(delivery_id: int, settings: NotifySettings, now: datetime) -> SendOutcome:
+    """Send one delivery if it is open and due; record the result on its row."""
+    delivery = _lock_open(delivery_id, now)
+    if delivery is None:
+        return SendOutcome(delivery_id, "skipped", 0, "not open or not due")
+    delivery.attempts += 1
+    try:
+        delivery.receipt = _attempt(delivery, settings)[:300]
+    except DeliveryError as exc:
+        _record_failure(delivery, exc, settings, now)
+        log.info("delivery %s attempt %s failed: %s", delivery.id, delivery.attempts, exc)
+        return SendOutcome(delivery.id, delivery.status, delivery.attempts, str(exc))
+    delivery.status = SENT
+    delivery.sent_at = now
+    delivery.next_attempt_at = None
+    return SendOutcome(delivery.id, SENT, delivery.attempts, delivery.receipt or "")
+
+
+def deliveries_query(tenant_id: int, status: str | None = None) -> Any:
+    stmt = select(Delivery).where(Delivery.tenant_id == tenant_id)
+    if status:
+        stmt = stmt.where(Delivery.status == status)
+    return stmt.order_by(Delivery.id.desc())
+
+
+def send_probe(endpoint: NotificationEndpoint, tenant_name: str) -> Delivery:
+    """A test delivery to ``endpoint`` (sent by a job; the row shows the outcome)."""
+    team = endpoint.team
+    message = messages.probe_message(
+        tenant_name, team.label or team.name, endpoint.name or endpoint.kind
+    )
+    delivery = add_delivery(endpoint, f"test:{uuid.uuid4().hex}", message)
+    assert delivery is not None  # a fresh random key cannot exist already
+    db.session.flush()
+    enqueue_send(delivery)
+    return delivery
+
+
+def _digest_endpoints(tenant_id: int) -> list[NotificationEndpoint]:
+    return list(
+        db.session.scalars(
+            select(NotificationEndpoint)
+            .join(NotificationTeam, NotificationTeam.id == NotificationEndpoint.team_id)
+            .where(
+                NotificationEndpoint.tenant_id == tenant_id,
+                NotificationEndpoint.enabled.is_(True),
+                NotificationTeam.receives_digest.is_(True),
+            )
+            .order_by(NotificationEndpoint.id)
+        )
+    )
+
+
+def queue_digest(tenant: Tenant, settings: NotifySettings, now: datetime) -> list[Delivery]:
+    """This week's digest for every digest endpoint of ``tenant`` that has not had it yet."""
+    endpoints = _digest_endpoints(tenant.id)
+    if not endpoints:
+        return []
+    message = render_digest(build_digest(tenant, now, settings.base_url))
+    key = f"digest:{message.data['digest']['week']}"
+    created = [d for d in (add_delivery(e, key, message) for e in endpoints) if d is not None]
+    db.session.flush()
+    for delivery in created:
+        enqueue_send(delivery)
+    return created
+
+
+def digest_week_due(timezone: str, settings: NotifySettings, now: datetime) -> str | None:
+    """The ISO week whose digest is due for a tenant in ``timezone`` at ``now``, if any."""
+    local = now.astimezone(ZoneInfo(timezone or "UTC"))
+    if (local.weekday(), local.hour) < (settings.digest_weekday, settings.digest_hour):
+        return None
+    return iso_week(local)
+
+
+def due_digests(settings: NotifySettings, now: datetime) -> list[tuple[int, str]]:
+    """(tenant id, week) of every active tenant whose digest is due and not yet created."""
+    rows = db.session.execute(
+        select(Tenant.id, Tenant.timezone)
+        .where(Tenant.status == "active")
+        .where(
+            Tenant.id.in_(
+                select(NotificationEndpoint.tenant_id)
+                .join(NotificationTeam, NotificationTeam.id == NotificationEndpoint.team_id)
+                .where(
+                    NotificationTeam.receives_digest.is_(True),
+                    NotificationEndpoint.enabled.is_(True),
+                )
+            )
+        )
+        .order_by(Tenant.id)
+    ).all()
+    due: list[tuple[int, str]] = []
+    for tenant_id, timezone in rows:
+        week = digest_week_due(timezone, settings, now)
+        if week is None:
+            continue
+        done = db.session.scalar(
+            select(Delivery.id)
+            .where(Delivery.tenant_id == tenant_id, Delivery.key == f"digest:{week}")
+            .limit(1)
+        )
+        if done is None:
+            due.append((tenant_id, week))
+    return due

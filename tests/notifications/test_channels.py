@@ -1,0 +1,191 @@
+"""The channels against real receivers: SMTP (aiosmtpd) and HTTP (http.server)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import pytest
+
+from msp.notifications.channels import (
+    ChannelConfigError,
+    DeliveryError,
+    Message,
+    Target,
+    UnknownChannel,
+    email,
+    get_channel,
+    registry,
+    webhook,
+)
+from msp.notifications.settings import NotifySettings
+from tests.notifications.servers import Hook, MailSink
+
+SECRET = "s3cret-s3cret-s3cret"
+MESSAGE = Message(
+    subject="DMARC alert",
+    text="plain words\n",
+    html="<p>rich <b>words</b></p>",
+    data={"type": "event", "event": {"kind": "dns.drift"}},
+)
+
+
+def _settings(**changes: object) -> NotifySettings:
+    base = dict(
+        smtp_starttls=False,
+        webhook_allow_private=True,
+        webhook_timeout=5,
+        mail_from="dmarc@msp.example",
+    )
+    base.update(changes)
+    return NotifySettings(**base)  # type: ignore[arg-type]
+
+
+def test_registry_declares_each_channel_and_its_secret_fields() -> None:
+    channels = registry()
+    assert set(channels) == {"email", "webhook"}
+    assert channels["webhook"].secret_fields == {"secret"}
+    assert channels["email"].secret_fields == frozenset()
+    with pytest.raises(UnknownChannel):
+        get_channel("carrier-pigeon")
+
+
+def test_email_sends_text_and_html_through_smtp(mail_sink: MailSink) -> None:
+    target = Target(
+        config={"to": ["ops@client.example", "desk@client.example"]}, secrets={}, delivery_id=7
+    )
+    receipt = email.send(
+        MESSAGE, target, _settings(smtp_host="127.0.0.1", smtp_port=mail_sink.port)
+    )
+    assert receipt == "accepted for 2 recipient(s)"
+    [(sender, recipients, mail)] = mail_sink.received
+    assert sender == "dmarc@msp.example"
+    assert sorted(recipients) == ["desk@client.example", "ops@client.example"]
+    assert mail["Subject"] == "DMARC alert" and mail["X-MSP-Delivery"] == "7"
+    parts = {
+        p.get_content_type(): p.get_payload(decode=True)
+        for p in mail.walk()
+        if not p.is_multipart()
+    }
+    assert parts["text/plain"].strip() == b"plain words"
+    assert b"<b>words</b>" in parts["text/html"]
+
+
+def test_email_without_a_relay_fails_permanently() -> None:
+    with pytest.raises(DeliveryError) as failure:
+        email.send(MESSAGE, Target(config={"to": ["a@b.example"]}, secrets={}), _settings())
+    assert failure.value.permanent
+
+
+def test_email_to_a_closed_port_is_a_transient_failure() -> None:
+    from tests.notifications.servers import free_port
+
+    with pytest.raises(DeliveryError) as failure:
+        email.send(
+            MESSAGE,
+            Target(config={"to": ["a@b.example"]}, secrets={}),
+            _settings(smtp_host="127.0.0.1", smtp_port=free_port(), smtp_timeout=2),
+        )
+    assert not failure.value.permanent
+
+
+@pytest.mark.parametrize(
+    "to",
+    [
+        [],
+        ["not-an-address"],
+        ["a@b.example\r\nBcc: x@y.example"],
+        "x@y",
+        [f"u{i}@b.example" for i in range(51)],
+    ],
+)
+def test_email_configuration_is_validated(to: object) -> None:
+    with pytest.raises(ChannelConfigError) as failure:
+        email.validate({"to": to})
+    assert "to" in failure.value.errors
+
+
+def test_email_configuration_is_normalised() -> None:
+    assert email.validate({"to": ["B@x.example", "a@x.example", "b@x.example"]}) == {
+        "to": ["a@x.example", "b@x.example"]
+    }
+
+
+def test_webhook_posts_json_signed_over_the_raw_body(hooks: Callable[[], Hook]) -> None:
+    hook = hooks()
+    target = Target(config={"url": hook.url}, secrets={"secret": SECRET}, delivery_id=9, attempt=2)
+    assert webhook.send(MESSAGE, target, _settings()) == "HTTP 200"
+    [(headers, body)] = hook.received
+    assert headers["content-type"] == "application/json"
+    assert webhook.verify(body, SECRET, headers["x-msp-signature"])
+    assert not webhook.verify(body, "another-secret-value", headers["x-msp-signature"])
+    assert not webhook.verify(body + b" ", SECRET, headers["x-msp-signature"])
+    document = json.loads(body)
+    assert document["delivery_id"] == 9 and document["attempt"] == 2
+    assert document["event"] == {"kind": "dns.drift"}
+    assert headers["x-msp-delivery"] == "9" and headers["x-msp-event"] == "event"
+
+
+@pytest.mark.parametrize(
+    ("status", "permanent"),
+    [(500, False), (503, False), (429, False), (404, True), (410, True), (302, True)],
+)
+def test_webhook_status_codes_decide_whether_a_retry_can_help(
+    hooks: Callable[[], Hook], status: int, permanent: bool
+) -> None:
+    hook = hooks()
+    hook.statuses = [status]
+    target = Target(config={"url": hook.url}, secrets={"secret": SECRET})
+    with pytest.raises(DeliveryError) as failure:
+        webhook.send(MESSAGE, target, _settings())
+    assert failure.value.permanent is permanent
+    assert len(hook.received) == 1  # a redirect is not followed
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:9/x",
+        "http://localhost:9/x",
+        "http://10.1.2.3/x",
+        "http://[::1]:9/x",
+        "http://169.254.169.254/",
+        "http://[::ffff:127.0.0.1]/x",
+        "http://0.0.0.0/x",
+    ],
+)
+def test_webhook_refuses_non_public_targets_by_default(url: str) -> None:
+    target = Target(config={"url": url}, secrets={"secret": SECRET})
+    with pytest.raises(webhook.UnsafeTarget) as failure:
+        webhook.send(MESSAGE, target, _settings(webhook_allow_private=False))
+    assert failure.value.permanent
+
+
+def test_webhook_connects_to_the_address_it_checked() -> None:
+    pinned, headers, extensions = webhook.pinned_request(
+        "https://localhost:8443/p?q=1", allow_private=True
+    )
+    assert pinned in {"https://127.0.0.1:8443/p?q=1", "https://[::1]:8443/p?q=1"}
+    assert headers == {"Host": "localhost:8443"}
+    assert extensions == {"sni_hostname": "localhost"}
+
+
+@pytest.mark.parametrize(
+    ("values", "field"),
+    [
+        ({"url": "ftp://x.example/", "secret": SECRET}, "url"),
+        ({"url": "https://user:pw@x.example/", "secret": SECRET}, "url"),
+        ({"url": "https://x.example/", "secret": "short"}, "secret"),
+        ({"secret": SECRET}, "url"),
+        ({"url": "https://x.example/", "secret": SECRET, "colour": "red"}, "colour"),
+    ],
+)
+def test_webhook_configuration_is_validated(values: dict[str, str], field: str) -> None:
+    with pytest.raises(ChannelConfigError) as failure:
+        webhook.validate(values)
+    assert field in failure.value.errors
+
+
+def test_channel_split_separates_secrets_from_plain_configuration() -> None:
+    plain, secrets = get_channel("webhook").split({"url": "https://x.example/h", "secret": SECRET})
+    assert plain == {"url": "https://x.example/h"} and secrets == {"secret": SECRET}

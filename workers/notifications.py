@@ -1,0 +1,75 @@
+"""Notification jobs: the dispatch sweep (events -> deliveries -> one send job each, plus
+overdue retries), the send job, and the weekly digest sweep and job.
+
+Jobs take ids, call one service function, and the ``@job`` wrapper commits.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app
+
+from msp.db import utcnow
+from msp.extensions import db
+from msp.notifications import delivery
+from msp.notifications.settings import NotifySettings, notify_settings
+from msp.queues import NOTIFICATIONS, enqueue
+from msp.tenancy.models import Tenant
+from workers.runtime import CronEntry, job
+
+DIGEST_JOB = "workers.notifications.send_digest"
+
+
+def _settings() -> NotifySettings:
+    return notify_settings(current_app.config)
+
+
+@job
+def dispatch_events() -> dict[str, int]:
+    """Fan out new events into deliveries; enqueue sends, and re-enqueue lost or due ones."""
+    now = utcnow()
+    result = delivery.dispatch_pending(_settings(), now)
+    requeued = delivery.requeue_lost(now)
+    return {
+        "events": result.events,
+        "deliveries": result.deliveries,
+        "stale": result.stale,
+        "requeued": requeued,
+    }
+
+
+@job
+def send_delivery(delivery_id: int) -> dict[str, Any]:
+    """Send one delivery (does nothing when it was sent already or is not due)."""
+    outcome = delivery.send_delivery(delivery_id, _settings(), utcnow())
+    return {"status": outcome.status, "attempts": outcome.attempts, "detail": outcome.detail}
+
+
+@job
+def digest_sweep() -> int:
+    """Enqueue one digest job per tenant whose weekly digest is due in its own time zone."""
+    due = delivery.due_digests(_settings(), utcnow())
+    for tenant_id, week in due:
+        enqueue(
+            DIGEST_JOB,
+            queue=NOTIFICATIONS,
+            job_id=f"notify-digest-{tenant_id}-{week}",
+            tenant_id=tenant_id,
+        )
+    return len(due)
+
+
+@job
+def send_digest(tenant_id: int) -> int:
+    """Build this week's digest of one tenant and queue it to its digest endpoints."""
+    tenant = db.session.get(Tenant, tenant_id)
+    if tenant is None:
+        return 0
+    return len(delivery.queue_digest(tenant, _settings(), utcnow()))
+
+
+CRON: list[CronEntry] = [
+    CronEntry(func=dispatch_events, queue=NOTIFICATIONS, interval=30),
+    CronEntry(func=digest_sweep, queue=NOTIFICATIONS, cron="7 * * * *"),
+]
