@@ -170,19 +170,18 @@ def _publish(change: PolicyChange, facts: DomainFacts, now: datetime) -> str:
 
 
 def _ask_for_dns_check(domain_id: int, now: datetime) -> None:
-    """Have the DNS checker look again soon after issuing (if the DNS area runs that job)."""
+    """Have the DNS checker look again an hour after issuing (if the DNS area is installed)."""
     try:
-        import workers.dns as dns_jobs
-    except ModuleNotFoundError:
+        from msp.dns.service import check_job_id
+    except ImportError:
         return
-    if hasattr(dns_jobs, "check_domain"):
-        enqueue(
-            "workers.dns.check_domain",
-            queue=CHECKS,
-            job_id=f"check-{domain_id}",
-            at=now + timedelta(hours=1),
-            domain_id=domain_id,
-        )
+    enqueue(
+        "workers.dns.check_domain",
+        queue=CHECKS,
+        job_id=check_job_id(domain_id),
+        at=now + timedelta(hours=1),
+        domain_id=domain_id,
+    )
 
 
 def _verify(change: PolicyChange, plan: PolicyPlan, now: datetime) -> str:
