@@ -1,0 +1,103 @@
+"""The road on the real neighbours: knot serves the zone, the DNS checker checks it, report
+ingestion parses an aggregate report, and the policy engine reads both through its adapters
+(no stand-in evidence source)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from msp.db import utcnow
+from msp.dns.service import check_domain_now
+from msp.dns.settings import checker_options
+from msp.events import Event
+from msp.extensions import db
+from msp.policy import service
+from msp.policy.models import PolicyChange
+from msp.reports import service as reports
+from tests.factories import make_domain, make_tenant
+from tests.support.dns_server import KnotServer, txt, zone
+
+DOMAIN = "road-e2e.test"
+SPF = "v=spf1 ip4:192.0.2.0/24 -all"
+
+
+def aggregate(day: datetime) -> bytes:
+    begin, end = int(day.timestamp()), int((day + timedelta(days=1)).timestamp()) - 1
+    rows = [("192.0.2.10", 120, "pass", "pass"), ("203.0.113.5", 60, "fail", "fail")]
+    records = "".join(
+        f"<record><row><source_ip>{ip}</source_ip><count>{n}</count><policy_evaluated>"
+        f"<disposition>none</disposition><dkim>{d}</dkim><spf>{s}</spf></policy_evaluated>"
+        f"</row><identifiers><header_from>{DOMAIN}</header_from></identifiers>"
+        f"<auth_results><spf><domain>{DOMAIN}</domain><result>{s}</result></spf>"
+        f"</auth_results></record>"
+        for ip, n, d, s in rows
+    )
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?><feedback><report_metadata>'
+        "<org_name>receiver.test</org_name><email>noreply@receiver.test</email>"
+        f"<report_id>e2e-{begin}</report_id><date_range><begin>{begin}</begin>"
+        f"<end>{end}</end></date_range></report_metadata><policy_published>"
+        f"<domain>{DOMAIN}</domain><adkim>r</adkim><aspf>r</aspf><p>none</p><sp>none</sp>"
+        f"<pct>100</pct></policy_published>{records}</feedback>"
+    ).encode()
+
+
+@pytest.fixture
+def knot() -> Iterator[KnotServer]:
+    with KnotServer({DOMAIN: zone(DOMAIN, [f"@ TXT {txt(SPF)}"])}) as server:
+        yield server
+
+
+def _check(knot: KnotServer, domain_id: int, at: datetime) -> None:
+    options = checker_options(
+        {
+            "MSP_DNS_NAMESERVERS": [knot.nameserver],
+            "MSP_DNS_TIMEOUT": 1.0,
+            "MSP_DNS_RETRIES": 0,
+            "MSP_DNS_PROBE_SELECTORS": False,
+        }
+    )
+    check_domain_now(domain_id, options=options, now=at)
+
+
+def test_issue_publish_check_verify_then_gates_read_real_reports(
+    db_session: Any, knot: KnotServer
+) -> None:
+    domain = make_domain(make_tenant(), DOMAIN)
+    now = utcnow()
+    _check(knot, domain.id, now - timedelta(minutes=5))
+    service.evaluate_domain(domain.id, now)
+    change = db.session.scalars(select(PolicyChange)).one()
+    assert change.to_stage == "monitor"
+    service.approve(change, now)
+    service.schedule(change, now)
+    assert service.advance_change(change.id, now) == "published"
+    issued = db.session.scalars(select(Event).where(Event.kind == "policy.published")).one()
+    record = issued.payload["records"][0]
+    # the customer publishes exactly what was issued
+    knot.set_zone(
+        DOMAIN,
+        zone(DOMAIN, [f"@ TXT {txt(SPF)}", f"_dmarc TXT {txt(record['value'])}"], serial=2),
+    )
+    knot.reload()
+    _check(knot, domain.id, now + timedelta(minutes=30))
+    assert service.advance_change(change.id, now + timedelta(minutes=31)) == "verified"
+
+    yesterday = datetime.combine(now.date() - timedelta(days=1), datetime.min.time(), now.tzinfo)
+    raw = reports.receive(
+        aggregate(yesterday), source="upload", filename="r.xml", tenant_id=domain.tenant_id
+    )
+    reports.process_raw(raw.id)
+    view = service.plan_view(domain, now + timedelta(hours=1)).as_dict()
+    gates = {g["gate"]: g for g in view["gates"]}
+    assert view["stage"] == "monitor"
+    assert gates["record"]["status"] == "passed"
+    assert gates["spf"]["status"] == "passed"
+    assert gates["coverage"]["reasons"][0] == "reports from 1 receivers, 2 needed"
+    assert "203.0.113.5" in gates["senders"]["reason"]
+    assert "unclassified sender" in gates["senders"]["reason"]
