@@ -1,3 +1,203 @@
-"""API of the reports area (filled in by that area)."""
+"""``/api/v1/reports``: upload report files, list parsed reports and raw files, per-domain
+senders with the tenant's verdicts, unrouted files for MSP staff, and report mailboxes."""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from flask import request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from flask_smorest.pagination import PaginationParameters
+
+from msp.api.pagination import page_of
+from msp.api.schemas.reports import (
+    MailboxSchema,
+    MailboxUpdateSchema,
+    RawQuerySchema,
+    RawReportSchema,
+    ReportQuerySchema,
+    ReportSchema,
+    SenderSchema,
+    SenderStatSchema,
+    SenderVerdictSchema,
+    UploadQuerySchema,
+    WindowQuerySchema,
+)
+from msp.auth.decorators import require_auth, require_manage, require_msp
+from msp.domains.models import Domain
+from msp.errors import Forbidden
+from msp.reports import mailboxes, service
+from msp.reports.models import RawReport, Report, ReportMailbox
+from msp.tenancy.models import Tenant
+from msp.tenancy.scope import get_scoped, require_principal, scoped_select
+
+blp = Blueprint("reports", __name__, url_prefix="/api/v1", description="DMARC and TLS reports")
+
+
+def _uploaded_files() -> list[tuple[str, bytes]]:
+    if request.files:
+        return [
+            (f.filename or name, f.read())
+            for name in request.files
+            for f in request.files.getlist(name)
+        ]
+    return [(request.headers.get("X-Filename", "upload"), request.get_data())]
+
+
+@blp.route("/reports")
+class Reports(MethodView):
+    @blp.arguments(ReportQuerySchema, location="query")
+    @blp.response(200, ReportSchema(many=True))
+    @blp.paginate()
+    @require_auth
+    def get(self, args: dict[str, Any], pagination_parameters: PaginationParameters) -> Any:
+        """List parsed reports the caller reaches, newest first."""
+        stmt = scoped_select(Report).order_by(Report.begin.desc(), Report.id.desc())
+        if "domain_id" in args:
+            stmt = stmt.where(Report.domain_id == args["domain_id"])
+        if "kind" in args:
+            stmt = stmt.where(Report.kind == args["kind"])
+        return page_of(stmt, pagination_parameters)
+
+    @blp.arguments(UploadQuerySchema, location="query")
+    @blp.response(202, RawReportSchema(many=True))
+    @require_auth
+    def post(self, args: dict[str, Any]) -> Any:
+        """Upload report files: a raw body, or multipart with any number of files."""
+        tenant_id = service.upload_tenant(require_principal(), args.get("tenant_id"))
+        return service.receive_many(_uploaded_files(), tenant_id=tenant_id)
+
+
+@blp.route("/reports/<int:report_id>")
+class ReportItem(MethodView):
+    @blp.response(200, ReportSchema)
+    @require_auth
+    def get(self, report_id: int) -> Any:
+        """One parsed report."""
+        return get_scoped(Report, report_id)
+
+
+@blp.route("/reports/raw")
+class RawReports(MethodView):
+    @blp.arguments(RawQuerySchema, location="query")
+    @blp.response(200, RawReportSchema(many=True))
+    @blp.paginate()
+    @require_auth
+    def get(self, args: dict[str, Any], pagination_parameters: PaginationParameters) -> Any:
+        """List received files with their status (unrouted ones: MSP staff only)."""
+        stmt = scoped_select(RawReport).order_by(RawReport.id.desc())
+        if "status" in args:
+            stmt = stmt.where(RawReport.status == args["status"])
+        if "tenant_id" in args:
+            stmt = stmt.where(RawReport.tenant_id == args["tenant_id"])
+        return page_of(stmt, pagination_parameters)
+
+
+@blp.route("/reports/unrouted")
+class UnroutedReports(MethodView):
+    @blp.response(200, RawReportSchema(many=True))
+    @blp.paginate()
+    @require_msp
+    def get(self, pagination_parameters: PaginationParameters) -> Any:
+        """Files about domains nobody manages yet (MSP staff)."""
+        stmt = scoped_select(RawReport).where(RawReport.status == "unrouted")
+        return page_of(stmt.order_by(RawReport.id.desc()), pagination_parameters)
+
+
+@blp.route("/reports/raw/<int:raw_id>/reprocess")
+class RawReprocess(MethodView):
+    @blp.response(202, RawReportSchema)
+    @require_auth
+    def post(self, raw_id: int) -> Any:
+        """Parse a rejected or unrouted file again."""
+        raw = get_scoped(RawReport, raw_id)
+        if raw.tenant_id is not None:
+            require_manage(raw.tenant_id)
+        return service.reprocess(raw)
+
+
+def _window(args: dict[str, Any]) -> tuple[Any, Any]:
+    until = args.get("until") or datetime.now(UTC).date()
+    return args.get("since") or until - timedelta(days=30), until
+
+
+@blp.route("/domains/<int:domain_id>/senders")
+class DomainSenders(MethodView):
+    @blp.arguments(WindowQuerySchema, location="query")
+    @blp.response(200, SenderStatSchema(many=True))
+    @require_auth
+    def get(self, args: dict[str, Any], domain_id: int) -> Any:
+        """The domain's senders in a window (default: the last 30 days)."""
+        domain = get_scoped(Domain, domain_id)
+        return service.sender_stats(domain.id, *_window(args))
+
+
+@blp.route("/domains/<int:domain_id>/senders/<string:key>")
+class DomainSenderItem(MethodView):
+    @blp.arguments(SenderVerdictSchema)
+    @blp.response(200, SenderSchema)
+    @require_auth
+    def put(self, data: dict[str, Any], domain_id: int, key: str) -> Any:
+        """Approve a sender, or mark it as a forwarder or as abuse."""
+        domain = get_scoped(Domain, domain_id)
+        require_manage(domain.tenant_id)
+        return service.set_sender_status(domain, key, data["status"], data.get("note"))
+
+
+def _check_mailbox_access(tenant_id: int | None) -> None:
+    principal = require_principal()
+    if tenant_id is None and not principal.is_msp:
+        raise Forbidden("MSP-wide mailboxes are for MSP staff")
+    if tenant_id is not None:
+        require_manage(tenant_id)
+
+
+@blp.route("/report-mailboxes")
+class Mailboxes(MethodView):
+    @blp.response(200, MailboxSchema(many=True))
+    @blp.paginate()
+    @require_auth
+    def get(self, pagination_parameters: PaginationParameters) -> Any:
+        """List the report mailboxes the caller reaches."""
+        return page_of(
+            scoped_select(ReportMailbox).order_by(ReportMailbox.id), pagination_parameters
+        )
+
+    @blp.arguments(MailboxSchema)
+    @blp.response(201, MailboxSchema)
+    @require_auth
+    def post(self, data: dict[str, Any]) -> Any:
+        """Add an IMAP mailbox (a tenant's, or MSP-wide without tenant_id)."""
+        tenant_id = data.pop("tenant_id", None)
+        if tenant_id is not None:
+            get_scoped(Tenant, tenant_id)
+        _check_mailbox_access(tenant_id)
+        return mailboxes.create_mailbox(tenant_id, data)
+
+
+@blp.route("/report-mailboxes/<int:mailbox_id>")
+class MailboxItem(MethodView):
+    @blp.response(200, MailboxSchema)
+    @require_auth
+    def get(self, mailbox_id: int) -> Any:
+        """One report mailbox."""
+        return get_scoped(ReportMailbox, mailbox_id)
+
+    @blp.arguments(MailboxUpdateSchema)
+    @blp.response(200, MailboxSchema)
+    @require_auth
+    def patch(self, data: dict[str, Any], mailbox_id: int) -> Any:
+        """Change a report mailbox (a new password is stored encrypted)."""
+        mailbox = get_scoped(ReportMailbox, mailbox_id)
+        _check_mailbox_access(mailbox.tenant_id)
+        return mailboxes.update_mailbox(mailbox, data)
+
+    @blp.response(204)
+    @require_auth
+    def delete(self, mailbox_id: int) -> None:
+        """Remove a report mailbox (reports already received stay)."""
+        mailbox = get_scoped(ReportMailbox, mailbox_id)
+        _check_mailbox_access(mailbox.tenant_id)
+        mailboxes.delete_mailbox(mailbox)

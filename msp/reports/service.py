@@ -16,14 +16,16 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import or_, select
 
+from msp.auth.principal import Principal
 from msp.domains.models import Domain
+from msp.errors import BadRequest, Forbidden, NotFound, ValidationFailed
 from msp.events import emit_event
 from msp.extensions import db
 from msp.queues import REPORTS, enqueue
 from msp.reports import ingest, store
 from msp.reports.formats import Limits
 from msp.reports.ingest import Outcome
-from msp.reports.models import RawReport, ReportMailbox
+from msp.reports.models import SENDER_STATUSES, RawReport, ReportMailbox, Sender
 from msp.reports.queries import (
     Coverage,
     DailyRow,
@@ -46,10 +48,13 @@ __all__ = [
     "learnt_dkim_selectors",
     "process_raw",
     "receive",
+    "receive_many",
     "reprocess",
     "requeue_stale",
     "route_pending",
     "sender_stats",
+    "set_sender_status",
+    "upload_tenant",
 ]
 
 
@@ -251,3 +256,54 @@ def requeue_stale(now: datetime | None = None, minutes: int | None = None) -> in
     for raw_id in ids:
         enqueue_parse(raw_id, tag)
     return len(ids)
+
+
+def upload_tenant(principal: Principal, tenant_id: int | None) -> int | None:
+    """The tenant an upload is restricted to: None for MSP staff without ``tenant_id``."""
+    if tenant_id is not None:
+        if not principal.reaches(tenant_id):
+            raise NotFound(f"tenant {tenant_id} not found")
+        if not principal.can_manage(tenant_id):
+            raise Forbidden("you may view but not upload reports for this tenant")
+        return tenant_id
+    if principal.is_msp:
+        return None
+    manageable = [t for t in principal.tenant_roles if principal.can_manage(t)]
+    if len(manageable) != 1:
+        raise BadRequest("say which tenant the reports are for (tenant_id)")
+    return manageable[0]
+
+
+def receive_many(files: list[tuple[str, bytes]], *, tenant_id: int | None) -> list[RawReport]:
+    """Store several uploaded files; each gets its own parse job."""
+    cfg = current_config()
+    if not files:
+        raise BadRequest("no report file in the request")
+    return [
+        receive(data, source="upload", filename=name, tenant_id=tenant_id, config=cfg)
+        for name, data in files
+    ]
+
+
+def set_sender_status(domain: Domain, key: str, status: str, note: str | None = None) -> Sender:
+    """The tenant's verdict on a sender: approved, forwarder, abuse (or back to unknown)."""
+    if status not in SENDER_STATUSES:
+        raise ValidationFailed(
+            f"status must be one of {', '.join(SENDER_STATUSES)}", errors={"status": ["invalid"]}
+        )
+    sender = db.session.scalar(
+        select(Sender).where(
+            Sender.tenant_id == domain.tenant_id, Sender.domain_id == domain.id, Sender.key == key
+        )
+    )
+    if sender is None:
+        name = key.removeprefix("ip:")
+        sender = Sender(
+            tenant_id=domain.tenant_id, domain_id=domain.id, key=key[:253], name=name[:255]
+        )
+        db.session.add(sender)
+    sender.status = status
+    if note is not None:
+        sender.note = note
+    db.session.flush()
+    return sender
