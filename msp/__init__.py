@@ -1,4 +1,4 @@
-"""The MSP DMARC platform: ``create_app`` assembles the Flask application; importing does nothing."""
+"""The MSP DMARC platform: ``create_app`` assembles the Flask app; importing does nothing."""
 
 from __future__ import annotations
 

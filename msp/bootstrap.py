@@ -16,8 +16,9 @@ from msp.extensions import db
 log = logging.getLogger(__name__)
 
 
-def ensure_first_admin(email: str = "admin@localhost",
-                       password: str | None = None) -> tuple[str, str] | None:
+def ensure_first_admin(
+    email: str = "admin@localhost", password: str | None = None
+) -> tuple[str, str] | None:
     """Create an msp_admin when there is none; returns (email, password) when it did."""
     if db.session.scalar(select(User.id).where(User.msp_role == "msp_admin")) is not None:
         return None
@@ -45,14 +46,19 @@ def run_standalone(host: str, port: int, demo: bool) -> None:
         seed_demo()
     db.session.commit()
     if created:
-        click.secho(f"First MSP admin: {created[0]}  password: {created[1]}  (shown once)",
-                    fg="green")
+        click.secho(
+            f"First MSP admin: {created[0]}  password: {created[1]}  (shown once)", fg="green"
+        )
     if not app.config["MSP_REDIS_URL"]:
         start_background_runtime(app)
     click.echo(f"Serving on http://{host}:{port}/ (API: /api/v1, OpenAPI: /api/v1/openapi.json)")
     app.config["SESSION_COOKIE_SECURE"] = app.config["MSP_SECURE_COOKIES"] and host not in {
-        "127.0.0.1", "localhost"}
-    app.run(host=host, port=port, threaded=True, use_reloader=False)
+        "127.0.0.1",
+        "localhost",
+    }
+    from werkzeug.serving import run_simple
+
+    run_simple(host, port, app, threaded=True, use_reloader=False)
 
 
 def run_worker(queue_names: list[str], *, burst: bool, name: str | None) -> None:

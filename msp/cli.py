@@ -18,8 +18,14 @@ from flask.cli import FlaskGroup, with_appcontext
 
 from msp import create_app
 
-AREA_CLI_MODULES = ("msp.dns.cli", "msp.reports.cli", "msp.policy.cli", "msp.serving",
-                    "msp.notifications.cli", "msp.billing.cli")
+AREA_CLI_MODULES = (
+    "msp.dns.cli",
+    "msp.reports.cli",
+    "msp.policy.cli",
+    "msp.serving",
+    "msp.notifications.cli",
+    "msp.billing.cli",
+)
 
 
 def _make_app() -> Flask:
@@ -41,13 +47,15 @@ def _commit() -> None:
     db.session.commit()
 
 
-@click.group(cls=FlaskGroup, create_app=_make_app, add_default_commands=False,
-             add_version_option=False)
+@click.group(
+    cls=FlaskGroup, create_app=_make_app, add_default_commands=False, add_version_option=False
+)
 def cli() -> None:
     """MSP DMARC platform: from 'anyone can spoof us' to p=reject, safely."""
 
 
 # --- tenants ---------------------------------------------------------------------------------
+
 
 @cli.group()
 def tenants() -> None:
@@ -55,8 +63,15 @@ def tenants() -> None:
 
 
 def _tenant_row(t: Any) -> dict[str, Any]:
-    return {"id": t.id, "slug": t.slug, "name": t.name, "timezone": t.timezone, "plan": t.plan,
-            "status": t.status, "report_token": t.report_token}
+    return {
+        "id": t.id,
+        "slug": t.slug,
+        "name": t.name,
+        "timezone": t.timezone,
+        "plan": t.plan,
+        "status": t.status,
+        "report_token": t.report_token,
+    }
 
 
 @tenants.command("create")
@@ -94,8 +109,11 @@ def tenants_list(as_json: bool) -> None:
 @with_appcontext
 def tenants_show(slug: str, as_json: bool) -> None:
     """Show tenant SLUG."""
-    _emit(_tenant_row(_tenant_or_exit(slug)), as_json,
-          ("id", "slug", "name", "timezone", "plan", "report_token"))
+    _emit(
+        _tenant_row(_tenant_or_exit(slug)),
+        as_json,
+        ("id", "slug", "name", "timezone", "plan", "report_token"),
+    )
 
 
 def _tenant_or_exit(slug: str) -> Any:
@@ -109,14 +127,20 @@ def _tenant_or_exit(slug: str) -> Any:
 
 # --- domains ---------------------------------------------------------------------------------
 
+
 @cli.group()
 def domains() -> None:
     """Add and list domains."""
 
 
 def _domain_row(d: Any) -> dict[str, Any]:
-    return {"id": d.id, "name": d.name, "tenant_id": d.tenant_id,
-            "dkim_selectors": d.dkim_selectors, "parked": d.parked}
+    return {
+        "id": d.id,
+        "name": d.name,
+        "tenant_id": d.tenant_id,
+        "dkim_selectors": d.dkim_selectors,
+        "parked": d.parked,
+    }
 
 
 @domains.command("add")
@@ -126,16 +150,18 @@ def _domain_row(d: Any) -> dict[str, Any]:
 @click.option("--parked", is_flag=True, help="the domain sends no mail")
 @click.option("--json", "as_json", is_flag=True, help="print JSON")
 @with_appcontext
-def domains_add(names: tuple[str, ...], slug: str, selectors: tuple[str, ...], parked: bool,
-                as_json: bool) -> None:
+def domains_add(
+    names: tuple[str, ...], slug: str, selectors: tuple[str, ...], parked: bool, as_json: bool
+) -> None:
     """Add DOMAIN... to a tenant (all or none)."""
     from msp.domains.service import add_domain
     from msp.errors import AppError
 
     tenant = _tenant_or_exit(slug)
     try:
-        added = [add_domain(tenant, n, dkim_selectors=list(selectors), parked=parked)
-                 for n in names]
+        added = [
+            add_domain(tenant, n, dkim_selectors=list(selectors), parked=parked) for n in names
+        ]
     except AppError as exc:
         raise click.ClickException(exc.detail) from exc
     _commit()
@@ -156,11 +182,11 @@ def domains_list(slug: str | None, as_json: bool) -> None:
     stmt = select(Domain).order_by(Domain.name)
     if slug:
         stmt = stmt.where(Domain.tenant_id == _tenant_or_exit(slug).id)
-    _emit([_domain_row(d) for d in db.session.scalars(stmt)], as_json,
-          ("id", "name", "tenant_id"))
+    _emit([_domain_row(d) for d in db.session.scalars(stmt)], as_json, ("id", "name", "tenant_id"))
 
 
 # --- users and tokens ------------------------------------------------------------------------
+
 
 @cli.group()
 def users() -> None:
@@ -169,23 +195,29 @@ def users() -> None:
 
 @users.command("create")
 @click.argument("email")
-@click.option("--role", required=True,
-              type=click.Choice(["msp_admin", "msp_staff", "tenant_admin", "tenant_viewer"]))
+@click.option(
+    "--role",
+    required=True,
+    type=click.Choice(["msp_admin", "msp_staff", "tenant_admin", "tenant_viewer"]),
+)
 @click.option("--tenant", "slug", help="tenant slug (tenant roles)")
 @click.option("--password", help="default: generated and printed once")
 @click.option("--json", "as_json", is_flag=True, help="print JSON")
 @with_appcontext
-def users_create(email: str, role: str, slug: str | None, password: str | None,
-                 as_json: bool) -> None:
+def users_create(
+    email: str, role: str, slug: str | None, password: str | None, as_json: bool
+) -> None:
     """Create a user; prints the password once when it was generated."""
     user, password = _create_user(email, role, slug, password)
     _commit()
-    _emit({"id": user.id, "email": user.email, "role": role, "password": password}, as_json,
-          ("id", "email", "role", "password"))
+    _emit(
+        {"id": user.id, "email": user.email, "role": role, "password": password},
+        as_json,
+        ("id", "email", "role", "password"),
+    )
 
 
-def _create_user(email: str, role: str, slug: str | None,
-                 password: str | None) -> tuple[Any, str]:
+def _create_user(email: str, role: str, slug: str | None, password: str | None) -> tuple[Any, str]:
     from msp.auth.users import create_user
     from msp.errors import AppError
 
@@ -213,9 +245,16 @@ def users_list(as_json: bool) -> None:
     from msp.auth.models import User
     from msp.extensions import db
 
-    rows = [{"id": u.id, "email": u.email, "msp_role": u.msp_role, "active": u.is_active,
-             "memberships": {m.tenant_id: m.role for m in u.memberships}}
-            for u in db.session.scalars(select(User).order_by(User.id))]
+    rows = [
+        {
+            "id": u.id,
+            "email": u.email,
+            "msp_role": u.msp_role,
+            "active": u.is_active,
+            "memberships": {m.tenant_id: m.role for m in u.memberships},
+        }
+        for u in db.session.scalars(select(User).order_by(User.id))
+    ]
     _emit(rows, as_json, ("id", "email", "msp_role"))
 
 
@@ -242,8 +281,11 @@ def tokens() -> None:
 
 @tokens.command("create")
 @click.option("--name", required=True)
-@click.option("--role", required=True,
-              type=click.Choice(["msp_admin", "msp_staff", "tenant_admin", "tenant_viewer"]))
+@click.option(
+    "--role",
+    required=True,
+    type=click.Choice(["msp_admin", "msp_staff", "tenant_admin", "tenant_viewer"]),
+)
 @click.option("--tenant", "slug", help="scope the token to one tenant")
 @click.option("--days", default=90, show_default=True, type=int)
 @click.option("--json", "as_json", is_flag=True, help="print JSON")
@@ -256,12 +298,22 @@ def tokens_create(name: str, role: str, slug: str | None, days: int, as_json: bo
 
     operator = Principal(kind="cli", id=0, label="cli", msp_role="msp_admin", all_tenants=True)
     tenant_id = _tenant_or_exit(slug).id if slug else None
-    issued = issue_token(operator, name=name, tenant_id=tenant_id, role=role, days=days,
-                         now=utcnow())
+    issued = issue_token(
+        operator, name=name, tenant_id=tenant_id, role=role, days=days, now=utcnow()
+    )
     _commit()
-    _emit({"id": issued.token.id, "name": name, "role": role, "tenant_id": tenant_id,
-           "expires_at": issued.token.expires_at.isoformat(), "token": issued.secret},
-          as_json, ("id", "name", "token"))
+    _emit(
+        {
+            "id": issued.token.id,
+            "name": name,
+            "role": role,
+            "tenant_id": tenant_id,
+            "expires_at": issued.token.expires_at.isoformat(),
+            "token": issued.secret,
+        },
+        as_json,
+        ("id", "name", "token"),
+    )
 
 
 @tokens.command("list")
@@ -274,10 +326,18 @@ def tokens_list(as_json: bool) -> None:
     from msp.auth.models import ApiToken
     from msp.extensions import db
 
-    rows = [{"id": t.id, "name": t.name, "prefix": t.prefix, "role": t.role,
-             "tenant_id": t.tenant_id, "expires_at": t.expires_at.isoformat(),
-             "revoked": t.revoked_at is not None}
-            for t in db.session.scalars(select(ApiToken).order_by(ApiToken.id))]
+    rows = [
+        {
+            "id": t.id,
+            "name": t.name,
+            "prefix": t.prefix,
+            "role": t.role,
+            "tenant_id": t.tenant_id,
+            "expires_at": t.expires_at.isoformat(),
+            "revoked": t.revoked_at is not None,
+        }
+        for t in db.session.scalars(select(ApiToken).order_by(ApiToken.id))
+    ]
     _emit(rows, as_json, ("id", "name", "prefix", "role", "revoked"))
 
 
@@ -301,11 +361,16 @@ def tokens_revoke(token_id: int) -> None:
 
 # --- processes -------------------------------------------------------------------------------
 
+
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
-@click.option("--demo/--no-demo", default=True, show_default=True,
-              help="seed a demo tenant from the sample reports on first start")
+@click.option(
+    "--demo/--no-demo",
+    default=True,
+    show_default=True,
+    help="seed a demo tenant from the sample reports on first start",
+)
 @with_appcontext
 def standalone(host: str, port: int, demo: bool) -> None:
     """Run everything in one process: migrate, first admin, worker and schedule threads, web."""
@@ -315,8 +380,13 @@ def standalone(host: str, port: int, demo: bool) -> None:
 
 
 @cli.command()
-@click.option("--queues", "-q", default="checks,reports,notifications,default",
-              show_default=True, help="comma-separated queue names, in priority order")
+@click.option(
+    "--queues",
+    "-q",
+    default="checks,reports,notifications,default",
+    show_default=True,
+    help="comma-separated queue names, in priority order",
+)
 @click.option("--burst", is_flag=True, help="exit when the queues are empty")
 @click.option("--name", help="worker name")
 @with_appcontext

@@ -61,7 +61,7 @@ class TenantOwnedMixin:
     """A row that belongs to one tenant. ``tenant_id`` leads the row's indexes."""
 
     @declared_attr
-    def tenant_id(cls) -> Mapped[int]:  # noqa: N805
+    def tenant_id(cls) -> Mapped[int]:
         return mapped_column(
             Integer, ForeignKey("tenant.id", ondelete="CASCADE"), index=True, nullable=False
         )

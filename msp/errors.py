@@ -74,8 +74,12 @@ class TooManyRequests(AppError):
 
 def problem(status: int, title: str, detail: str, errors: Any = None) -> dict[str, Any]:
     """A problem-details body for errors raised outside AppError (Werkzeug, webargs)."""
-    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status,
-                            "detail": detail}
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": title,
+        "status": status,
+        "detail": detail,
+    }
     if errors is not None:
         body["errors"] = errors
     return body

@@ -12,7 +12,7 @@ from msp.db import TenantOwnedMixin, UTCDateTime, utcnow
 from msp.extensions import db
 
 
-class Event(TenantOwnedMixin, db.Model):  # type: ignore[name-defined,misc]
+class Event(TenantOwnedMixin, db.Model):  # type: ignore[name-defined]
     """One thing that happened (``kind`` is dotted: ``dns.drift``, ``policy.proposed``...)."""
 
     __tablename__ = "event"
@@ -38,8 +38,13 @@ def emit_event(
     severity: str = "info",
 ) -> Event:
     """Record an event in the caller's transaction; notifications pick it up after commit."""
-    event = Event(tenant_id=tenant_id, domain_id=domain_id, kind=kind,
-                  payload=payload or {}, severity=severity)
+    event = Event(
+        tenant_id=tenant_id,
+        domain_id=domain_id,
+        kind=kind,
+        payload=payload or {},
+        severity=severity,
+    )
     db.session.add(event)
     db.session.flush()
     return event

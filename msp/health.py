@@ -1,4 +1,4 @@
-"""Health endpoints: ``/healthz`` (the process is alive), ``/readyz`` (database and Redis reachable)."""
+"""Health endpoints: ``/healthz`` (process alive), ``/readyz`` (database and Redis reachable)."""
 
 from __future__ import annotations
 

@@ -14,6 +14,7 @@ from flask import Flask
 from redis import Redis
 from rq import SimpleWorker
 from rq.serializers import JSONSerializer
+from rq.timeouts import TimerDeathPenalty
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +26,10 @@ def in_process_connection(app: Flask) -> Redis:
 
 
 class ThreadWorker(SimpleWorker):
-    """An RQ SimpleWorker that can run in a thread (signals belong to the main thread)."""
+    """An RQ SimpleWorker that can run in a thread: signals belong to the main thread, so no
+    signal handlers, and job time limits by timer instead of SIGALRM."""
+
+    death_penalty_class = TimerDeathPenalty
 
     def _install_signal_handlers(self) -> None:
         pass

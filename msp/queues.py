@@ -19,7 +19,7 @@ from rq import Queue, Retry
 from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 from sqlalchemy import event
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 CHECKS = "checks"
 REPORTS = "reports"
@@ -59,12 +59,13 @@ class Dispatcher:
             return None
         queue = self.queue(request.queue)
         options: dict[str, Any] = {
-            "job_id": request.job_id, "job_timeout": DEFAULT_JOB_TIMEOUT,
-            "result_ttl": 3600, "failure_ttl": 7 * 86400,
+            "job_id": request.job_id,
+            "job_timeout": DEFAULT_JOB_TIMEOUT,
+            "result_ttl": 3600,
+            "failure_ttl": 7 * 86400,
         }
         if self.retries:
-            options["retry"] = Retry(max=self.retries,
-                                     interval=RETRY_INTERVALS[: self.retries])
+            options["retry"] = Retry(max=self.retries, interval=RETRY_INTERVALS[: self.retries])
         if request.at is not None:
             return queue.enqueue_at(request.at, request.func, kwargs=request.kwargs, **options)
         return queue.enqueue(request.func, kwargs=request.kwargs, **options)
@@ -77,8 +78,9 @@ class Dispatcher:
         return job.get_status(refresh=False) in _ACTIVE
 
 
-def enqueue(func: str, *, queue: str, job_id: str | None = None, at: datetime | None = None,
-            **kwargs: Any) -> None:
+def enqueue(
+    func: str, *, queue: str, job_id: str | None = None, at: datetime | None = None, **kwargs: Any
+) -> None:
     """Send ``func(**kwargs)`` to ``queue`` when the current transaction commits.
 
     ``func`` is a dotted path (``workers.dns.check_domain``); ``kwargs`` are primitive ids.
@@ -89,12 +91,16 @@ def enqueue(func: str, *, queue: str, job_id: str | None = None, at: datetime | 
     if queue not in ALL_QUEUES:
         raise ValueError(f"unknown queue {queue!r}")
     session = db.session()
+    if not session.in_transaction():
+        session.begin()  # so that a rollback ends it and discards the request
     session.info.setdefault(_PENDING_KEY, []).append(
-        JobRequest(func=func, queue=queue, kwargs=kwargs, job_id=job_id, at=at))
+        JobRequest(func=func, queue=queue, kwargs=kwargs, job_id=job_id, at=at)
+    )
 
 
 def dispatcher() -> Dispatcher:
-    return current_app.extensions["msp_dispatcher"]  # type: ignore[no-any-return]
+    sender: Dispatcher = current_app.extensions["msp_dispatcher"]
+    return sender
 
 
 def _after_commit(session: Session) -> None:
@@ -106,8 +112,9 @@ def _after_commit(session: Session) -> None:
         sender.send(request)
 
 
-def _after_rollback(session: Session) -> None:
-    if not session.in_transaction():
+def _after_transaction_end(session: Session, transaction: SessionTransaction) -> None:
+    # After a commit the list is already sent and gone; what is left was rolled back.
+    if transaction.parent is None:
         session.info.pop(_PENDING_KEY, None)
 
 
@@ -115,4 +122,4 @@ def init_app(app: Flask, connection: Redis) -> None:
     app.extensions["msp_dispatcher"] = Dispatcher(connection, app.config["MSP_JOB_RETRIES"])
     if not event.contains(Session, "after_commit", _after_commit):
         event.listen(Session, "after_commit", _after_commit)
-        event.listen(Session, "after_soft_rollback", lambda s, t: _after_rollback(s))
+        event.listen(Session, "after_transaction_end", _after_transaction_end)

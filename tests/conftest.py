@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import os
 import uuid
-from urllib.parse import urlparse
 from collections.abc import Callable, Iterator
 from typing import Any
+from urllib.parse import urlparse
 
 import pytest
 import sqlalchemy as sa
@@ -35,8 +35,9 @@ LOCK_KEY = "msp:test-session-lock"
 class BoundSession(FsaSession):
     """Flask-SQLAlchemy's session, but honouring a session-level bind (the test connection)."""
 
-    def get_bind(self, mapper: Any = None, clause: Any = None, bind: Any = None,
-                 **kwargs: Any) -> Any:
+    def get_bind(
+        self, mapper: Any = None, clause: Any = None, bind: Any = None, **kwargs: Any
+    ) -> Any:
         if bind is None and self.bind is not None:
             return self.bind
         return super().get_bind(mapper, clause, bind, **kwargs)
@@ -129,8 +130,12 @@ def db_session(app: Flask) -> Iterator[Any]:
         transaction = connection.begin()
         original = db.session
         db.session = db._make_scoped_session(  # type: ignore[method-assign]
-            {"class_": BoundSession, "bind": connection,
-             "join_transaction_mode": "create_savepoint"})
+            {
+                "class_": BoundSession,
+                "bind": connection,
+                "join_transaction_mode": "create_savepoint",
+            }
+        )
         try:
             yield db.session
         finally:
@@ -172,7 +177,9 @@ def run_jobs(app: Flask, redis_conn: Redis, db_session: Any) -> Callable[..., Si
     def run(queues: tuple[str, ...] = ALL_QUEUES) -> SimpleWorker:
         worker = SimpleWorker(
             [Queue(q, connection=redis_conn, serializer=JSONSerializer) for q in queues],
-            connection=redis_conn, serializer=JSONSerializer)
+            connection=redis_conn,
+            serializer=JSONSerializer,
+        )
         worker.work(burst=True, with_scheduler=False)
         return worker
 

@@ -30,10 +30,13 @@ def make_domain(tenant: Tenant, name: str | None = None, **fields: Any) -> Domai
     return add_domain(tenant, name or f"d{next(_seq)}.{tenant.slug}.example", **fields)
 
 
-def make_user(role: str, tenant: Tenant | None = None, *, email: str | None = None,
-              restricted: bool = False) -> User:
-    data: dict[str, Any] = {"email": email or f"user{next(_seq)}@example.test",
-                            "password": PASSWORD}
+def make_user(
+    role: str, tenant: Tenant | None = None, *, email: str | None = None, restricted: bool = False
+) -> User:
+    data: dict[str, Any] = {
+        "email": email or f"user{next(_seq)}@example.test",
+        "password": PASSWORD,
+    }
     if role.startswith("msp_"):
         data.update(msp_role=role, staff_restricted=restricted)
     else:
@@ -55,13 +58,17 @@ class Caller:
 
 def token_caller(role: str, tenant: Tenant | None = None) -> Caller:
     """An API token of ``role`` (MSP-wide when ``tenant`` is None)."""
-    issued = issue_token(_OPERATOR, name=f"t{next(_seq)}",
-                         tenant_id=tenant.id if tenant else None, role=role, days=30,
-                         now=utcnow())
+    issued = issue_token(
+        _OPERATOR,
+        name=f"t{next(_seq)}",
+        tenant_id=tenant.id if tenant else None,
+        role=role,
+        days=30,
+        now=utcnow(),
+    )
     from msp.auth.service import principal_for_token
 
-    return Caller(principal_for_token(issued.token),
-                  {"Authorization": f"Bearer {issued.secret}"})
+    return Caller(principal_for_token(issued.token), {"Authorization": f"Bearer {issued.secret}"})
 
 
 def user_principal(user: User) -> Principal:

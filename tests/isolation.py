@@ -35,8 +35,13 @@ class World:
     @property
     def markers(self) -> list[str]:
         """Strings that must never appear in an answer to tenant A."""
-        return [self.tenant_b.slug, self.tenant_b.report_token, self.domain_b.name,
-                self.user_b.email, *self.extra.get("markers", [])]
+        return [
+            self.tenant_b.slug,
+            self.tenant_b.report_token,
+            self.domain_b.name,
+            self.user_b.email,
+            *self.extra.get("markers", []),
+        ]
 
 
 def build_world() -> World:
@@ -58,18 +63,22 @@ def build_world() -> World:
     from msp.auth.service import issue_token
 
     staff_token = issue_token(
-        _staff_principal(staff_a), name="staff-a", tenant_id=None, role="msp_staff", days=1,
-        now=_now())
+        _staff_principal(staff_a),
+        name="staff-a",
+        tenant_id=None,
+        role="msp_staff",
+        days=1,
+        now=_now(),
+    )
     callers = {
         "tenant_admin_a": token_caller("tenant_admin", tenant_a),
         "tenant_viewer_a": token_caller("tenant_viewer", tenant_a),
         "restricted_staff_a": Caller(
-            _staff_principal(staff_a),
-            {"Authorization": f"Bearer {staff_token.secret}"}),
+            _staff_principal(staff_a), {"Authorization": f"Bearer {staff_token.secret}"}
+        ),
     }
     assert token_b is not None
-    return World(tenant_a, tenant_b, domain_a, domain_b, user_b, membership_b, token_b,
-                 callers)
+    return World(tenant_a, tenant_b, domain_a, domain_b, user_b, membership_b, token_b, callers)
 
 
 def _now() -> Any:

@@ -23,12 +23,14 @@ def _problem(response: Any, status: int) -> dict[str, Any]:
 
 def test_msp_admin_creates_tenant_and_domain_with_idna(client: FlaskClient) -> None:
     admin = token_caller("msp_admin")
-    r = client.post("/api/v1/tenants", json={"slug": "acme", "name": "Acme"},
-                    headers=admin.headers)
+    r = client.post("/api/v1/tenants", json={"slug": "acme", "name": "Acme"}, headers=admin.headers)
     assert r.status_code == 201, r.get_data(as_text=True)
     tenant_id = r.get_json()["id"]
-    r = client.post(f"/api/v1/tenants/{tenant_id}/domains", json={"name": "Bücher.Example."},
-                    headers=admin.headers)
+    r = client.post(
+        f"/api/v1/tenants/{tenant_id}/domains",
+        json={"name": "Bücher.Example."},
+        headers=admin.headers,
+    )
     assert r.status_code == 201, r.get_data(as_text=True)
     assert r.get_json()["name"] == "xn--bcher-kva.example"
     r = client.get("/api/v1/domains", headers=admin.headers)
@@ -41,8 +43,9 @@ def test_duplicate_domain_is_a_conflict_and_writes_nothing(client: FlaskClient) 
     a, b = make_tenant(), make_tenant()
     make_domain(a, "taken.example")
     before = db.session.query(AuditLog).count()
-    r = client.post(f"/api/v1/tenants/{b.id}/domains", json={"name": "TAKEN.example"},
-                    headers=admin.headers)
+    r = client.post(
+        f"/api/v1/tenants/{b.id}/domains", json={"name": "TAKEN.example"}, headers=admin.headers
+    )
     _problem(r, 409)
     assert db.session.query(AuditLog).count() == before
 
@@ -50,23 +53,33 @@ def test_duplicate_domain_is_a_conflict_and_writes_nothing(client: FlaskClient) 
 def test_invalid_domain_names_are_rejected(client: FlaskClient) -> None:
     admin = token_caller("msp_admin")
     tenant = make_tenant()
-    for bad in ["localhost", "-bad.example", "a..b", "x" * 64 + ".example", "1.2.3.4",
-                "under_score.example", ""]:
-        r = client.post(f"/api/v1/tenants/{tenant.id}/domains", json={"name": bad},
-                        headers=admin.headers)
+    for bad in [
+        "localhost",
+        "-bad.example",
+        "a..b",
+        "x" * 64 + ".example",
+        "1.2.3.4",
+        "under_score.example",
+        "",
+    ]:
+        r = client.post(
+            f"/api/v1/tenants/{tenant.id}/domains", json={"name": bad}, headers=admin.headers
+        )
         body = _problem(r, 422)
         assert "name" in (body.get("errors") or {}), (bad, body)
 
 
 def test_unknown_fields_wrong_types_and_malformed_json(client: FlaskClient) -> None:
     admin = token_caller("msp_admin")
-    r = client.post("/api/v1/tenants", json={"slug": "x", "colour": "red"},
-                    headers=admin.headers)
+    r = client.post("/api/v1/tenants", json={"slug": "x", "colour": "red"}, headers=admin.headers)
     assert "colour" in _problem(r, 422)["errors"]
     r = client.post("/api/v1/tenants", json={"slug": 12}, headers=admin.headers)
     assert "slug" in _problem(r, 422)["errors"]
-    r = client.post("/api/v1/tenants", data="{not json", headers={
-        **admin.headers, "Content-Type": "application/json"})
+    r = client.post(
+        "/api/v1/tenants",
+        data="{not json",
+        headers={**admin.headers, "Content-Type": "application/json"},
+    )
     assert r.status_code in (400, 422)
     _problem(r, r.status_code)
 
@@ -95,8 +108,11 @@ def test_token_expired_or_revoked_is_refused(client: FlaskClient) -> None:
 def test_token_is_shown_once_and_stored_hashed(client: FlaskClient) -> None:
     admin = token_caller("msp_admin")
     tenant = make_tenant()
-    r = client.post("/api/v1/tokens", json={"name": "ci", "tenant_id": tenant.id,
-                                             "role": "tenant_viewer"}, headers=admin.headers)
+    r = client.post(
+        "/api/v1/tokens",
+        json={"name": "ci", "tenant_id": tenant.id, "role": "tenant_viewer"},
+        headers=admin.headers,
+    )
     assert r.status_code == 201, r.get_data(as_text=True)
     secret = r.get_json()["token"]
     listed = client.get("/api/v1/tokens", headers=admin.headers).get_data(as_text=True)
@@ -116,8 +132,7 @@ def test_tenant_viewer_cannot_change_but_admin_can(client: FlaskClient) -> None:
     domain = make_domain(tenant)
     viewer, admin = token_caller("tenant_viewer", tenant), token_caller("tenant_admin", tenant)
     body = {"dkim_selectors": ["s1", "google"]}
-    _problem(client.patch(f"/api/v1/domains/{domain.id}", json=body, headers=viewer.headers),
-             403)
+    _problem(client.patch(f"/api/v1/domains/{domain.id}", json=body, headers=viewer.headers), 403)
     r = client.patch(f"/api/v1/domains/{domain.id}", json=body, headers=admin.headers)
     assert r.status_code == 200
     assert r.get_json()["dkim_selectors"] == ["google", "s1"]
@@ -125,11 +140,16 @@ def test_tenant_viewer_cannot_change_but_admin_can(client: FlaskClient) -> None:
 
 def test_every_change_is_audited_with_actor_and_origin(client: FlaskClient) -> None:
     admin = token_caller("msp_admin")
-    r = client.post("/api/v1/tenants", json={"slug": "audited"}, headers=admin.headers,
-                    environ_base={"REMOTE_ADDR": "198.51.100.7"})
+    r = client.post(
+        "/api/v1/tenants",
+        json={"slug": "audited"},
+        headers=admin.headers,
+        environ_base={"REMOTE_ADDR": "198.51.100.7"},
+    )
     assert r.status_code == 201
-    rows = client.get("/api/v1/audit", query_string={"action": "tenant.create"},
-                      headers=admin.headers).get_json()
+    rows = client.get(
+        "/api/v1/audit", query_string={"action": "tenant.create"}, headers=admin.headers
+    ).get_json()
     row = next(x for x in rows if x["changes"].get("slug") == "audited")
     assert row["actor_type"] == "token"
     assert row["ip"] == "198.51.100.7"
@@ -141,8 +161,11 @@ def test_pagination_pages_through_everything(client: FlaskClient) -> None:
     names = sorted(make_domain(tenant).name for _ in range(7))
     seen: list[str] = []
     for page in (1, 2, 3):
-        r = client.get(f"/api/v1/tenants/{tenant.id}/domains",
-                       query_string={"page": page, "page_size": 3}, headers=admin.headers)
+        r = client.get(
+            f"/api/v1/tenants/{tenant.id}/domains",
+            query_string={"page": page, "page_size": 3},
+            headers=admin.headers,
+        )
         seen += [d["name"] for d in r.get_json()]
     assert seen == names
 
@@ -150,8 +173,13 @@ def test_pagination_pages_through_everything(client: FlaskClient) -> None:
 def test_openapi_document_lists_the_resources(client: FlaskClient) -> None:
     spec = client.get("/api/v1/openapi.json").get_json()
     assert spec["openapi"].startswith("3.")
-    for path in ("/api/v1/tenants", "/api/v1/domains/{domain_id}", "/api/v1/tokens",
-                 "/api/v1/audit", "/api/v1/users"):
+    for path in (
+        "/api/v1/tenants",
+        "/api/v1/domains/{domain_id}",
+        "/api/v1/tokens",
+        "/api/v1/audit",
+        "/api/v1/users",
+    ):
         assert path in spec["paths"], path
 
 

@@ -44,11 +44,13 @@ def world(db_session: Any) -> World:
 
 def _b_fingerprint(world: World) -> tuple[int, int]:
     audit_rows = db.session.scalar(
-        select(func.count()).select_from(AuditLog).where(AuditLog.tenant_id == world.tenant_b.id))
+        select(func.count()).select_from(AuditLog).where(AuditLog.tenant_id == world.tenant_b.id)
+    )
     from msp.domains.models import Domain
 
     domains = db.session.scalar(
-        select(func.count()).select_from(Domain).where(Domain.tenant_id == world.tenant_b.id))
+        select(func.count()).select_from(Domain).where(Domain.tenant_id == world.tenant_b.id)
+    )
     return audit_rows or 0, domains or 0
 
 
@@ -61,15 +63,19 @@ def _call(client: FlaskClient, method: str, path: str, headers: dict[str, str]) 
 
 def test_every_route_has_a_factory_for_its_parameters(app: Flask) -> None:
     factories = all_factories()
-    missing = {(rule, name) for rule, _, _ in _routes(app)
-               for name in PARAM_RE.findall(rule) if name not in factories}
+    missing = {
+        (rule, name)
+        for rule, _, _ in _routes(app)
+        for name in PARAM_RE.findall(rule)
+        if name not in factories
+    }
     assert not missing, f"add isolation factories for: {sorted(missing)}"
 
 
-@pytest.mark.parametrize("caller_name", ["tenant_admin_a", "tenant_viewer_a",
-                                         "restricted_staff_a"])
+@pytest.mark.parametrize("caller_name", ["tenant_admin_a", "tenant_viewer_a", "restricted_staff_a"])
 def test_tenant_a_gets_404_for_tenant_b_objects_everywhere(
-        app: Flask, client: FlaskClient, world: World, caller_name: str) -> None:
+    app: Flask, client: FlaskClient, world: World, caller_name: str
+) -> None:
     caller = world.callers[caller_name]
     factories = all_factories()
     before = _b_fingerprint(world)
@@ -88,14 +94,16 @@ def test_tenant_a_gets_404_for_tenant_b_objects_everywhere(
             if _is_msp_only(app, endpoint, method) and caller_name != "restricted_staff_a":
                 allowed = {403, 404}
             assert response.status_code in allowed, (
-                f"{method} {rule} as {caller_name} gave {response.status_code}: {text[:300]}")
+                f"{method} {rule} as {caller_name} gave {response.status_code}: {text[:300]}"
+            )
             checked += 1
     assert checked > 10
     assert _b_fingerprint(world) == before, "tenant B's data changed"
 
 
 def test_tenant_users_cannot_reach_msp_only_endpoints(
-        app: Flask, client: FlaskClient, world: World) -> None:
+    app: Flask, client: FlaskClient, world: World
+) -> None:
     targets = [(r, m) for r, m, e in _routes(app) if _is_msp_only(app, e, m)]
     assert targets, "no MSP-only endpoint found"
     for caller_name in ("tenant_admin_a", "tenant_viewer_a"):
@@ -104,7 +112,8 @@ def test_tenant_users_cannot_reach_msp_only_endpoints(
             path = PARAM_RE.sub(str(world.tenant_a.id), rule)  # even their own tenant
             response = _call(client, method, path, caller.headers)
             assert response.status_code in {403, 404}, (
-                f"{method} {rule} as {caller_name} gave {response.status_code}")
+                f"{method} {rule} as {caller_name} gave {response.status_code}"
+            )
 
 
 def test_restricted_staff_see_only_assigned_tenants(client: FlaskClient, world: World) -> None:

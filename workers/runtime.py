@@ -59,8 +59,9 @@ def job(fn: Callable[P, R]) -> Callable[P, R]:
                 db.session.rollback()
                 raise
             finally:
-                observability.observe_job(queue, fn.__qualname__,
-                                          time.perf_counter() - started, status)
+                observability.observe_job(
+                    queue, fn.__qualname__, time.perf_counter() - started, status
+                )
 
     return wrapper
 

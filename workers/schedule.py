@@ -16,8 +16,14 @@ from rq.cron import CronJob, CronScheduler
 from msp.queues import Dispatcher
 from workers.runtime import CronEntry
 
-AREA_MODULES = ("workers.dns", "workers.reports", "workers.policy", "workers.notifications",
-                "workers.billing")
+AREA_MODULES = (
+    "workers.core",
+    "workers.dns",
+    "workers.reports",
+    "workers.policy",
+    "workers.notifications",
+    "workers.billing",
+)
 
 log = logging.getLogger(__name__)
 
@@ -51,10 +57,11 @@ class JsonCronScheduler(CronScheduler):
 
         due: list[CronJob] = []
         for cron_job in self._cron_jobs:
-            if cron_job.should_run():
+            if cron_job.func is not None and cron_job.should_run():
                 queue = self._dispatch.queue(cron_job.queue_name)
-                queue.enqueue(cron_job.func, kwargs=cron_job.kwargs or {},
-                              job_id=None, result_ttl=600)
+                queue.enqueue(
+                    cron_job.func, kwargs=cron_job.kwargs or {}, job_id=None, result_ttl=600
+                )
                 cron_job.set_enqueue_time(now())
                 due.append(cron_job)
         return due
@@ -63,7 +70,12 @@ class JsonCronScheduler(CronScheduler):
 def build_scheduler(connection: Redis) -> JsonCronScheduler:
     scheduler = JsonCronScheduler(connection, name="msp-scheduler")
     for entry in entries():
-        scheduler.register(entry.func, queue_name=entry.queue, kwargs=entry.kwargs,
-                           interval=entry.interval, cron=entry.cron,
-                           name=f"{entry.func.__module__}.{entry.func.__name__}")
+        scheduler.register(
+            entry.func,
+            queue_name=entry.queue,
+            kwargs=entry.kwargs,
+            interval=entry.interval,
+            cron=entry.cron,
+            name=f"{entry.func.__module__}.{entry.func.__name__}",
+        )
     return scheduler

@@ -18,6 +18,7 @@ RESOURCE_MODULES = (
     "msp.api.tokens",
     "msp.api.domains",
     "msp.api.audit",
+    "msp.api.system",
     "msp.api.posture",
     "msp.api.reports",
     "msp.api.policy",
@@ -38,13 +39,22 @@ def _problem_response(body: dict[str, Any], headers: Any = None) -> Response:
 class MspApi(Api):
     """flask-smorest's Api with every error in the one problem-details shape."""
 
-    def handle_http_exception(self, error: HTTPException) -> Any:  # type: ignore[override]
+    def handle_http_exception(self, error: HTTPException) -> Any:
         data = getattr(error, "data", None) or {}
         errors = data.get("messages")
-        if isinstance(errors, dict) and set(errors) <= {"json", "query", "form", "files",
-                                                        "path", "headers"}:
-            errors = {k: v for loc in errors.values() for k, v in loc.items()} \
-                if all(isinstance(v, dict) for v in errors.values()) else errors
+        if isinstance(errors, dict) and set(errors) <= {
+            "json",
+            "query",
+            "form",
+            "files",
+            "path",
+            "headers",
+        }:
+            errors = (
+                {k: v for loc in errors.values() for k, v in loc.items()}
+                if all(isinstance(v, dict) for v in errors.values())
+                else errors
+            )
         detail = error.description or error.name
         if errors and error.code == 422:
             detail = "the request does not validate"
@@ -64,8 +74,7 @@ def init_app(app: Flask) -> None:
         OPENAPI_URL_PREFIX="/api/v1",
         OPENAPI_JSON_PATH="openapi.json",
         API_SPEC_OPTIONS={
-            "components": {"securitySchemes": {
-                "bearerAuth": {"type": "http", "scheme": "bearer"}}},
+            "components": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}}},
             "security": [{"bearerAuth": []}],
         },
     )

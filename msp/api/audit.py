@@ -23,7 +23,7 @@ blp = Blueprint("audit", __name__, url_prefix="/api/v1/audit", description="Audi
 @blp.response(200, AuditSchema(many=True))
 @blp.paginate()
 def audit_log(args: dict[str, Any], pagination_parameters: PaginationParameters) -> Any:
-    """Changes, newest first. Tenant users see their tenants' rows; MSP-level rows are staff-only."""
+    """Changes, newest first; tenant users see their tenants' rows, MSP-level rows are staff's."""
     actor = require_principal()
     stmt = select(AuditLog).order_by(AuditLog.at.desc(), AuditLog.id.desc())
     if not actor.all_tenants:

@@ -19,6 +19,11 @@ blp = Blueprint("me", __name__, url_prefix="/api/v1/me", description="The caller
 def me() -> Any:
     """The authenticated principal."""
     p = require_principal()
-    return {"kind": p.kind, "id": p.id, "label": p.label, "msp_role": p.msp_role,
-            "all_tenants": p.all_tenants,
-            "tenant_roles": {str(k): v for k, v in p.tenant_roles.items()}}
+    return {
+        "kind": p.kind,
+        "id": p.id,
+        "label": p.label,
+        "msp_role": p.msp_role,
+        "all_tenants": p.all_tenants,
+        "tenant_roles": {str(k): v for k, v in p.tenant_roles.items()},
+    }

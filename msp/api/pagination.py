@@ -1,4 +1,4 @@
-"""Pagination of list endpoints (flask-smorest's ``X-Pagination`` header) over SQLAlchemy selects."""
+"""Pagination of list endpoints (flask-smorest's ``X-Pagination`` header) over selects."""
 
 from __future__ import annotations
 
@@ -14,5 +14,4 @@ def page_of(stmt: Select[Any], pagination: PaginationParameters) -> list[Any]:
     """The requested page of ``stmt``'s rows; sets the total for the pagination header."""
     total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
     pagination.item_count = total or 0
-    return list(db.session.scalars(
-        stmt.limit(pagination.page_size).offset(pagination.first_item)))
+    return list(db.session.scalars(stmt.limit(pagination.page_size).offset(pagination.first_item)))

@@ -37,8 +37,9 @@ class Tenants(MethodView):
     @blp.response(201, TenantSchema)
     def post(self, data: dict[str, Any]) -> Any:
         """Create a tenant (MSP staff)."""
-        return service.create_tenant(data["slug"], data.get("name"), data["timezone"],
-                                     data["plan"], data["settings"])
+        return service.create_tenant(
+            data["slug"], data.get("name"), data["timezone"], data["plan"], data["settings"]
+        )
 
 
 @blp.route("/<int:tenant_id>")

@@ -29,8 +29,11 @@ def _visible(actor: Principal) -> Any:
     if actor.all_tenants:
         return stmt
     managed = [t for t in actor.tenant_roles if actor.can_manage(t)]
-    return stmt.where(or_(ApiToken.tenant_id.in_(managed or [-1]),
-                          ApiToken.created_by_id == (actor.user_id or -1)))
+    return stmt.where(
+        or_(
+            ApiToken.tenant_id.in_(managed or [-1]), ApiToken.created_by_id == (actor.user_id or -1)
+        )
+    )
 
 
 @blp.route("")
@@ -50,14 +53,23 @@ class Tokens(MethodView):
         actor = require_principal()
         if data["tenant_id"] is not None and not actor.reaches(data["tenant_id"]):
             raise NotFound(f"tenant {data['tenant_id']} not found")
-        issued = service.issue_token(actor, name=data["name"], tenant_id=data["tenant_id"],
-                                     role=data["role"], days=data["expires_in_days"],
-                                     now=utcnow())
-        audit("token.create", "api_token", issued.token.id, tenant_id=data["tenant_id"],
-              changes={"name": data["name"], "role": data["role"]})
+        issued = service.issue_token(
+            actor,
+            name=data["name"],
+            tenant_id=data["tenant_id"],
+            role=data["role"],
+            days=data["expires_in_days"],
+            now=utcnow(),
+        )
+        audit(
+            "token.create",
+            "api_token",
+            issued.token.id,
+            tenant_id=data["tenant_id"],
+            changes={"name": data["name"], "role": data["role"]},
+        )
         fields = TokenSchema().dump_fields
-        return {**{name: getattr(issued.token, name) for name in fields},
-                "token": issued.secret}
+        return {**{name: getattr(issued.token, name) for name in fields}, "token": issued.secret}
 
 
 @blp.route("/<int:token_id>")

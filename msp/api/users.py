@@ -50,7 +50,8 @@ class UserItem(MethodView):
         """Change a user (themself, or by an msp_admin)."""
         actor = require_principal()
         user = users.get_visible_user(actor, user_id)
-        if not (actor.is_msp_admin or actor.user_id == user.id) or actor.kind == "token" \
-                and not actor.is_msp_admin:
+        if not (actor.is_msp_admin or actor.user_id == user.id) or (
+            actor.kind == "token" and not actor.is_msp_admin
+        ):
             raise Forbidden("you may change only your own account")
         return users.update_user(actor, user, data)

@@ -31,9 +31,15 @@ def audit(
     else:
         actor_type, actor_id, label = "cli", None, f"cli:{getpass.getuser()}"
     row = AuditLog(
-        tenant_id=tenant_id, actor_type=actor_type, actor_id=actor_id, actor_label=label,
-        action=action, object_type=object_type, object_id=str(object_id),
-        changes=changes or {}, ip=g.get("audit_ip", "") if has_app_context() else "",
+        tenant_id=tenant_id,
+        actor_type=actor_type,
+        actor_id=actor_id,
+        actor_label=label,
+        action=action,
+        object_type=object_type,
+        object_id=str(object_id),
+        changes=changes or {},
+        ip=g.get("audit_ip", "") if has_app_context() else "",
     )
     db.session.add(row)
     return row

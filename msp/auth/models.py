@@ -1,4 +1,4 @@
-"""Users, their memberships in tenants, API tokens, web sessions, login attempts and the audit log."""
+"""Users, memberships in tenants, API tokens, web sessions, login attempts, the audit log."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ TENANT_ROLES = ("tenant_admin", "tenant_viewer")
 MEMBERSHIP_ROLES = (*TENANT_ROLES, "staff")
 
 
-class User(TimestampMixin, db.Model):  # type: ignore[name-defined,misc]
+class User(TimestampMixin, db.Model):  # type: ignore[name-defined]
     __tablename__ = "user_account"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -34,19 +34,20 @@ class User(TimestampMixin, db.Model):  # type: ignore[name-defined,misc]
     )
 
 
-class Membership(TenantOwnedMixin, TimestampMixin, db.Model):  # type: ignore[name-defined,misc]
+class Membership(TenantOwnedMixin, TimestampMixin, db.Model):  # type: ignore[name-defined]
     __tablename__ = "membership"
     __table_args__ = (UniqueConstraint("tenant_id", "user_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"),
-                                         index=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("user_account.id", ondelete="CASCADE"), index=True
+    )
     role: Mapped[str] = mapped_column(String(16))
 
     user: Mapped[User] = relationship(back_populates="memberships")
 
 
-class ApiToken(TimestampMixin, db.Model):  # type: ignore[name-defined,misc]
+class ApiToken(TimestampMixin, db.Model):  # type: ignore[name-defined]
     """A machine credential. ``tenant_id`` NULL: MSP-wide; else scoped to that one tenant."""
 
     __tablename__ = "api_token"
@@ -69,15 +70,16 @@ class ApiToken(TimestampMixin, db.Model):  # type: ignore[name-defined,misc]
         return self.revoked_at is None and self.expires_at > now
 
 
-class UserSession(db.Model):  # type: ignore[name-defined,misc]
+class UserSession(db.Model):  # type: ignore[name-defined]
     """A server-side web session; the browser holds only its random id."""
 
     __tablename__ = "user_session"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     session_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"),
-                                         index=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("user_account.id", ondelete="CASCADE"), index=True
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -85,7 +87,7 @@ class UserSession(db.Model):  # type: ignore[name-defined,misc]
     user_agent: Mapped[str] = mapped_column(String(255), default="")
 
 
-class LoginAttempt(db.Model):  # type: ignore[name-defined,misc]
+class LoginAttempt(db.Model):  # type: ignore[name-defined]
     """A failed login, counted per client address for the login rate limit."""
 
     __tablename__ = "login_attempt"
@@ -97,7 +99,7 @@ class LoginAttempt(db.Model):  # type: ignore[name-defined,misc]
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
-class AuditLog(db.Model):  # type: ignore[name-defined,misc]
+class AuditLog(db.Model):  # type: ignore[name-defined]
     """Who changed what, when and from where. ``tenant_id`` NULL: an MSP-level change."""
 
     __tablename__ = "audit_log"

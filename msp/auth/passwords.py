@@ -15,8 +15,10 @@ _DUMMY_HASH = _hasher.hash("not-a-real-password-xyz")
 
 def hash_password(password: str) -> str:
     if len(password) < MIN_LENGTH:
-        raise ValidationFailed(f"password must have at least {MIN_LENGTH} characters",
-                               errors={"password": ["too short"]})
+        raise ValidationFailed(
+            f"password must have at least {MIN_LENGTH} characters",
+            errors={"password": ["too short"]},
+        )
     return _hasher.hash(password)
 
 

@@ -34,10 +34,14 @@ def _digest(raw: str) -> str:
 def principal_for_user(user: User) -> Principal:
     roles = {m.tenant_id: m.role for m in user.memberships}
     return Principal(
-        kind="user", id=user.id, label=user.email, msp_role=user.msp_role,
+        kind="user",
+        id=user.id,
+        label=user.email,
+        msp_role=user.msp_role,
         all_tenants=user.msp_role == "msp_admin"
         or (user.msp_role == "msp_staff" and not user.staff_restricted),
-        tenant_roles=roles, user_id=user.id,
+        tenant_roles=roles,
+        user_id=user.id,
     )
 
 
@@ -50,23 +54,37 @@ def principal_for_token(token: ApiToken) -> Principal:
     if token.tenant_id is not None:
         if creator is not None and not principal_for_user(creator).reaches(token.tenant_id):
             raise Unauthorized("API token's owner no longer reaches its tenant")
-        return Principal(kind="token", id=token.id, label=label,
-                         tenant_roles={token.tenant_id: token.role}, user_id=token.created_by_id)
+        return Principal(
+            kind="token",
+            id=token.id,
+            label=label,
+            tenant_roles={token.tenant_id: token.role},
+            user_id=token.created_by_id,
+        )
     if creator is None:
-        return Principal(kind="token", id=token.id, label=label, msp_role=token.role,
-                         all_tenants=True)
+        return Principal(
+            kind="token", id=token.id, label=label, msp_role=token.role, all_tenants=True
+        )
     owner = principal_for_user(creator)
     role = token.role if owner.msp_role == "msp_admin" else owner.msp_role
-    return Principal(kind="token", id=token.id, label=label, msp_role=role,
-                     all_tenants=owner.all_tenants, tenant_roles=owner.tenant_roles,
-                     user_id=creator.id)
+    return Principal(
+        kind="token",
+        id=token.id,
+        label=label,
+        msp_role=role,
+        all_tenants=owner.all_tenants,
+        tenant_roles=owner.tenant_roles,
+        user_id=creator.id,
+    )
 
 
 # --- logins ----------------------------------------------------------------------------------
 
+
 def check_login_rate(ip: str, limit: int, now: datetime) -> None:
     failures = db.session.scalar(
-        select(func.count()).select_from(LoginAttempt)
+        select(func.count())
+        .select_from(LoginAttempt)
         .where(LoginAttempt.ip == ip, LoginAttempt.at > now - RATE_WINDOW)
     )
     if (failures or 0) >= limit:
@@ -88,9 +106,16 @@ def authenticate(email: str, password: str, ip: str, limit: int, now: datetime) 
 
 def open_session(user: User, ip: str, user_agent: str, hours: int, now: datetime) -> str:
     raw = secrets.token_urlsafe(32)
-    db.session.add(UserSession(session_hash=_digest(raw), user_id=user.id, created_at=now,
-                               expires_at=now + timedelta(hours=hours), ip=ip,
-                               user_agent=user_agent[:255]))
+    db.session.add(
+        UserSession(
+            session_hash=_digest(raw),
+            user_id=user.id,
+            created_at=now,
+            expires_at=now + timedelta(hours=hours),
+            ip=ip,
+            user_agent=user_agent[:255],
+        )
+    )
     db.session.flush()
     return raw
 
@@ -111,6 +136,7 @@ def close_session(raw: str, now: datetime) -> None:
 
 # --- API tokens ------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class IssuedToken:
     token: ApiToken
@@ -128,19 +154,28 @@ def issue_token(
             raise Forbidden("only an msp_admin may create msp_admin tokens")
     else:
         if role not in TENANT_ROLES:
-            raise ValidationFailed("a tenant token's role is tenant_admin or tenant_viewer",
-                                   errors={"role": ["invalid for a tenant token"]})
+            raise ValidationFailed(
+                "a tenant token's role is tenant_admin or tenant_viewer",
+                errors={"role": ["invalid for a tenant token"]},
+            )
         if not creator.can_manage(tenant_id) and not (
             role == "tenant_viewer" and creator.reaches(tenant_id)
         ):
             raise Forbidden("you may not create tokens of that role for this tenant")
     if not 1 <= days <= 730:
-        raise ValidationFailed("expires_in_days must be 1 to 730",
-                               errors={"expires_in_days": ["out of range"]})
+        raise ValidationFailed(
+            "expires_in_days must be 1 to 730", errors={"expires_in_days": ["out of range"]}
+        )
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    token = ApiToken(name=name, tenant_id=tenant_id, role=role, prefix=secret[:12],
-                     token_hash=_digest(secret), created_by_id=creator.user_id,
-                     expires_at=now + timedelta(days=days))
+    token = ApiToken(
+        name=name,
+        tenant_id=tenant_id,
+        role=role,
+        prefix=secret[:12],
+        token_hash=_digest(secret),
+        created_by_id=creator.user_id,
+        expires_at=now + timedelta(days=days),
+    )
     db.session.add(token)
     db.session.flush()
     return IssuedToken(token=token, secret=secret)
@@ -164,4 +199,6 @@ def revoke_token(token: ApiToken, now: datetime) -> None:
 
 
 def tenant_ids_of_user(user_id: int) -> list[int]:
-    return list(db.session.scalars(select(Membership.tenant_id).where(Membership.user_id == user_id)))
+    return list(
+        db.session.scalars(select(Membership.tenant_id).where(Membership.user_id == user_id))
+    )

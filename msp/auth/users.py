@@ -24,46 +24,72 @@ def create_user(actor: Principal | None, data: dict[str, Any]) -> User:
             raise Forbidden("only an msp_admin may create MSP staff")
         if not msp_role:
             if tenant_id is None:
-                raise ValidationFailed("a tenant user needs tenant_id and tenant_role",
-                                       errors={"tenant_id": ["required"]})
+                raise ValidationFailed(
+                    "a tenant user needs tenant_id and tenant_role",
+                    errors={"tenant_id": ["required"]},
+                )
             if not actor.can_manage(tenant_id):
                 raise NotFound(f"tenant {tenant_id} not found")
     if db.session.scalar(select(User.id).where(User.email == email)) is not None:
         raise Conflict(f"a user with e-mail {email} exists already")
-    user = User(email=email, name=data.get("name", ""), msp_role=msp_role,
-                staff_restricted=bool(data.get("staff_restricted")),
-                password_hash=hash_password(data["password"]) if data.get("password") else None)
+    user = User(
+        email=email,
+        name=data.get("name", ""),
+        msp_role=msp_role,
+        staff_restricted=bool(data.get("staff_restricted")),
+        password_hash=hash_password(data["password"]) if data.get("password") else None,
+    )
     db.session.add(user)
     db.session.flush()
     if tenant_id is not None and not msp_role:
         add_membership(tenant_id, user, data.get("tenant_role") or "tenant_viewer")
-    audit("user.create", "user", user.id, tenant_id=tenant_id,
-          changes={"email": email, "msp_role": msp_role})
+    audit(
+        "user.create",
+        "user",
+        user.id,
+        tenant_id=tenant_id,
+        changes={"email": email, "msp_role": msp_role},
+    )
     return user
 
 
 def add_membership(tenant_id: int, user: User, role: str) -> Membership:
     if role == "staff" and user.msp_role != "msp_staff":
-        raise ValidationFailed("only msp_staff users can be assigned as staff",
-                               errors={"role": ["invalid for this user"]})
+        raise ValidationFailed(
+            "only msp_staff users can be assigned as staff",
+            errors={"role": ["invalid for this user"]},
+        )
     if role != "staff" and user.msp_role is not None:
-        raise ValidationFailed("MSP staff reach tenants through assignment, not tenant roles",
-                               errors={"role": ["invalid for MSP staff"]})
-    existing = db.session.scalar(select(Membership).where(
-        Membership.tenant_id == tenant_id, Membership.user_id == user.id))
+        raise ValidationFailed(
+            "MSP staff reach tenants through assignment, not tenant roles",
+            errors={"role": ["invalid for MSP staff"]},
+        )
+    existing = db.session.scalar(
+        select(Membership).where(Membership.tenant_id == tenant_id, Membership.user_id == user.id)
+    )
     if existing is not None:
         raise Conflict("the user is a member of this tenant already")
     membership = Membership(tenant_id=tenant_id, user_id=user.id, role=role)
     db.session.add(membership)
     db.session.flush()
-    audit("membership.create", "membership", membership.id, tenant_id=tenant_id,
-          changes={"user_id": user.id, "role": role})
+    audit(
+        "membership.create",
+        "membership",
+        membership.id,
+        tenant_id=tenant_id,
+        changes={"user_id": user.id, "role": role},
+    )
     return membership
 
 
 def remove_membership(membership: Membership) -> None:
-    audit("membership.delete", "membership", membership.id, tenant_id=membership.tenant_id,
-          changes={"user_id": membership.user_id})
+    audit(
+        "membership.delete",
+        "membership",
+        membership.id,
+        tenant_id=membership.tenant_id,
+        changes={"user_id": membership.user_id},
+    )
     db.session.delete(membership)
 
 
@@ -75,8 +101,13 @@ def update_user(actor: Principal, user: User, changes: dict[str, Any]) -> User:
     for key in ("name", "is_active", "msp_role", "staff_restricted"):
         if key in changes:
             setattr(user, key, changes[key])
-    audit("user.update", "user", user.id, tenant_id=None,
-          changes={k: v for k, v in changes.items() if k != "password"})
+    audit(
+        "user.update",
+        "user",
+        user.id,
+        tenant_id=None,
+        changes={k: v for k, v in changes.items() if k != "password"},
+    )
     return user
 
 
@@ -86,7 +117,8 @@ def visible_user_ids_stmt(actor: Principal) -> Any:
     if actor.all_tenants:
         return stmt
     member_ids = select(Membership.user_id).where(
-        Membership.tenant_id.in_(sorted(actor.tenant_roles) or [-1]))
+        Membership.tenant_id.in_(sorted(actor.tenant_roles) or [-1])
+    )
     return stmt.where(User.id.in_(member_ids))
 
 

@@ -12,7 +12,7 @@ from msp.db import JSONType, TenantOwnedMixin, TimestampMixin, UTCDateTime
 from msp.extensions import db
 
 
-class Domain(TenantOwnedMixin, TimestampMixin, db.Model):  # type: ignore[name-defined,misc]
+class Domain(TenantOwnedMixin, TimestampMixin, db.Model):  # type: ignore[name-defined]
     __tablename__ = "domain"
     __table_args__ = (Index("ix_domain_tenant_id_name", "tenant_id", "name"),)
 

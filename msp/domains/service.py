@@ -25,13 +25,20 @@ def normalise_fqdn(raw: str) -> str:
     try:
         ascii_name = name.encode("idna").decode("ascii") if name else ""
     except UnicodeError as exc:
-        raise ValidationFailed(f"{raw!r} is not a valid domain name (IDNA: {exc})",
-                               errors={"name": ["invalid IDNA"]}) from exc
+        raise ValidationFailed(
+            f"{raw!r} is not a valid domain name (IDNA: {exc})", errors={"name": ["invalid IDNA"]}
+        ) from exc
     labels = ascii_name.split(".")
-    if (len(labels) < 2 or len(ascii_name) > 253 or not all(LABEL_RE.match(x) for x in labels)
-            or labels[-1].isdigit()):
-        raise ValidationFailed(f"{raw!r} is not a fully qualified domain name",
-                               errors={"name": ["not a fully qualified domain name"]})
+    if (
+        len(labels) < 2
+        or len(ascii_name) > 253
+        or not all(LABEL_RE.match(x) for x in labels)
+        or labels[-1].isdigit()
+    ):
+        raise ValidationFailed(
+            f"{raw!r} is not a fully qualified domain name",
+            errors={"name": ["not a fully qualified domain name"]},
+        )
     return ascii_name
 
 
@@ -39,8 +46,9 @@ def validate_selectors(selectors: list[str]) -> list[str]:
     cleaned = sorted({s.strip().lower() for s in selectors})
     bad = [s for s in cleaned if not SELECTOR_RE.match(s)]
     if bad:
-        raise ValidationFailed(f"invalid DKIM selector(s): {', '.join(bad)}",
-                               errors={"dkim_selectors": bad})
+        raise ValidationFailed(
+            f"invalid DKIM selector(s): {', '.join(bad)}", errors={"dkim_selectors": bad}
+        )
     return cleaned
 
 
@@ -48,17 +56,24 @@ def add_domain(tenant: Tenant, raw_name: str, **fields: Any) -> Domain:
     name = normalise_fqdn(raw_name)
     if db.session.scalar(select(Domain.id).where(Domain.name == name)) is not None:
         raise Conflict(f"domain {name} is already managed")
-    domain = Domain(tenant_id=tenant.id, name=name,
-                    dkim_selectors=validate_selectors(fields.get("dkim_selectors") or []),
-                    check_interval_minutes=fields.get("check_interval_minutes"),
-                    parked=bool(fields.get("parked", False)),
-                    settings=fields.get("settings") or {})
+    domain = Domain(
+        tenant_id=tenant.id,
+        name=name,
+        dkim_selectors=validate_selectors(fields.get("dkim_selectors") or []),
+        check_interval_minutes=fields.get("check_interval_minutes"),
+        parked=bool(fields.get("parked", False)),
+        settings=fields.get("settings") or {},
+    )
     db.session.add(domain)
     db.session.flush()
     audit("domain.create", "domain", domain.id, tenant_id=tenant.id, changes={"name": name})
     # Reports that arrived before the domain was added are routed now.
-    enqueue("workers.reports.route_unrouted_for_domain", queue=REPORTS,
-            job_id=f"route-unrouted-{domain.id}", domain_id=domain.id)
+    enqueue(
+        "workers.reports.route_unrouted_for_domain",
+        queue=REPORTS,
+        job_id=f"route-unrouted-{domain.id}",
+        domain_id=domain.id,
+    )
     return domain
 
 
@@ -73,8 +88,13 @@ def update_domain(domain: Domain, changes: dict[str, Any]) -> Domain:
 
 
 def remove_domain(domain: Domain) -> None:
-    audit("domain.delete", "domain", domain.id, tenant_id=domain.tenant_id,
-          changes={"name": domain.name})
+    audit(
+        "domain.delete",
+        "domain",
+        domain.id,
+        tenant_id=domain.tenant_id,
+        changes={"name": domain.name},
+    )
     db.session.delete(domain)
 
 

@@ -17,7 +17,7 @@ def new_report_token() -> str:
     return "r" + secrets.token_hex(8)
 
 
-class Tenant(TimestampMixin, db.Model):  # type: ignore[name-defined,misc]
+class Tenant(TimestampMixin, db.Model):  # type: ignore[name-defined]
     __tablename__ = "tenant"
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -40,14 +40,14 @@ def scope_filter(stmt: Select[Any], model: Any, principal: Principal) -> Select[
     return stmt.where(column.in_(sorted(principal.tenant_roles)))
 
 
-def scoped_select(model: type[M]) -> Select[tuple[M]]:
+def scoped_select(model: type[M]) -> Select[Any]:
     return scope_filter(select(model), model, require_principal())
 
 
 def get_scoped(model: type[M], object_id: int) -> M:
     """The row with this id if the current principal reaches its tenant; NotFound otherwise."""
     stmt = scoped_select(model).where(model.id == object_id)  # type: ignore[attr-defined]
-    row = db.session.scalar(stmt)
+    row: M | None = db.session.scalar(stmt)
     if row is None:
         raise NotFound(f"{model.__name__.lower()} {object_id} not found")
     return row

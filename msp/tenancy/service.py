@@ -21,25 +21,42 @@ def validate_timezone(name: str) -> str:
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValidationFailed(f"unknown time zone {name!r}",
-                               errors={"timezone": ["unknown time zone"]}) from exc
+        raise ValidationFailed(
+            f"unknown time zone {name!r}", errors={"timezone": ["unknown time zone"]}
+        ) from exc
     return name
 
 
-def create_tenant(slug: str, name: str | None = None, timezone: str = "UTC",
-                  plan: str = "standard", settings: dict[str, Any] | None = None) -> Tenant:
+def create_tenant(
+    slug: str,
+    name: str | None = None,
+    timezone: str = "UTC",
+    plan: str = "standard",
+    settings: dict[str, Any] | None = None,
+) -> Tenant:
     slug = slug.strip().lower()
     if not SLUG_RE.match(slug):
-        raise ValidationFailed("slug must be 1-63 lower-case letters, digits or hyphens",
-                               errors={"slug": ["invalid"]})
+        raise ValidationFailed(
+            "slug must be 1-63 lower-case letters, digits or hyphens", errors={"slug": ["invalid"]}
+        )
     if db.session.scalar(select(Tenant.id).where(Tenant.slug == slug)) is not None:
         raise Conflict(f"tenant {slug!r} exists already")
-    tenant = Tenant(slug=slug, name=name or slug, timezone=validate_timezone(timezone),
-                    plan=plan, settings=settings or {})
+    tenant = Tenant(
+        slug=slug,
+        name=name or slug,
+        timezone=validate_timezone(timezone),
+        plan=plan,
+        settings=settings or {},
+    )
     db.session.add(tenant)
     db.session.flush()
-    audit("tenant.create", "tenant", tenant.id, tenant_id=tenant.id,
-          changes={"slug": slug, "name": tenant.name})
+    audit(
+        "tenant.create",
+        "tenant",
+        tenant.id,
+        tenant_id=tenant.id,
+        changes={"slug": slug, "name": tenant.name},
+    )
     return tenant
 
 

@@ -17,8 +17,9 @@ from msp.extensions import csrf, db
 from msp.tenancy.models import Tenant
 from msp.tenancy.scope import get_scoped, scoped_select
 
-bp = Blueprint("web", __name__, template_folder="templates", static_folder="static",
-               static_url_path="/static")
+bp = Blueprint(
+    "web", __name__, template_folder="templates", static_folder="static", static_url_path="/static"
+)
 
 
 def _principal_or_login() -> Any:
@@ -41,17 +42,25 @@ def login() -> Any:
     if request.method == "POST":
         csrf.protect()
         try:
-            user = service.authenticate(request.form.get("email", ""),
-                                        request.form.get("password", ""), client_ip(),
-                                        current_app.config["MSP_LOGIN_RATE_LIMIT"], utcnow())
+            user = service.authenticate(
+                request.form.get("email", ""),
+                request.form.get("password", ""),
+                client_ip(),
+                current_app.config["MSP_LOGIN_RATE_LIMIT"],
+                utcnow(),
+            )
         except (Unauthorized, TooManyRequests) as exc:
             db.session.commit()  # keep the failed attempt for the rate limit
             error, status = exc.detail, exc.status
         else:
             session.clear()
             session[SESSION_KEY] = service.open_session(
-                user, client_ip(), request.headers.get("User-Agent", ""),
-                current_app.config["MSP_SESSION_HOURS"], utcnow())
+                user,
+                client_ip(),
+                request.headers.get("User-Agent", ""),
+                current_app.config["MSP_SESSION_HOURS"],
+                utcnow(),
+            )
             session.permanent = True
             return redirect(url_for("web.dashboard"))
     return render_template("login.html", error=error), status
@@ -71,11 +80,11 @@ def dashboard() -> Any:
     principal = _principal_or_login()
     if principal is None:
         return redirect(url_for("web.login"))
-    counts = dict(db.session.execute(
-        select(Domain.tenant_id, func.count()).group_by(Domain.tenant_id)).all())
+    counts = dict(
+        db.session.execute(select(Domain.tenant_id, func.count()).group_by(Domain.tenant_id)).all()
+    )
     tenants = db.session.scalars(scoped_select(Tenant).order_by(Tenant.name)).all()
-    return render_template("dashboard.html", principal=principal, tenants=tenants,
-                           counts=counts)
+    return render_template("dashboard.html", principal=principal, tenants=tenants, counts=counts)
 
 
 @bp.get("/tenants/<int:tenant_id>")
@@ -88,5 +97,6 @@ def tenant_view(tenant_id: int) -> Any:
     except NotFound:
         return render_template("not_found.html"), 404
     domains = db.session.scalars(
-        scoped_select(Domain).where(Domain.tenant_id == tenant.id).order_by(Domain.name)).all()
+        scoped_select(Domain).where(Domain.tenant_id == tenant.id).order_by(Domain.name)
+    ).all()
     return render_template("tenant.html", principal=principal, tenant=tenant, domains=domains)

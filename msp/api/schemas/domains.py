@@ -9,10 +9,12 @@ class DomainSchema(Schema):
     id = fields.Integer(dump_only=True)
     tenant_id = fields.Integer(dump_only=True)
     name = fields.String(required=True, validate=validate.Length(min=1, max=253))
-    dkim_selectors = fields.List(fields.String(validate=validate.Length(min=1, max=63)),
-                                 load_default=list)
-    check_interval_minutes = fields.Integer(allow_none=True, load_default=None,
-                                            validate=validate.Range(min=5, max=7 * 24 * 60))
+    dkim_selectors = fields.List(
+        fields.String(validate=validate.Length(min=1, max=63)), load_default=list
+    )
+    check_interval_minutes = fields.Integer(
+        allow_none=True, load_default=None, validate=validate.Range(min=5, max=7 * 24 * 60)
+    )
     parked = fields.Boolean(load_default=False)
     settings = fields.Dict(keys=fields.String(), load_default=dict)
     next_check_at = fields.DateTime(dump_only=True)
@@ -21,8 +23,9 @@ class DomainSchema(Schema):
 
 class DomainUpdateSchema(Schema):
     dkim_selectors = fields.List(fields.String(validate=validate.Length(min=1, max=63)))
-    check_interval_minutes = fields.Integer(allow_none=True,
-                                            validate=validate.Range(min=5, max=7 * 24 * 60))
+    check_interval_minutes = fields.Integer(
+        allow_none=True, validate=validate.Range(min=5, max=7 * 24 * 60)
+    )
     parked = fields.Boolean()
     settings = fields.Dict(keys=fields.String())
 

@@ -17,8 +17,7 @@ class UserSchema(Schema):
     email = fields.Email(required=True)
     name = fields.String(load_default="", validate=validate.Length(max=200))
     password = fields.String(load_only=True, validate=validate.Length(min=12, max=1024))
-    msp_role = fields.String(allow_none=True, load_default=None,
-                             validate=validate.OneOf(MSP_ROLES))
+    msp_role = fields.String(allow_none=True, load_default=None, validate=validate.OneOf(MSP_ROLES))
     staff_restricted = fields.Boolean(load_default=False)
     tenant_id = fields.Integer(load_only=True)
     tenant_role = fields.String(load_only=True, validate=validate.OneOf(TENANT_ROLES))
