@@ -129,13 +129,14 @@ class _Handler(BaseHTTPRequestHandler):
         path = self.path.split("?")[0]
         parts = path.strip("/").split("/")
         if method == "POST" and path == "/v1/customers":
-            cus = {
-                "id": f"cus_{next(state.ids)}",
+            cus_id = f"cus_{next(state.ids)}"
+            cus: dict[str, Any] = {
+                "id": cus_id,
                 "object": "customer",
                 "name": params.get("name"),
                 "metadata": _metadata(params),
             }
-            state.customers[cus["id"]] = cus
+            state.customers[cus_id] = cus
             return 200, cus
         if method == "POST" and path == "/v1/subscriptions":
             return self._create_subscription(params, state)
@@ -207,8 +208,8 @@ def running_standin() -> Iterator[StripeStandin]:
     thread = threading.Thread(target=server.serve_forever, name="stripe-standin", daemon=True)
     thread.start()
     try:
-        host, port = server.server_address[:2]
-        yield StripeStandin(base=f"http://{host}:{port}", server=server)
+        port = server.server_address[1]
+        yield StripeStandin(base=f"http://127.0.0.1:{port}", server=server)
     finally:
         server.shutdown()
         server.server_close()

@@ -1,0 +1,255 @@
+"""Stripe webhooks through ``POST /api/v1/billing/webhook``, signed with Stripe's scheme."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from msp.billing.models import BillingAccount, StripeEvent
+from msp.billing.service import check_domain_quota, current_settings
+from msp.errors import Forbidden
+from msp.events import Event
+from msp.extensions import db
+from msp.tenancy.models import Tenant
+from tests.billing.stripe_events import event, invoice, subscription
+from tests.factories import make_domain, make_tenant
+
+
+def _customer(slug: str | None = None, customer: str = "cus_acme") -> Tenant:
+    tenant = make_tenant(slug)
+    db.session.add(BillingAccount(tenant_id=tenant.id, stripe_customer_id=customer))
+    db.session.flush()
+    return tenant
+
+
+def _account(tenant: Tenant) -> BillingAccount:
+    db.session.expire_all()
+    return db.session.scalars(
+        select(BillingAccount).where(BillingAccount.tenant_id == tenant.id)
+    ).one()
+
+
+def _stored(event_id: str) -> StripeEvent | None:
+    return db.session.scalar(select(StripeEvent).where(StripeEvent.stripe_event_id == event_id))
+
+
+def _events(tenant: Tenant, kind: str) -> list[Event]:
+    return list(
+        db.session.scalars(select(Event).where(Event.tenant_id == tenant.id, Event.kind == kind))
+    )
+
+
+def test_subscription_created_sets_status_plan_and_period(post_webhook: Any) -> None:
+    tenant = _customer()
+    payload = event(
+        "customer.subscription.created",
+        subscription("sub_1", "cus_acme", price="price_pro", period_end=1_900_000_000),
+        event_id="evt_created",
+    )
+    r = post_webhook(payload)
+    assert r.status_code == 200, r.get_data(as_text=True)
+    assert r.get_json() == {
+        "received": True,
+        "event_id": "evt_created",
+        "type": "customer.subscription.created",
+        "outcome": "applied",
+    }
+    account = _account(tenant)
+    assert (account.stripe_subscription_id, account.status, account.plan) == (
+        "sub_1",
+        "active",
+        "pro",
+    )
+    assert int(account.current_period_end.timestamp()) == 1_900_000_000  # type: ignore[union-attr]
+    assert db.session.get(Tenant, tenant.id).plan == "pro"  # type: ignore[union-attr]
+    stored = _stored("evt_created")
+    assert stored is not None
+    assert (stored.tenant_id, stored.outcome, stored.object_id) == (tenant.id, "applied", "sub_1")
+
+
+def test_replayed_event_id_is_applied_once(post_webhook: Any) -> None:
+    tenant = _customer()
+    payload = event(
+        "invoice.payment_failed", invoice("in_1", "cus_acme", paid=False), event_id="evt_replayed"
+    )
+    first, again = post_webhook(payload), post_webhook(payload)
+    assert first.get_json()["outcome"] == "applied"
+    assert again.status_code == 200
+    assert again.get_json()["outcome"] == "duplicate"
+    assert len(_events(tenant, "billing.payment_failed")) == 1
+    count = (
+        select(func.count())
+        .select_from(StripeEvent)
+        .where(StripeEvent.stripe_event_id == "evt_replayed")
+    )
+    assert db.session.scalar(count) == 1
+
+
+def test_wrong_signature_is_refused_and_writes_nothing(post_webhook: Any) -> None:
+    tenant = _customer()
+    payload = event(
+        "customer.subscription.deleted",
+        subscription("sub_1", "cus_acme", status="canceled"),
+        event_id="evt_forged",
+    )
+    r = post_webhook(payload, secret="whsec_attacker")
+    assert r.status_code == 400
+    assert r.mimetype == "application/problem+json"
+    assert _stored("evt_forged") is None
+    assert _account(tenant).status == "none"
+
+
+def test_old_timestamp_is_refused_as_a_replay(post_webhook: Any) -> None:
+    _customer()
+    payload = event("invoice.paid", invoice("in_1", "cus_acme", paid=True), event_id="evt_old")
+    r = post_webhook(payload, timestamp=int(time.time()) - 600)
+    assert r.status_code == 400
+    assert "signature" in r.get_json()["detail"]
+    assert _stored("evt_old") is None
+
+
+@pytest.mark.parametrize("signature", ["", "t=1,v1=00", "v1=deadbeef"])
+def test_missing_or_malformed_signature_is_refused(post_webhook: Any, signature: str) -> None:
+    payload = event("invoice.paid", invoice("in_1", "cus_acme", paid=True))
+    assert post_webhook(payload, signature=signature).status_code == 400
+
+
+def test_signed_body_that_is_not_an_event_is_refused(post_webhook: Any) -> None:
+    assert post_webhook(b"not json at all").status_code == 400
+
+
+def test_unknown_event_type_is_recorded_and_ignored(post_webhook: Any) -> None:
+    payload = event(
+        "charge.refunded",
+        {"id": "ch_1", "object": "charge", "customer": "cus_acme"},
+        event_id="evt_unknown",
+    )
+    r = post_webhook(payload)
+    assert r.status_code == 200
+    assert r.get_json()["outcome"] == "ignored"
+    stored = _stored("evt_unknown")
+    assert stored is not None
+    assert (stored.type, stored.outcome, stored.tenant_id) == ("charge.refunded", "ignored", None)
+
+
+def test_event_for_an_unknown_customer_is_recorded_as_unmatched(post_webhook: Any) -> None:
+    payload = event(
+        "customer.subscription.updated", subscription("sub_9", "cus_nobody"), event_id="evt_nobody"
+    )
+    assert post_webhook(payload).get_json()["outcome"] == "unmatched"
+    assert (
+        db.session.scalar(
+            select(func.count())
+            .select_from(BillingAccount)
+            .where(BillingAccount.stripe_subscription_id == "sub_9")
+        )
+        == 0
+    )
+
+
+def test_older_event_arriving_late_does_not_overwrite_newer_state(post_webhook: Any) -> None:
+    tenant = _customer()
+    now = int(time.time())
+    newer = event(
+        "customer.subscription.updated",
+        subscription("sub_1", "cus_acme", status="active"),
+        created=now,
+    )
+    older = event(
+        "customer.subscription.updated",
+        subscription("sub_1", "cus_acme", status="past_due"),
+        created=now - 60,
+    )
+    assert post_webhook(newer).get_json()["outcome"] == "applied"
+    assert post_webhook(older).get_json()["outcome"] == "stale"
+    assert _account(tenant).status == "active"
+
+
+def test_late_deletion_of_an_old_subscription_keeps_the_new_one(post_webhook: Any) -> None:
+    tenant = _customer()
+    now = int(time.time())
+    post_webhook(
+        event("customer.subscription.created", subscription("sub_new", "cus_acme"), created=now - 5)
+    )
+    r = post_webhook(
+        event(
+            "customer.subscription.deleted",
+            subscription("sub_old", "cus_acme", status="canceled"),
+            created=now,
+        )
+    )
+    assert r.get_json()["outcome"] == "stale"
+    account = _account(tenant)
+    assert (account.stripe_subscription_id, account.status) == ("sub_new", "active")
+
+
+def test_deleted_subscription_ends_it_and_flags_the_tenant(post_webhook: Any) -> None:
+    tenant = _customer()
+    now = int(time.time())
+    post_webhook(
+        event("customer.subscription.created", subscription("sub_1", "cus_acme"), created=now - 5)
+    )
+    # A "deleted" event always means the subscription ended, whatever status it carries.
+    post_webhook(
+        event(
+            "customer.subscription.deleted",
+            subscription("sub_1", "cus_acme", status="active"),
+            created=now,
+        )
+    )
+    assert _account(tenant).status == "canceled"
+    changes = [e.payload for e in _events(tenant, "billing.status_changed")]
+    assert changes == [
+        {"from": "none", "to": "active", "plan": "standard"},
+        {"from": "active", "to": "canceled", "plan": "standard"},
+    ]
+    assert db.session.get(Tenant, tenant.id) is not None
+
+
+def test_failed_payment_flags_the_tenant_and_paid_invoice_clears_it(
+    post_webhook: Any, app: Any
+) -> None:
+    tenant = _customer()
+    make_domain(tenant, "kept.example")
+    now = int(time.time())
+    post_webhook(
+        event("invoice.payment_failed", invoice("in_1", "cus_acme", paid=False), created=now - 10)
+    )
+    account = _account(tenant)
+    assert account.delinquent and account.payment_failed_at is not None
+    assert db.session.get(Tenant, tenant.id) is not None  # flagged, not deleted
+    assert _events(tenant, "billing.payment_failed")[0].severity == "warning"
+    with pytest.raises(Forbidden):
+        check_domain_quota(tenant, current_settings())
+
+    post_webhook(event("invoice.paid", invoice("in_1", "cus_acme", paid=True), created=now))
+    account = _account(tenant)
+    assert not account.delinquent and account.payment_failed_at is None
+    assert len(_events(tenant, "billing.payment_recovered")) == 1
+    check_domain_quota(tenant, current_settings())
+
+
+def test_webhook_needs_no_bearer_token_and_ignores_cookies(post_webhook: Any, client: Any) -> None:
+    client.set_cookie("session", "not-a-session")
+    payload = event("invoice.paid", invoice("in_1", "cus_acme", paid=True))
+    assert post_webhook(payload).status_code == 200
+
+
+def test_webhook_events_of_one_tenant_never_touch_another(post_webhook: Any) -> None:
+    a = _customer("tenant-a", "cus_a")
+    b = _customer("tenant-b", "cus_b")
+    post_webhook(event("invoice.payment_failed", invoice("in_a", "cus_a", paid=False)))
+    post_webhook(
+        event("customer.subscription.created", subscription("sub_a", "cus_a", status="past_due"))
+    )
+    account_b = _account(b)
+    assert (account_b.delinquent, account_b.status, account_b.stripe_subscription_id) == (
+        False,
+        "none",
+        None,
+    )
+    assert _events(b, "billing.payment_failed") == []
+    assert _account(a).delinquent
