@@ -198,6 +198,9 @@ async def _evaluate(
             walk.add_network(term.network)
     nodes = list(await asyncio.gather(*(_term(walk, domain, t, stack) for t in queried)))
     all_term = parsed.all_term
+    if top and all_term is not None and all_term.qualifier in ("+", "?"):
+        code = "spf_all_pass" if all_term.qualifier == "+" else "spf_all_neutral"
+        walk.findings.append(finding(code, all_term.text))
     if all_term is not None:
         if parsed.redirect is not None:
             walk.findings.append(finding("spf_redirect_ignored_all_present", domain))
