@@ -99,6 +99,9 @@ def test_config(database_url: str, redis_url: str | None, **extra: Any) -> dict[
     return config
 
 
+test_config.__test__ = False  # type: ignore[attr-defined]  # a helper, not a test
+
+
 @pytest.fixture(scope="session")
 def app(database_url: str, redis_url: str) -> Iterator[Flask]:
     from msp.bootstrap import migrate_to_latest
