@@ -39,7 +39,7 @@ def _detail_codes(result: DomainResult, selector: str) -> set[str]:
     ("dup", "invalid", None, "dkim_key_syntax_error"),
     ("ktype", "invalid", None, "dkim_key_type_unknown"),
     ("service", "invalid", 2048, "dkim_service_not_email"),
-    ("two", "valid", -1, "dkim_multiple_records")  # which one is read first is undefined,
+    ("two", "valid", -1, "dkim_multiple_records"),  # which key is read first is undefined
     ("alias", "valid", 2048, None),
     ("absent", "missing", None, "dkim_selector_missing"),
 ])
