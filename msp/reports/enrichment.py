@@ -98,14 +98,13 @@ def _save_identities(identities: list[SenderIdentity]) -> None:
 
 
 def _report_senders(report: Report) -> list[tuple[str, str]]:
-    return list(
-        db.session.execute(
-            select(IpInfo.sender_key, func.max(IpInfo.sender_name))
-            .join(ReportRecord, ReportRecord.source_ip == IpInfo.ip)
-            .where(ReportRecord.tenant_id == report.tenant_id, ReportRecord.report_id == report.id)
-            .group_by(IpInfo.sender_key)
-        ).tuples()
+    rows = db.session.execute(
+        select(IpInfo.sender_key, func.max(IpInfo.sender_name))
+        .join(ReportRecord, ReportRecord.source_ip == IpInfo.ip)
+        .where(ReportRecord.tenant_id == report.tenant_id, ReportRecord.report_id == report.id)
+        .group_by(IpInfo.sender_key)
     )
+    return [(key, name) for key, name in rows]
 
 
 def _upsert_senders(

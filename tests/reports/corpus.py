@@ -50,7 +50,9 @@ EXPECTED = {
     "aggregate/cryinc-webde.xml": "ingested",
     "aggregate/cryinc-yahoo.xml": "ingested",
     "aggregate/empty_reason.xml": "ingested",
-    "aggregate/estadocuenta1.infonacot.gob.mx!example.com!1536853302!1536939702!2940.xml.zip": "ingested",
+    "aggregate/estadocuenta1.infonacot.gob.mx!example.com!1536853302!1536939702!2940.xml.zip": (
+        "ingested"
+    ),
     "aggregate/example.net!example.com!1529366400!1529452799.xml": "ingested",
     "aggregate/fastmail.com!example.com!1516060800!1516147199!102675056.xml.gz": "ingested",
     "aggregate/ikea.com!example.de!1538690400!1538776800.xml": "ingested",

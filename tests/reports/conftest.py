@@ -1,0 +1,44 @@
+"""Fixtures of the reports tests: enrichment without reverse DNS unless a test asks for it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from flask import Flask
+from redis import Redis
+from rq import Queue
+from rq.job import Job
+from rq.serializers import JSONSerializer
+
+from msp.queues import ALL_QUEUES
+
+
+@pytest.fixture
+def reports_config(app: Flask) -> Iterator[dict[str, Any]]:
+    """The app's config with report settings a test may change; restored afterwards."""
+    keys = [k for k in app.config if k.startswith("MSP_REPORTS_")]
+    saved = {k: app.config[k] for k in keys}
+    app.config["MSP_REPORTS_ENRICH_DNS"] = False
+    app.extensions.pop("msp_reports_identifier", None)
+    yield app.config
+    app.config.update(saved)
+    app.extensions.pop("msp_reports_identifier", None)
+
+
+@pytest.fixture
+def failed_jobs(redis_conn: Redis) -> Callable[[], dict[str, str]]:
+    """The failed RQ jobs of every queue, with their tracebacks (to assert there are none)."""
+
+    def collect() -> dict[str, str]:
+        out = {}
+        for name in ALL_QUEUES:
+            queue = Queue(name, connection=redis_conn, serializer=JSONSerializer)
+            for job_id in queue.failed_job_registry.get_job_ids():
+                job = Job.fetch(job_id, connection=redis_conn, serializer=JSONSerializer)
+                result = job.latest_result()
+                out[job_id] = (result.exc_string or "") if result else ""
+        return out
+
+    return collect
