@@ -106,3 +106,59 @@ def report_email(attachment: bytes, filename: str, to: str = "dmarc@reports.test
     msg.set_content("DMARC aggregate report attached.")
     msg.add_attachment(attachment, maintype="application", subtype="gzip", filename=filename)
     return msg.as_bytes()
+
+
+def row(
+    ip: str,
+    count: int,
+    *,
+    dkim: bool = True,
+    spf: bool = True,
+    selector: str = "s1",
+    signer: str | None = None,
+    disposition: str = "none",
+    header_from: str | None = None,
+) -> dict[str, object]:
+    """One record for :func:`build_report`."""
+    return {
+        "ip": ip,
+        "count": count,
+        "dkim": dkim,
+        "spf": spf,
+        "selector": selector,
+        "signer": signer,
+        "disposition": disposition,
+        "header_from": header_from,
+    }
+
+
+def build_report(
+    domain: str,
+    rows: list[dict[str, object]],
+    *,
+    report_id: str = "r-1",
+    org: str = "receiver.test",
+    begin: int = 1735689600,
+    end: int = 1735775999,
+) -> bytes:
+    """An aggregate report with exactly the given records (dates default to 2025-01-01)."""
+    parts = []
+    for r in rows:
+        word = {True: "pass", False: "fail"}
+        signer = r["signer"] or domain
+        parts.append(
+            f"<record><row><source_ip>{r['ip']}</source_ip><count>{r['count']}</count>"
+            f"<policy_evaluated><disposition>{r['disposition']}</disposition>"
+            f"<dkim>{word[bool(r['dkim'])]}</dkim><spf>{word[bool(r['spf'])]}</spf>"
+            f"</policy_evaluated></row><identifiers><header_from>{r['header_from'] or domain}"
+            f"</header_from></identifiers><auth_results><dkim><domain>{signer}</domain>"
+            f"<selector>{r['selector']}</selector><result>{word[bool(r['dkim'])]}</result>"
+            f"</dkim><spf><domain>{domain}</domain><result>{word[bool(r['spf'])]}</result>"
+            "</spf></auth_results></record>"
+        )
+    return (
+        f'<?xml version="1.0"?><feedback><report_metadata><org_name>{org}</org_name>'
+        f"<email>d@{org}</email><report_id>{report_id}</report_id><date_range><begin>{begin}"
+        f"</begin><end>{end}</end></date_range></report_metadata><policy_published>"
+        f"<domain>{domain}</domain><p>none</p></policy_published>{''.join(parts)}</feedback>"
+    ).encode()
