@@ -269,8 +269,8 @@ def deliveries_query(tenant_id: int, status: str | None = None) -> Any:
     return stmt.order_by(Delivery.id.desc())
 
 
-def send_probe(endpoint: NotificationEndpoint, tenant_name: str) -> Delivery:
-    """A test delivery to ``endpoint`` (sent by a job; the row shows the outcome)."""
+def send_probe(endpoint: NotificationEndpoint, tenant_name: str, *, queue: bool = True) -> Delivery:
+    """A test delivery to ``endpoint``, sent by a job (``queue``) or by the caller."""
     team = endpoint.team
     message = messages.probe_message(
         tenant_name, team.label or team.name, endpoint.name or endpoint.kind
@@ -278,7 +278,8 @@ def send_probe(endpoint: NotificationEndpoint, tenant_name: str) -> Delivery:
     delivery = add_delivery(endpoint, f"test:{uuid.uuid4().hex}", message)
     assert delivery is not None  # a fresh random key cannot exist already
     db.session.flush()
-    enqueue_send(delivery)
+    if queue:
+        enqueue_send(delivery)
     return delivery
 
 
@@ -297,8 +298,11 @@ def _digest_endpoints(tenant_id: int) -> list[NotificationEndpoint]:
     )
 
 
-def queue_digest(tenant: Tenant, settings: NotifySettings, now: datetime) -> list[Delivery]:
-    """This week's digest for every digest endpoint of ``tenant`` that has not had it yet."""
+def queue_digest(
+    tenant: Tenant, settings: NotifySettings, now: datetime, *, queue: bool = True
+) -> list[Delivery]:
+    """This week's digest for every digest endpoint of ``tenant`` that has not had it yet,
+    sent by jobs (``queue``) or by the caller."""
     endpoints = _digest_endpoints(tenant.id)
     if not endpoints:
         return []
@@ -306,7 +310,7 @@ def queue_digest(tenant: Tenant, settings: NotifySettings, now: datetime) -> lis
     key = f"digest:{message.data['digest']['week']}"
     created = [d for d in (add_delivery(e, key, message) for e in endpoints) if d is not None]
     db.session.flush()
-    for delivery in created:
+    for delivery in created if queue else []:
         enqueue_send(delivery)
     return created
 

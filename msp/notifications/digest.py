@@ -7,6 +7,7 @@ that failed, and the sections other areas contribute (:mod:`msp.notifications.so
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -34,6 +35,7 @@ class Highlight:
     kind: str
     severity: str
     domain: str
+    detail: str
 
 
 @dataclass(frozen=True)
@@ -79,8 +81,16 @@ def _event_counts(tenant_id: int, since: datetime, until: datetime) -> list[tupl
     return [(str(kind), int(count)) for kind, count in rows]
 
 
+def _detail(payload: dict[str, Any]) -> str:
+    for key in ("code", "summary", "key", "message"):
+        value = payload.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return ""
+
+
 def _highlights(
-    tenant_id: int, since: datetime, until: datetime, names: dict[int, str]
+    tenant_id: int, since: datetime, until: datetime, names: dict[int, str], zone: ZoneInfo
 ) -> list[Highlight]:
     events = db.session.scalars(
         select(Event)
@@ -91,7 +101,11 @@ def _highlights(
     important = [e for e in events if severity_rank(e.severity) >= severity_rank("warning")]
     return [
         Highlight(
-            e.at.strftime("%Y-%m-%d %H:%M"), e.kind, e.severity, names.get(e.domain_id or 0, "-")
+            e.at.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
+            e.kind,
+            e.severity,
+            names.get(e.domain_id or 0, "-"),
+            _detail(e.payload or {}),
         )
         for e in important[:MAX_HIGHLIGHTS]
     ]
@@ -115,15 +129,20 @@ def _failed(tenant_id: int, since: datetime) -> int:
 def _sections(domains: list[DomainRef], since: datetime, until: datetime) -> list[Section]:
     sections = []
     for source in SOURCES:
-        # A savepoint, so a source that breaks the transaction cannot break the digest.
-        with db.session.begin_nested():
+        # Each source reads inside a savepoint that is rolled back afterwards: whatever it
+        # writes (a lazily created row) or breaks (a failed statement) stays out of the digest.
+        savepoint = db.session.begin_nested()
+        try:
             sections.append(collect(source, domains, since, until))
+        finally:
+            savepoint.rollback()
     return sections
 
 
 def build_digest(tenant: Tenant, now: datetime, base_url: str) -> Digest:
     """The digest of the seven days up to ``now`` for ``tenant``."""
-    local = now.astimezone(ZoneInfo(tenant.timezone or "UTC"))
+    zone = ZoneInfo(tenant.timezone or "UTC")
+    local = now.astimezone(zone)
     since = now - WEEK
     domains = _domains(tenant.id)
     names = {d.id: d.name for d in domains}
@@ -138,7 +157,7 @@ def build_digest(tenant: Tenant, now: datetime, base_url: str) -> Digest:
         domains=tuple(d.name for d in domains if not d.parked),
         parked=tuple(d.name for d in domains if d.parked),
         event_counts=tuple(_event_counts(tenant.id, since, now)),
-        highlights=tuple(_highlights(tenant.id, since, now, names)),
+        highlights=tuple(_highlights(tenant.id, since, now, names, zone)),
         failed_deliveries=_failed(tenant.id, since),
         sections=tuple(_sections(refs, since, now)),
         link=f"{base_url.rstrip('/')}/tenants/{tenant.id}",
@@ -164,5 +183,5 @@ def render_digest(digest: Digest) -> Message:
         subject=subject,
         text=env.get_template("digest.txt").render(context),
         html=env.get_template("digest.html").render(context),
-        data={"type": "digest", "digest": asdict(digest)},
+        data={"type": "digest", "digest": json.loads(json.dumps(asdict(digest)))},
     )

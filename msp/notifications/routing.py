@@ -30,6 +30,20 @@ _RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
 TRANSPORT_CODES = ("mx_*", "mta_sts_*", "tlsrpt_*", "spf_mx_*", "tls_*", "starttls*")
 
 
+# Policy events people act on (not the engine's routine "policy.evaluated").
+POLICY_KINDS = (
+    "policy.proposed",
+    "policy.approved",
+    "policy.rejected",
+    "policy.scheduled",
+    "policy.published",
+    "policy.verified",
+    "policy.reminder",
+    "policy.rollback_proposed",
+    "policy.withdrawn",
+)
+
+
 def severity_rank(severity: str) -> int:
     """The order of ``severity``; unknown severities count as ``info``."""
     return _RANK.get(severity.lower(), 0)
@@ -59,7 +73,7 @@ def _transport(team: str) -> list[RuleSpec]:
 DEFAULT_RULES: tuple[RuleSpec, ...] = (
     RuleSpec(SYSADMINS, "dns.drift"),
     RuleSpec(SYSADMINS, "dns.finding.*"),
-    RuleSpec(SYSADMINS, "policy.*"),
+    *(RuleSpec(SYSADMINS, kind) for kind in POLICY_KINDS),
     RuleSpec(SECURITY, "sender.new"),
     RuleSpec(SECURITY, "report.rejected"),
     RuleSpec(SECURITY, "report.failure*"),

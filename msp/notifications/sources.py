@@ -66,30 +66,31 @@ def field(value: Any, name: str, default: Any = None) -> Any:
     return getattr(value, name, default)
 
 
-DNS_CANDIDATES = (
-    ("msp.dns.service", "latest_result"),
-    ("msp.dns.service", "latest_check"),
-    ("msp.dns.service", "domain_status"),
-)
+DNS_CANDIDATES = (("msp.dns.service", "latest_posture"),)
 REPORT_CANDIDATES = (
     ("msp.reports.service", "sender_stats"),
     ("msp.reports.queries", "sender_stats"),
 )
-POLICY_CANDIDATES = (
-    ("msp.policy.service", "plan_for_domain"),
-    ("msp.policy.service", "domain_plan"),
-    ("msp.policy.service", "get_plan"),
-)
+POLICY_CANDIDATES = (("msp.policy.service", "plan_view"),)
+WEAK_GRADES = frozenset({"C", "D", "E", "F"})
 
 
-def _dns_row(domain: DomainRef, result: Any) -> SectionRow:
-    if result is None:
+def _codes(findings: Any) -> list[str]:
+    return [
+        item if isinstance(item, str) else str(field(item, "code", "?"))
+        for item in (findings or [])
+    ]
+
+
+def _dns_row(domain: DomainRef, posture: Any) -> SectionRow:
+    if posture is None:
         return SectionRow(domain.name, "not checked yet", attention=True)
-    grade = field(result, "grade", "?")
-    findings = list(field(result, "findings", []) or [])
-    errors = [f for f in findings if str(field(f, "severity", "")) == "error"]
-    text = f"grade {grade}, {len(findings)} finding(s), {len(errors)} error(s)"
-    return SectionRow(domain.name, text, attention=bool(errors))
+    grade = str(field(posture, "grade", "?"))
+    codes = _codes(field(posture, "findings", ()))
+    text = f"grade {grade}, {len(codes)} finding(s)"
+    if codes:
+        text += f": {', '.join(codes[:5])}" + (" ..." if len(codes) > 5 else "")
+    return SectionRow(domain.name, text, attention=grade in WEAK_GRADES)
 
 
 def _reports_row(domain: DomainRef, stats: Any) -> SectionRow:
@@ -110,13 +111,42 @@ def _reports_row(domain: DomainRef, stats: Any) -> SectionRow:
     return SectionRow(domain.name, text, attention=rate < 95.0 or bool(new))
 
 
-def _policy_row(domain: DomainRef, plan: Any) -> SectionRow:
-    if plan is None:
+def _policy_row(domain: DomainRef, view: Any) -> SectionRow:
+    if view is None:
         return SectionRow(domain.name, "no policy plan yet")
-    stage = field(plan, "stage", "?")
-    readiness = field(plan, "readiness", None)
-    text = f"stage {stage}" + (f", readiness {readiness}%" if readiness is not None else "")
-    return SectionRow(domain.name, text)
+    data = view.as_dict() if hasattr(view, "as_dict") else view
+    text = f"stage {field(data, 'stage', '?')}, readiness {field(data, 'readiness', '?')}%"
+    if field(data, "next_stage"):
+        text += f", next: {field(data, 'next_stage')}"
+    action = str(field(data, "action", "") or "")
+    if action and action not in {"none", "wait", "hold"}:
+        text += f" (engine: {action})"
+    return SectionRow(domain.name, text, attention=action in {"rollback", "propose"})
+
+
+Caller = Callable[[Callable[..., Any], DomainRef, datetime, datetime], Any]
+
+
+def _by_id(
+    function: Callable[..., Any], domain: DomainRef, since: datetime, until: datetime
+) -> Any:
+    return function(domain.id)
+
+
+def _windowed(
+    function: Callable[..., Any], domain: DomainRef, since: datetime, until: datetime
+) -> Any:
+    return function(domain.id, since, until)
+
+
+def _with_domain(
+    function: Callable[..., Any], domain: DomainRef, since: datetime, until: datetime
+) -> Any:
+    from msp.domains.models import Domain
+    from msp.extensions import db
+
+    row = db.session.get(Domain, domain.id)
+    return None if row is None else function(row, until)
 
 
 @dataclass(frozen=True)
@@ -125,13 +155,13 @@ class Source:
     title: str
     candidates: tuple[tuple[str, str], ...]
     row: Callable[[DomainRef, Any], SectionRow]
-    windowed: bool = False
+    call: Caller = _by_id
 
 
 SOURCES = (
     Source("dns", "DNS posture", DNS_CANDIDATES, _dns_row),
-    Source("reports", "Mail seen in DMARC reports", REPORT_CANDIDATES, _reports_row, windowed=True),
-    Source("policy", "DMARC policy progress", POLICY_CANDIDATES, _policy_row),
+    Source("reports", "Mail seen in DMARC reports", REPORT_CANDIDATES, _reports_row, _windowed),
+    Source("policy", "DMARC policy progress", POLICY_CANDIDATES, _policy_row, _with_domain),
 )
 
 
@@ -139,10 +169,9 @@ def collect(source: Source, domains: list[DomainRef], since: datetime, until: da
     """The section of ``source`` for ``domains``; "not available" when the area cannot say."""
     try:
         function = find_function(source.candidates)
-        rows = []
-        for domain in domains:
-            value = function(domain.id, since, until) if source.windowed else function(domain.id)
-            rows.append(source.row(domain, value))
+        rows = [
+            source.row(domain, source.call(function, domain, since, until)) for domain in domains
+        ]
     except SourceUnavailable as exc:
         return Section(source.key, source.title, False, note=f"not available ({exc})")
     except Exception as exc:  # another area's failure must not stop the digest

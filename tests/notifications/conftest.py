@@ -28,7 +28,7 @@ def hooks() -> Iterator[Callable[[], Hook]]:
 
 @pytest.fixture
 def notify_config(
-    app: Flask, mail_sink: MailSink, monkeypatch: pytest.MonkeyPatch
+    app: Flask, db_session: Any, mail_sink: MailSink, monkeypatch: pytest.MonkeyPatch
 ) -> dict[str, Any]:
     values: dict[str, Any] = {
         "MSP_SMTP_HOST": "127.0.0.1",

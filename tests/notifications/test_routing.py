@@ -73,3 +73,7 @@ def test_severities_are_ordered_and_case_insensitive() -> None:
 
 def test_a_non_string_code_in_the_payload_is_ignored() -> None:
     assert route("dns.finding.opened", "info", {"code": 42}, DEFAULT_RULES) == {SYS}
+
+
+def test_routine_policy_evaluations_go_to_nobody_by_default() -> None:
+    assert route("policy.evaluated", "info", {}, DEFAULT_RULES) == set()
