@@ -15,7 +15,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app from ``MSP_*`` environment variables, or only from ``config`` when given."""
     from msp.config import load_config
 
-    app = Flask("msp", instance_relative_config=False)
+    app = Flask("msp", static_folder=None)
     settings = load_config(os.environ if config is None else {}, config)
     register_config(app, settings)
     register_extensions(app)

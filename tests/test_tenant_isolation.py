@@ -18,7 +18,7 @@ from msp.auth.models import AuditLog
 from msp.extensions import db
 from tests.isolation import World, all_factories, build_world
 
-SKIP_ENDPOINTS = {"static", "web.static", "api-docs.openapi_json"}
+SKIP_ENDPOINTS = {"web.static", "api-docs.openapi_json"}
 PARAM_RE = re.compile(r"<(?:[a-z]+:)?([a-z_]+)>")
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 

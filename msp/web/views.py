@@ -18,7 +18,7 @@ from msp.tenancy.models import Tenant
 from msp.tenancy.scope import get_scoped, scoped_select
 
 bp = Blueprint(
-    "web", __name__, template_folder="templates", static_folder="static", static_url_path="/static"
+    "web", __name__, template_folder="templates", static_folder="static", static_url_path="/assets"
 )
 
 

@@ -1,0 +1,61 @@
+"""The web pages in a real browser (Debian's Chromium driven by Playwright): log in as the
+first MSP admin, see the demo tenant seeded from the sample reports, open it, log out."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.standalone import first_admin, run_standalone
+
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    executable = shutil.which("chromium")
+    if executable is None:
+        pytest.fail("chromium is not installed: scripts/test installs it with apt-get")
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def demo_site(tmp_path: Path) -> Iterator[dict[str, Any]]:
+    yield from run_standalone(tmp_path, "--demo")
+
+
+def test_msp_admin_logs_in_sees_demo_tenant_and_logs_out(
+        browser: Any, demo_site: dict[str, Any], tmp_path: Path) -> None:
+    email, password = first_admin(demo_site["log"])
+    page = browser.new_page(viewport={"width": 1100, "height": 700})
+    page.goto(demo_site["base"] + "/")
+    assert page.url.endswith("/login")
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", "not the password")
+    page.click("button[type=submit]")
+    assert "wrong e-mail or password" in page.inner_text("#login-error")
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/dashboard")
+    assert page.inner_text("#who") == email
+    assert "Demo client" in page.inner_text("#tenants")
+    page.click("text=Demo client")
+    page.wait_for_selector("#tenant-name")
+    assert "example.com" in page.inner_text("#domains")
+    page.screenshot(path=str(tmp_path / "tenant.png"))
+    page.click("text=Log out")
+    page.wait_for_url("**/login")
+    page.goto(demo_site["base"] + "/dashboard")
+    assert page.url.endswith("/login"), "the session must end at logout"
