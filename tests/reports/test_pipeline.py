@@ -18,10 +18,10 @@ from msp.reports import enrichment, parsing, reverse_dns, service
 from msp.reports.models import FailureReportRow, RawReport, ReportDaily, Sender, TlsResult
 from msp.reports.senders import SenderIdentifier
 from tests.factories import make_domain, make_tenant
+from tests.reports.corpus import CORPUS
 from tests.reports.hostile import build_report, gzip_bomb, report_xml, row, zip_of
 from tests.support.dns_server import KnotServer, zone
 
-CORPUS = Path(__file__).parents[3] / "shared" / "corpus"
 PTR_ZONE = zone(
     "2.0.192.in-addr.arpa",
     [
