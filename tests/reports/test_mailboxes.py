@@ -20,9 +20,7 @@ from tests.factories import make_domain, make_tenant
 from tests.reports.hostile import report_email, report_xml
 from tests.support.imap_server import ImapServer, running_imap_server
 
-FAILURE = (
-    Path(__file__).parents[3] / "shared" / "corpus" / "forensic" / "dmarc_ruf_report_linkedin.eml"
-)
+FAILURE = CORPUS / "forensic" / "dmarc_ruf_report_linkedin.eml"
 NOT_A_REPORT = b"From: a@b.test\r\nTo: c@d.test\r\nSubject: hello\r\n\r\nJust saying hi.\r\n"
 
 
