@@ -17,6 +17,7 @@ from msp.extensions import db
 from msp.reports import mailboxes
 from msp.reports.models import RawReport, ReportMailbox
 from tests.factories import make_domain, make_tenant
+from tests.reports.corpus import CORPUS
 from tests.reports.hostile import report_email, report_xml
 from tests.support.imap_server import ImapServer, running_imap_server
 
