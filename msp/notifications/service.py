@@ -297,3 +297,13 @@ def describe_channels() -> list[dict[str, Any]]:
         }
         for c in registry().values()
     ]
+
+
+def rules_document(tenant_id: int) -> dict[str, Any]:
+    """The rules in force for the tenant, and whether they are the built-in defaults."""
+    own = bool(list_rules(tenant_id))
+    rules = [
+        {"team": r.team, "kinds": r.kinds, "code": r.code, "min_severity": r.min_severity}
+        for r in rules_for(tenant_id)
+    ]
+    return {"rules": rules, "defaults": not own}
