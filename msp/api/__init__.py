@@ -22,6 +22,7 @@ RESOURCE_MODULES = (
     "msp.api.posture",
     "msp.api.reports",
     "msp.api.policy",
+    "msp.api.billing",
 )
 PROBLEM_JSON = "application/problem+json"
 
