@@ -22,7 +22,7 @@ import random
 import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from msp.policy.engine import Action, StepKind, evaluate, step_change
 from msp.policy.facts import (
@@ -36,62 +36,18 @@ from msp.policy.facts import (
     SenderStatus,
 )
 from msp.policy.records import RecordOptions, dmarc_for_stage
-from msp.policy.settings import DEFAULTS, PolicySettings
 from msp.policy.simulate import DailyRow, apply_policy, parse_proposal
 from msp.policy.stages import Stage, rank
 
-START = datetime(2026, 3, 2, tzinfo=UTC)  # a Monday
-RUA = ("mailto:r-fleet@reports.msp.test",)
-SERVICES = ("google-workspace", "microsoft365", "sendgrid", "mailchimp", "salesforce", "zendesk")
-ZONES = ("UTC", "Europe/Berlin", "America/New_York", "Australia/Sydney")
-EVAL_HOUR, CHECK_HOURS = 5, (4, 10, 16, 22)
-
-
-@dataclass
-class WorldSender:
-    """One source of mail "from" a domain, with its truth and its classification history."""
-
-    key: str
-    legit: bool
-    status: SenderStatus
-    daily: int
-    appear: int = 0
-    classified: int = 0  # day the MSP's classification (``status``) takes effect
-    failing: list[tuple[int, int]] = field(default_factory=list)  # [start, end) day ranges
-    fail_share: float = 0.0  # share failing outside ``failing`` (forwarders, spoofers)
-
-    def status_on(self, day: int) -> SenderStatus:
-        return self.status if day >= self.classified else SenderStatus.UNKNOWN
-
-    def failing_since(self, day: int) -> int | None:
-        return next((start for start, end in self.failing if start <= day < end), None)
-
-
-@dataclass
-class WorldDomain:
-    name: str
-    timezone: str
-    auto: bool
-    parked: bool
-    receivers: int
-    publish_delay_hours: int
-    senders: list[WorldSender]
-    settings: PolicySettings
-    break_planned: bool = False
-    stage: Stage = Stage.NONE
-    stage_since: datetime = START
-    pending: PendingChange | None = None
-    approve_at: datetime | None = None
-    dns: dict[str, str] | None = None
-    dns_due: tuple[datetime, dict[str, str]] | None = None
-    posture: PostureFacts | None = None
-    facts: DomainFacts | None = None
-    enforce_check_day: int = -1
-    rows: dict[int, list[DailyRow]] = field(default_factory=dict)
-    report_days: dict[int, int] = field(default_factory=dict)  # day -> reporters
-    reject_day: int | None = None
-    broke_at: int | None = None
-    rollback_days: list[int] = field(default_factory=list)
+from .fleet_world import (
+    CARELESS,
+    CHECK_HOURS,
+    EVAL_HOUR,
+    RUA,
+    START,
+    WorldDomain,
+    build_domain,
+)
 
 
 @dataclass
@@ -130,79 +86,6 @@ class FleetReport:
         )
 
 
-# Calendar-only escalation (the evidence gates switched off): the baseline that shows the
-# loss counters can fail.
-CARELESS = {
-    "min_aligned_share": 0.0,
-    "sender_volume_threshold": 10**9,
-    "new_sender_min_messages": 10**9,
-    "rollback_aligned_share": 0.0,
-    "rollback_sender_pass_share": 0.0,
-}
-
-
-def _build_domain(index: int, rng: random.Random) -> WorldDomain:
-    parked = index % 10 == 9
-    complex_estate = index % 7 == 3
-    settings = replace(
-        DEFAULTS,
-        auto_escalate=index % 2 == 0,
-        legacy_pct_ramp=index % 5 == 1,
-        soak_days={**DEFAULTS.soak_days, Stage.MONITOR: 30 if complex_estate else 14},
-    )
-    senders = [
-        WorldSender(
-            f"spoofer-{i}",
-            False,
-            SenderStatus.ABUSE,
-            rng.randint(30, 400),
-            appear=rng.randint(0, 110),
-            fail_share=1.0,
-        )
-        for i in range(rng.randint(1, 4))
-    ]
-    for sender in senders:
-        sender.classified = sender.appear + rng.randint(1, 3)
-    senders.append(WorldSender("noise", False, SenderStatus.UNKNOWN, 1, fail_share=1.0))
-    if not parked:
-        senders += _services(rng)
-    return WorldDomain(
-        name=f"d{index:03d}.example.test",
-        timezone=ZONES[index % len(ZONES)],
-        auto=settings.auto_escalate,
-        parked=parked,
-        receivers=1 if index % 25 == 7 else rng.randint(2, 5),
-        publish_delay_hours=rng.choice((1, 3, 20, 60)),
-        senders=senders,
-        settings=settings,
-        break_planned=not parked and index % 6 == 2,
-    )
-
-
-def _services(rng: random.Random) -> list[WorldSender]:
-    names = rng.sample(SERVICES, rng.randint(1, 3))
-    senders = [WorldSender(n, True, SenderStatus.APPROVED, rng.randint(40, 600)) for n in names]
-    if rng.random() < 0.3:  # misconfigured at onboarding, fixed during monitoring
-        senders[-1].failing.append((0, rng.randint(15, 50)))
-    senders.append(
-        WorldSender("forwarder", False, SenderStatus.FORWARDER, rng.randint(2, 30), fail_share=0.5)
-    )
-    if rng.random() < 0.45:  # shadow IT: appears, is approved after triage, fixed later
-        appear = rng.randint(20, 70)
-        approved = appear + rng.randint(2, 10)
-        shadow = WorldSender(
-            "shadow-it",
-            True,
-            SenderStatus.APPROVED,
-            rng.randint(25, 200),
-            appear=appear,
-            classified=approved,
-        )
-        shadow.failing.append((appear, approved + rng.randint(3, 15)))
-        senders.append(shadow)
-    return senders
-
-
 class Fleet:
     """Runs the world and the engine side by side and keeps the score."""
 
@@ -212,7 +95,7 @@ class Fleet:
         rng = random.Random(seed)
         self.rng = rng
         self.days = days
-        self.domains = [_build_domain(i, rng) for i in range(domains)]
+        self.domains = [build_domain(i, rng) for i in range(domains)]
         for dom in self.domains if careless else ():
             dom.settings = replace(dom.settings, **CARELESS)  # type: ignore[arg-type]
         self.report = FleetReport(domains, days, [], [], [])
