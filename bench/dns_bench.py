@@ -86,6 +86,7 @@ def start_knot(conf: Path, port: int) -> subprocess.Popen[bytes]:
 
 def _warm() -> int:
     import checkdmarc  # noqa: F401
+
     import msp.dns.checker  # noqa: F401
 
     return os.getpid()

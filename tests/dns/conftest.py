@@ -26,8 +26,9 @@ SVG = b'<svg xmlns="http://www.w3.org/2000/svg" version="1.2" baseProfile="tiny-
 
 
 def _routes() -> dict[tuple[str, str], tuple[int, str, bytes, dict[str, str]]]:
-    def policy(d: str, mode: str = "enforce", mx: str = BOTH, age: int = 1209600,
-               ctype: str = "text/plain") -> tuple[int, str, bytes, dict[str, str]]:
+    def policy(
+        d: str, mode: str = "enforce", mx: str = BOTH, age: int = 1209600, ctype: str = "text/plain"
+    ) -> tuple[int, str, bytes, dict[str, str]]:
         return 200, ctype, POLICY.format(mode=mode, mx=mx.format(d=d), age=age).encode(), {}
 
     path = "/.well-known/mta-sts.txt"
@@ -35,15 +36,23 @@ def _routes() -> dict[tuple[str, str], tuple[int, str, bytes, dict[str, str]]]:
         ("mta-sts.sts-enforce.test", path): policy("sts-enforce.test"),
         ("mta-sts.sts-testing.test", path): policy("sts-testing.test", mode="testing"),
         ("mta-sts.sts-short.test", path): policy("sts-short.test", age=3600),
-        ("mta-sts.sts-uncovered.test", path): policy("sts-uncovered.test",
-                                                     mx="mx: mx1.{d}\r\n"),
-        ("mta-sts.sts-redirect.test", path): (301, "text/plain", b"",
-                                              {"Location": "https://elsewhere.test/"}),
-        ("mta-sts.sts-badpolicy.test", path): (200, "text/plain",
-                                               b"version: STSv2\r\nmode: enforcing\r\n", {}),
+        ("mta-sts.sts-uncovered.test", path): policy("sts-uncovered.test", mx="mx: mx1.{d}\r\n"),
+        ("mta-sts.sts-redirect.test", path): (
+            301,
+            "text/plain",
+            b"",
+            {"Location": "https://elsewhere.test/"},
+        ),
+        ("mta-sts.sts-badpolicy.test", path): (
+            200,
+            "text/plain",
+            b"version: STSv2\r\nmode: enforcing\r\n",
+            {},
+        ),
         ("mta-sts.sts-badtype.test", path): policy("sts-badtype.test", ctype="text/html"),
-        ("mta-sts.sts-wildcard.test", path): policy("sts-wildcard.test",
-                                                    mx="mx: *.sts-wildcard.test\r\n"),
+        ("mta-sts.sts-wildcard.test", path): policy(
+            "sts-wildcard.test", mx="mx: *.sts-wildcard.test\r\n"
+        ),
     }
     for name in ("bimi-ok", "bimi-none", "bimi-sp", "bimi-pct"):
         routes[(f"logo.{name}.test", "/logo.svg")] = (200, "image/svg+xml", SVG, {})
@@ -53,10 +62,11 @@ def _routes() -> dict[tuple[str, str], tuple[int, str, bytes, dict[str, str]]]:
 class _Handler(BaseHTTPRequestHandler):
     routes = _routes()
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+    def do_GET(self) -> None:
         host = (self.headers.get("Host") or "").split(":")[0]
-        status, ctype, body, headers = self.routes.get((host, self.path),
-                                                       (404, "text/plain", b"no", {}))
+        status, ctype, body, headers = self.routes.get(
+            (host, self.path), (404, "text/plain", b"no", {})
+        )
         self.send_response(status)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
@@ -65,7 +75,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: object) -> None:
         return
 
 
@@ -104,8 +114,10 @@ def knot() -> Iterator[KnotServer]:
 def options(knot: KnotServer, https_server: HttpsServer) -> CheckOptions:
     return CheckOptions(
         resolver=ResolverSettings((Nameserver.parse(knot.nameserver),), timeout=1.0, retries=1),
-        http=HttpSettings(allow_private=True, ca_bundle=https_server.ca_file,
-                          port=https_server.port, timeout=3.0))
+        http=HttpSettings(
+            allow_private=True, ca_bundle=https_server.ca_file, port=https_server.port, timeout=3.0
+        ),
+    )
 
 
 @pytest.fixture(scope="session")

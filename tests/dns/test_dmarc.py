@@ -15,7 +15,10 @@ Check = Callable[..., DomainResult]
 def test_own_record_applies_p(check: Check) -> None:
     dmarc = check("dm-org.test").dmarc
     assert (dmarc.location, dmarc.policy_applied.policy, dmarc.policy_applied.tag) == (
-        "_dmarc.dm-org.test", "reject", "p")
+        "_dmarc.dm-org.test",
+        "reject",
+        "p",
+    )
 
 
 def test_existing_subdomain_gets_sp_from_the_organisational_record(check: Check) -> None:
@@ -29,7 +32,9 @@ def test_non_existent_subdomain_gets_np_under_rfc9989_and_sp_under_rfc7489(check
     dmarc = check("nx.dm-org.test").dmarc
     assert (dmarc.policy_applied.policy, dmarc.policy_applied.tag) == ("reject", "np")
     assert (dmarc.policy_applied_rfc7489.policy, dmarc.policy_applied_rfc7489.tag) == (
-        "quarantine", "sp")
+        "quarantine",
+        "sp",
+    )
 
 
 def test_psd_n_makes_the_subdomain_its_own_organisational_domain(check: Check) -> None:
@@ -43,8 +48,7 @@ def test_psd_n_makes_the_subdomain_its_own_organisational_domain(check: Check) -
 def test_rfc9989_and_rfc7489_views_differ_with_psd_n(check: Check) -> None:
     dmarc = check("host.unit.dm-rfcdiff.test").dmarc
     assert dmarc.policy_applied.policy == "quarantine"
-    assert (dmarc.policy_applied_rfc7489.policy, dmarc.policy_applied_rfc7489.tag) == (
-        "none", "sp")
+    assert (dmarc.policy_applied_rfc7489.policy, dmarc.policy_applied_rfc7489.tag) == ("none", "sp")
 
 
 def test_two_records_are_discarded_and_rfc9989_walks_on(check: Check) -> None:
@@ -62,11 +66,14 @@ def test_uppercase_tags_are_flagged_and_still_read(check: Check) -> None:
     assert result.dmarc.tags["p"] == "Reject"
 
 
-@pytest.mark.parametrize(("domain", "code"), [
-    ("dm-vlate.test", "dmarc_version_not_first"),
-    ("dm-vcase.test", "dmarc_version_invalid"),
-    ("dm-nosemi.test", "dmarc_syntax_error"),
-])
+@pytest.mark.parametrize(
+    ("domain", "code"),
+    [
+        ("dm-vlate.test", "dmarc_version_not_first"),
+        ("dm-vcase.test", "dmarc_version_invalid"),
+        ("dm-nosemi.test", "dmarc_syntax_error"),
+    ],
+)
 def test_broken_records_are_ignored_with_a_reason(check: Check, domain: str, code: str) -> None:
     result = check(domain)
     assert {code, "dmarc_missing"} <= codes(result)
@@ -90,15 +97,19 @@ def test_pct_is_partial_under_rfc7489_and_ignored_under_rfc9989(check: Check) ->
     result = check("dm-pct.test")
     assert {"dmarc_pct_not_100", "dmarc_deprecated_tag"} <= codes(result)
     assert result.dmarc.policy_applied.policy == "quarantine"
-    assert (result.dmarc.policy_applied_rfc7489.policy,
-            result.dmarc.policy_applied_rfc7489.pct) == ("quarantine", 25)
+    assert (
+        result.dmarc.policy_applied_rfc7489.policy,
+        result.dmarc.policy_applied_rfc7489.pct,
+    ) == ("quarantine", 25)
 
 
 def test_testing_mode_applies_one_level_below(check: Check) -> None:
     result = check("dm-testing.test")
     assert "dmarc_testing_mode" in codes(result)
     assert (result.dmarc.policy_applied.policy, result.dmarc.policy_applied.testing) == (
-        "quarantine", True)
+        "quarantine",
+        True,
+    )
     assert result.dmarc.policy_applied_rfc7489.policy == "reject"
 
 
@@ -106,8 +117,9 @@ def test_external_destinations_need_authorisation(check: Check) -> None:
     result = check("dm-ext.test")
     auth = {d.host: d.authorized for d in result.dmarc.destinations}
     assert auth == {"auth.test": True, "wild.test": True, "noauth.test": False}
-    unauthorised = [f.detail for f in result.findings
-                    if f.code == "dmarc_external_rua_unauthorized"]
+    unauthorised = [
+        f.detail for f in result.findings if f.code == "dmarc_external_rua_unauthorized"
+    ]
     assert unauthorised == ["mailto:c@noauth.test"]
 
 
@@ -116,14 +128,17 @@ def test_report_uris(check: Check) -> None:
     assert {"dmarc_rua_invalid_uri", "dmarc_uri_size_limit_obsolete"} <= found
 
 
-@pytest.mark.parametrize(("domain", "code"), [
-    ("dm-norua.test", "dmarc_rua_missing"),
-    ("dm-nop.test", "dmarc_p_missing"),
-    ("dm-apex.test", "dmarc_record_wrong_location"),
-    ("dm-badtag.test", "dmarc_invalid_tag_value"),
-    ("dm-none.test", "dmarc_missing"),
-    ("dm-psd.test", "dmarc_policy_none"),
-])
+@pytest.mark.parametrize(
+    ("domain", "code"),
+    [
+        ("dm-norua.test", "dmarc_rua_missing"),
+        ("dm-nop.test", "dmarc_p_missing"),
+        ("dm-apex.test", "dmarc_record_wrong_location"),
+        ("dm-badtag.test", "dmarc_invalid_tag_value"),
+        ("dm-none.test", "dmarc_missing"),
+        ("dm-psd.test", "dmarc_policy_none"),
+    ],
+)
 def test_record_findings(check: Check, domain: str, code: str) -> None:
     assert code in codes(check(domain))
 

@@ -63,28 +63,34 @@ def test_syntax_errors_are_all_reported(check: Check) -> None:
     assert result.spf.result == "permerror"
 
 
-@pytest.mark.parametrize(("domain", "code"), [
-    ("spf-inc-missing.test", "spf_include_target_no_record"),
-    ("spf-redir-missing.test", "spf_redirect_target_no_record"),
-    ("spf-mx11.test", "spf_mx_too_many_records"),
-])
+@pytest.mark.parametrize(
+    ("domain", "code"),
+    [
+        ("spf-inc-missing.test", "spf_include_target_no_record"),
+        ("spf-redir-missing.test", "spf_redirect_target_no_record"),
+        ("spf-mx11.test", "spf_mx_too_many_records"),
+    ],
+)
 def test_permerrors_of_targets(check: Check, domain: str, code: str) -> None:
     result = check(domain)
     assert code in codes(result) and result.spf.valid is False
 
 
-@pytest.mark.parametrize(("domain", "code"), [
-    ("spf-redir-all.test", "spf_redirect_ignored_all_present"),
-    ("spf-ptr.test", "spf_ptr_mechanism"),
-    ("spf-plusall.test", "spf_all_pass"),
-    ("spf-neutral.test", "spf_all_neutral"),
-    ("spf-noall.test", "spf_no_all"),
-    ("spf-after-all.test", "spf_terms_after_all"),
-    ("spf-long.test", "spf_record_too_long"),
-    ("spf-type99.test", "spf_rr_type_obsolete"),
-    ("spf-senderid.test", "spf_sender_id_obsolete"),
-    ("spf-missing.test", "spf_missing"),
-])
+@pytest.mark.parametrize(
+    ("domain", "code"),
+    [
+        ("spf-redir-all.test", "spf_redirect_ignored_all_present"),
+        ("spf-ptr.test", "spf_ptr_mechanism"),
+        ("spf-plusall.test", "spf_all_pass"),
+        ("spf-neutral.test", "spf_all_neutral"),
+        ("spf-noall.test", "spf_no_all"),
+        ("spf-after-all.test", "spf_terms_after_all"),
+        ("spf-long.test", "spf_record_too_long"),
+        ("spf-type99.test", "spf_rr_type_obsolete"),
+        ("spf-senderid.test", "spf_sender_id_obsolete"),
+        ("spf-missing.test", "spf_missing"),
+    ],
+)
 def test_warnings_and_errors_on_the_record(check: Check, domain: str, code: str) -> None:
     assert code in codes(check(domain))
 

@@ -85,8 +85,9 @@ class KnotServer:
         self.start()
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()
 
     def _write(self) -> None:
@@ -102,14 +103,16 @@ class KnotServer:
             f'database:\n    storage: "{self.dir}/db"\n{self.extra_conf}'
             f'template:\n  - id: default\n    storage: "{self.dir}"\n    file: "%s.zone"\n'
             f"    semantic-checks: off\n    zonefile-sync: -1\n    journal-content: none\n"
-            f"zone:\n{zones}\n")
+            f"zone:\n{zones}\n"
+        )
 
     def start(self, attempts: int = 5) -> None:
         for _ in range(attempts):
             self.port = free_port()
             self._write()
-            self.proc = subprocess.Popen([KNOTD, "-c", str(self.conf)],
-                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            self.proc = subprocess.Popen(
+                [KNOTD, "-c", str(self.conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            )
             if self._wait_ready():
                 return
             self.stop(remove=False)
@@ -136,8 +139,13 @@ class KnotServer:
 
     def reload(self) -> None:
         """Make knot re-read every zone file, and wait until it serves the new serials."""
-        subprocess.run([KNOTC, "-c", str(self.conf), "reload"], check=True,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=10)
+        subprocess.run(
+            [KNOTC, "-c", str(self.conf), "reload"],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=10,
+        )
         for origin, text in self.zones.items():
             self._wait_serial(origin, _serial(text))
 
