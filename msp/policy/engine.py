@@ -22,8 +22,8 @@ from msp.policy.facts import (
     SenderFacts,
     SenderStatus,
 )
-from msp.policy.gates import GateResult, run_gates
-from msp.policy.records import StageRecords, dmarc_for_stage, record_mismatches, records_for_stage
+from msp.policy.gates import GateResult, published_mismatches, run_gates
+from msp.policy.records import StageRecords, records_for_stage
 from msp.policy.stages import Stage, is_enforcing, next_stage, rollback_target
 from msp.policy.window import next_window_start
 
@@ -169,8 +169,7 @@ def _verification(change: PendingChange, facts: DomainFacts) -> tuple[bool, tupl
     published = change.published_at
     if posture is None or published is None or posture.checked_at < published:
         return False, ("no DNS check since the record was issued",)
-    planned = dmarc_for_stage(change.to_stage, facts.records)
-    mismatches = record_mismatches(planned, posture.dmarc_tags)
+    mismatches = published_mismatches(posture, change.to_stage, facts.records)
     return not mismatches, tuple(mismatches)
 
 

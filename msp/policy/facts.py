@@ -92,6 +92,8 @@ class PostureFacts:
     spf_dns_lookups: int | None
     dkim_selectors: Mapping[str, bool | None] = field(default_factory=dict)
     findings: frozenset[str] = frozenset()
+    spf_record: str | None = None
+    null_mx: bool | None = None
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from msp.policy.facts import DomainFacts, SenderFacts, SenderStatus
-from msp.policy.records import dmarc_for_stage, record_mismatches
+from msp.policy.facts import DomainFacts, PostureFacts, SenderFacts, SenderStatus
+from msp.policy.records import RecordOptions, dmarc_for_stage, record_mismatches
 from msp.policy.stages import Stage
 
 SPF_LOOKUP_LIMIT = 10  # RFC 7208 §4.6.4
@@ -171,14 +171,31 @@ def dkim(facts: DomainFacts, now: datetime) -> GateResult:
     return _verdict("dkim", reasons, blocking=len(reasons))
 
 
+PARKED_SPF = "v=spf1 -all"
+
+
+def published_mismatches(
+    posture: PostureFacts | None, stage: Stage, options: RecordOptions
+) -> list[str]:
+    """Why what is published does not enforce ``stage``; empty when it does. The parked fast
+    path also needs ``v=spf1 -all`` and a null MX (RFC 7505)."""
+    if posture is None:
+        return ["no DNS check yet"]
+    mismatches = record_mismatches(dmarc_for_stage(stage, options), posture.dmarc_tags)
+    if stage is Stage.PARKED:
+        spf_text = " ".join((posture.spf_record or "").lower().split())
+        if spf_text != PARKED_SPF:
+            mismatches.append(f"SPF is {posture.spf_record or '(absent)'}, not {PARKED_SPF}")
+        if posture.null_mx is not True:
+            mismatches.append("no null MX (MX 0 .)")
+    return mismatches
+
+
 def record(facts: DomainFacts, now: datetime) -> GateResult:
-    """The published record is the one the plan says the current stage has."""
+    """The published records are the ones the plan says the current stage has."""
     if facts.stage is Stage.NONE:
         return _verdict("record", [])
-    if facts.posture is None:
-        return _verdict("record", ["no DNS check yet"])
-    planned = dmarc_for_stage(facts.stage, facts.records)
-    mismatches = record_mismatches(planned, facts.posture.dmarc_tags)
+    mismatches = published_mismatches(facts.posture, facts.stage, facts.records)
     return _verdict("record", [f"published record: {m}" for m in mismatches])
 
 

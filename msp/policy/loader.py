@@ -71,6 +71,7 @@ def posture_from_view(view: Any) -> PostureFacts:
     """Adapt the DNS area's ``PostureView``."""
     tags = getattr(view, "dmarc_tags", None)
     record = getattr(view, "dmarc_record", None)
+    result = getattr(view, "result", None) or {}
     if tags is None and record:
         tags = parse_tags(record)
     return PostureFacts(
@@ -80,6 +81,8 @@ def posture_from_view(view: Any) -> PostureFacts:
         spf_dns_lookups=getattr(view, "spf_dns_lookups", None),
         dkim_selectors=dict(getattr(view, "dkim_selectors", None) or {}),
         findings=frozenset(getattr(view, "findings", None) or ()),
+        spf_record=(result.get("spf") or {}).get("record"),
+        null_mx=(result.get("mx") or {}).get("null_mx"),
     )
 
 

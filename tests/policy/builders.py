@@ -56,6 +56,10 @@ def posture(stage: Stage, **changes: Any) -> PostureFacts:
         spf_valid=True,
         spf_dns_lookups=4,
         dkim_selectors={"google": True},
+        spf_record="v=spf1 -all"
+        if stage is Stage.PARKED
+        else "v=spf1 include:_spf.google.com ~all",
+        null_mx=stage is Stage.PARKED,
     )
     return replace(base, **changes)
 

@@ -134,12 +134,14 @@ class Fleet:
         dom.rows[day] = rows
 
     def _check_dns(self, dom: WorldDomain, now: datetime) -> None:
+        parked = dom.parked_published
         dom.posture = PostureFacts(
             checked_at=now,
             dmarc_tags=dict(dom.dns) if dom.dns else None,
             spf_valid=True,
-            spf_dns_lookups=5,
-            dkim_selectors={},
+            spf_dns_lookups=0 if parked else 5,
+            spf_record="v=spf1 -all" if parked else "v=spf1 include:_spf.esp.test ~all",
+            null_mx=parked,
         )
 
     # --- facts ----------------------------------------------------------------------------
@@ -240,7 +242,8 @@ class Fleet:
             dom.enforce_check_day = day
             self.report.unsafe_issues += self._would_lose(dom, change.to_stage, day)
         tags = dict(dmarc_for_stage(change.to_stage, _options(dom)).tags())
-        dom.dns_due = (now + timedelta(hours=dom.publish_delay_hours), tags)
+        due = now + timedelta(hours=dom.publish_delay_hours)
+        dom.dns_due = (due, tags, change.to_stage is Stage.PARKED)
         dom.pending = replace(change, status=ChangeStatus.PUBLISHED, published_at=now)
 
     def _would_lose(self, dom: WorldDomain, stage: Stage, day: int) -> int:
@@ -298,7 +301,8 @@ class Fleet:
                 for hour in range(24):
                     now = START + timedelta(days=day, hours=hour)
                     if dom.dns_due and now >= dom.dns_due[0]:
-                        dom.dns, dom.dns_due = dom.dns_due[1], None
+                        _, dom.dns, dom.parked_published = dom.dns_due
+                        dom.dns_due = None
                     if dom.dns and dom.dns not in states:
                         states.append(dom.dns)
                     if hour in CHECK_HOURS:

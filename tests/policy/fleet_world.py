@@ -61,7 +61,8 @@ class WorldDomain:
     pending: PendingChange | None = None
     approve_at: datetime | None = None
     dns: dict[str, str] | None = None
-    dns_due: tuple[datetime, dict[str, str]] | None = None
+    dns_due: tuple[datetime, dict[str, str], bool] | None = None  # at, DMARC tags, parked
+    parked_published: bool = False  # v=spf1 -all and the null MX are in DNS
     posture: PostureFacts | None = None
     facts: DomainFacts | None = None
     enforce_check_day: int = -1

@@ -27,7 +27,16 @@ def published(domain: Domain, stage: Stage, checked_at: datetime) -> PostureFact
     assert tenant is not None
     options = record_options(tenant, domain_settings(tenant, domain), current_app.config)
     tags = dict(dmarc_for_stage(stage, options).tags()) if stage is not Stage.NONE else None
-    return PostureFacts(checked_at, tags, True, 4, {"google": True})
+    parked = stage is Stage.PARKED
+    return PostureFacts(
+        checked_at,
+        tags,
+        True,
+        0 if parked else 4,
+        {"google": True},
+        spf_record="v=spf1 -all" if parked else "v=spf1 include:_spf.google.com ~all",
+        null_mx=parked,
+    )
 
 
 def make_ready(evidence: StaticEvidence, domain: Domain, stage: Stage, now: datetime) -> None:

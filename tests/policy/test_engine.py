@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -167,3 +168,24 @@ def test_a_customer_tweak_that_keeps_the_policy_still_verifies() -> None:
     )
     checked = replace(posture(Stage.QUARANTINE_TEST), dmarc_tags=tags)
     assert step_change(change, facts(posture=checked), NOW).kind is StepKind.VERIFY
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        ({"spf_record": "v=spf1 mx -all"}, "SPF is v=spf1 mx -all, not v=spf1 -all"),
+        ({"null_mx": False}, "no null MX (MX 0 .)"),
+    ],
+)
+def test_the_parked_fast_path_verifies_only_with_spf_dash_all_and_a_null_mx(
+    changes: dict[str, Any], reason: str
+) -> None:
+    change = pending(
+        ChangeStatus.PUBLISHED, to_stage=Stage.PARKED, published_at=NOW - timedelta(hours=3)
+    )
+    done = facts(Stage.NONE, parked=True, posture=posture(Stage.PARKED))
+    assert step_change(change, done, NOW).kind is StepKind.VERIFY
+    partial = replace(done, posture=replace(posture(Stage.PARKED), **changes))
+    late = replace(change, published_at=NOW - timedelta(hours=50))
+    step = step_change(late, partial, NOW)
+    assert (step.kind, step.reasons) == (StepKind.REMIND, (reason,))

@@ -208,3 +208,25 @@ def test_tenant_readiness_averages_its_domains(db_session: Any, evidence: Static
     assert summary["domains"] == 2 and summary["stages"] == {"monitor": 2}
     assert summary["readiness"] == round((100 + plan_of(fresh).readiness) / 2)
     assert plan_of(fresh).readiness < 100
+
+
+def test_a_parked_domain_is_proposed_the_fast_path_with_its_three_records(
+    db_session: Any, evidence: StaticEvidence
+) -> None:
+    domain = make_domain(make_tenant(), parked=True)
+    service.evaluate_domain(domain.id, WED_0500)
+    change = db.session.scalars(select(PolicyChange)).one()
+    assert change.to_stage == "parked"
+    assert [(r["name"], r["type"]) for r in change.records] == [
+        (f"_dmarc.{domain.name}", "TXT"),
+        (domain.name, "TXT"),
+        (domain.name, "MX"),
+    ]
+    assert [r["value"] for r in change.records[1:]] == ["v=spf1 -all", "0 ."]
+    service.approve(change, WED_0500)
+    assert change.scheduled_for is not None
+    assert service.advance_change(change.id, change.scheduled_for) == "published"
+    checked = change.scheduled_for + timedelta(hours=1)
+    evidence.postures[domain.id] = published(domain, Stage.PARKED, checked)
+    assert service.advance_change(change.id, checked) == "verified"
+    assert plan_of(domain).stage == "parked"
