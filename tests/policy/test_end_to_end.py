@@ -101,3 +101,26 @@ def test_issue_publish_check_verify_then_gates_read_real_reports(
     assert gates["coverage"]["reasons"][0] == "reports from 1 receivers, 2 needed"
     assert "203.0.113.5" in gates["senders"]["reason"]
     assert "unclassified sender" in gates["senders"]["reason"]
+
+
+def test_parked_fast_path_is_verified_on_the_real_zone(db_session: Any, knot: KnotServer) -> None:
+    domain = make_domain(make_tenant(), DOMAIN, parked=True)
+    now = utcnow()
+    service.evaluate_domain(domain.id, now)
+    change = db.session.scalars(select(PolicyChange)).one()
+    service.approve(change, now)
+    service.schedule(change, now)
+    assert service.advance_change(change.id, now) == "published"
+    owners = {f"_dmarc.{DOMAIN}": "_dmarc", DOMAIN: "@"}
+    lines = [
+        f"{owners[r['name']]} {r['type']} {txt(r['value']) if r['type'] == 'TXT' else r['value']}"
+        for r in change.records
+    ]
+    knot.set_zone(DOMAIN, zone(DOMAIN, [lines[0], lines[2]], serial=2))  # SPF forgotten
+    knot.reload()
+    _check(knot, domain.id, now + timedelta(minutes=30))
+    assert service.advance_change(change.id, now + timedelta(minutes=31)) == "wait"
+    knot.set_zone(DOMAIN, zone(DOMAIN, lines, serial=3))
+    knot.reload()
+    _check(knot, domain.id, now + timedelta(minutes=40))
+    assert service.advance_change(change.id, now + timedelta(minutes=41)) == "verified"
