@@ -8,6 +8,7 @@ label cardinality stays bounded.
 
 from __future__ import annotations
 
+import hmac
 import logging
 import time
 
@@ -63,8 +64,30 @@ def scrape_registry(app: Flask) -> CollectorRegistry:
     return registry
 
 
+def metrics_token(app: Flask) -> str | None:
+    """``MSP_METRICS_TOKEN``: when set, scrapes must send it as the HTTP Basic password (any
+    user name; Prometheus: ``basic_auth: {username: metrics, password_file: ...}``). Basic,
+    not Bearer: a bearer header is an API token to the auth layer, which runs first.
+
+    Read under both spellings: unregistered ``MSP_*`` variables reach ``app.config`` without
+    their prefix, registered settings with it.
+    """
+    token = app.config.get("MSP_METRICS_TOKEN") or app.config.get("METRICS_TOKEN")
+    return str(token) if token else None
+
+
 def metrics_view() -> Response:
     """Prometheus text exposition of every msp metric."""
+    token = metrics_token(current_app)
+    if token:
+        given = request.authorization.password if request.authorization else None
+        if not given or not hmac.compare_digest(given.encode(), token.encode()):
+            return Response(
+                "metrics need the scrape password\n",
+                status=401,
+                headers={"WWW-Authenticate": 'Basic realm="metrics"'},
+                content_type="text/plain",
+            )
     body = generate_latest(scrape_registry(current_app))
     return Response(body, mimetype=None, content_type=CONTENT_TYPE_LATEST)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,21 @@ from msp.serving import available_cpus, default_workers
 from tests.conftest import test_config as app_config
 from tests.factories import make_tenant
 from tests.production.support import free_port
+
+
+@pytest.fixture
+def make_app(database_url: str) -> Iterator[Callable[..., Flask]]:
+    """Apps with their own settings; their connection pools are closed afterwards."""
+    made: list[Flask] = []
+
+    def make(redis_url: str, **extra: Any) -> Flask:
+        made.append(create_app(app_config(database_url, redis_url, **extra)))
+        return made[-1]
+
+    yield make
+    for application in made:
+        with application.app_context():
+            db.engine.dispose()
 
 
 def _samples(text: str, name: str) -> dict[tuple[tuple[str, str], ...], float]:
@@ -79,9 +95,9 @@ def test_metrics_show_jobs_recorded_by_the_job_hook_and_queue_depth(
 
 
 def test_job_hook_never_fails_a_job_when_redis_is_down(
-    database_url: str, caplog: pytest.LogCaptureFixture
+    make_app: Callable[..., Flask], caplog: pytest.LogCaptureFixture
 ) -> None:
-    app = create_app(app_config(database_url, f"redis://127.0.0.1:{free_port()}/0"))
+    app = make_app(f"redis://127.0.0.1:{free_port()}/0")
     # migrations/env.py runs logging.config.fileConfig with disable_existing_loggers=True,
     # which silences every logger created before the session's migrations ran.
     logging.getLogger("msp.observability").disabled = False
@@ -133,8 +149,20 @@ def test_figures_are_counted_once_per_interval_through_the_redis_cache(
     assert len(first) == 1
 
 
-def _log_app(database_url: str, redis_url: str) -> Flask:
-    app = create_app(app_config(database_url, redis_url, LOG_FORMAT="json"))
+def test_metrics_need_the_scrape_password_when_one_is_configured(
+    app: Flask, make_app: Callable[..., Flask], redis_url: str
+) -> None:
+    secured = make_app(redis_url, METRICS_TOKEN="scrape-secret")
+    client = secured.test_client()
+    refused = client.get("/metrics")
+    assert refused.status_code == 401 and "Basic" in refused.headers["WWW-Authenticate"]
+    assert client.get("/metrics", auth=("metrics", "wrong")).status_code == 401
+    allowed = client.get("/metrics", auth=("metrics", "scrape-secret"))
+    assert allowed.status_code == 200 and b"msp_queue_jobs" in allowed.data
+
+
+def _log_app(make_app: Callable[..., Flask], redis_url: str) -> Flask:
+    app = make_app(redis_url, LOG_FORMAT="json")
 
     @app.get("/_test/log")
     def write_log() -> str:
@@ -145,9 +173,9 @@ def _log_app(database_url: str, redis_url: str) -> Flask:
 
 
 def test_json_log_lines_carry_the_request_id_and_the_job_id(
-    database_url: str, redis_url: str, capsys: pytest.CaptureFixture[str]
+    make_app: Callable[..., Flask], redis_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    app = _log_app(database_url, redis_url)
+    app = _log_app(make_app, redis_url)
     response = app.test_client().get("/_test/log", headers={"X-Request-ID": "req-77"})
     assert response.headers["X-Request-ID"] == "req-77"
     with job_logging("job-abc"):
@@ -164,10 +192,10 @@ def test_json_log_lines_carry_the_request_id_and_the_job_id(
 
 
 def test_app_logging_is_replaced_not_stacked_when_apps_are_created_again(
-    database_url: str, redis_url: str
+    make_app: Callable[..., Flask], redis_url: str
 ) -> None:
     for _ in range(3):
-        create_app(app_config(database_url, redis_url))
+        make_app(redis_url)
     ours = [h for h in logging.getLogger().handlers if type(h).__name__ == "StderrHandler"]
     assert len(ours) == 1
 
