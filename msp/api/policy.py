@@ -11,15 +11,15 @@ from flask_smorest.pagination import PaginationParameters
 
 from msp.api.pagination import page_of
 from msp.api.schemas.policy import (
-    ChangeSchema,
-    PlanSchema,
+    PolicyChangeSchema,
+    PolicyPlanSchema,
+    PolicyReadinessSchema,
+    PolicyRejectSchema,
+    PolicyScheduleSchema,
     PolicySettingsSchema,
-    ReadinessSchema,
-    RejectSchema,
-    ScheduleSchema,
-    SimulateInSchema,
-    SimulationSchema,
-    TimelineEntrySchema,
+    PolicySimulateInSchema,
+    PolicySimulationSchema,
+    PolicyTimelineEntrySchema,
 )
 from msp.auth.decorators import require_auth, require_manage
 from msp.domains.models import Domain
@@ -33,7 +33,7 @@ blp = Blueprint("policy", __name__, url_prefix="/api/v1", description="Policy en
 
 @blp.route("/domains/<int:domain_id>/plan")
 class Plan(MethodView):
-    @blp.response(200, PlanSchema)
+    @blp.response(200, PolicyPlanSchema)
     @require_auth
     def get(self, domain_id: int) -> Any:
         """The domain's stage, record to publish now, next stage, gates and readiness."""
@@ -42,8 +42,8 @@ class Plan(MethodView):
 
 @blp.route("/domains/<int:domain_id>/simulate")
 class Simulate(MethodView):
-    @blp.arguments(SimulateInSchema)
-    @blp.response(200, SimulationSchema)
+    @blp.arguments(PolicySimulateInSchema)
+    @blp.response(200, PolicySimulationSchema)
     @require_auth
     def post(self, data: dict[str, Any], domain_id: int) -> Any:
         """What-if: the last N days of reports replayed under a proposed record."""
@@ -53,7 +53,7 @@ class Simulate(MethodView):
 
 @blp.route("/domains/<int:domain_id>/escalations")
 class DomainEscalations(MethodView):
-    @blp.response(200, ChangeSchema(many=True))
+    @blp.response(200, PolicyChangeSchema(many=True))
     @blp.paginate()
     @require_auth
     def get(self, domain_id: int, pagination_parameters: PaginationParameters) -> Any:
@@ -61,7 +61,7 @@ class DomainEscalations(MethodView):
         domain = get_scoped(Domain, domain_id)
         return page_of(service.changes_select(domain), pagination_parameters)
 
-    @blp.response(201, ChangeSchema)
+    @blp.response(201, PolicyChangeSchema)
     @require_auth
     def post(self, domain_id: int) -> Any:
         """Propose the next stage (only when every gate passes)."""
@@ -72,7 +72,7 @@ class DomainEscalations(MethodView):
 
 @blp.route("/domains/<int:domain_id>/timeline")
 class Timeline(MethodView):
-    @blp.response(200, TimelineEntrySchema(many=True))
+    @blp.response(200, PolicyTimelineEntrySchema(many=True))
     @blp.paginate()
     @require_auth
     def get(self, domain_id: int, pagination_parameters: PaginationParameters) -> Any:
@@ -83,7 +83,7 @@ class Timeline(MethodView):
 
 @blp.route("/escalations/<int:change_id>")
 class Escalation(MethodView):
-    @blp.response(200, ChangeSchema)
+    @blp.response(200, PolicyChangeSchema)
     @require_auth
     def get(self, change_id: int) -> Any:
         """One stage change with its records and evidence."""
@@ -98,7 +98,7 @@ def _managed_change(change_id: int) -> PolicyChange:
 
 @blp.route("/escalations/<int:change_id>/approve")
 class Approve(MethodView):
-    @blp.response(200, ChangeSchema)
+    @blp.response(200, PolicyChangeSchema)
     @require_auth
     def post(self, change_id: int) -> Any:
         """Approve (MSP staff or tenant admin); it is scheduled for the change window."""
@@ -107,8 +107,8 @@ class Approve(MethodView):
 
 @blp.route("/escalations/<int:change_id>/reject")
 class Reject(MethodView):
-    @blp.arguments(RejectSchema)
-    @blp.response(200, ChangeSchema)
+    @blp.arguments(PolicyRejectSchema)
+    @blp.response(200, PolicyChangeSchema)
     @require_auth
     def post(self, data: dict[str, Any], change_id: int) -> Any:
         """Reject a proposed or scheduled change."""
@@ -117,8 +117,8 @@ class Reject(MethodView):
 
 @blp.route("/escalations/<int:change_id>/schedule")
 class Schedule(MethodView):
-    @blp.arguments(ScheduleSchema)
-    @blp.response(200, ChangeSchema)
+    @blp.arguments(PolicyScheduleSchema)
+    @blp.response(200, PolicyChangeSchema)
     @require_auth
     def post(self, data: dict[str, Any], change_id: int) -> Any:
         """Issue an approved change at a chosen time instead of the next change window."""
@@ -127,7 +127,7 @@ class Schedule(MethodView):
 
 @blp.route("/tenants/<int:tenant_id>/readiness")
 class Readiness(MethodView):
-    @blp.response(200, ReadinessSchema)
+    @blp.response(200, PolicyReadinessSchema)
     @require_auth
     def get(self, tenant_id: int) -> Any:
         """The tenant's readiness score and how many domains are at each stage."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 
-class GateSchema(Schema):
+class PolicyGateSchema(Schema):
     gate = fields.String()
     status = fields.String(metadata={"description": "passed or blocked"})
     reason = fields.String()
@@ -13,25 +13,25 @@ class GateSchema(Schema):
     evidence = fields.Dict(keys=fields.String())
 
 
-class DnsRecordSchema(Schema):
+class PolicyDnsRecordSchema(Schema):
     name = fields.String()
     type = fields.String()
     value = fields.String()
     zone_line = fields.String()
 
 
-class PlanSchema(Schema):
+class PolicyPlanSchema(Schema):
     domain_id = fields.Integer()
     domain = fields.String()
     stage = fields.String()
     stage_since = fields.String()
     evaluated_at = fields.String()
     record = fields.String(allow_none=True, metadata={"description": "DMARC record to publish now"})
-    records = fields.List(fields.Nested(DnsRecordSchema))
+    records = fields.List(fields.Nested(PolicyDnsRecordSchema))
     next_stage = fields.String(allow_none=True)
     next_record = fields.String(allow_none=True)
-    next_records = fields.List(fields.Nested(DnsRecordSchema))
-    gates = fields.List(fields.Nested(GateSchema))
+    next_records = fields.List(fields.Nested(PolicyDnsRecordSchema))
+    gates = fields.List(fields.Nested(PolicyGateSchema))
     readiness = fields.Integer(metadata={"description": "0-100, share of passed gates"})
     ready = fields.Boolean()
     action = fields.String(metadata={"description": "hold, propose, withdraw or rollback"})
@@ -41,36 +41,36 @@ class PlanSchema(Schema):
     open_change_id = fields.Integer(allow_none=True)
 
 
-class SimulateInSchema(Schema):
+class PolicySimulateInSchema(Schema):
     record = fields.String(required=True, validate=validate.Length(min=8, max=2048))
     days = fields.Integer(load_default=30, validate=validate.Range(min=1, max=366))
 
 
-class OutcomeSchema(Schema):
+class PolicyOutcomeSchema(Schema):
     quarantined = fields.Integer()
     rejected = fields.Integer()
 
 
-class SenderImpactSchema(Schema):
+class PolicySenderImpactSchema(Schema):
     sender = fields.String()
     name = fields.String()
     status = fields.String()
     messages = fields.Integer()
     failing = fields.Integer()
-    rfc9989 = fields.Nested(OutcomeSchema)
-    rfc7489 = fields.Nested(OutcomeSchema)
-    worst = fields.Nested(OutcomeSchema)
+    rfc9989 = fields.Nested(PolicyOutcomeSchema)
+    rfc7489 = fields.Nested(PolicyOutcomeSchema)
+    worst = fields.Nested(PolicyOutcomeSchema)
 
 
-class SimulationSchema(Schema):
+class PolicySimulationSchema(Schema):
     record = fields.String()
     days = fields.Integer()
     strict_alignment_estimated = fields.Boolean()
-    totals = fields.Dict(keys=fields.String(), values=fields.Nested(OutcomeSchema))
-    senders = fields.List(fields.Nested(SenderImpactSchema))
+    totals = fields.Dict(keys=fields.String(), values=fields.Nested(PolicyOutcomeSchema))
+    senders = fields.List(fields.Nested(PolicySenderImpactSchema))
 
 
-class ChangeSchema(Schema):
+class PolicyChangeSchema(Schema):
     id = fields.Integer()
     tenant_id = fields.Integer()
     domain_id = fields.Integer()
@@ -79,7 +79,7 @@ class ChangeSchema(Schema):
     to_stage = fields.String()
     status = fields.String()
     auto = fields.Boolean()
-    records = fields.List(fields.Nested(DnsRecordSchema))
+    records = fields.List(fields.Nested(PolicyDnsRecordSchema))
     evidence = fields.Dict(keys=fields.String())
     proposed_at = fields.DateTime()
     proposed_by = fields.String()
@@ -93,15 +93,15 @@ class ChangeSchema(Schema):
     closed_at = fields.DateTime(allow_none=True)
 
 
-class RejectSchema(Schema):
+class PolicyRejectSchema(Schema):
     note = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
 
 
-class ScheduleSchema(Schema):
+class PolicyScheduleSchema(Schema):
     at = fields.AwareDateTime(required=True, metadata={"description": "when to issue (UTC)"})
 
 
-class TimelineEntrySchema(Schema):
+class PolicyTimelineEntrySchema(Schema):
     id = fields.Integer()
     domain_id = fields.Integer()
     change_id = fields.Integer(allow_none=True)
@@ -112,7 +112,7 @@ class TimelineEntrySchema(Schema):
     evidence = fields.Dict(keys=fields.String())
 
 
-class ReadinessSchema(Schema):
+class PolicyReadinessSchema(Schema):
     tenant_id = fields.Integer()
     domains = fields.Integer()
     readiness = fields.Integer()
