@@ -56,9 +56,10 @@ class TenantBilling(MethodView):
 
 @blp.route("/tenants/<int:tenant_id>/billing/subscribe")
 class TenantSubscribe(MethodView):
+    # The guard runs before the body is validated: a tenant user gets 403, never 422.
+    @require_msp
     @blp.arguments(SubscribeSchema)
     @blp.response(201, BillingOverviewSchema)
-    @require_msp
     def post(self, data: dict[str, Any], tenant_id: int) -> Any:
         """Subscribe a tenant to a plan (MSP staff): Stripe customer and subscription."""
         tenant = get_scoped(Tenant, tenant_id)
