@@ -12,6 +12,7 @@ Prometheus counter that goes down would be read as a reset.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -19,12 +20,13 @@ from typing import Any
 
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-from redis import Redis
+from redis import Redis, RedisError
 from sqlalchemy import Connection, Engine, column, func, inspect, select, table
 from sqlalchemy.sql.expression import ColumnClause
 
 CACHE_KEY = "msp:metrics:business"
-CACHE_SECONDS = 15
+# Counting scans the tables: once a minute across all pods is plenty for these figures.
+CACHE_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -48,28 +50,28 @@ class Sample:
 FIGURES: tuple[RowCount, ...] = (
     RowCount(
         "msp_reports_ingested",
-        "Reports stored, by kind (aggregate, failure, tls).",
+        "Reports parsed and stored (each counted once), by kind (aggregate, failure, tls).",
         "report",
         "kind",
         "kind",
     ),
     RowCount(
-        "msp_reports_rejected",
-        "Reports refused at ingestion, by reason.",
-        "report_rejection",
-        "reason",
-        "reason",
+        "msp_report_files",
+        "Report files received, by outcome (ingested, rejected, unrouted, pending, ...).",
+        "report_raw",
+        "status",
+        "status",
     ),
     RowCount(
         "msp_dns_checks_run",
-        "DNS checks run (check rows stored), by status.",
-        "dns_check",
-        "status",
-        "status",
+        "DNS posture checks run, by resulting grade.",
+        "dns_posture_run",
+        "grade",
+        "grade",
     ),
     RowCount(
         "msp_notifications",
-        "Notification deliveries, by status (sent, failed, ...).",
+        "Notification deliveries, by status (sent, failed, pending, ...).",
         "notification_delivery",
         "status",
         "status",
@@ -116,18 +118,34 @@ class BusinessCollector(Collector):
         self.figures = figures
 
     def samples(self) -> list[Sample]:
-        cached = self.cache.get(CACHE_KEY) if self.cache is not None else None
-        if cached:
-            return [
-                Sample(s["metric"], tuple((k, v) for k, v in s["labels"]), s["value"])
-                for s in json.loads(cached)
-            ]
+        cached = self._cached()
+        if cached is not None:
+            return cached
         with self.engine.connect() as connection:
             samples = count_rows(connection, self.figures)
-        if self.cache is not None:
-            payload = [{"metric": s.metric, "labels": s.labels, "value": s.value} for s in samples]
-            self.cache.set(CACHE_KEY, json.dumps(payload), ex=CACHE_SECONDS)
+        self._store(samples)
         return samples
+
+    def _cached(self) -> list[Sample] | None:
+        if self.cache is None:
+            return None
+        try:
+            raw = self.cache.get(CACHE_KEY)
+        except RedisError:  # no cache: count from the database instead
+            return None
+        if not raw:
+            return None
+        return [
+            Sample(s["metric"], tuple((k, v) for k, v in s["labels"]), s["value"])
+            for s in json.loads(raw)
+        ]
+
+    def _store(self, samples: list[Sample]) -> None:
+        if self.cache is None:
+            return
+        payload = [{"metric": s.metric, "labels": s.labels, "value": s.value} for s in samples]
+        with contextlib.suppress(RedisError):
+            self.cache.set(CACHE_KEY, json.dumps(payload), ex=CACHE_SECONDS)
 
     def collect(self) -> Iterable[Metric]:
         samples = self.samples()

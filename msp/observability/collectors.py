@@ -4,7 +4,8 @@ job runs and durations (Redis counters written by workers) and queue depth (RQ's
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import logging
+from collections.abc import Callable, Iterable, Sequence
 
 from prometheus_client.metrics_core import (
     CounterMetricFamily,
@@ -19,6 +20,8 @@ from rq import Queue, Worker
 from rq.serializers import JSONSerializer
 
 from msp.observability.jobstats import JobStats
+
+log = logging.getLogger(__name__)
 
 # RQ registry per state; "queued" is the queue itself. Counted without RQ's cleanup, which
 # would move jobs between registries: a scrape must not change what it measures.
@@ -89,3 +92,27 @@ class QueueCollector(Collector):
             workers.add_metric([queue.name], Worker.count(connection=self.connection, queue=queue))
         yield jobs
         yield workers
+
+
+class GuardedCollectors(Collector):
+    """Runs each named collector; one that fails (Redis or the database down) is left out of
+    the scrape and reported as ``msp_scrape_source_up{source="..."} 0``, so the rest of the
+    metrics (and the alert on the failing source) still reach Prometheus."""
+
+    def __init__(self, sources: Sequence[tuple[str, Collector]]) -> None:
+        self.sources = tuple(sources)
+
+    def collect(self) -> Iterable[Metric]:
+        up = GaugeMetricFamily(
+            "msp_scrape_source_up", "1 when the source answered this scrape.", labels=["source"]
+        )
+        for name, collector in self.sources:
+            try:
+                metrics = list(collector.collect())
+            except Exception:  # any failure of a source is reported, never a failed scrape
+                log.warning("metrics source %s failed", name, exc_info=True)
+                up.add_metric([name], 0)
+                continue
+            up.add_metric([name], 1)
+            yield from metrics
+        yield up

@@ -16,7 +16,7 @@ from flask import Flask, Response, current_app, g, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from msp.observability.business import BusinessCollector
-from msp.observability.collectors import JobStatsCollector, QueueCollector
+from msp.observability.collectors import GuardedCollectors, JobStatsCollector, QueueCollector
 from msp.observability.context import REQUEST_ID_HEADER, new_request_id, request_id_var
 from msp.observability.metrics import ProcessLocalCollector, http_metrics
 
@@ -58,9 +58,15 @@ def scrape_registry(app: Flask) -> CollectorRegistry:
     connection = dispatcher().connection
     registry = CollectorRegistry(auto_describe=False)
     registry.register(ProcessLocalCollector())
-    registry.register(JobStatsCollector(connection))
-    registry.register(QueueCollector(connection, ALL_QUEUES))
-    registry.register(BusinessCollector(db.engine, connection))
+    registry.register(
+        GuardedCollectors(
+            [
+                ("jobs", JobStatsCollector(connection)),
+                ("queues", QueueCollector(connection, ALL_QUEUES)),
+                ("database", BusinessCollector(db.engine, connection)),
+            ]
+        )
+    )
     return registry
 
 

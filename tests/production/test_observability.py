@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from flask import Flask
 from prometheus_client.parser import text_string_to_metric_families
 from redis import Redis
@@ -20,7 +21,13 @@ from rq.serializers import JSONSerializer
 from msp import create_app
 from msp.extensions import db
 from msp.observability import job_logging, observe_job
-from msp.observability.business import CACHE_KEY, BusinessCollector, RowCount, count_rows
+from msp.observability.business import (
+    CACHE_KEY,
+    FIGURES,
+    BusinessCollector,
+    RowCount,
+    count_rows,
+)
 from msp.observability.jobstats import DURATION_BUCKETS, JobStats
 from msp.serving import available_cpus, default_workers
 from tests.conftest import test_config as app_config
@@ -134,6 +141,15 @@ def test_figures_count_rows_by_label_and_skip_missing_tables(db_session: Any) ->
     assert {s.metric for s in samples} == {"msp_tenants"}
 
 
+def test_every_default_figure_reads_a_table_and_column_the_migrations_create(
+    db_session: Any,
+) -> None:
+    inspector = sa.inspect(db_session.connection())
+    for figure in FIGURES:
+        columns = {c["name"] for c in inspector.get_columns(figure.table)}
+        assert figure.label_column in columns, figure
+
+
 def test_figures_are_counted_once_per_interval_through_the_redis_cache(
     app: Flask, redis_conn: Redis
 ) -> None:
@@ -159,6 +175,20 @@ def test_metrics_need_the_scrape_password_when_one_is_configured(
     assert client.get("/metrics", auth=("metrics", "wrong")).status_code == 401
     allowed = client.get("/metrics", auth=("metrics", "scrape-secret"))
     assert allowed.status_code == 200 and b"msp_queue_jobs" in allowed.data
+    up = _samples(allowed.get_data(as_text=True), "msp_scrape_source_up")
+    assert set(up.values()) == {1.0}
+
+
+def test_scrape_still_answers_when_redis_is_down_and_says_which_source_failed(
+    make_app: Callable[..., Flask],
+) -> None:
+    broken = make_app(f"redis://127.0.0.1:{free_port()}/0")
+    response = broken.test_client().get("/metrics")
+    assert response.status_code == 200
+    up = _samples(response.get_data(as_text=True), "msp_scrape_source_up")
+    assert up[(("source", "jobs"),)] == 0 and up[(("source", "queues"),)] == 0
+    assert up[(("source", "database"),)] == 1, "figures are counted without the cache"
+    assert "msp_http_requests_total" in response.get_data(as_text=True)
 
 
 def _log_app(make_app: Callable[..., Flask], redis_url: str) -> Flask:
