@@ -38,7 +38,15 @@ def open_change(domain: Domain, *, lock: bool = False) -> PolicyChange | None:
     return db.session.scalar(stmt.with_for_update() if lock else stmt)
 
 
-def _log(change: PolicyChange, kind: str, summary: str, now: datetime, **evidence: Any) -> None:
+def _log(
+    change: PolicyChange,
+    kind: str,
+    summary: str,
+    now: datetime,
+    *,
+    severity: str | None = None,
+    **evidence: Any,
+) -> None:
     timeline.record(
         tenant_id=change.tenant_id,
         domain_id=change.domain_id,
@@ -48,6 +56,7 @@ def _log(change: PolicyChange, kind: str, summary: str, now: datetime, **evidenc
         evidence={"kind": change.kind, "to_stage": change.to_stage, **evidence},
         at=now,
         change=change,
+        severity=severity,
     )
 
 
@@ -150,16 +159,39 @@ def schedule(change: PolicyChange, at: datetime, now: datetime, *, by: str) -> P
     return change
 
 
-def withdraw(change: PolicyChange, reasons: tuple[str, ...], now: datetime) -> None:
+def withdraw(
+    change: PolicyChange, reasons: tuple[str, ...], now: datetime, facts: DomainFacts
+) -> None:
+    """Close an escalation that is no longer ready. If its record was already issued, the
+    event tells the customer not to publish it and which records to keep."""
+    issued = change.status == ChangeStatus.PUBLISHED.value
     _close(change, ChangeStatus.WITHDRAWN, now)
-    _log(change, "withdrawn", "no longer ready: " + "; ".join(reasons), now, reasons=list(reasons))
+    if not issued:
+        _log(
+            change,
+            "withdrawn",
+            "no longer ready: " + "; ".join(reasons),
+            now,
+            reasons=list(reasons),
+        )
+        return
+    keep = records_view(records_for_stage(facts.name, facts.stage, facts.records))
+    _log(
+        change,
+        "withdrawn",
+        "do not publish the issued record; keep the current one: " + "; ".join(reasons),
+        now,
+        reasons=list(reasons),
+        keep_records=keep,
+        severity="warning",
+    )
 
 
 def _publish(change: PolicyChange, facts: DomainFacts, now: datetime) -> str:
     if change.kind == ChangeKind.ESCALATE.value:
         recheck = evaluate(facts, now)  # the evidence may have changed since the approval
         if recheck.action in {Action.WITHDRAW, Action.ROLLBACK}:
-            withdraw(change, recheck.reasons, now)
+            withdraw(change, recheck.reasons, now, facts)
             return "withdrawn"
     change.status = ChangeStatus.PUBLISHED.value
     change.published_at = now

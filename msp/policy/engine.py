@@ -114,6 +114,28 @@ def _open(pending: PendingChange | None) -> PendingChange | None:
     return pending if pending is not None and pending.status in OPEN_STATUSES else None
 
 
+def _withdraw_reasons(
+    pending: PendingChange, facts: DomainFacts, gates: tuple[GateResult, ...]
+) -> tuple[str, ...]:
+    """Why an open escalation should be withdrawn, or () to keep it.
+
+    An issued record that is not live yet is withdrawn too (the customer is told not to
+    publish it); once it is live, verification moves the stage and the rollback watch takes
+    over. The record gate is left out for an issued change: the customer may be mid-way.
+    """
+    if pending.kind is not ChangeKind.ESCALATE:
+        return ()
+    issued = pending.status is ChangeStatus.PUBLISHED
+    if issued and not published_mismatches(facts.posture, pending.to_stage, facts.records):
+        return ()
+    return tuple(
+        reason
+        for gate in gates
+        if not gate.passed and not (issued and gate.gate == "record")
+        for reason in gate.reasons
+    )
+
+
 def _decide(
     facts: DomainFacts, target: Stage | None, gates: tuple[GateResult, ...]
 ) -> tuple[Action, Stage | None, tuple[str, ...]]:
@@ -122,22 +144,13 @@ def _decide(
     if evidence and not (pending and pending.kind is ChangeKind.ROLLBACK):
         back = rollback_target(facts.stage, legacy_pct_ramp=facts.settings.legacy_pct_ramp)
         return Action.ROLLBACK, back, evidence
-    blocked = tuple(reason for gate in gates if not gate.passed for reason in gate.reasons)
     if pending is not None:
-        withdraw = (
-            pending.kind is ChangeKind.ESCALATE
-            and pending.status is not ChangeStatus.PUBLISHED
-            and bool(blocked)
-        )
-        return (
-            (Action.WITHDRAW, pending.to_stage, blocked)
-            if withdraw
-            else (
-                Action.HOLD,
-                pending.to_stage,
-                (f"{pending.kind.value} to {pending.to_stage.value} is {pending.status.value}",),
-            )
-        )
+        withdraw = _withdraw_reasons(pending, facts, gates)
+        if withdraw:
+            return Action.WITHDRAW, pending.to_stage, withdraw
+        status = f"{pending.kind.value} to {pending.to_stage.value} is {pending.status.value}"
+        return Action.HOLD, pending.to_stage, (status,)
+    blocked = tuple(reason for gate in gates if not gate.passed for reason in gate.reasons)
     if target is None:
         return Action.HOLD, None, ("at the end of the road",)
     if blocked:

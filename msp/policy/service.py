@@ -102,7 +102,7 @@ def _act(domain: Domain, facts: DomainFacts, result: Evaluation, now: datetime) 
     elif result.action is Action.WITHDRAW:
         change = changes.open_change(domain, lock=True)
         if change is not None:
-            changes.withdraw(change, result.reasons, now)
+            changes.withdraw(change, result.reasons, now, facts)
 
 
 def evaluate_domain(

@@ -46,6 +46,7 @@ def record(
     evidence: dict[str, Any],
     at: datetime,
     change: PolicyChange | None = None,
+    severity: str | None = None,
 ) -> PolicyTimelineEntry:
     """Add a timeline entry and emit its event, in the caller's transaction."""
     entry = PolicyTimelineEntry(
@@ -67,6 +68,6 @@ def record(
         EVENT_KINDS[kind],
         payload,
         domain_id=domain_id,
-        severity=SEVERITY.get(kind, "info"),
+        severity=severity or SEVERITY.get(kind, "info"),
     )
     return entry

@@ -64,6 +64,7 @@ class FleetReport:
     held_while_ready: int = 0
     proposals: int = 0
     withdrawals: int = 0
+    issued_then_withdrawn: int = 0
     rollbacks: int = 0
     reminders: int = 0
     breaks: list[tuple[str, int, int | None]] = field(default_factory=list)
@@ -81,7 +82,8 @@ class FleetReport:
             f"not at p=reject: {len(self.not_at_reject)}; "
             f"legitimate messages lost to escalation: {self.lost_to_escalation}; "
             f"exposed to breaks after escalation: {self.exposed_after_escalation}; "
-            f"proposals {self.proposals}, withdrawn {self.withdrawals}, "
+            f"proposals {self.proposals}, withdrawn {self.withdrawals} "
+            f"({self.issued_then_withdrawn} after issue), "
             f"rollbacks {self.rollbacks}, reminders {self.reminders}"
         )
 
@@ -200,6 +202,8 @@ class Fleet:
             self.report.held_while_ready += 1
         if result.action is Action.WITHDRAW:
             self.report.withdrawals += 1
+            if dom.pending is not None and dom.pending.status is ChangeStatus.PUBLISHED:
+                self._keep_current(dom, now)  # the customer is told not to publish it
             dom.pending = None
         elif result.action in {Action.PROPOSE, Action.ROLLBACK} and result.target is not None:
             kind = ChangeKind.ROLLBACK if result.action is Action.ROLLBACK else ChangeKind.ESCALATE
@@ -245,6 +249,17 @@ class Fleet:
         due = now + timedelta(hours=dom.publish_delay_hours)
         dom.dns_due = (due, tags, change.to_stage is Stage.PARKED)
         dom.pending = replace(change, status=ChangeStatus.PUBLISHED, published_at=now)
+
+    def _keep_current(self, dom: WorldDomain, now: datetime) -> None:
+        """The customer follows a withdrawal: the current stage's record stays (or returns)."""
+        self.report.issued_then_withdrawn += 1
+        tags = (
+            dict(dmarc_for_stage(dom.stage, _options(dom)).tags())
+            if dom.stage is not (Stage.NONE)
+            else None
+        )
+        due = now + timedelta(hours=dom.publish_delay_hours)
+        dom.dns_due = (due, tags, dom.stage is Stage.PARKED) if tags is not None else None
 
     def _would_lose(self, dom: WorldDomain, stage: Stage, day: int) -> int:
         """Legitimate messages of the last three days the new record would have affected."""

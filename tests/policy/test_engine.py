@@ -81,6 +81,17 @@ def test_a_published_change_is_not_withdrawn_but_left_to_verification() -> None:
     assert result.action is Action.HOLD
 
 
+@pytest.mark.parametrize(("live", "action"), [(False, Action.WITHDRAW), (True, Action.HOLD)])
+def test_an_issued_record_not_yet_live_is_withdrawn_when_a_gate_closes(
+    live: bool, action: Action
+) -> None:
+    unknown = sender("shadow-crm", SenderStatus.UNKNOWN, 500, 0, first_seen_days_ago=2)
+    issued = pending(ChangeStatus.PUBLISHED, published_at=NOW - timedelta(hours=3))
+    seen = posture(Stage.QUARANTINE_TEST if live else Stage.MONITOR)
+    result = evaluate(facts(senders=(sender(), unknown), posture=seen, pending=issued), NOW)
+    assert result.action is action
+
+
 @pytest.mark.parametrize(
     ("stage", "ramp", "back"),
     [

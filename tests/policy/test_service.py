@@ -230,3 +230,26 @@ def test_a_parked_domain_is_proposed_the_fast_path_with_its_three_records(
     evidence.postures[domain.id] = published(domain, Stage.PARKED, checked)
     assert service.advance_change(change.id, checked) == "verified"
     assert plan_of(domain).stage == "parked"
+
+
+def test_withdrawing_an_issued_record_tells_the_customer_what_to_keep(
+    db_session: Any, evidence: StaticEvidence
+) -> None:
+    domain = make_domain(make_tenant())
+    make_ready(evidence, domain, Stage.MONITOR, WED_0500)
+    put_at_stage(domain, Stage.MONITOR, WED_0500 - timedelta(days=20), evidence)
+    service.evaluate_domain(domain.id, WED_0500)
+    change = db.session.scalars(select(PolicyChange)).one()
+    service.approve(change, WED_0500)
+    assert change.scheduled_for is not None
+    assert service.advance_change(change.id, change.scheduled_for) == "published"
+    shadow = sender("shadow-crm", SenderStatus.UNKNOWN, 600, 0, first_seen_days_ago=1)
+    evidence.senders_by_domain[domain.id] += (shadow,)
+    result = service.evaluate_domain(domain.id, WED_0500 + timedelta(days=1))
+    assert result is not None and result.action is Action.WITHDRAW
+    assert change.status == "withdrawn"
+    event = db.session.scalars(
+        select(Event).where(Event.kind == "policy.withdrawn", Event.domain_id == domain.id)
+    ).one()
+    assert event.severity == "warning"
+    assert event.payload["keep_records"][0]["value"].startswith("v=DMARC1; p=none;")
