@@ -1,4 +1,4 @@
-"""``msp billing status|sync|subscribe``: billing from the command line (each commits once)."""
+"""``msp billing status|sync|subscribe|link``: billing from the command line (each commits once)."""
 
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ def _commit() -> None:
 
 @click.group("billing")
 def billing() -> None:
-    """Stripe billing: status, sync from Stripe, subscribe a tenant."""
+    """Stripe billing: status, sync from Stripe, subscribe or link a tenant."""
 
 
 @billing.command("status")
@@ -115,6 +115,27 @@ def subscribe(slug: str, plan: str) -> None:
         raise click.ClickException(exc.detail) from exc
     _commit()
     click.echo(f"{slug}: {account.stripe_subscription_id} {account.status}")
+
+
+@billing.command("link")
+@click.option("--tenant", "slug", required=True, help="tenant slug")
+@click.option("--customer", required=True, help="existing Stripe customer id (cus_...)")
+@click.option("--subscription", help="its subscription id (sub_...); then synced from Stripe")
+@with_appcontext
+def link(slug: str, customer: str, subscription: str | None) -> None:
+    """Attach an existing Stripe customer (and subscription) to a tenant."""
+    from msp.billing import service
+    from msp.errors import AppError
+
+    tenant = _tenant(slug)
+    try:
+        service.link_customer(tenant, customer, subscription)
+        account = service.sync_account(tenant.id, service.current_settings())
+    except AppError as exc:
+        raise click.ClickException(exc.detail) from exc
+    _commit()
+    status = account.status if account else "no subscription"
+    click.echo(f"{slug}: linked to {customer} ({status})")
 
 
 COMMANDS: list[click.Command] = [billing]

@@ -139,6 +139,35 @@ def ensure_customer(tenant: Tenant, gateway: StripeGateway) -> BillingAccount:
     return account
 
 
+def link_customer(
+    tenant: Tenant, customer_id: str, subscription_id: str | None = None
+) -> BillingAccount:
+    """Attach an existing Stripe customer (and subscription) to a tenant, e.g. when an MSP
+    moves customers it already bills in Stripe; a sync then fills in the subscription."""
+    for column, value in (
+        (BillingAccount.stripe_customer_id, customer_id),
+        (BillingAccount.stripe_subscription_id, subscription_id),
+    ):
+        if value is None:
+            continue
+        owner = db.session.scalar(select(BillingAccount.tenant_id).where(column == value))
+        if owner is not None and owner != tenant.id:
+            raise Conflict(f"{value} belongs to another tenant")
+    account = accounts.ensure_account(tenant)
+    account.stripe_customer_id = customer_id
+    if subscription_id is not None:
+        account.stripe_subscription_id = subscription_id
+    db.session.flush()
+    audit(
+        "billing.link",
+        "tenant",
+        tenant.id,
+        tenant_id=tenant.id,
+        changes={"customer": customer_id, "subscription": subscription_id},
+    )
+    return account
+
+
 def subscribe(
     tenant: Tenant, plan: str, settings: BillingSettings, gateway: StripeGateway | None = None
 ) -> BillingAccount:

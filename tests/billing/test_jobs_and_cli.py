@@ -196,3 +196,70 @@ def test_cron_entries_are_daily_sweeps() -> None:
         ("sweep_usage", "15 1 * * *"),
         ("sweep_sync", "30 3 * * *"),
     }
+
+
+def test_usage_metered_by_messages_sends_the_days_rollup(
+    app: Flask, db_session: Any, stripe_standin: StripeStandin
+) -> None:
+    from msp.reports.models import ReportDaily
+
+    tenant = _subscribed()
+    domain = make_domain(tenant)
+    day = date(2026, 11, 27)
+    for ip, messages in (("192.0.2.1", 1200), ("192.0.2.2", 34)):
+        db.session.add(
+            ReportDaily(
+                tenant_id=tenant.id,
+                domain_id=domain.id,
+                day=day,
+                source_ip=ip,
+                header_from=domain.name,
+                disposition="none",
+                spf_aligned=True,
+                dkim_aligned=False,
+                messages=messages,
+            )
+        )
+    db.session.flush()
+    settings = service.BillingSettings.from_config(
+        {**app.config, "MSP_STRIPE_METER_METRIC": "messages"}
+    )
+    row = service.report_usage(tenant.id, day, settings)
+    assert row is not None
+    assert (row.metric, row.quantity) == ("messages", 1234)
+    assert stripe_standin.state.meter_events[0]["payload"]["value"] == "1234"
+
+
+def test_cli_links_an_existing_stripe_customer_and_syncs(
+    app: Flask, db_session: Any, stripe_standin: StripeStandin
+) -> None:
+    elsewhere = _subscribed(slug="billed-before")
+    account = _account(elsewhere)
+    customer, subscription = account.stripe_customer_id, account.stripe_subscription_id
+    db.session.delete(account)  # as if the customer had been billed outside the platform
+    make_tenant("moved-in")
+    db.session.flush()
+    result = app.test_cli_runner().invoke(
+        billing,
+        [
+            "link",
+            "--tenant",
+            "moved-in",
+            "--customer",
+            str(customer),
+            "--subscription",
+            str(subscription),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "active" in result.output
+    moved = db.session.scalars(select(Tenant).where(Tenant.slug == "moved-in")).one()
+    linked = _account(moved)
+    assert (linked.stripe_customer_id, linked.status, linked.plan) == (
+        customer,
+        "active",
+        "standard",
+    )
+    other = make_tenant("someone-else")
+    with pytest.raises(Conflict):
+        service.link_customer(other, str(customer))
