@@ -61,3 +61,20 @@ def test_schedule_collects_every_area_sweep() -> None:
     assert "workers.core.prune_auth_records" in names
     for entry in entries():
         assert (entry.interval is None) != (entry.cron is None), entry
+
+
+def test_a_failing_job_is_retried_with_back_off(app: Any, db_session: Any, redis_conn: Redis,
+                                                run_jobs: Any) -> None:
+    from msp.queues import RETRY_INTERVALS, Dispatcher, JobRequest
+
+    sender = Dispatcher(redis_conn, retries=2)
+    job = sender.send(JobRequest(func="tests.jobs_for_tests.always_fails", queue=DEFAULT,
+                                 kwargs={"reason": "boom"}))
+    assert job is not None
+    run_jobs((DEFAULT,))
+    job.refresh()
+    assert job.retries_left == 1
+    assert job.retry_intervals == RETRY_INTERVALS[:2]
+    assert job.id in _queue(redis_conn).scheduled_job_registry.get_job_ids(), (
+        "the retry waits for its back-off interval")
+    assert _queue(redis_conn).failed_job_registry.count == 0
