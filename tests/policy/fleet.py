@@ -238,13 +238,17 @@ class Fleet:
         self, dom: WorldDomain, change: PendingChange, facts: DomainFacts, day: int, now: datetime
     ) -> None:
         if change.kind is ChangeKind.ESCALATE:
-            recheck = evaluate(facts, now)  # the service re-checks the gates before issuing
+            # the service re-checks the gates on the reports in at issue time: a day's reports
+            # are in from 05:00 UTC the next day
+            available = day if now.hour >= EVAL_HOUR else day - 1
+            fresh = replace(self._facts(dom, available), posture=dom.posture, pending=change)
+            recheck = evaluate(fresh, now)
             if recheck.action in {Action.WITHDRAW, Action.ROLLBACK}:
                 self.report.withdrawals += 1
                 dom.pending = None
                 return
-            dom.enforce_check_day = day
-            self.report.unsafe_issues += self._would_lose(dom, change.to_stage, day)
+            dom.enforce_check_day = available
+            self.report.unsafe_issues += self._would_lose(dom, change.to_stage, available)
         tags = dict(dmarc_for_stage(change.to_stage, _options(dom)).tags())
         due = now + timedelta(hours=dom.publish_delay_hours)
         dom.dns_due = (due, tags, change.to_stage is Stage.PARKED)

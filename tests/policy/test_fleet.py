@@ -33,6 +33,13 @@ def test_no_legitimate_message_is_lost_to_an_escalation(
     assert report.unsafe_issues == 0
 
 
+@pytest.mark.parametrize("seed", [3, 6])
+def test_other_worlds_lose_nothing_to_escalation_either(seed: int) -> None:
+    other = Fleet(domains=60, days=120, seed=seed).run()
+    assert (other.lost_to_escalation, other.unsafe_issues, other.held_while_ready) == (0, 0, 0)
+    assert all(r is not None and r - b <= 2 for _, b, r in other.breaks if b <= other.days - 3)
+
+
 def test_a_domain_is_never_held_back_once_every_gate_passes(report: FleetReport) -> None:
     assert report.held_while_ready == 0
     assert len(report.days_to_reject) >= 30
@@ -42,8 +49,9 @@ def test_a_domain_is_never_held_back_once_every_gate_passes(report: FleetReport)
 def test_a_known_sender_breaking_after_escalation_is_rolled_back_within_two_days(
     report: FleetReport,
 ) -> None:
-    assert len(report.breaks) >= 5
-    for name, broke, rolled_back in report.breaks:
+    watched = [b for b in report.breaks if b[1] <= report.days - 3]  # time left to react
+    assert len(watched) >= 5
+    for name, broke, rolled_back in watched:
         assert rolled_back is not None and rolled_back - broke <= 2, name
 
 
