@@ -2,7 +2,8 @@
 
 The signature is verified by the gateway on the raw body before anything here runs. Each
 event is first recorded under its unique Stripe id, so a replay (or a concurrent duplicate
-delivery, which loses the uniqueness race) is answered without being applied twice.
+delivery, which waits on the unique key and then finds it taken) is answered without being
+applied twice.
 """
 
 from __future__ import annotations
@@ -10,12 +11,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from msp.billing import accounts
 from msp.billing.gateway import WebhookEvent, subscription_from_data
 from msp.billing.models import BillingAccount, StripeEvent
+from msp.db import utcnow
 from msp.extensions import db
 
 SUBSCRIPTION_TYPES = frozenset(
@@ -45,26 +47,37 @@ class WebhookResult:
     tenant_id: int | None
 
 
-def _record(event: WebhookEvent) -> StripeEvent | None:
-    """The event's new row, or None when this event id was received before."""
-    known = select(StripeEvent.id).where(StripeEvent.stripe_event_id == event.id)
-    if db.session.scalar(known) is not None:
-        return None
-    row = StripeEvent(
-        stripe_event_id=event.id,
-        type=event.type[:100],
-        object_id=str(event.object.get("id", ""))[:255],
-        outcome=IGNORED,
-        livemode=event.livemode,
-        created=event.created,
+def _record(event: WebhookEvent) -> int | None:
+    """The id of the event's new row, or None when this event id was received before.
+
+    One ``INSERT ... ON CONFLICT DO NOTHING``: a concurrent delivery of the same event waits
+    on the unique key until the first one commits, then finds the row and inserts nothing.
+    """
+    dialect = db.session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = (
+        insert(StripeEvent)
+        .values(
+            stripe_event_id=event.id,
+            type=event.type[:100],
+            object_id=str(event.object.get("id", ""))[:255],
+            outcome=IGNORED,
+            livemode=event.livemode,
+            created=event.created,
+            received_at=utcnow(),
+        )
+        .on_conflict_do_nothing(index_elements=["stripe_event_id"])
+        .returning(StripeEvent.id)
     )
-    try:
-        with db.session.begin_nested():
-            db.session.add(row)
-            db.session.flush()
-    except IntegrityError:
-        return None  # a concurrent delivery of the same event won the race
-    return row
+    return db.session.scalar(stmt)
+
+
+def _outcome(row_id: int, outcome: str, tenant_id: int | None) -> None:
+    db.session.execute(
+        update(StripeEvent)
+        .where(StripeEvent.id == row_id)
+        .values(outcome=outcome, tenant_id=tenant_id)
+    )
 
 
 def _subscription(event: WebhookEvent, account: BillingAccount, prices: Mapping[str, str]) -> bool:
@@ -103,19 +116,19 @@ def _customer_of(event: WebhookEvent) -> str:
 
 def handle_event(event: WebhookEvent, prices: Mapping[str, str]) -> WebhookResult:
     """Apply a verified event once; the caller commits."""
-    row = _record(event)
-    if row is None:
+    row_id = _record(event)
+    if row_id is None:
         known = db.session.scalar(
-            select(StripeEvent).where(StripeEvent.stripe_event_id == event.id)
+            select(StripeEvent.tenant_id).where(StripeEvent.stripe_event_id == event.id)
         )
-        return WebhookResult(event.id, event.type, DUPLICATE, known.tenant_id if known else None)
+        return WebhookResult(event.id, event.type, DUPLICATE, known)
     handler = _handler(event.type)
     if handler is None:
         return WebhookResult(event.id, event.type, IGNORED, None)
     account = accounts.account_by_customer(_customer_of(event))
     if account is None:
-        row.outcome = UNMATCHED
+        _outcome(row_id, UNMATCHED, None)
         return WebhookResult(event.id, event.type, UNMATCHED, None)
-    row.tenant_id = account.tenant_id
-    row.outcome = APPLIED if handler(event, account, prices) else STALE
-    return WebhookResult(event.id, event.type, row.outcome, account.tenant_id)
+    outcome = APPLIED if handler(event, account, prices) else STALE
+    _outcome(row_id, outcome, account.tenant_id)
+    return WebhookResult(event.id, event.type, outcome, account.tenant_id)
