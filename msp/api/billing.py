@@ -12,9 +12,12 @@ from msp.api.schemas.billing import BillingOverviewSchema, SubscribeSchema, Webh
 from msp.auth.decorators import require_auth, require_msp
 from msp.billing import service
 from msp.db import utcnow
-from msp.errors import Forbidden
+from msp.errors import Forbidden, PayloadTooLarge
 from msp.tenancy.models import Tenant
 from msp.tenancy.scope import get_scoped, require_principal
+
+# Stripe events are a few kilobytes; an unauthenticated endpoint reads no more than this.
+WEBHOOK_MAX_BYTES = 2 * 1024 * 1024
 
 blp = Blueprint("billing", __name__, url_prefix="/api/v1", description="Billing")
 
@@ -26,14 +29,25 @@ def _billing_viewer(tenant_id: int) -> None:
         raise Forbidden("billing is visible to MSP staff and the tenant's admins")
 
 
+def _raw_body() -> bytes:
+    """The request body exactly as sent (signatures cover the bytes), within the cap."""
+    if (request.content_length or 0) > WEBHOOK_MAX_BYTES:
+        raise PayloadTooLarge(f"a webhook body is at most {WEBHOOK_MAX_BYTES} bytes")
+    body = request.stream.read(WEBHOOK_MAX_BYTES + 1)
+    if len(body) > WEBHOOK_MAX_BYTES:
+        raise PayloadTooLarge(f"a webhook body is at most {WEBHOOK_MAX_BYTES} bytes")
+    return body
+
+
 @blp.route("/billing/webhook")
 class StripeWebhook(MethodView):
     @blp.response(200, WebhookAnswerSchema)
     @blp.doc(security=[])
     def post(self) -> Any:
         """Receive a Stripe event: verified on the raw body with ``Stripe-Signature``."""
+        body = _raw_body()
         result = service.receive_webhook(
-            request.get_data(), request.headers.get("Stripe-Signature"), service.current_settings()
+            body, request.headers.get("Stripe-Signature"), service.current_settings()
         )
         return {
             "received": True,

@@ -253,3 +253,18 @@ def test_webhook_events_of_one_tenant_never_touch_another(post_webhook: Any) -> 
     )
     assert _events(b, "billing.payment_failed") == []
     assert _account(a).delinquent
+
+
+def test_oversized_webhook_body_is_refused_unread(post_webhook: Any) -> None:
+    from msp.api.billing import WEBHOOK_MAX_BYTES
+
+    padding = {
+        "id": "in_big",
+        "object": "invoice",
+        "customer": "cus_acme",
+        "description": "x" * (WEBHOOK_MAX_BYTES + 10),
+    }
+    payload = event("invoice.paid", padding, event_id="evt_big")
+    r = post_webhook(payload)
+    assert r.status_code == 413
+    assert _stored("evt_big") is None
