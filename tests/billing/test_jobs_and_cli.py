@@ -263,3 +263,14 @@ def test_cli_links_an_existing_stripe_customer_and_syncs(
     other = make_tenant("someone-else")
     with pytest.raises(Conflict):
         service.link_customer(other, str(customer))
+
+
+def test_billing_commands_and_sweeps_are_registered(app: Flask, db_session: Any) -> None:
+    from msp.cli import cli
+    from workers.schedule import entries
+
+    result = app.test_cli_runner().invoke(cli, ["billing", "status", "--json"])
+    assert result.exit_code == 0, result.output
+    assert isinstance(json.loads(result.output), list)
+    names = {f"{e.func.__module__}.{e.func.__name__}" for e in entries()}
+    assert {"workers.billing.sweep_usage", "workers.billing.sweep_sync"} <= names
