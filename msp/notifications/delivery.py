@@ -89,18 +89,28 @@ def _endpoints_by_team(tenant_id: int) -> dict[str, list[NotificationEndpoint]]:
 
 
 def add_delivery(
-    endpoint: NotificationEndpoint, key: str, message: Message, event_id: int | None = None
+    endpoint: NotificationEndpoint,
+    key: str,
+    message: Message,
+    event_id: int | None = None,
+    *,
+    check: bool = True,
 ) -> Delivery | None:
-    """A new pending delivery; None when this endpoint already has one with ``key``."""
-    exists = db.session.scalar(
-        select(Delivery.id).where(
-            Delivery.tenant_id == endpoint.tenant_id,
-            Delivery.endpoint_id == endpoint.id,
-            Delivery.key == key,
+    """A new pending delivery; None when this endpoint already has one with ``key``.
+
+    ``check=False`` skips the look-up when the caller knows the key is new (the unique
+    constraint still guards it).
+    """
+    if check:
+        exists = db.session.scalar(
+            select(Delivery.id).where(
+                Delivery.tenant_id == endpoint.tenant_id,
+                Delivery.endpoint_id == endpoint.id,
+                Delivery.key == key,
+            )
         )
-    )
-    if exists is not None:
-        return None
+        if exists is not None:
+            return None
     delivery = Delivery(
         tenant_id=endpoint.tenant_id,
         endpoint_id=endpoint.id,
@@ -152,7 +162,9 @@ def _fan_out(event: Event, routing: _TenantRouting, settings: NotifySettings) ->
     message = messages.event_message(
         _facts(event, tenant, domain.name if domain else None), settings.base_url
     )
-    created = [add_delivery(e, f"event:{event.id}", message, event.id) for e in targets.values()]
+    # The event is locked and not dispatched yet, so none of its deliveries can exist.
+    key = f"event:{event.id}"
+    created = [add_delivery(e, key, message, event.id, check=False) for e in targets.values()]
     return [d for d in created if d is not None]
 
 

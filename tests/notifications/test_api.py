@@ -279,3 +279,11 @@ def test_team_update_delete_and_channel_catalogue(
     channels = _ok(client.get("/api/v1/notification-channels", headers=admin.headers))
     webhook = next(c for c in channels if c["kind"] == "webhook")
     assert {f["name"]: f["secret"] for f in webhook["fields"]} == {"url": False, "secret": True}
+
+
+def test_openapi_describes_the_notification_routes(client: FlaskClient) -> None:
+    spec = _ok(client.get("/api/v1/openapi.json"))
+    paths = spec["paths"]
+    assert "/api/v1/tenants/{tenant_id}/notification-deliveries" in paths
+    endpoint = spec["components"]["schemas"]["Endpoint"]["properties"]
+    assert endpoint["secrets_set"]["readOnly"] is True

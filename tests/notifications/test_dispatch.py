@@ -196,3 +196,24 @@ def test_lost_send_jobs_are_enqueued_again_by_the_sweep(
     _dispatch(run_jobs)
     assert len(mail_sink.received) == 2
     assert deliveries(tenant_id=tenant.id)[0].status == "sent"
+
+
+def test_secrets_sealed_under_another_key_fail_the_delivery_for_good(
+    notify_config: dict[str, Any],
+    hooks: Callable[[], Hook],
+    app: Any,
+    monkeypatch: Any,
+    run_jobs: Callable[..., Any],
+) -> None:
+    from cryptography.fernet import Fernet
+
+    tenant = make_tenant()
+    hook = hooks()
+    webhook_endpoint(tenant, "sysadmins", hook.url)
+    emit_event(tenant.id, "dns.drift", {})
+    monkeypatch.setitem(app.config, "MSP_ENCRYPTION_KEY", Fernet.generate_key().decode())
+    _dispatch(run_jobs)
+    [delivery] = deliveries(tenant_id=tenant.id)
+    assert (delivery.status, delivery.attempts) == ("failed", 1)
+    assert "cannot be decrypted" in (delivery.last_error or "")
+    assert hook.received == []
