@@ -91,11 +91,23 @@ def _broken(sender: SenderFacts, facts: DomainFacts, minimum: int) -> bool:
     )
 
 
+def _parked_but_sending(facts: DomainFacts, minimum: int) -> tuple[str, ...]:
+    days = facts.settings.rollback_window_days
+    return tuple(
+        f"parked domain sends approved mail: {s.name}, {s.messages:,} messages in the last "
+        f"{days} days (remove v=spf1 -all and the null MX, and unpark the domain)"
+        for s in facts.recent_senders
+        if s.status is SenderStatus.APPROVED and s.messages >= minimum
+    )
+
+
 def rollback_evidence(facts: DomainFacts) -> tuple[str, ...]:
     """Why legitimate mail is failing now (recent window), or () when it is not."""
-    if not is_enforcing(facts.stage) or facts.stage is Stage.PARKED:
+    if not is_enforcing(facts.stage):
         return ()
     cfg, minimum = facts.settings, _rollback_minimum(facts)
+    if facts.stage is Stage.PARKED:
+        return _parked_but_sending(facts, minimum)
     approved = [s for s in facts.recent_senders if s.status is SenderStatus.APPROVED]
     evidence = [
         f"{s.name}: {s.failing:,} of {s.messages:,} messages failed DMARC "

@@ -106,10 +106,13 @@ def rollback_target(stage: Stage, *, legacy_pct_ramp: bool) -> Stage | None:
     delivered under RFC 7489 and RFC 9989 alike, so the step back stops the loss everywhere.
 
     RFC 7489 receivers ignore ``t=y``, so a test step only stops enforcement for them when it
-    also carries ``pct=0`` (the legacy ramp). Without it that is ``monitor``.
+    also carries ``pct=0`` (the legacy ramp). Without it that is ``monitor``. A parked domain
+    that starts sending goes back to ``monitor``.
     """
     if not is_enforcing(stage):
         return None
+    if stage is Stage.PARKED:
+        return Stage.MONITOR
     if legacy_pct_ramp and rank(stage) > rank(Stage.QUARANTINE_TEST):
         return Stage.QUARANTINE_TEST
     return Stage.MONITOR

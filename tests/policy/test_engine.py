@@ -200,3 +200,19 @@ def test_the_parked_fast_path_verifies_only_with_spf_dash_all_and_a_null_mx(
     late = replace(change, published_at=NOW - timedelta(hours=50))
     step = step_change(late, partial, NOW)
     assert (step.kind, step.reasons) == (StepKind.REMIND, (reason,))
+
+
+def test_a_parked_domain_that_starts_sending_approved_mail_is_rolled_back_to_monitor() -> None:
+    sending = sender("new-esp", messages=60, passing=0, dkim_pass=0, spf_pass=0)
+    spoof = (sender("spoofer", SenderStatus.ABUSE, 900, 0),)
+    parked = facts(
+        Stage.PARKED,
+        parked=True,
+        posture=posture(Stage.PARKED),
+        senders=spoof,
+        recent_senders=spoof,
+    )
+    assert evaluate(parked, NOW).action is Action.HOLD
+    result = evaluate(replace(parked, recent_senders=(sending,)), NOW)
+    assert (result.action, result.target) == (Action.ROLLBACK, Stage.MONITOR)
+    assert result.reasons[0].startswith("parked domain sends approved mail: new-esp, 60 messages")

@@ -45,6 +45,8 @@ def test_next_stage_walks_the_road_or_takes_the_parked_fast_path(
         (Stage.REJECT, True, Stage.QUARANTINE_TEST),
         (Stage.QUARANTINE, True, Stage.QUARANTINE_TEST),
         (Stage.QUARANTINE_TEST, True, Stage.MONITOR),
+        (Stage.PARKED, True, Stage.MONITOR),
+        (Stage.PARKED, False, Stage.MONITOR),
     ],
 )
 def test_rollback_returns_to_a_stage_that_delivers_failing_mail_everywhere(
