@@ -6,6 +6,8 @@ import pytest
 
 from .fleet import Fleet, FleetReport
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def fleet() -> Fleet:
