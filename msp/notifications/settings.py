@@ -27,6 +27,12 @@ SETTINGS: list[Setting] = [
     Setting("SMTP_STARTTLS", parse_bool, True, help="upgrade the SMTP connection with STARTTLS"),
     Setting("SMTP_USER", str, None, help="SMTP login (unset: no authentication)"),
     Setting("SMTP_PASSWORD", str, None, secret=True, help="SMTP password"),
+    Setting(
+        "SMTP_CA_FILE",
+        str,
+        None,
+        help="PEM CA bundle that signs the relay's certificate (unset: the system store)",
+    ),
     Setting("SMTP_TIMEOUT", int, 20, help="seconds before an SMTP conversation gives up"),
     Setting(
         "MAIL_FROM", str, "dmarc-platform@localhost", help="From: address of notification e-mails"
@@ -64,6 +70,7 @@ class NotifySettings:
     smtp_starttls: bool = True
     smtp_user: str | None = None
     smtp_password: str | None = None
+    smtp_ca_file: str | None = None
     smtp_timeout: int = 20
     mail_from: str = "dmarc-platform@localhost"
     webhook_timeout: int = 10
@@ -94,6 +101,7 @@ def notify_settings(config: Mapping[str, Any]) -> NotifySettings:
         smtp_starttls=bool(get("SMTP_STARTTLS", defaults.smtp_starttls)),
         smtp_user=config.get("MSP_SMTP_USER") or None,
         smtp_password=config.get("MSP_SMTP_PASSWORD") or None,
+        smtp_ca_file=config.get("MSP_SMTP_CA_FILE") or None,
         smtp_timeout=int(get("SMTP_TIMEOUT", defaults.smtp_timeout)),
         mail_from=str(get("MAIL_FROM", defaults.mail_from)),
         webhook_timeout=int(get("WEBHOOK_TIMEOUT", defaults.webhook_timeout)),

@@ -4,6 +4,7 @@ records webhook POSTs and answers with a scripted sequence of status codes."""
 from __future__ import annotations
 
 import socket
+import ssl
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -37,14 +38,35 @@ class MailSink:
 
 
 @contextmanager
-def smtp_server() -> Iterator[MailSink]:
+def smtp_server(
+    tls_context: ssl.SSLContext | None = None, login: tuple[str, str] | None = None
+) -> Iterator[MailSink]:
+    """An SMTP server; with ``tls_context`` it requires STARTTLS, with ``login`` AUTH too."""
     sink = MailSink(port=free_port())
-    controller = Controller(sink, hostname="127.0.0.1", port=sink.port)
+    options: dict[str, Any] = {}
+    if tls_context is not None:
+        options.update(tls_context=tls_context, require_starttls=True)
+    if login is not None:
+        options.update(authenticator=_authenticator(*login), auth_require_tls=True)
+    controller = Controller(sink, hostname="127.0.0.1", port=sink.port, **options)
     controller.start()
     try:
         yield sink
     finally:
         controller.stop()
+
+
+def _authenticator(user: str, password: str) -> Any:
+    from aiosmtpd.smtp import AuthResult, LoginPassword
+
+    def check(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> Any:
+        ok = isinstance(data, LoginPassword) and (data.login, data.password) == (
+            user.encode(),
+            password.encode(),
+        )
+        return AuthResult(success=ok, handled=False)
+
+    return check
 
 
 @dataclass

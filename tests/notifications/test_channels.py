@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -189,3 +190,44 @@ def test_webhook_configuration_is_validated(values: dict[str, str], field: str) 
 def test_channel_split_separates_secrets_from_plain_configuration() -> None:
     plain, secrets = get_channel("webhook").split({"url": "https://x.example/h", "secret": SECRET})
     assert plain == {"url": "https://x.example/h"} and secrets == {"secret": SECRET}
+
+
+def test_email_upgrades_with_starttls_verifies_the_relay_and_logs_in(tmp_path: Any) -> None:
+    import ssl
+
+    import trustme
+
+    from tests.notifications.servers import smtp_server
+
+    authority = trustme.CA()
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert("127.0.0.1").configure_cert(server_context)
+    ca_file = tmp_path / "relay-ca.pem"
+    authority.cert_pem.write_to_path(str(ca_file))
+    target = Target(config={"to": ["ops@client.example"]}, secrets={})
+    with smtp_server(server_context, login=("relay-user", "relay-pass")) as sink:
+        settings = _settings(
+            smtp_host="127.0.0.1",
+            smtp_port=sink.port,
+            smtp_starttls=True,
+            smtp_ca_file=str(ca_file),
+            smtp_user="relay-user",
+            smtp_password="relay-pass",
+        )
+        assert email.send(MESSAGE, target, settings) == "accepted for 1 recipient(s)"
+        wrong = _settings(
+            smtp_host="127.0.0.1",
+            smtp_port=sink.port,
+            smtp_starttls=True,
+            smtp_ca_file=str(ca_file),
+            smtp_user="relay-user",
+            smtp_password="wrong",
+        )
+        with pytest.raises(DeliveryError) as refused:
+            email.send(MESSAGE, target, wrong)
+        assert refused.value.permanent and "535" in str(refused.value)
+        untrusted = _settings(smtp_host="127.0.0.1", smtp_port=sink.port, smtp_starttls=True)
+        with pytest.raises(DeliveryError) as unverified:
+            email.send(MESSAGE, target, untrusted)
+        assert "CERTIFICATE_VERIFY_FAILED" in str(unverified.value)
+    assert len(sink.received) == 1
