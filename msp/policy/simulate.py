@@ -6,6 +6,9 @@ receivers would: RFC 9989 (``t=y`` or ``pct=0`` means one level below, ``pct`` o
 ignored) and RFC 7489 (``t`` ignored, ``pct`` applies the policy to that share of the mail and
 the next lower policy to the rest). Results are per sender, split approved / unknown / other.
 
+``np`` is validated but not applied: aggregate rows do not say whether a subdomain exists, so
+every subdomain is treated as existing (``sp``), the stricter reading for legitimate mail.
+
 Strict alignment (``adkim=s`` / ``aspf=s``) needs the authenticated domains; rows that lack
 them are counted as failing under strict mode (the safe guess) and flagged as estimated.
 """
@@ -127,9 +130,11 @@ def parse_proposal(text: str) -> ProposedPolicy:
     pct_text = tags.get("pct", "100")
     if not pct_text.isdigit() or int(pct_text) > 100:
         raise SimulationInputError(f"pct={pct_text} is not a number from 0 to 100")
+    sp = _policy(tags, "sp", p.value)
+    _policy(tags, "np", sp.value)  # validated; see the module docstring on np
     return ProposedPolicy(
         p=p,
-        sp=_policy(tags, "sp", p.value),
+        sp=sp,
         adkim=_choice(tags, "adkim", "r s", "r"),
         aspf=_choice(tags, "aspf", "r s", "r"),
         testing=_choice(tags, "t", "y n", "n") == "y",

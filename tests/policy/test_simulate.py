@@ -105,7 +105,13 @@ def test_strict_alignment_without_domains_is_counted_as_failing_and_flagged() ->
 
 @pytest.mark.parametrize(
     "record",
-    ["p=reject", "v=DMARC1; p=drop", "v=DMARC1; p=reject; pct=101", "v=DMARC1; adkim=x"],
+    [
+        "p=reject",
+        "v=DMARC1; p=drop",
+        "v=DMARC1; p=reject; pct=101",
+        "v=DMARC1; adkim=x",
+        "v=DMARC1; p=reject; np=maybe",
+    ],
 )
 def test_a_malformed_proposal_is_refused(record: str) -> None:
     with pytest.raises(SimulationInputError):
