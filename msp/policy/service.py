@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Select, func, select
 
+from msp.auth.audit import audit
 from msp.db import utcnow
 from msp.domains.models import Domain
 from msp.errors import Conflict, NotFound, ValidationFailed
@@ -151,7 +152,15 @@ def propose(domain: Domain, now: datetime | None = None) -> PolicyChange:
             f"{domain.name} is not ready for {result.next_stage or 'another stage'}",
             errors={"gates": blocked or list(result.reasons)},
         )
-    return changes.open_for(domain, facts, result, now, by=timeline.actor_label())
+    change = changes.open_for(domain, facts, result, now, by=timeline.actor_label())
+    audit(
+        "policy.propose",
+        "policy_change",
+        change.id,
+        tenant_id=domain.tenant_id,
+        changes={"to_stage": change.to_stage},
+    )
+    return change
 
 
 def _change_facts(change: PolicyChange, now: datetime) -> tuple[PolicyPlan, DomainFacts]:
@@ -260,7 +269,6 @@ def tenant_readiness(tenant: Tenant) -> dict[str, Any]:
 
 def set_policy_settings(owner: Tenant | Domain, raw: dict[str, Any]) -> dict[str, Any]:
     """Validate and store a tenant's or a domain's ``policy`` settings object."""
-    from msp.auth.audit import audit
     from msp.policy.settings import validate
 
     validate(raw)
