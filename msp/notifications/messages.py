@@ -46,12 +46,34 @@ def _title(kind: str) -> str:
     return KIND_TITLES.get(kind, kind.replace(".", " ").replace("_", " ").capitalize())
 
 
-def _summary(payload: dict[str, Any]) -> str:
+def _drift_summary(payload: dict[str, Any]) -> str:
+    if "key" not in payload:
+        return ""
+    old, new = payload.get("old") or "(none)", payload.get("new") or "(none)"
+    return f"The {payload['key']} record changed.\n  Before: {old}\n  Now:    {new}"
+
+
+def _senders_summary(payload: dict[str, Any]) -> str:
+    senders = payload.get("senders")
+    if not isinstance(senders, list) or not senders:
+        return ""
+    names = [str(s.get("name") or s.get("key")) for s in senders if isinstance(s, dict)]
+    count = payload.get("count", len(names))
+    return f"{count} new sending source(s): {', '.join(names[:10])}" + (
+        " ..." if len(names) > 10 else ""
+    )
+
+
+SUMMARIES = {"dns.drift": _drift_summary, "sender.new": _senders_summary}
+
+
+def _summary(kind: str, payload: dict[str, Any]) -> str:
     for key in ("summary", "message", "detail", "reason"):
         value = payload.get(key)
         if isinstance(value, str) and value:
             return value
-    return ""
+    special = SUMMARIES.get(kind)
+    return special(payload) if special else ""
 
 
 def _details(payload: dict[str, Any]) -> list[str]:
@@ -66,7 +88,7 @@ def event_message(facts: EventFacts, base_url: str) -> Message:
     """The message about one event."""
     where = facts.domain_name or facts.tenant_name
     subject = f"[{facts.severity.upper()}] {_title(facts.kind)}: {where}"
-    summary = _summary(facts.payload)
+    summary = _summary(facts.kind, facts.payload)
     link = f"{base_url.rstrip('/')}/tenants/{facts.tenant_id}"
     lines = [
         f"{_title(facts.kind)} for {where} ({facts.tenant_name}).",
