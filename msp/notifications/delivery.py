@@ -46,6 +46,7 @@ SEND_JOB = "workers.notifications.send_delivery"
 STALE_AFTER = timedelta(days=2)
 # A pending delivery whose job has not run after this long is enqueued again by the sweep.
 LOST_AFTER = timedelta(minutes=2)
+ACTIVE = "active"
 
 log = logging.getLogger(__name__)
 
@@ -157,8 +158,9 @@ def _fan_out(event: Event, routing: _TenantRouting, settings: NotifySettings) ->
     if not targets:
         return []
     tenant = db.session.get(Tenant, event.tenant_id)
+    if tenant is None or tenant.status != ACTIVE:
+        return []  # a suspended tenant's people are not paged
     domain = db.session.get(Domain, event.domain_id) if event.domain_id else None
-    assert tenant is not None
     message = messages.event_message(
         _facts(event, tenant, domain.name if domain else None), settings.base_url
     )

@@ -217,3 +217,15 @@ def test_secrets_sealed_under_another_key_fail_the_delivery_for_good(
     assert (delivery.status, delivery.attempts) == ("failed", 1)
     assert "cannot be decrypted" in (delivery.last_error or "")
     assert hook.received == []
+
+
+def test_a_suspended_tenants_events_are_not_sent(
+    notify_config: dict[str, Any], mail_sink: MailSink, run_jobs: Callable[..., Any]
+) -> None:
+    tenant = make_tenant()
+    email_endpoint(tenant, "sysadmins", "ops@client.example")
+    tenant.status = "suspended"
+    event = emit_event(tenant.id, "dns.drift", {})
+    _dispatch(run_jobs)
+    db.session.refresh(event)
+    assert event.dispatched_at is not None and mail_sink.received == []
