@@ -25,6 +25,34 @@ def parse_raw(raw_id: int) -> dict[str, object]:
 
 
 @job
+def parse_raws(first_id: int, last_id: int) -> dict[str, int]:
+    """Parse the pending stored files with ids in [first_id, last_id] as one batch.
+
+    It looks again until none is left, so a file committed while the batch ran is not left
+    to the sweep (each statement sees newly committed rows).
+    """
+    done = 0
+    for _round in range(20):  # bounded: each round empties the range unless files keep coming
+        ids = service.pending_raw_ids(first_id, last_id)
+        if not ids:
+            break
+        done += len(service.process_raws(ids))
+    return {"processed": done}
+
+
+@job
+def enrich_reports(report_ids: list[int]) -> dict[str, object]:
+    """Name the source IPs of several reports and update their domains' senders."""
+    budget = float(current_app.config["MSP_REPORTS_ENRICH_SECONDS"])
+    result = enrichment.enrich_reports(report_ids, enrichment.identifier_from_config(), budget)
+    return {
+        "reports": len(report_ids),
+        "looked_up": result.ips_looked_up,
+        "new_senders": len(result.new_senders),
+    }
+
+
+@job
 def enrich_report(report_id: int) -> dict[str, object]:
     """Name the report's source IPs and update its domain's senders."""
     budget = float(current_app.config["MSP_REPORTS_ENRICH_SECONDS"])

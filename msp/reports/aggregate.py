@@ -28,6 +28,7 @@ _TAGS = ("{*}report_metadata", "{*}policy_published", "{*}record", "{*}version")
 _DOCTYPE = re.compile(rb"<!(DOCTYPE|ENTITY)", re.IGNORECASE)
 _XS_SCHEMA = re.compile(rb"</?xs:schema[^<>]*>")
 _HEAD_BYTES = 4096
+_MAX_COUNT = 2**31 - 1
 
 
 class AggregateError(ValueError):
@@ -261,8 +262,8 @@ def _record(elem: Any) -> Record:
         count = int(_text(row.get("count")) or "")
     except ValueError as exc:
         raise AggregateError("invalid or missing count") from exc
-    if count < 0:
-        raise AggregateError("negative count")
+    if not 0 <= count <= _MAX_COUNT:
+        raise AggregateError(f"count out of range: {count}")
     pe_elem = row.get("policy_evaluated")
     pe = _children(pe_elem) if pe_elem is not None else {}
     ids_elem = f.get("identifiers", f.get("identities"))

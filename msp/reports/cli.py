@@ -1,8 +1,8 @@
 """``msp ingest PATH...``: ingest report files or folders (recursively) from the command line.
 
-Each file is stored and processed in its own transaction, so an interruption loses nothing
-already done and a bad file never stops the others. A progress bar is shown on a terminal;
-``--json`` prints one JSON object per file (JSON Lines).
+Files are stored and processed in batches of 50, each batch in its own transaction, so an
+interruption loses at most the batch in progress and a bad file never stops the others. A
+progress bar is shown on a terminal; ``--json`` prints one JSON object per file (JSON Lines).
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ from tqdm import tqdm
 from msp.extensions import db
 from msp.reports import service
 from msp.tenancy.models import Tenant
+
+BATCH = 50
 
 
 def iter_files(paths: tuple[str, ...]) -> Iterator[Path]:
@@ -55,26 +57,45 @@ def file_result(
     }
 
 
-def _ingest_one(path: Path, tenant_id: int | None, slugs: dict[int, str]) -> dict[str, Any]:
+def _read(path: Path) -> bytes | str:
     try:
-        data = path.read_bytes()
+        return path.read_bytes()
     except OSError as exc:
-        return {
-            "path": str(path),
-            "status": "rejected",
-            "kind": None,
-            "org_name": None,
-            "report_id": None,
-            "domain": None,
-            "tenant": None,
-            "records": 0,
-            "reports": 0,
-            "error": f"cannot read file: {exc.strerror or exc}",
-        }
-    raw, outcomes = service.ingest_now(data, source="cli", filename=path.name, tenant_id=tenant_id)
-    result = file_result(path, raw.status, outcomes, slugs)
+        return f"cannot read file: {exc.strerror or exc}"
+
+
+def _unreadable(path: Path, error: str) -> dict[str, Any]:
+    return {
+        "path": str(path),
+        "status": "rejected",
+        "kind": None,
+        "org_name": None,
+        "report_id": None,
+        "domain": None,
+        "tenant": None,
+        "records": 0,
+        "reports": 0,
+        "error": error,
+    }
+
+
+def ingest_batch(
+    paths: list[Path], tenant_id: int | None, slugs: dict[int, str]
+) -> list[dict[str, Any]]:
+    """Ingest a few files in one transaction (committed here); one result per file."""
+    contents = {path: _read(path) for path in paths}
+    files = [(p.name, data) for p, data in contents.items() if isinstance(data, bytes)]
+    processed = iter(service.ingest_files(files, source="cli", tenant_id=tenant_id))
     db.session.commit()
-    return result
+    results = []
+    for path, data in contents.items():
+        if isinstance(data, str):
+            results.append(_unreadable(path, data))
+            continue
+        raw, outcomes = next(processed)
+        outcomes = outcomes or [service.Outcome(raw.status, error=raw.error)]
+        results.append(file_result(path, raw.status, outcomes, slugs))
+    return results
 
 
 @click.command("ingest")
@@ -92,14 +113,16 @@ def ingest(paths: tuple[str, ...], tenant_slug: str | None, as_json: bool) -> No
     slugs = _tenant_slugs()
     files = list(iter_files(paths))
     counts: dict[str, int] = {}
-    bar = tqdm(files, unit="file", disable=not sys.stderr.isatty(), file=sys.stderr)
-    for path in bar:
-        result = _ingest_one(path, tenant_id, slugs)
-        counts[result["status"]] = counts.get(result["status"], 0) + 1
-        if as_json:
-            click.echo(json.dumps(result))
-        elif result["status"] == "rejected":
-            bar.write(f"rejected {path}: {result['error']}", file=sys.stderr)
+    bar = tqdm(total=len(files), unit="file", disable=not sys.stderr.isatty(), file=sys.stderr)
+    for start in range(0, len(files), BATCH):
+        for result in ingest_batch(files[start : start + BATCH], tenant_id, slugs):
+            counts[result["status"]] = counts.get(result["status"], 0) + 1
+            if as_json:
+                click.echo(json.dumps(result))
+            elif result["status"] == "rejected":
+                bar.write(f"rejected {result['path']}: {result['error']}", file=sys.stderr)
+            bar.update(1)
+    bar.close()
     if not as_json:
         summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
         click.echo(f"{len(files)} files: {summary}")

@@ -10,7 +10,8 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
+from typing import Any
 
 from flask import current_app
 from sqlalchemy import case, func, or_, select, update
@@ -97,91 +98,127 @@ def _save_identities(identities: list[SenderIdentity]) -> None:
         db.session.execute(stmt, rows[start : start + _CHUNK])
 
 
-def _report_senders(report: Report) -> list[tuple[str, str]]:
+def _report_senders(report_ids: list[int]) -> list[Any]:
+    """(tenant, domain, sender key, name, first day, last day) of the reports' senders."""
     rows = db.session.execute(
-        select(IpInfo.sender_key, func.max(IpInfo.sender_name))
-        .join(ReportRecord, ReportRecord.source_ip == IpInfo.ip)
-        .where(ReportRecord.tenant_id == report.tenant_id, ReportRecord.report_id == report.id)
-        .group_by(IpInfo.sender_key)
+        select(
+            ReportRecord.tenant_id,
+            ReportRecord.domain_id,
+            IpInfo.sender_key,
+            func.max(IpInfo.sender_name),
+            func.min(Report.begin),
+            func.max(Report.end),
+        )
+        .join(IpInfo, ReportRecord.source_ip == IpInfo.ip)
+        .join(Report, Report.id == ReportRecord.report_id)
+        .where(ReportRecord.report_id.in_(report_ids))
+        .group_by(ReportRecord.tenant_id, ReportRecord.domain_id, IpInfo.sender_key)
     )
-    return [(key, name) for key, name in rows]
+    return list(rows)
 
 
-def _upsert_senders(
-    report: Report, senders: list[tuple[str, str]], first: date, last: date
-) -> list[str]:
-    if not senders:
+def _upsert_senders(found: list[Any]) -> list[tuple[int, int, str]]:
+    """Insert new senders; widen first/last seen of known ones. Returns the new ones."""
+    if not found:
         return []
-    rows = [
-        {
-            "tenant_id": report.tenant_id,
-            "domain_id": report.domain_id,
-            "key": key,
-            "name": name,
-            "status": "unknown",
-            "first_seen": first,
-            "last_seen": last,
-            "created_at": datetime.now(UTC),
-            "updated_at": datetime.now(UTC),
-        }
-        for key, name in senders
-    ]
+    now = datetime.now(UTC)
+    rows = []
+    for tenant_id, domain_id, key, name, begin, end in found:
+        days = report_days(begin, end)
+        rows.append(
+            {
+                "tenant_id": tenant_id,
+                "domain_id": domain_id,
+                "key": key[:253],
+                "name": name[:255],
+                "status": "unknown",
+                "first_seen": days[0][0],
+                "last_seen": days[-1][0],
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
     stmt = (
         dialect_insert(Sender)
         .on_conflict_do_nothing(index_elements=["tenant_id", "domain_id", "key"])
-        .returning(Sender.key)
+        .returning(Sender.tenant_id, Sender.domain_id, Sender.key)
     )
-    new = list(db.session.execute(stmt, rows).scalars())
-    keys = [key for key, _name in senders]
-    db.session.execute(
-        update(Sender)
-        .where(
-            Sender.tenant_id == report.tenant_id,
-            Sender.domain_id == report.domain_id,
-            Sender.key.in_(keys),
+    new = [(t, d, k) for t, d, k in db.session.execute(stmt, rows)]
+    fresh = set(new)
+    for row in rows:
+        if (row["tenant_id"], row["domain_id"], row["key"]) in fresh:
+            continue
+        db.session.execute(
+            update(Sender)
+            .where(
+                Sender.tenant_id == row["tenant_id"],
+                Sender.domain_id == row["domain_id"],
+                Sender.key == row["key"],
+            )
+            .values(
+                first_seen=case(
+                    (
+                        or_(Sender.first_seen.is_(None), Sender.first_seen > row["first_seen"]),
+                        row["first_seen"],
+                    ),
+                    else_=Sender.first_seen,
+                ),
+                last_seen=case(
+                    (
+                        or_(Sender.last_seen.is_(None), Sender.last_seen < row["last_seen"]),
+                        row["last_seen"],
+                    ),
+                    else_=Sender.last_seen,
+                ),
+            )
         )
-        .values(
-            first_seen=case(
-                (or_(Sender.first_seen.is_(None), Sender.first_seen > first), first),
-                else_=Sender.first_seen,
-            ),
-            last_seen=case(
-                (or_(Sender.last_seen.is_(None), Sender.last_seen < last), last),
-                else_=Sender.last_seen,
-            ),
-        )
-    )
     return new
+
+
+def _announce(new: list[tuple[int, int, str]], names: dict[str, str]) -> None:
+    """One ``sender.new`` event per domain, listing its new senders."""
+    per_domain: dict[tuple[int, int], list[str]] = {}
+    for tenant_id, domain_id, key in new:
+        per_domain.setdefault((tenant_id, domain_id), []).append(key)
+    for (tenant_id, domain_id), keys in per_domain.items():
+        senders = [{"key": k, "name": names.get(k, k)} for k in sorted(keys)[:100]]
+        emit_event(
+            tenant_id, "sender.new", {"count": len(keys), "senders": senders}, domain_id=domain_id
+        )
+
+
+def enrich_reports(
+    report_ids: list[int], identifier: SenderIdentifier, budget_seconds: float
+) -> EnrichResult:
+    """Name the reports' source IPs and update their domains' senders (safe to run twice)."""
+    ids = list(
+        db.session.scalars(
+            select(Report.id).where(Report.id.in_(report_ids), Report.kind == "aggregate")
+        )
+    )
+    if not ids:
+        return EnrichResult(0, 0, ())
+    ips = list(
+        db.session.scalars(
+            select(ReportRecord.source_ip).where(ReportRecord.report_id.in_(ids)).distinct()
+        )
+    )
+    identities = identifier.identify_many(
+        _needing_lookup(ips), deadline=time.monotonic() + budget_seconds
+    )
+    if identities:
+        _save_identities(identities)
+    found = _report_senders(ids)
+    new = _upsert_senders(found)
+    _announce(new, {row[2]: row[3] for row in found})
+    incomplete = sum(1 for i in identities if not i.complete)
+    db.session.execute(update(Report).where(Report.id.in_(ids)).values(enriched=incomplete == 0))
+    db.session.flush()
+    return EnrichResult(len(identities), incomplete, tuple(k for _t, _d, k in new))
 
 
 def enrich_report(
     report_id: int, identifier: SenderIdentifier, budget_seconds: float
 ) -> EnrichResult:
-    """Name the report's source IPs and update its domain's senders (safe to run twice)."""
-    report = db.session.get(Report, report_id)
-    if report is None or report.kind != "aggregate":
-        return EnrichResult(0, 0, ())
-    ips = list(
-        db.session.scalars(
-            select(ReportRecord.source_ip)
-            .where(ReportRecord.tenant_id == report.tenant_id, ReportRecord.report_id == report.id)
-            .distinct()
-        )
-    )
-    todo = _needing_lookup(ips)
-    identities = identifier.identify_many(todo, deadline=time.monotonic() + budget_seconds)
-    if identities:
-        _save_identities(identities)
-    days = report_days(report.begin, report.end)
-    new = _upsert_senders(report, _report_senders(report), days[0][0], days[-1][0])
-    for key in new:
-        emit_event(
-            report.tenant_id,
-            "sender.new",
-            {"key": key, "report_id": report.id},
-            domain_id=report.domain_id,
-        )
-    incomplete = sum(1 for i in identities if not i.complete)
-    report.enriched = incomplete == 0
-    db.session.flush()
-    return EnrichResult(len(identities), incomplete, tuple(new))
+    """:func:`enrich_reports` for one report."""
+    return enrich_reports([report_id], identifier, budget_seconds)

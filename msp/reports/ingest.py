@@ -23,6 +23,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from msp.extensions import db
 from msp.reports import formats, rollup
 from msp.reports.aggregate import AggregateError, AggregateParser, Header, Record
+from msp.reports.batch import Batch, parse_small, read_small
 from msp.reports.formats import Limits, Payload
 from msp.reports.models import (
     DkimSelectorSeen,
@@ -93,14 +94,15 @@ class Context:
     reports_domain: str | None
     recipients: tuple[str, ...] = ()
     required_tenant_id: int | None = None
+    batch: Batch | None = None
 
 
-def _dialect() -> str:
+def dialect() -> str:
     return str(db.session.get_bind().dialect.name)
 
 
 def dialect_insert(model: Any) -> Any:
-    return (postgresql.insert if _dialect() == "postgresql" else sqlite.insert)(model)
+    return (postgresql.insert if dialect() == "postgresql" else sqlite.insert)(model)
 
 
 def _cut(value: str | None, size: int) -> str | None:
@@ -143,6 +145,15 @@ def _payload(payload: Payload, ctx: Context) -> list[Outcome]:
 
 
 def _route(policy_domain: str, ctx: Context) -> Route:
+    if ctx.batch is not None:
+        key = (policy_domain, ctx.recipients, ctx.reports_domain, ctx.required_tenant_id)
+        if key not in ctx.batch.routes:
+            ctx.batch.routes[key] = _lookup_route(policy_domain, ctx)
+        return ctx.batch.routes[key]
+    return _lookup_route(policy_domain, ctx)
+
+
+def _lookup_route(policy_domain: str, ctx: Context) -> Route:
     return route(
         policy_domain,
         recipients=ctx.recipients,
@@ -178,6 +189,10 @@ def _claim(kind: str, org: str, ext: str, domain: str, where: Route, **fields: A
 
 
 def ingest_aggregate(payload: Payload, ctx: Context) -> Outcome:
+    if ctx.batch is not None:
+        data = read_small(payload.open)
+        if data is not None:
+            return ingest_small_aggregate(data, ctx, ctx.batch)
     parser = AggregateParser(payload.open)
     header = parser.header
     org, ext, domain = header.org_name.lower(), header.report_id, header.policy.domain
@@ -225,6 +240,64 @@ def ingest_aggregate(payload: Payload, ctx: Context) -> Outcome:
         report_pk,
         written.records,
         written.messages,
+    )
+
+
+def ingest_small_aggregate(data: bytes, ctx: Context, batch: Batch) -> Outcome:
+    """Parse a small report completely, claim it, and leave its writes to the batch."""
+    parser, records = parse_small(data)
+    header = parser.header
+    org, ext, domain = header.org_name.lower(), header.report_id, header.policy.domain
+    where = _route(domain, ctx)
+    if where.status != "routed":
+        return _not_routed(where, "aggregate", org, ext, domain)
+    if not records:
+        reason = parser.stats.first_skip_reason
+        raise NoRecords("report has no records" + (f" ({reason})" if reason else ""))
+    messages = sum(r.count for r in records)
+    report_pk = _claim(
+        "aggregate",
+        org,
+        ext,
+        domain,
+        where,
+        raw_id=ctx.raw_id,
+        begin=header.begin,
+        end=header.end,
+        email=_cut(header.email, 320),
+        generator=_cut(header.generator, 255),
+        policy=_policy_dict(header),
+        records=len(records),
+        messages=messages,
+    )
+    if report_pk is None:
+        return Outcome("duplicate", "aggregate", org, ext, domain, where.tenant_id, where.domain_id)
+    assert where.tenant_id is not None and where.domain_id is not None
+    days = rollup.report_days(header.begin, header.end)
+    for rec in records:
+        batch.rows.append(_row(rec, where.tenant_id, report_pk, where.domain_id))
+        for sig in rec.dkim:
+            if _own(sig.domain, domain):
+                key = (
+                    where.tenant_id,
+                    where.domain_id,
+                    rec.source_ip,
+                    sig.domain[:253],
+                    sig.selector[:255],
+                )
+                batch.add_selector(key, sig.result == "pass", days[0][0], days[-1][0])
+    batch.add_report(report_pk, header.begin, header.end)
+    return Outcome(
+        "ingested",
+        "aggregate",
+        org,
+        ext,
+        domain,
+        where.tenant_id,
+        where.domain_id,
+        report_pk,
+        len(records),
+        messages,
     )
 
 
@@ -299,14 +372,14 @@ def _write_records(
 ) -> Written:
     written = Written()
     rows = _rows(records, header, where, report_pk, written)
-    if _dialect() == "postgresql":
-        _copy_rows(rows)
+    if dialect() == "postgresql":
+        copy_rows(rows)
     else:
-        _insert_rows(rows)
+        insert_rows(rows)
     return written
 
 
-def _copy_rows(rows: Iterator[tuple[Any, ...]]) -> None:
+def copy_rows(rows: Iterator[tuple[Any, ...]]) -> None:
     raw_conn = db.session.connection().connection.driver_connection
     sql = f"COPY report_record ({', '.join(RECORD_COLUMNS)}) FROM STDIN"
     with raw_conn.cursor() as cursor, cursor.copy(sql) as copy:  # type: ignore[union-attr]
@@ -314,7 +387,7 @@ def _copy_rows(rows: Iterator[tuple[Any, ...]]) -> None:
             copy.write_row(row)
 
 
-def _insert_rows(rows: Iterator[tuple[Any, ...]]) -> None:
+def insert_rows(rows: Iterator[tuple[Any, ...]]) -> None:
     batch: list[dict[str, Any]] = []
     for row in rows:
         item = dict(zip(RECORD_COLUMNS, row, strict=True))
@@ -335,12 +408,12 @@ def _finish_aggregate(report_pk: int, header: Header, where: Route, written: Wri
     if len(days) == 1:
         _rollup_single_day(report_pk, days[0][0])
     else:
-        _rollup_split(report_pk, days)
+        rollup_split(report_pk, days)
     _upsert_selectors(written.selectors or {}, where, days[0][0], days[-1][0])
     db.session.flush()
 
 
-_GROUP = (
+GROUP_COLUMNS = (
     ReportRecord.tenant_id,
     ReportRecord.domain_id,
     ReportRecord.source_ip,
@@ -349,7 +422,7 @@ _GROUP = (
     ReportRecord.spf_aligned,
     ReportRecord.dkim_aligned,
 )
-_DAILY_KEY = [
+DAILY_KEY = [
     "tenant_id",
     "domain_id",
     "day",
@@ -364,26 +437,26 @@ _DAILY_KEY = [
 def _rollup_single_day(report_pk: int, day: date) -> None:
     grouped = (
         select(
-            *_GROUP[:2],
+            *GROUP_COLUMNS[:2],
             literal(day, Date()).label("day"),
-            *_GROUP[2:],
+            *GROUP_COLUMNS[2:],
             func.sum(ReportRecord.count),
         )
         .where(ReportRecord.report_id == report_pk, true())
-        .group_by(*_GROUP)
+        .group_by(*GROUP_COLUMNS)
     )
-    stmt = dialect_insert(ReportDaily).from_select([*_DAILY_KEY, "messages"], grouped)
+    stmt = dialect_insert(ReportDaily).from_select([*DAILY_KEY, "messages"], grouped)
     stmt = stmt.on_conflict_do_update(
-        index_elements=_DAILY_KEY, set_={"messages": ReportDaily.messages + stmt.excluded.messages}
+        index_elements=DAILY_KEY, set_={"messages": ReportDaily.messages + stmt.excluded.messages}
     )
     db.session.execute(stmt)
 
 
-def _rollup_split(report_pk: int, days: list[tuple[date, float]]) -> None:
+def rollup_split(report_pk: int, days: list[tuple[date, float]]) -> None:
     grouped = db.session.execute(
-        select(*_GROUP, func.sum(ReportRecord.count))
+        select(*GROUP_COLUMNS, func.sum(ReportRecord.count))
         .where(ReportRecord.report_id == report_pk)
-        .group_by(*_GROUP)
+        .group_by(*GROUP_COLUMNS)
     ).all()
     rows = []
     for tenant_id, domain_id, ip, header_from, disposition, spf, dkim, total in grouped:
@@ -404,7 +477,7 @@ def _rollup_split(report_pk: int, days: list[tuple[date, float]]) -> None:
     if rows:
         stmt = dialect_insert(ReportDaily)
         stmt = stmt.on_conflict_do_update(
-            index_elements=_DAILY_KEY,
+            index_elements=DAILY_KEY,
             set_={"messages": ReportDaily.messages + stmt.excluded.messages},
         )
         db.session.execute(stmt, rows)
@@ -413,33 +486,37 @@ def _rollup_split(report_pk: int, days: list[tuple[date, float]]) -> None:
 def _upsert_selectors(
     selectors: dict[tuple[str, str, str], bool], where: Route, first: date, last: date
 ) -> None:
-    if not selectors:
+    upsert_selector_rows(
+        [
+            {
+                "tenant_id": where.tenant_id,
+                "domain_id": where.domain_id,
+                "source_ip": ip,
+                "signing_domain": sdomain,
+                "selector": sel,
+                "passed": passed,
+                "first_seen": first,
+                "last_seen": last,
+            }
+            for (ip, sdomain, sel), passed in selectors.items()
+        ]
+    )
+
+
+def upsert_selector_rows(rows: list[dict[str, Any]]) -> None:
+    """Insert or widen (passed, first and last seen) DKIM selector sightings."""
+    if not rows:
         return
-    rows = [
-        {
-            "tenant_id": where.tenant_id,
-            "domain_id": where.domain_id,
-            "source_ip": ip,
-            "signing_domain": sdomain,
-            "selector": sel,
-            "passed": passed,
-            "first_seen": first,
-            "last_seen": last,
-        }
-        for (ip, sdomain, sel), passed in selectors.items()
-    ]
     stmt = dialect_insert(DkimSelectorSeen)
     table = DkimSelectorSeen.__table__
+    pg = dialect() == "postgresql"
+    least, greatest = (func.least, func.greatest) if pg else (func.min, func.max)
     stmt = stmt.on_conflict_do_update(
         index_elements=["tenant_id", "domain_id", "source_ip", "signing_domain", "selector"],
         set_={
             "passed": table.c.passed | stmt.excluded.passed,
-            "first_seen": func.least(table.c.first_seen, stmt.excluded.first_seen)
-            if _dialect() == "postgresql"
-            else func.min(table.c.first_seen, stmt.excluded.first_seen),
-            "last_seen": func.greatest(table.c.last_seen, stmt.excluded.last_seen)
-            if _dialect() == "postgresql"
-            else func.max(table.c.last_seen, stmt.excluded.last_seen),
+            "first_seen": least(table.c.first_seen, stmt.excluded.first_seen),
+            "last_seen": greatest(table.c.last_seen, stmt.excluded.last_seen),
         },
     )
     db.session.execute(stmt, rows)

@@ -8,6 +8,7 @@ checker (``sender_stats``, ``coverage``, ``daily_rows``, ``learnt_dkim_selectors
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -15,6 +16,7 @@ from typing import Any
 
 from flask import current_app
 from sqlalchemy import or_, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from msp.auth.principal import Principal
 from msp.domains.models import Domain
@@ -23,6 +25,7 @@ from msp.events import emit_event
 from msp.extensions import db
 from msp.queues import REPORTS, enqueue
 from msp.reports import ingest, store
+from msp.reports.batch import Batch
 from msp.reports.formats import Limits
 from msp.reports.ingest import Outcome
 from msp.reports.models import SENDER_STATUSES, RawReport, ReportMailbox, Sender
@@ -44,9 +47,11 @@ __all__ = [
     "SenderStat",
     "coverage",
     "daily_rows",
+    "ingest_files",
     "ingest_now",
     "learnt_dkim_selectors",
     "process_raw",
+    "process_raws",
     "receive",
     "receive_many",
     "reprocess",
@@ -56,6 +61,11 @@ __all__ = [
     "set_sender_status",
     "upload_tenant",
 ]
+
+
+log = logging.getLogger(__name__)
+PARSE_BUCKET = 50  # raw ids per parse job: one job (one fork, one connection) per 50 files
+ENRICH_BATCH = 200
 
 
 @dataclass(frozen=True)
@@ -117,7 +127,14 @@ def receive(
         mailbox_uid=mailbox_uid,
         object_store=cfg.object_store,
     )
-    enqueue_parse(raw.id)
+    bucket = raw.id // PARSE_BUCKET
+    enqueue(
+        "workers.reports.parse_raws",
+        queue=REPORTS,
+        job_id=f"parse-raws-{bucket}",
+        first_id=bucket * PARSE_BUCKET,
+        last_id=bucket * PARSE_BUCKET + PARSE_BUCKET - 1,
+    )
     return raw
 
 
@@ -156,6 +173,10 @@ def process_raw(
     raw = _lock_raw(raw_id)
     if raw is None or (raw.status != "pending" and not force):
         return []
+    return _process_locked(raw, cfg, None)
+
+
+def _process_locked(raw: RawReport, cfg: ReportsConfig, batch: Batch | None) -> list[Outcome]:
     raw.attempts += 1
     ctx = ingest.Context(
         raw_id=raw.id,
@@ -163,6 +184,7 @@ def process_raw(
         reports_domain=cfg.reports_domain,
         recipients=(raw.recipient,) if raw.recipient else (),
         required_tenant_id=_required_tenant(raw),
+        batch=batch,
     )
     try:
         data = store.load_raw(raw, cfg.object_store)
@@ -170,8 +192,96 @@ def process_raw(
         outcomes = [Outcome("rejected", error=f"raw bytes unavailable: {exc}")]
     else:
         outcomes = ingest.process(data, raw.filename, ctx)
-    _record_outcomes(raw, outcomes)
+    _record_outcomes(raw, outcomes, enrich=batch is None)
     return outcomes
+
+
+def process_raws(
+    raw_ids: list[int], *, config: ReportsConfig | None = None
+) -> dict[int, list[Outcome]]:
+    """Parse several stored files as one batch; on a database error, one by one instead.
+
+    Files another worker holds (row locks) or already processed are skipped.
+    """
+    cfg = config or current_config()
+    stmt = (
+        select(RawReport)
+        .where(RawReport.id.in_(raw_ids), RawReport.status == "pending")
+        .order_by(RawReport.id)
+        .with_for_update(skip_locked=True)
+    )
+    try:
+        with db.session.begin_nested():
+            batch = Batch()
+            results = {raw.id: _process_locked(raw, cfg, batch) for raw in db.session.scalars(stmt)}
+            batch.flush()
+    except SQLAlchemyError:
+        log.exception("batch of %d raw reports failed; processing them one by one", len(raw_ids))
+        results = {raw_id: _process_alone(raw_id, cfg) for raw_id in raw_ids}
+    _enqueue_enrichment(
+        [
+            o.report_pk
+            for outs in results.values()
+            for o in outs
+            if o.status == "ingested" and o.kind == "aggregate" and o.report_pk
+        ]
+    )
+    return results
+
+
+def pending_raw_ids(first_id: int, last_id: int, limit: int = PARSE_BUCKET) -> list[int]:
+    """Ids of pending files in an id range (not locked by another worker)."""
+    stmt = (
+        select(RawReport.id)
+        .where(RawReport.id.between(first_id, last_id), RawReport.status == "pending")
+        .order_by(RawReport.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return list(db.session.scalars(stmt))
+
+
+def _process_alone(raw_id: int, cfg: ReportsConfig) -> list[Outcome]:
+    try:
+        with db.session.begin_nested():
+            return process_raw(raw_id, config=cfg)
+    except SQLAlchemyError as exc:
+        raw = db.session.get(RawReport, raw_id)
+        if raw is not None:
+            raw.status, raw.error = "rejected", f"database error: {type(exc).__name__}"
+            raw.processed_at = datetime.now(UTC)
+            db.session.flush()
+        return [Outcome("rejected", error=f"database error: {type(exc).__name__}")]
+
+
+def _enqueue_enrichment(report_ids: list[int]) -> None:
+    for start in range(0, len(report_ids), ENRICH_BATCH):
+        chunk = report_ids[start : start + ENRICH_BATCH]
+        enqueue(
+            "workers.reports.enrich_reports",
+            queue=REPORTS,
+            job_id=f"enrich-reports-{chunk[0]}-{chunk[-1]}",
+            report_ids=chunk,
+        )
+
+
+def ingest_files(
+    files: list[tuple[str, bytes]],
+    *,
+    source: str,
+    tenant_id: int | None = None,
+    config: ReportsConfig | None = None,
+) -> list[tuple[RawReport, list[Outcome]]]:
+    """Store several files and process them as one batch in this transaction (CLI, bench)."""
+    cfg = config or current_config()
+    raws = [
+        store.store_raw(
+            data, source=source, filename=name, tenant_id=tenant_id, object_store=cfg.object_store
+        )
+        for name, data in files
+    ]
+    results = process_raws([raw.id for raw in raws], config=cfg)
+    return [(raw, results.get(raw.id, [])) for raw in raws]
 
 
 def _required_tenant(raw: RawReport) -> int | None:
@@ -184,7 +294,7 @@ def _required_tenant(raw: RawReport) -> int | None:
     return None
 
 
-def _record_outcomes(raw: RawReport, outcomes: list[Outcome]) -> None:
+def _record_outcomes(raw: RawReport, outcomes: list[Outcome], *, enrich: bool = True) -> None:
     first = next((o for o in outcomes if o.status != "rejected"), outcomes[0])
     raw.status = ingest.overall_status(outcomes)
     raw.kind = first.kind
@@ -198,14 +308,14 @@ def _record_outcomes(raw: RawReport, outcomes: list[Outcome]) -> None:
     routed = next((o.tenant_id for o in outcomes if o.tenant_id is not None), None)
     if raw.tenant_id is None and raw.status != "unrouted":
         raw.tenant_id = routed
-    for outcome in outcomes:
-        if outcome.status == "ingested" and outcome.kind == "aggregate":
-            enqueue(
-                "workers.reports.enrich_report",
-                queue=REPORTS,
-                job_id=f"enrich-report-{outcome.report_pk}",
-                report_id=outcome.report_pk,
-            )
+    if enrich:
+        _enqueue_enrichment(
+            [
+                o.report_pk
+                for o in outcomes
+                if o.status == "ingested" and o.kind == "aggregate" and o.report_pk
+            ]
+        )
     if raw.status == "rejected" and raw.tenant_id is not None:
         emit_event(
             raw.tenant_id,
@@ -253,8 +363,15 @@ def requeue_stale(now: datetime | None = None, minutes: int | None = None) -> in
             .limit(10_000)
         )
     )
-    for raw_id in ids:
-        enqueue_parse(raw_id, tag)
+    for bucket in sorted({raw_id // PARSE_BUCKET for raw_id in ids}):
+        first = bucket * PARSE_BUCKET
+        enqueue(
+            "workers.reports.parse_raws",
+            queue=REPORTS,
+            job_id=f"parse-raws-{bucket}{tag}",
+            first_id=first,
+            last_id=first + PARSE_BUCKET - 1,
+        )
     return len(ids)
 
 

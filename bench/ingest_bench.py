@@ -1,0 +1,325 @@
+"""Report ingestion benchmark: this project end to end into PostgreSQL vs parsedmarc's parse.
+
+Runs in one go, on the same generated files (``../shared/bench/gen_reports.py``):
+
+1. 1,000 small reports: parsedmarc's own parsing (offline, parse only) vs this project end to
+   end (unpack, parse, route, dedupe, store raw + records, roll up, enrich senders), each file
+   committed on its own.
+2. One 200,000-record report: the same two, each in a child process to measure peak memory.
+3. A backlog of reports queued on RQ and drained by 1, then 2, ``msp worker --burst`` processes.
+
+Prints records/s and reports/s for both and the ratio. Uses a scratch PostgreSQL database that
+it creates and drops, and a Redis database index (default 14) that it flushes.
+
+    .venv/bin/python bench/ingest_bench.py [--reports 1000] [--big 200000] [--backlog 2000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+GEN = ROOT.parent / "shared" / "bench" / "gen_reports.py"
+sys.path.insert(0, str(ROOT))
+
+
+def generate(out: Path, *args: str) -> list[dict[str, Any]]:
+    truth = out.with_suffix(".jsonl")
+    subprocess.run(
+        [sys.executable, str(GEN), "--out", str(out), "--truth", str(truth), *args],
+        check=True,
+        stderr=subprocess.DEVNULL,
+    )
+    return [json.loads(line) for line in truth.read_text().splitlines()]
+
+
+def files_of(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_file())
+
+
+# --- parsedmarc, parse only ------------------------------------------------------------------
+
+
+def parsedmarc_run(paths: list[Path]) -> tuple[float, int]:
+    import logging
+
+    logging.disable(logging.CRITICAL)
+    import parsedmarc
+
+    records = 0
+    started = time.perf_counter()
+    for path in paths:
+        parsed = parsedmarc.parse_report_file(path.read_bytes(), offline=True)
+        records += len(parsed["report"]["records"])
+    return time.perf_counter() - started, records
+
+
+# --- this project ----------------------------------------------------------------------------
+
+
+def make_app(db_url: str, redis_url: str | None) -> Any:
+    from msp import create_app
+
+    return create_app(
+        {
+            "ENV": "test",
+            "SECRET_KEY": "bench",
+            "DATABASE_URL": db_url,
+            "REDIS_URL": redis_url,
+            "REPORTS_ENRICH_DNS": False,
+            "JOB_RETRIES": 0,
+        }
+    )
+
+
+def setup_database(admin_url: str) -> str:
+    import sqlalchemy as sa
+
+    name = f"msp_bench_{uuid.uuid4().hex[:8]}"
+    engine = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    return str(sa.engine.make_url(admin_url).set(database=name).render_as_string(False))
+
+
+def drop_database(admin_url: str, url: str) -> None:
+    import sqlalchemy as sa
+
+    name = sa.engine.make_url(url).database
+    engine = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    engine.dispose()
+
+
+def prepare(app: Any, domains: set[str]) -> None:
+    from msp.bootstrap import migrate_to_latest
+    from msp.extensions import db
+    from tests.factories import make_domain, make_tenant
+
+    with app.app_context():
+        migrate_to_latest()
+        tenant = make_tenant("bench")
+        for name in sorted(domains):
+            make_domain(tenant, name)
+        db.session.commit()
+
+
+def ours_run(app: Any, paths: list[Path]) -> tuple[float, int, dict[str, int]]:
+    """Ingest each file in its own transaction, then run each report's enrichment job."""
+    from msp.extensions import db
+    from msp.reports import enrichment, service
+
+    statuses: dict[str, int] = {}
+    records = 0
+    with app.app_context():
+        identifier = enrichment.identifier_from_config()
+        started = time.perf_counter()
+        for path in paths:
+            raw, outcomes = service.ingest_now(path.read_bytes(), source="cli", filename=path.name)
+            db.session.commit()
+            statuses[raw.status] = statuses.get(raw.status, 0) + 1
+            for outcome in outcomes:
+                records += outcome.records
+                if outcome.report_pk and outcome.kind == "aggregate":
+                    enrichment.enrich_report(outcome.report_pk, identifier, budget_seconds=5)
+                    db.session.commit()
+        return time.perf_counter() - started, records, statuses
+
+
+def child(kind: str, path: str, db_url: str) -> None:
+    """Run one side on one file and print seconds, records and peak RSS (MB) as JSON."""
+    if kind == "parsedmarc":
+        seconds, records = parsedmarc_run([Path(path)])
+    else:
+        seconds, records, _ = ours_run(make_app(db_url, None), [Path(path)])
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"seconds": seconds, "records": records, "peak_mb": peak}))
+
+
+def run_child(kind: str, path: Path, db_url: str) -> dict[str, float]:
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", kind, str(path), db_url],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+# --- workers on a backlog --------------------------------------------------------------------
+
+
+def reset_reports(app: Any) -> None:
+    from sqlalchemy import text
+
+    from msp.extensions import db
+
+    with app.app_context():
+        db.session.execute(
+            text(
+                "TRUNCATE report_raw, report, report_record, report_daily, report_dkim_selector,"
+                " report_sender, report_ip_info RESTART IDENTITY CASCADE"
+            )
+        )
+        db.session.commit()
+
+
+def backlog_run(
+    app: Any, paths: list[Path], workers: int, db_url: str, redis_url: str
+) -> dict[str, Any]:
+    from redis import Redis
+    from sqlalchemy import func, select
+
+    from msp.extensions import db
+    from msp.reports import service
+    from msp.reports.models import RawReport
+
+    reset_reports(app)
+    Redis.from_url(redis_url).flushdb()
+    with app.app_context():
+        for path in paths:
+            service.receive(path.read_bytes(), source="cli", filename=path.name)
+        db.session.commit()
+    env = {
+        **os.environ,
+        "MSP_ENV": "test",
+        "MSP_SECRET_KEY": "bench",
+        "MSP_DATABASE_URL": db_url,
+        "MSP_REDIS_URL": redis_url,
+        "MSP_REPORTS_ENRICH_DNS": "false",
+        "MSP_JOB_RETRIES": "0",
+    }
+    msp = str(Path(sys.executable).parent / "msp")
+    started = time.perf_counter()
+    procs = [
+        subprocess.Popen(
+            [msp, "worker", "--queues", "reports", "--burst"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for _ in range(workers)
+    ]
+    for proc in procs:
+        proc.wait()
+    seconds = time.perf_counter() - started
+    with app.app_context():
+        rows = db.session.execute(select(RawReport.status, func.count()).group_by(RawReport.status))
+        statuses = {s: n for s, n in rows}
+    return {
+        "workers": workers,
+        "seconds": seconds,
+        "reports_per_s": len(paths) / seconds,
+        "statuses": statuses,
+    }
+
+
+# --- main ------------------------------------------------------------------------------------
+
+
+def line(label: str, reports: int, records: int, seconds: float) -> str:
+    return (
+        f"  {label:<34} {reports:>6} reports {records:>8} records {seconds:8.2f} s "
+        f"{reports / seconds:9.1f} reports/s {records / seconds:10.0f} records/s"
+    )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--reports", type=int, default=1000)
+    ap.add_argument("--big", type=int, default=200_000, help="records of the one big report")
+    ap.add_argument("--backlog", type=int, default=2000, help="reports queued for the workers")
+    ap.add_argument("--workers", default="1,2")
+    ap.add_argument(
+        "--database-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+    )
+    ap.add_argument("--redis-url", default="redis://127.0.0.1:6379/14")
+    ap.add_argument("--child", nargs=3, metavar=("KIND", "PATH", "DB"), help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        child(*args.child)
+        return
+    work = Path(tempfile.mkdtemp(prefix="ingest-bench-"))
+    small = generate(work / "small", "--reports", str(args.reports), "--seed", "1")
+    big = generate(
+        work / "big",
+        "--reports",
+        "1",
+        "--records",
+        str(args.big),
+        "--style",
+        "google",
+        "--seed",
+        "2",
+    )
+    backlog = generate(work / "backlog", "--reports", str(args.backlog), "--seed", "3")
+    domains = {t["domain"] for t in small + big + backlog}
+    db_url = setup_database(args.database_url)
+    try:
+        app = make_app(db_url, args.redis_url)
+        prepare(app, domains)
+        report(args, work, app, db_url, small, big)
+        print(f"Backlog of {args.backlog} reports on RQ (msp worker --burst, reports queue):")
+        for n in (int(x) for x in args.workers.split(",")):
+            result = backlog_run(app, files_of(work / "backlog"), n, db_url, args.redis_url)
+            print(
+                f"  {n} worker(s): {result['seconds']:.1f} s, "
+                f"{result['reports_per_s']:.1f} reports/s, statuses {result['statuses']}"
+            )
+    finally:
+        drop_database(args.database_url, db_url)
+
+
+def report(
+    args: Any,
+    work: Path,
+    app: Any,
+    db_url: str,
+    small: list[dict[str, Any]],
+    big: list[dict[str, Any]],
+) -> None:
+    paths = files_of(work / "small")
+    pm_s, pm_rec = parsedmarc_run(paths)
+    our_s, our_rec, statuses = ours_run(app, paths)
+    truth_rec = sum(t["records"] for t in small)
+    print(f"{len(paths)} small reports ({truth_rec} records), statuses here: {statuses}")
+    print(line("parsedmarc 11 parse only, offline", len(paths), pm_rec, pm_s))
+    print(line("this project, end to end into PG", len(paths), our_rec, our_s))
+    print(f"  ratio (ours / parsedmarc): {pm_s / our_s:.2f}x reports/s (goal >= 2x)")
+    [big_path] = files_of(work / "big")
+    pm = run_child("parsedmarc", big_path, db_url)
+    ours = run_child("ours", big_path, db_url)
+    print(
+        f"One report of {big[0]['records']} records ({big_path.stat().st_size / 1e6:.1f} MB "
+        f"zipped, {big[0]['xml_bytes'] / 1e6:.0f} MB XML):"
+    )
+    print(
+        line("parsedmarc 11 parse only, offline", 1, int(pm["records"]), pm["seconds"])
+        + f"  peak {pm['peak_mb']:.0f} MB"
+    )
+    print(
+        line("this project, end to end into PG", 1, int(ours["records"]), ours["seconds"])
+        + f"  peak {ours['peak_mb']:.0f} MB"
+    )
+    ratio = (ours["records"] / ours["seconds"]) / (pm["records"] / pm["seconds"])
+    print(f"  ratio (ours / parsedmarc): {ratio:.2f}x records/s (goal >= 5x, peak < 300 MB)")
+
+
+if __name__ == "__main__":
+    main()
