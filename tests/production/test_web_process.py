@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -121,19 +123,57 @@ def test_metrics_merge_requests_from_every_gunicorn_worker(web_server: WebServer
     assert _samples(text, "msp_http_request_duration_seconds_count")
 
 
-def test_request_id_is_echoed_and_sigterm_stops_gracefully_with_json_logs(
-    web_server: WebServer,
-) -> None:
+def test_request_id_is_echoed_and_only_plain_ids_are_kept(web_server: WebServer) -> None:
     response = httpx.get(f"{web_server.base}/healthz", headers={"X-Request-ID": "smoke-42"})
     assert response.headers["X-Request-ID"] == "smoke-42"
     forged = httpx.get(f"{web_server.base}/healthz", headers={"X-Request-ID": 'x" level=ERROR'})
     assert forged.headers["X-Request-ID"] != 'x" level=ERROR', "only plain ids are kept"
 
+
+def _slow_body(started: threading.Event) -> Iterator[bytes]:
+    """A JSON body sent in pieces over ~2 s: the request is in flight while gunicorn stops."""
+    yield b'{"slug": "in-flight", '
+    started.set()
+    for _ in range(4):
+        time.sleep(0.5)
+        yield b" "
+    yield b'"name": "In flight"}'
+
+
+def test_sigterm_lets_the_request_in_flight_finish_then_stops_with_json_logs(
+    web_server: WebServer,
+) -> None:
+    started = threading.Event()
+    result: dict[str, httpx.Response] = {}
+
+    def post() -> None:
+        result["response"] = httpx.post(
+            f"{web_server.base}/api/v1/tenants",
+            headers={
+                "Authorization": f"Bearer {web_server.token}",
+                "Content-Type": "application/json",
+                "X-Request-ID": "in-flight-1",
+            },
+            content=_slow_body(started),
+            timeout=30,
+        )
+
+    client = threading.Thread(target=post)
+    client.start()
+    assert started.wait(10)
+    time.sleep(0.2)
     web_server.process.send_signal(signal.SIGTERM)
+    client.join(30)
+    assert result["response"].status_code == 201, result["response"].text
+    assert result["response"].json()["slug"] == "in-flight"
+
     output, _ = web_server.process.communicate(timeout=30)
     assert web_server.process.returncode == 0, output
     lines = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
     assert lines and len(lines) == len(output.splitlines()), "every log line is JSON"
     access = [entry for entry in lines if entry["logger"] == "gunicorn.access"]
     assert any("req=smoke-42" in entry["message"] for entry in access)
-    assert any("Shutting down" in entry["message"] for entry in lines)
+    assert any("req=in-flight-1" in e["message"] and '" 201 ' in e["message"] for e in access)
+    messages = [entry["message"] for entry in lines]
+    assert any("Handling signal: term" in m for m in messages)
+    assert any("Shutting down" in m for m in messages)
