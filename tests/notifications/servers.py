@@ -103,10 +103,17 @@ def _handler(hook: Hook) -> type[BaseHTTPRequestHandler]:
 
 
 @contextmanager
-def webhook_server(path: str = "/hook") -> Iterator[Hook]:
+def webhook_server(
+    path: str = "/hook", tls_context: ssl.SSLContext | None = None, host: str = "127.0.0.1"
+) -> Iterator[Hook]:
+    """An HTTP receiver; with ``tls_context`` it speaks HTTPS and its URL names ``host``."""
     hook = Hook()
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(hook))
-    hook.url = f"http://127.0.0.1:{server.server_address[1]}{path}"
+    scheme = "http"
+    if tls_context is not None:
+        server.socket = tls_context.wrap_socket(server.socket, server_side=True)
+        scheme = "https"
+    hook.url = f"{scheme}://{host}:{server.server_address[1]}{path}"
     thread = threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
     )

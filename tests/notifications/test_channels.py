@@ -162,13 +162,11 @@ def test_webhook_refuses_non_public_targets_by_default(url: str) -> None:
     assert failure.value.permanent
 
 
-def test_webhook_connects_to_the_address_it_checked() -> None:
-    pinned, headers, extensions = webhook.pinned_request(
-        "https://localhost:8443/p?q=1", allow_private=True
-    )
-    assert pinned in {"https://127.0.0.1:8443/p?q=1", "https://[::1]:8443/p?q=1"}
-    assert headers == {"Host": "localhost:8443"}
-    assert extensions == {"sni_hostname": "localhost"}
+def test_webhook_connects_to_the_addresses_it_checked() -> None:
+    requests = webhook.pinned_requests("https://localhost:8443/p?q=1", allow_private=True)
+    assert {r.url for r in requests} <= {"https://127.0.0.1:8443/p?q=1", "https://[::1]:8443/p?q=1"}
+    assert requests and all(r.headers == {"Host": "localhost:8443"} for r in requests)
+    assert all(r.extensions == {"sni_hostname": "localhost"} for r in requests)
 
 
 @pytest.mark.parametrize(
@@ -231,3 +229,33 @@ def test_email_upgrades_with_starttls_verifies_the_relay_and_logs_in(tmp_path: A
             email.send(MESSAGE, target, untrusted)
         assert "CERTIFICATE_VERIFY_FAILED" in str(unverified.value)
     assert len(sink.received) == 1
+
+
+def test_webhook_over_https_pins_the_address_and_still_verifies_the_name(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import ssl
+
+    import trustme
+
+    from tests.notifications.servers import webhook_server
+
+    authority = trustme.CA()
+    client_context = ssl.create_default_context()
+    authority.configure_trust(client_context)
+    monkeypatch.setattr(webhook, "_tls_context", lambda: client_context)
+    for name, ok in (("localhost", True), ("elsewhere.example", False)):
+        server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        authority.issue_cert(name).configure_cert(server_context)
+        with webhook_server(tls_context=server_context, host="localhost") as hook:
+            target = Target(config={"url": hook.url}, secrets={"secret": SECRET})
+            if ok:
+                assert webhook.send(MESSAGE, target, _settings()) == "HTTP 200"
+                [(headers, body)] = hook.received
+                assert headers["host"] == hook.url.split("/")[2]
+                assert webhook.verify(body, SECRET, headers["x-msp-signature"])
+            else:
+                with pytest.raises(DeliveryError) as failure:
+                    webhook.send(MESSAGE, target, _settings())
+                assert "CERTIFICATE_VERIFY_FAILED" in str(failure.value)
+                assert hook.received == []

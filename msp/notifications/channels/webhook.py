@@ -15,6 +15,7 @@ import ipaddress
 import json
 import socket
 import ssl
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
@@ -89,33 +90,46 @@ def _is_public(address: str) -> bool:
     return ip.is_global and not ip.is_multicast
 
 
-def resolve(host: str, port: int, allow_private: bool) -> str:
-    """The address to connect to; UnsafeTarget if any address of ``host`` is not public."""
+MAX_ADDRESSES = 3
+
+
+def resolve(host: str, port: int, allow_private: bool) -> list[str]:
+    """The addresses to try, in resolver order; UnsafeTarget if any of them is not public."""
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as exc:
         raise DeliveryError(f"cannot resolve {host}: {exc}") from exc
-    addresses = [str(info[4][0]) for info in infos]
+    addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
     if not addresses:
         raise DeliveryError(f"{host} has no address")
     if not allow_private:
         blocked = sorted({a for a in addresses if not _is_public(a)})
         if blocked:
             raise UnsafeTarget(f"{host} resolves to non-public address(es) {', '.join(blocked)}")
-    return addresses[0]
+    return addresses[:MAX_ADDRESSES]
 
 
-def pinned_request(url: str, allow_private: bool) -> tuple[str, dict[str, str], dict[str, Any]]:
-    """(URL with the checked address, extra headers, httpx extensions) for ``url``."""
+@dataclass(frozen=True)
+class PinnedRequest:
+    """One way to reach the URL: its checked address in the URL, the name in Host and SNI."""
+
+    url: str
+    headers: dict[str, str]
+    extensions: dict[str, Any]
+
+
+def pinned_requests(url: str, allow_private: bool) -> list[PinnedRequest]:
+    """The requests for ``url``, one per checked address of its host."""
     parts = urlsplit(url)
     host = parts.hostname or ""
     port = parts.port or (443 if parts.scheme == "https" else 80)
-    address = resolve(host, port, allow_private)
-    literal = f"[{address}]" if ":" in address else address
-    pinned = urlunsplit((parts.scheme, f"{literal}:{port}", parts.path or "/", parts.query, ""))
-    headers = {"Host": parts.netloc}
     extensions: dict[str, Any] = {"sni_hostname": host} if parts.scheme == "https" else {}
-    return pinned, headers, extensions
+    requests = []
+    for address in resolve(host, port, allow_private):
+        literal = f"[{address}]" if ":" in address else address
+        pinned = urlunsplit((parts.scheme, f"{literal}:{port}", parts.path or "/", parts.query, ""))
+        requests.append(PinnedRequest(pinned, {"Host": parts.netloc}, extensions))
+    return requests
 
 
 def body_of(message: Message, target: Target) -> bytes:
@@ -144,19 +158,34 @@ def _tls_context() -> ssl.SSLContext:
     return ssl.create_default_context()
 
 
+def _post(
+    client: httpx.Client, requests: list[PinnedRequest], body: bytes, headers: dict[str, str]
+) -> httpx.Response:
+    """POST to the first address that accepts a connection."""
+    for index, request in enumerate(requests):
+        try:
+            return client.post(
+                request.url,
+                content=body,
+                headers={**request.headers, **headers},
+                extensions=request.extensions,
+            )
+        except httpx.ConnectError:
+            if index == len(requests) - 1:
+                raise
+    raise DeliveryError("no address to connect to")
+
+
 def send(message: Message, target: Target, settings: NotifySettings) -> str:
-    url = str(target.config["url"])
-    pinned, headers, extensions = pinned_request(url, settings.webhook_allow_private)
+    requests = pinned_requests(str(target.config["url"]), settings.webhook_allow_private)
     body = body_of(message, target)
-    headers.update(
-        {
-            "Content-Type": "application/json",
-            "User-Agent": USER_AGENT,
-            SIGNATURE_HEADER: sign(body, target.secrets["secret"]),
-            "X-MSP-Event": str(message.data.get("type", "event")),
-            "X-MSP-Delivery": str(target.delivery_id),
-        }
-    )
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": USER_AGENT,
+        SIGNATURE_HEADER: sign(body, target.secrets["secret"]),
+        "X-MSP-Event": str(message.data.get("type", "event")),
+        "X-MSP-Delivery": str(target.delivery_id),
+    }
     try:
         with httpx.Client(
             follow_redirects=False,
@@ -164,7 +193,7 @@ def send(message: Message, target: Target, settings: NotifySettings) -> str:
             timeout=settings.webhook_timeout,
             trust_env=False,
         ) as client:
-            response = client.post(pinned, content=body, headers=headers, extensions=extensions)
+            response = _post(client, requests, body, headers)
     except httpx.HTTPError as exc:
         raise DeliveryError(f"POST failed: {type(exc).__name__}: {exc}") from exc
     if not 200 <= response.status_code < 300:
