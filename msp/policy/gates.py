@@ -1,8 +1,8 @@
 """The gates between two stages: each reads the facts and says passed or blocked, and why.
 
 A gate is a pure function ``(facts, now) -> GateResult``. :func:`gates_for` picks the gates a
-step needs: none to start monitoring, "no legitimate mail" for the parked fast path, all of
-the evidence gates for every other step.
+step needs: a DNS check to start monitoring, that and "no legitimate mail" for the parked fast
+path, all of the evidence gates for every other step.
 """
 
 from __future__ import annotations
@@ -199,6 +199,16 @@ def record(facts: DomainFacts, now: datetime) -> GateResult:
     return _verdict("record", [f"published record: {m}" for m in mismatches])
 
 
+def dns_checked(facts: DomainFacts, now: datetime) -> GateResult:
+    """The domain has been checked, and a plan without a record really has none published
+    (otherwise the service adopts the published stage first: never propose a downgrade)."""
+    if facts.posture is None:
+        return _verdict("dns_checked", ["no DNS check yet"])
+    if facts.stage is Stage.NONE and facts.posture.dmarc_tags:
+        return _verdict("dns_checked", ["a DMARC record is already published"])
+    return _verdict("dns_checked", [])
+
+
 def no_legitimate_mail(facts: DomainFacts, now: datetime) -> GateResult:
     """A parked domain sends nothing: no approved sender in the window."""
     approved = [s for s in _approved(facts.senders) if s.messages > 0]
@@ -221,9 +231,9 @@ EVIDENCE_GATES: tuple[Gate, ...] = (
 def gates_for(current: Stage, target: Stage) -> tuple[Gate, ...]:
     """The gates the step ``current -> target`` must pass."""
     if target is Stage.MONITOR and current is Stage.NONE:
-        return ()
+        return (dns_checked,)
     if target is Stage.PARKED:
-        return (no_legitimate_mail,)
+        return (dns_checked, no_legitimate_mail)
     return EVIDENCE_GATES
 
 

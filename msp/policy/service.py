@@ -25,6 +25,7 @@ from msp.policy.loader import EvidenceSource, evidence_source, evidence_window, 
 from msp.policy.models import PolicyChange, PolicyPlan, PolicyTimelineEntry
 from msp.policy.records import infer_stage
 from msp.policy.simulate import SimulationInputError, parse_proposal, simulate
+from msp.policy.stages import Stage
 from msp.policy.views import evaluation_view, simulation_view
 from msp.tenancy.models import Tenant
 
@@ -60,25 +61,44 @@ def _tenant(domain: Domain) -> Tenant:
 
 
 def ensure_plan(domain: Domain, source: EvidenceSource, now: datetime) -> PolicyPlan:
-    """The domain's plan; a new plan starts at the stage its published record amounts to."""
+    """The domain's plan. A plan without a record adopts the stage of a record found published
+    (a domain joining at ``p=reject`` must never be proposed ``p=none``)."""
     plan = db.session.scalar(
         select(PolicyPlan).where(
             PolicyPlan.tenant_id == domain.tenant_id, PolicyPlan.domain_id == domain.id
         )
     )
     if plan is None:
-        posture = source.posture(domain.id)
         plan = PolicyPlan(
             tenant_id=domain.tenant_id,
             domain_id=domain.id,
-            stage=infer_stage(posture.dmarc_tags if posture else None).value,
+            stage=Stage.NONE.value,
             stage_since=now,
             readiness=0,
             last_evaluation={},
         )
         db.session.add(plan)
         db.session.flush()
+    if plan.stage == Stage.NONE.value:
+        _adopt(domain, plan, source, now)
     return plan
+
+
+def _adopt(domain: Domain, plan: PolicyPlan, source: EvidenceSource, now: datetime) -> None:
+    posture = source.posture(domain.id)
+    stage = infer_stage(posture.dmarc_tags if posture else None)
+    if stage is Stage.NONE or changes.open_change(domain) is not None:
+        return
+    plan.stage, plan.stage_since = stage.value, now
+    timeline.record(
+        tenant_id=domain.tenant_id,
+        domain_id=domain.id,
+        kind="adopted",
+        stage=stage.value,
+        summary=f"the published record is already at {stage.value}: the plan starts there",
+        evidence={"published": dict(posture.dmarc_tags or {}) if posture else {}},
+        at=now,
+    )
 
 
 def _facts(

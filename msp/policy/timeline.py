@@ -16,6 +16,7 @@ from msp.policy.models import PolicyChange, PolicyTimelineEntry
 # timeline kind -> event kind (notifications route these)
 EVENT_KINDS = {
     "evaluated": "policy.evaluated",
+    "adopted": "policy.adopted",
     "proposed": "policy.proposed",
     "approved": "policy.approved",
     "rejected": "policy.rejected",

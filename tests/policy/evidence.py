@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 from flask import Flask
@@ -18,10 +18,14 @@ from msp.policy.facts import CoverageFacts, PostureFacts, SenderFacts
 from msp.policy.loader import EXTENSION_KEY
 from msp.policy.simulate import DailyRow
 
+# A domain the tests did not describe was checked long ago and publishes no DMARC record.
+NOTHING_PUBLISHED = PostureFacts(datetime(2020, 1, 1, tzinfo=UTC), None, True, 3)
+
 
 @dataclass
 class StaticEvidence:
     postures: dict[int, PostureFacts] = field(default_factory=dict)
+    default_posture: PostureFacts | None = NOTHING_PUBLISHED
     senders_by_domain: dict[int, tuple[SenderFacts, ...]] = field(default_factory=dict)
     recent_by_domain: dict[int, tuple[SenderFacts, ...]] = field(default_factory=dict)
     coverages: dict[int, CoverageFacts] = field(default_factory=dict)
@@ -29,7 +33,7 @@ class StaticEvidence:
     windows: list[tuple[date, date]] = field(default_factory=list)
 
     def posture(self, domain_id: int) -> PostureFacts | None:
-        return self.postures.get(domain_id)
+        return self.postures.get(domain_id, self.default_posture)
 
     def senders(self, domain_id: int, since: date, until: date) -> tuple[SenderFacts, ...]:
         self.windows.append((since, until))

@@ -106,6 +106,7 @@ def test_issue_publish_check_verify_then_gates_read_real_reports(
 def test_parked_fast_path_is_verified_on_the_real_zone(db_session: Any, knot: KnotServer) -> None:
     domain = make_domain(make_tenant(), DOMAIN, parked=True)
     now = utcnow()
+    _check(knot, domain.id, now - timedelta(minutes=5))
     service.evaluate_domain(domain.id, now)
     change = db.session.scalars(select(PolicyChange)).one()
     service.approve(change, now)
@@ -124,3 +125,19 @@ def test_parked_fast_path_is_verified_on_the_real_zone(db_session: Any, knot: Kn
     knot.reload()
     _check(knot, domain.id, now + timedelta(minutes=40))
     assert service.advance_change(change.id, now + timedelta(minutes=41)) == "verified"
+
+
+def test_a_domain_already_at_reject_is_adopted_never_proposed_a_downgrade(
+    db_session: Any, knot: KnotServer
+) -> None:
+    domain = make_domain(make_tenant(), DOMAIN)
+    live = "v=DMARC1; p=reject; rua=mailto:dmarc@road-e2e.test"
+    knot.set_zone(DOMAIN, zone(DOMAIN, [f"@ TXT {txt(SPF)}", f"_dmarc TXT {txt(live)}"], serial=2))
+    knot.reload()
+    now = utcnow()
+    result = service.evaluate_domain(domain.id, now)  # before any DNS check: hold
+    assert result is not None and result.reasons == ("no DNS check yet",)
+    _check(knot, domain.id, now + timedelta(minutes=1))
+    view = service.plan_view(domain, now + timedelta(minutes=2)).as_dict()
+    assert (view["stage"], view["next_stage"], view["action"]) == ("reject", None, "hold")
+    assert db.session.scalars(select(PolicyChange)).first() is None

@@ -44,9 +44,22 @@ def test_auto_escalation_opt_in_marks_the_proposal_automatic() -> None:
     assert result.action is Action.PROPOSE and result.auto
 
 
-def test_a_domain_without_a_record_is_proposed_monitoring_at_once() -> None:
-    result = evaluate(facts(Stage.NONE, posture=None, senders=(), recent_senders=()), NOW)
-    assert (result.action, result.target, result.gates) == (Action.PROPOSE, Stage.MONITOR, ())
+def test_a_checked_domain_without_a_record_is_proposed_monitoring_at_once() -> None:
+    result = evaluate(facts(Stage.NONE, senders=(), recent_senders=()), NOW)
+    assert (result.action, result.target) == (Action.PROPOSE, Stage.MONITOR)
+    assert [g.gate for g in result.gates] == ["dns_checked"]
+
+
+@pytest.mark.parametrize(
+    ("seen", "reason"),
+    [(None, "no DNS check yet"), (Stage.REJECT, "a DMARC record is already published")],
+)
+def test_monitoring_is_never_proposed_blind_or_over_a_published_record(
+    seen: Stage | None, reason: str
+) -> None:
+    checked = None if seen is None else posture(seen)
+    result = evaluate(facts(Stage.NONE, posture=checked), NOW)
+    assert (result.action, result.reasons) == (Action.HOLD, (reason,))
 
 
 def test_a_blocked_gate_holds_the_domain_and_lowers_readiness() -> None:

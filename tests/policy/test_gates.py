@@ -100,12 +100,15 @@ def test_forwarders_and_abuse_are_allowed_to_fail() -> None:
     assert gates.senders(facts(senders=(OK, forwarder, ABUSE)), NOW).passed
 
 
-def test_parked_fast_path_only_needs_no_legitimate_mail() -> None:
-    parked = facts(Stage.NONE, parked=True, senders=(ABUSE,), posture=None)
-    assert [g.__name__ for g in gates.gates_for(Stage.NONE, Stage.PARKED)] == ["no_legitimate_mail"]
+def test_parked_fast_path_needs_a_dns_check_and_no_legitimate_mail() -> None:
+    parked = facts(Stage.NONE, parked=True, senders=(ABUSE,))
+    assert [g.__name__ for g in gates.gates_for(Stage.NONE, Stage.PARKED)] == [
+        "dns_checked",
+        "no_legitimate_mail",
+    ]
     assert gates.no_legitimate_mail(parked, NOW).passed
     assert not gates.no_legitimate_mail(replace(parked, senders=(OK,)), NOW).passed
 
 
-def test_starting_to_monitor_needs_no_gate() -> None:
-    assert gates.gates_for(Stage.NONE, Stage.MONITOR) == ()
+def test_starting_to_monitor_needs_only_a_dns_check() -> None:
+    assert gates.gates_for(Stage.NONE, Stage.MONITOR) == (gates.dns_checked,)

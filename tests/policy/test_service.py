@@ -57,8 +57,13 @@ def test_a_domain_joining_with_a_record_starts_at_the_stage_it_already_has(
     db_session: Any, evidence: StaticEvidence
 ) -> None:
     domain = make_domain(make_tenant())
-    evidence.postures[domain.id] = published(domain, Stage.QUARANTINE, WED_0500)
-    assert service.plan_view(domain, WED_0500).evaluation.stage is Stage.QUARANTINE
+    evidence.default_posture = None
+    result = service.evaluate_domain(domain.id, WED_0500)
+    assert result is not None and result.action is Action.HOLD  # not checked yet: no proposal
+    evidence.postures[domain.id] = published(domain, Stage.REJECT, WED_0500)
+    assert service.plan_view(domain, WED_0500).evaluation.stage is Stage.REJECT
+    assert _timeline(domain.id) == ["evaluated", "adopted"]
+    assert "policy.adopted" in _events(domain.id)
 
 
 def test_evaluating_twice_the_same_day_does_it_once(
