@@ -5,7 +5,8 @@ SMTP server and an HTTP receiver on loopback.
 
 Creates a scratch database and Redis index 15 (flushed), emits EVENTS events spread over
 TENANTS tenants (each with one e-mail and one webhook endpoint on the sysadmins team), then
-times the dispatch (events -> delivery rows) and the sends (one RQ job per delivery).
+times the dispatch (events -> delivery rows) and the sends (one RQ job per delivery), then
+the digest of a tenant with DIGEST_DOMAINS domains (all three area sections live).
 """
 
 from __future__ import annotations
@@ -25,15 +26,17 @@ from msp.db import utcnow
 from msp.events import emit_event
 from msp.extensions import db
 from msp.notifications import delivery
+from msp.notifications.digest import build_digest, render_digest
 from msp.notifications.settings import notify_settings
 from msp.queues import NOTIFICATIONS
 from tests.conftest import test_config
-from tests.factories import make_tenant
+from tests.factories import make_domain, make_tenant
 from tests.notifications.helpers import deliveries, email_endpoint, webhook_endpoint
 from tests.notifications.servers import smtp_server, webhook_server
 
 SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
 REDIS = "redis://127.0.0.1:6379/15"
+DIGEST_DOMAINS = 50
 
 
 def main(events: int, tenants: int) -> None:
@@ -86,6 +89,11 @@ def run(app: object, events: int, tenants: int, sink: object, hook: object, redi
     SimpleWorker([queue], connection=redis, serializer=JSONSerializer).work(burst=True)
     send = time.perf_counter() - started
     sent = sum(1 for d in deliveries() if d.status == "sent")
+    for i in range(DIGEST_DOMAINS):
+        make_domain(made[0], f"d{i}.{made[0].slug}.example")
+    started = time.perf_counter()
+    message = render_digest(build_digest(made[0], utcnow(), "https://msp.example"))
+    digest = time.perf_counter() - started
     print(
         f"events={result.events} deliveries={result.deliveries} fan-out={fan_out:.2f}s "
         f"fan-out+commit+enqueue={dispatch:.2f}s ({result.events / dispatch:.0f} events/s)"
@@ -93,8 +101,12 @@ def run(app: object, events: int, tenants: int, sink: object, hook: object, redi
     print(
         f"sent={sent} send={send:.2f}s ({sent / send:.0f} deliveries/s, one RQ job each) "
         f"smtp_received={len(sink.received)} "  # type: ignore[attr-defined]
-        f"webhooks_received={len(hook.received)}"
-    )  # type: ignore[attr-defined]
+        f"webhooks_received={len(hook.received)}"  # type: ignore[attr-defined]
+    )
+    print(
+        f"digest of {DIGEST_DOMAINS} domains built and rendered in {digest:.2f}s "
+        f"(text {len(message.text)} chars, HTML {len(message.html or '')} chars)"
+    )
 
 
 if __name__ == "__main__":
