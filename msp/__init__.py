@@ -16,6 +16,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from msp.config import load_config
 
     app = Flask("msp", static_folder=None)
+    register_converters(app)
     settings = load_config(os.environ if config is None else {}, config)
     register_config(app, settings)
     register_extensions(app)
@@ -50,6 +51,19 @@ def register_config(app: Flask, settings: Mapping[str, Any]) -> None:
         WTF_CSRF_CHECK_DEFAULT=False,
         TESTING=settings["ENV"] == "test",
     )
+
+
+def register_converters(app: Flask) -> None:
+    """``<int:...>`` URL parts are row ids: a number outside the database's integer range is
+    simply not found, instead of a database error."""
+    from werkzeug.routing import IntegerConverter
+
+    class IdConverter(IntegerConverter):
+        def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:  # noqa: A002
+            kwargs.setdefault("max", 2**31 - 1)
+            super().__init__(map, *args, **kwargs)
+
+    app.url_map.converters["int"] = IdConverter
 
 
 def register_extensions(app: Flask) -> None:

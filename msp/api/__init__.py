@@ -5,11 +5,12 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from flask import Flask, Response, jsonify
+from flask import Flask, Response, jsonify, request
 from flask_smorest import Api
+from marshmallow import Schema, fields
 from werkzeug.exceptions import HTTPException
 
-from msp.errors import AppError, problem
+from msp.errors import AppError, BadRequest, problem
 
 RESOURCE_MODULES = (
     "msp.api.me",
@@ -37,8 +38,28 @@ def _problem_response(body: dict[str, Any], headers: Any = None) -> Response:
     return response
 
 
+class ProblemSchema(Schema):
+    """RFC 9457 problem details: the one shape of every error."""
+
+    type = fields.String(required=True)
+    title = fields.String(required=True)
+    status = fields.Integer(required=True)
+    detail = fields.String(required=True)
+    errors = fields.Raw(metadata={"description": "per-field messages, when a field is at fault"})
+
+
 class MspApi(Api):
-    """flask-smorest's Api with every error in the one problem-details shape."""
+    """flask-smorest's Api with every error in the one problem-details shape, documented as
+    ``application/problem+json``."""
+
+    ERROR_SCHEMA = ProblemSchema
+
+    def _register_responses(self) -> None:
+        super()._register_responses()
+        for response in self.spec.components.responses_lazy.values():
+            content = response.get("content", {})
+            if "application/json" in content:
+                content[PROBLEM_JSON] = content.pop("application/json")
 
     def handle_http_exception(self, error: HTTPException) -> Any:
         data = getattr(error, "data", None) or {}
@@ -61,6 +82,19 @@ class MspApi(Api):
             detail = "the request does not validate"
         body = problem(error.code or 500, error.name, detail, errors)
         return _problem_response(body, error.get_headers())
+
+
+def reject_nul_characters() -> None:
+    """NUL cannot be stored in PostgreSQL text: refuse it in query strings, JSON and forms
+    (uploaded files, which may hold any byte, are not text fields and are not checked)."""
+    if "\x00" in request.query_string.decode("latin-1") or "%00" in request.query_string.decode(
+        "latin-1"
+    ):
+        raise BadRequest("the query string contains a NUL character")
+    if request.mimetype in {"application/json", "application/x-www-form-urlencoded"}:
+        body = request.get_data(cache=True)
+        if b"\x00" in body or b"\\u0000" in body:
+            raise BadRequest("the request contains a NUL character")
 
 
 def handle_app_error(error: AppError) -> Response:
@@ -86,4 +120,5 @@ def init_app(app: Flask) -> None:
         if blp is not None:
             api.register_blueprint(blp)
     app.register_error_handler(AppError, handle_app_error)
+    app.before_request(reject_nul_characters)
     app.extensions["msp_api"] = api

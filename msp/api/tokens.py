@@ -19,7 +19,8 @@ from msp.auth.principal import Principal
 from msp.db import utcnow
 from msp.errors import NotFound
 from msp.extensions import db
-from msp.tenancy.scope import require_principal
+from msp.tenancy.models import Tenant
+from msp.tenancy.scope import get_scoped, require_principal
 
 blp = Blueprint("tokens", __name__, url_prefix="/api/v1/tokens", description="API tokens")
 
@@ -51,8 +52,8 @@ class Tokens(MethodView):
     def post(self, data: dict[str, Any]) -> Any:
         """Create a token; its secret is in this response only."""
         actor = require_principal()
-        if data["tenant_id"] is not None and not actor.reaches(data["tenant_id"]):
-            raise NotFound(f"tenant {data['tenant_id']} not found")
+        if data["tenant_id"] is not None:
+            get_scoped(Tenant, data["tenant_id"])  # 404 unless it exists and is reachable
         issued = service.issue_token(
             actor,
             name=data["name"],

@@ -12,6 +12,7 @@ from msp.auth.passwords import hash_password
 from msp.auth.principal import Principal
 from msp.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from msp.extensions import db
+from msp.tenancy.models import Tenant
 
 
 def create_user(actor: Principal | None, data: dict[str, Any]) -> User:
@@ -19,6 +20,13 @@ def create_user(actor: Principal | None, data: dict[str, Any]) -> User:
     email = data["email"].strip().lower()
     msp_role = data.get("msp_role")
     tenant_id = data.get("tenant_id")
+    if msp_role and tenant_id is not None:
+        raise ValidationFailed(
+            "MSP staff belong to no tenant; assign them with a membership",
+            errors={"tenant_id": ["not allowed with msp_role"]},
+        )
+    if tenant_id is not None and db.session.get(Tenant, tenant_id) is None:
+        raise NotFound(f"tenant {tenant_id} not found")
     if actor is not None:
         if msp_role and not actor.is_msp_admin:
             raise Forbidden("only an msp_admin may create MSP staff")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from msp.api.schemas import IdField
+
 
 class DomainSchema(Schema):
     id = fields.Integer(dump_only=True)
@@ -17,7 +19,7 @@ class DomainSchema(Schema):
     )
     parked = fields.Boolean(load_default=False)
     settings = fields.Dict(keys=fields.String(), load_default=dict)
-    next_check_at = fields.DateTime(dump_only=True)
+    next_check_at = fields.DateTime(dump_only=True, allow_none=True)
     created_at = fields.DateTime(dump_only=True)
 
 
@@ -31,5 +33,5 @@ class DomainUpdateSchema(Schema):
 
 
 class DomainQuerySchema(Schema):
-    tenant_id = fields.Integer()
+    tenant_id = IdField()
     q = fields.String(validate=validate.Length(max=253))

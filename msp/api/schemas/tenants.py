@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from msp.api.schemas import IdField
 from msp.auth.models import MEMBERSHIP_ROLES
 
 
@@ -30,5 +31,5 @@ class TenantUpdateSchema(Schema):
 class MembershipSchema(Schema):
     id = fields.Integer(dump_only=True)
     tenant_id = fields.Integer(dump_only=True)
-    user_id = fields.Integer(required=True)
+    user_id = IdField(required=True)
     role = fields.String(required=True, validate=validate.OneOf(MEMBERSHIP_ROLES))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from msp.api.schemas import IdField
 from msp.auth.models import MSP_ROLES, TENANT_ROLES
 
 
@@ -19,12 +20,12 @@ class UserSchema(Schema):
     password = fields.String(load_only=True, validate=validate.Length(min=12, max=1024))
     msp_role = fields.String(allow_none=True, load_default=None, validate=validate.OneOf(MSP_ROLES))
     staff_restricted = fields.Boolean(load_default=False)
-    tenant_id = fields.Integer(load_only=True)
+    tenant_id = IdField(load_only=True)
     tenant_role = fields.String(load_only=True, validate=validate.OneOf(TENANT_ROLES))
     is_active = fields.Boolean(dump_only=True)
     memberships = fields.List(fields.Nested(MembershipBrief), dump_only=True)
     created_at = fields.DateTime(dump_only=True)
-    last_login_at = fields.DateTime(dump_only=True)
+    last_login_at = fields.DateTime(dump_only=True, allow_none=True)
 
 
 class UserUpdateSchema(Schema):
@@ -38,13 +39,13 @@ class UserUpdateSchema(Schema):
 class TokenSchema(Schema):
     id = fields.Integer(dump_only=True)
     name = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    tenant_id = fields.Integer(allow_none=True, load_default=None)
+    tenant_id = IdField(allow_none=True, load_default=None)
     role = fields.String(required=True, validate=validate.OneOf((*MSP_ROLES, *TENANT_ROLES)))
     expires_in_days = fields.Integer(load_only=True, load_default=90)
     prefix = fields.String(dump_only=True)
     expires_at = fields.DateTime(dump_only=True)
-    revoked_at = fields.DateTime(dump_only=True)
-    last_used_at = fields.DateTime(dump_only=True)
+    revoked_at = fields.DateTime(dump_only=True, allow_none=True)
+    last_used_at = fields.DateTime(dump_only=True, allow_none=True)
     created_at = fields.DateTime(dump_only=True)
 
 
@@ -67,7 +68,7 @@ class AuditSchema(Schema):
 
 
 class AuditQuerySchema(Schema):
-    tenant_id = fields.Integer()
+    tenant_id = IdField()
     action = fields.String(validate=validate.Length(max=64))
 
 
