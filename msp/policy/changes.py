@@ -22,6 +22,7 @@ from msp.policy.facts import OPEN_STATUSES, ChangeKind, ChangeStatus, DomainFact
 from msp.policy.loader import pending_of
 from msp.policy.models import PolicyChange, PolicyPlan
 from msp.policy.records import records_for_stage
+from msp.policy.stages import StageError, check_transition
 from msp.policy.views import evaluation_view, records_view
 from msp.queues import CHECKS, enqueue
 
@@ -71,6 +72,10 @@ def open_for(
     """Record the engine's proposal (escalation) or rollback; auto-approve when opted in."""
     if evaluation.target is None:
         raise Conflict("nothing to propose")
+    try:
+        check_transition(facts.stage, evaluation.target)
+    except StageError as exc:
+        raise Conflict(str(exc)) from exc
     rollback = evaluation.action is Action.ROLLBACK
     current = open_change(domain, lock=True)
     if current is not None and not rollback:
