@@ -18,6 +18,7 @@ from msp.api.schemas.notifications import (
     ChannelSchema,
     DeliveryQuerySchema,
     DeliverySchema,
+    DigestPreviewSchema,
     EndpointSchema,
     EndpointUpdateSchema,
     RulesSchema,
@@ -25,7 +26,9 @@ from msp.api.schemas.notifications import (
     TeamUpdateSchema,
 )
 from msp.auth.decorators import require_auth, require_manage
+from msp.db import utcnow
 from msp.notifications import delivery, service
+from msp.notifications.digest import digest_message
 from msp.notifications.models import NotificationEndpoint, NotificationTeam
 from msp.tenancy.models import Tenant
 from msp.tenancy.scope import get_scoped
@@ -197,3 +200,20 @@ class Deliveries(MethodView):
         return page_of(
             delivery.deliveries_query(tenant.id, args.get("status")), pagination_parameters
         )
+
+
+@blp.route("/tenants/<int:tenant_id>/notification-digest")
+class DigestPreview(MethodView):
+    @require_auth
+    @blp.response(200, DigestPreviewSchema)
+    def get(self, tenant_id: int) -> Any:
+        """This week's posture digest as it would be sent now (nothing is sent)."""
+        tenant = _managed_tenant(tenant_id)
+        base_url = str(current_app.config.get("MSP_BASE_URL") or "")
+        message = digest_message(tenant, utcnow(), base_url)
+        return {
+            "subject": message.subject,
+            "text": message.text,
+            "html": message.html,
+            "week": message.data["digest"]["week"],
+        }

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from msp.db import utcnow
 from msp.extensions import db
 from msp.notifications import delivery, service
-from msp.notifications.digest import build_digest, render_digest
+from msp.notifications.digest import digest_message
 from msp.notifications.models import Delivery, NotificationEndpoint
 from msp.notifications.settings import NotifySettings, notify_settings
 from msp.tenancy.models import Tenant
@@ -155,7 +155,7 @@ def digest_send(slug: str, dry_run: bool, as_html: bool) -> None:
     """Send this week's digest of a tenant to its digest endpoints (once per week)."""
     tenant, settings, now = _tenant(slug), _settings(), utcnow()
     if dry_run:
-        message = render_digest(build_digest(tenant, now, settings.base_url))
+        message = digest_message(tenant, now, settings.base_url)
         click.echo(f"Subject: {message.subject}\n")
         click.echo(message.html if as_html else message.text, nl=False)
         db.session.rollback()

@@ -24,7 +24,7 @@ from msp.extensions import db
 from msp.notifications import messages
 from msp.notifications.channels import DeliveryError, Message, Target, get_channel
 from msp.notifications.crypto import SecretStoreError, unseal
-from msp.notifications.digest import build_digest, iso_week, render_digest
+from msp.notifications.digest import digest_message, iso_week
 from msp.notifications.models import (
     FAILED,
     OPEN_STATUSES,
@@ -320,7 +320,7 @@ def queue_digest(
     endpoints = _digest_endpoints(tenant.id)
     if not endpoints:
         return []
-    message = render_digest(build_digest(tenant, now, settings.base_url))
+    message = digest_message(tenant, now, settings.base_url)
     key = f"digest:{message.data['digest']['week']}"
     created = [d for d in (add_delivery(e, key, message) for e in endpoints) if d is not None]
     db.session.flush()

@@ -185,3 +185,8 @@ def render_digest(digest: Digest) -> Message:
         html=env.get_template("digest.html").render(context),
         data={"type": "digest", "digest": json.loads(json.dumps(asdict(digest)))},
     )
+
+
+def digest_message(tenant: Tenant, now: datetime, base_url: str) -> Message:
+    """The digest of ``tenant`` at ``now``, ready to send or to preview."""
+    return render_digest(build_digest(tenant, now, base_url))

@@ -287,3 +287,19 @@ def test_openapi_describes_the_notification_routes(client: FlaskClient) -> None:
     assert "/api/v1/tenants/{tenant_id}/notification-deliveries" in paths
     endpoint = spec["components"]["schemas"]["Endpoint"]["properties"]
     assert endpoint["secrets_set"]["readOnly"] is True
+
+
+def test_digest_preview_renders_this_week_without_sending(
+    client: FlaskClient, notify_config: dict[str, Any], mail_sink: MailSink
+) -> None:
+    from tests.factories import make_domain
+
+    tenant = make_tenant(name="Preview Co")
+    make_domain(tenant, "preview.example")
+    admin = token_caller("tenant_admin", tenant)
+    body = _ok(
+        client.get(f"/api/v1/tenants/{tenant.id}/notification-digest", headers=admin.headers)
+    )
+    assert body["subject"].startswith("Weekly DMARC posture for Preview Co")
+    assert "preview.example" in body["text"] and "preview.example" in body["html"]
+    assert body["week"].startswith("20") and mail_sink.received == []

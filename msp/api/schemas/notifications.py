@@ -103,3 +103,10 @@ class ChannelSchema(Schema):
     kind = fields.String()
     label = fields.String()
     fields_ = fields.List(fields.Nested(ChannelFieldSchema), data_key="fields", attribute="fields")
+
+
+class DigestPreviewSchema(Schema):
+    subject = fields.String(dump_only=True)
+    text = fields.String(dump_only=True)
+    html = fields.String(dump_only=True)
+    week = fields.String(dump_only=True)
