@@ -59,7 +59,7 @@ def register_converters(app: Flask) -> None:
     from werkzeug.routing import IntegerConverter
 
     class IdConverter(IntegerConverter):
-        def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:  # noqa: A002
+        def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:
             kwargs.setdefault("max", 2**31 - 1)
             super().__init__(map, *args, **kwargs)
 
