@@ -132,11 +132,17 @@ class WebApplication(BaseApplication):
         return create_app()
 
 
-def _check_config() -> dict[str, Any]:
-    # Fail in the master with the configuration error, not in every worker's boot.
-    from msp.config import load_config
+def _prepare_master() -> Flask:
+    """Build the app once in the master and throw it away.
 
-    return load_config(os.environ)
+    It fails here, once, on a configuration error instead of in every worker's boot, and it
+    imports every module before gunicorn forks: a worker's boot then only assembles, well
+    inside gunicorn's timeout (which also covers the boot) even on a busy node. Nothing
+    connects: engines and Redis clients open connections on first use, in the workers.
+    """
+    from msp import create_app
+
+    return create_app()
 
 
 @click.command("web")
@@ -183,7 +189,7 @@ def web(
     bind: str, workers: int, threads: int, timeout: int, graceful_timeout: int, no_access_log: bool
 ) -> None:
     """Serve the web app and API with gunicorn (SIGTERM: finish requests, then stop)."""
-    config = _check_config()
+    config = _prepare_master().config
     options = WebOptions(
         bind=bind,
         workers=workers or default_workers(available_cpus()),
@@ -191,8 +197,8 @@ def web(
         timeout=timeout,
         graceful_timeout=graceful_timeout,
         access_log=not no_access_log,
-        log_format=config["LOG_FORMAT"],
-        log_level=config["LOG_LEVEL"],
+        log_format=config["MSP_LOG_FORMAT"],
+        log_level=config["MSP_LOG_LEVEL"],
     )
     WebApplication(options.gunicorn_settings()).run()
 

@@ -109,8 +109,8 @@ class GuardedCollectors(Collector):
         for name, collector in self.sources:
             try:
                 metrics = list(collector.collect())
-            except Exception:  # any failure of a source is reported, never a failed scrape
-                log.warning("metrics source %s failed", name, exc_info=True)
+            except Exception as exc:  # a failing source is reported, never a failed scrape
+                log.warning("metrics source %s failed: %s: %s", name, type(exc).__name__, exc)
                 up.add_metric([name], 0)
                 continue
             up.add_metric([name], 1)
