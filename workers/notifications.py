@@ -69,7 +69,14 @@ def send_digest(tenant_id: int) -> int:
     return len(delivery.queue_digest(tenant, _settings(), utcnow()))
 
 
+@job
+def prune_deliveries() -> int:
+    """Delete finished deliveries past the retention period."""
+    return delivery.prune_deliveries(_settings(), utcnow())
+
+
 CRON: list[CronEntry] = [
     CronEntry(func=dispatch_events, queue=NOTIFICATIONS, interval=30),
     CronEntry(func=digest_sweep, queue=NOTIFICATIONS, cron="7 * * * *"),
+    CronEntry(func=prune_deliveries, queue=NOTIFICATIONS, cron="41 3 * * *"),
 ]

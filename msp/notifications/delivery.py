@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from msp.domains.models import Domain
 from msp.events import Event
@@ -367,3 +367,14 @@ def due_digests(settings: NotifySettings, now: datetime) -> list[tuple[int, str]
         if done is None:
             due.append((tenant_id, week))
     return due
+
+
+def prune_deliveries(settings: NotifySettings, now: datetime) -> int:
+    """Delete finished deliveries older than the retention period; open ones are kept."""
+    if settings.retention_days <= 0:
+        return 0
+    cutoff = now - timedelta(days=settings.retention_days)
+    result = db.session.execute(
+        delete(Delivery).where(Delivery.status.in_((SENT, FAILED)), Delivery.created_at < cutoff)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

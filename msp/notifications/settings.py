@@ -50,6 +50,9 @@ SETTINGS: list[Setting] = [
         [60, 300, 1800, 7200],
         help="waits before each retry of a failed delivery; their count is the retry budget",
     ),
+    Setting(
+        "NOTIFY_RETENTION_DAYS", int, 90, help="days a finished delivery is kept (0: for ever)"
+    ),
     Setting("NOTIFY_DISPATCH_BATCH", int, 500, help="events fanned out per dispatch sweep"),
     Setting(
         "DIGEST_WEEKDAY",
@@ -77,6 +80,7 @@ class NotifySettings:
     webhook_allow_private: bool = False
     retry_seconds: tuple[int, ...] = (60, 300, 1800, 7200)
     dispatch_batch: int = 500
+    retention_days: int = 90
     digest_weekday: int = 0
     digest_hour: int = 8
     base_url: str = "http://127.0.0.1:8000"
@@ -107,6 +111,7 @@ def notify_settings(config: Mapping[str, Any]) -> NotifySettings:
         webhook_timeout=int(get("WEBHOOK_TIMEOUT", defaults.webhook_timeout)),
         webhook_allow_private=bool(get("WEBHOOK_ALLOW_PRIVATE", False)),
         retry_seconds=tuple(get("NOTIFY_RETRY_SECONDS", defaults.retry_seconds)),
+        retention_days=int(get("NOTIFY_RETENTION_DAYS", defaults.retention_days)),
         dispatch_batch=int(get("NOTIFY_DISPATCH_BATCH", defaults.dispatch_batch)),
         digest_weekday=int(get("DIGEST_WEEKDAY", defaults.digest_weekday)) % 7,
         digest_hour=int(get("DIGEST_HOUR", defaults.digest_hour)),

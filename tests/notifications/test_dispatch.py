@@ -229,3 +229,23 @@ def test_a_suspended_tenants_events_are_not_sent(
     _dispatch(run_jobs)
     db.session.refresh(event)
     assert event.dispatched_at is not None and mail_sink.received == []
+
+
+def test_finished_deliveries_past_retention_are_pruned_open_ones_kept(
+    notify_config: dict[str, Any], hooks: Callable[[], Hook], run_jobs: Callable[..., Any]
+) -> None:
+    tenant = make_tenant()
+    hook = hooks()
+    webhook_endpoint(tenant, "sysadmins", hook.url)
+    for _ in range(3):
+        emit_event(tenant.id, "dns.drift", {})
+    _dispatch(run_jobs)
+    old_sent, old_open, recent = deliveries(tenant_id=tenant.id)
+    for row in (old_sent, old_open):
+        row.created_at = utcnow() - timedelta(days=91)
+    old_open.status = "retrying"
+    old_open.next_attempt_at = utcnow() + timedelta(hours=1)
+    enqueue("workers.notifications.prune_deliveries", queue=NOTIFICATIONS)
+    db.session.commit()
+    run_jobs()
+    assert [d.id for d in deliveries(tenant_id=tenant.id)] == [old_open.id, recent.id]
