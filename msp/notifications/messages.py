@@ -68,7 +68,7 @@ SUMMARIES = {"dns.drift": _drift_summary, "sender.new": _senders_summary}
 
 
 def _summary(kind: str, payload: dict[str, Any]) -> str:
-    for key in ("summary", "message", "detail", "reason"):
+    for key in ("summary", "message", "detail", "reason", "error"):
         value = payload.get(key)
         if isinstance(value, str) and value:
             return value
