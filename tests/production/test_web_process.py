@@ -177,3 +177,19 @@ def test_sigterm_lets_the_request_in_flight_finish_then_stops_with_json_logs(
     messages = [entry["message"] for entry in lines]
     assert any("Handling signal: term" in m for m in messages)
     assert any("Shutting down" in m for m in messages)
+
+
+def test_web_refuses_to_start_on_a_configuration_error_with_the_reason(
+    redis_url: str,
+) -> None:
+    done = subprocess.run(
+        [MSP, "web", f"--bind=127.0.0.1:{free_port()}"],
+        cwd=REPO,
+        env=msp_env("sqlite:////tmp/never-used.sqlite3", redis_url),
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert done.returncode != 0
+    assert "MSP_DATABASE_URL must point at PostgreSQL in production" in done.stderr
+    assert "Booting worker" not in done.stderr, "it fails before gunicorn starts"
