@@ -4,6 +4,7 @@ them once ``msp.api.RESOURCE_MODULES`` lists the module; the root walk then cove
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -11,7 +12,14 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.isolation import World, all_factories, build_world
-from tests.test_tenant_isolation import PARAM_RE, WRITE_METHODS, _call, _routes
+
+PARAM_RE = re.compile(r"<(?:[a-z]+:)?([a-z_]+)>")
+WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+def _call(client: FlaskClient, method: str, path: str, headers: dict[str, str]) -> Any:
+    body = {} if method in {"POST", "PUT", "PATCH"} else None
+    return client.open(path, method=method, headers=headers, json=body)
 
 
 @pytest.fixture
@@ -21,9 +29,10 @@ def world(db_session: Any) -> World:
 
 def _notification_routes(app: Flask) -> list[tuple[str, str]]:
     return [
-        (rule, method)
-        for rule, method, endpoint in _routes(app)
-        if endpoint.startswith("notifications.")
+        (rule.rule, method)
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint.startswith("notifications.")
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"})
     ]
 
 
