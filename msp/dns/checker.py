@@ -159,6 +159,24 @@ async def _check(
     )
 
 
+def unknown_result(domain: str, reason: str) -> DomainResult:
+    """The result of a domain whose check could not finish: every section unknown."""
+    findings = (finding("check_failed", reason),)
+    return DomainResult(
+        normalize_domain(domain),
+        datetime.now(UTC),
+        SpfResult("unknown"),
+        DmarcResult("unknown"),
+        {},
+        MxResult("unknown"),
+        MtaStsResult("unknown"),
+        TlsRptResult("unknown"),
+        BimiResult("unknown"),
+        findings,
+        grade(findings, None, None, True),
+    )
+
+
 async def _none() -> Answer | None:
     return None
 
@@ -183,7 +201,12 @@ async def check_fleet_async(requests: Sequence[DomainRequest], options: CheckOpt
 
     async def one(request: DomainRequest) -> DomainResult:
         async with gate:
-            return await _check(resolver, fetcher, options, request)
+            try:
+                return await asyncio.wait_for(
+                    _check(resolver, fetcher, options, request), options.domain_deadline
+                )
+            except TimeoutError:
+                return unknown_result(request.domain, f"gave up after {options.domain_deadline} s")
 
     try:
         results = await asyncio.gather(*(one(r) for r in requests))

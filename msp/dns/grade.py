@@ -11,6 +11,7 @@ PENALTY = {Severity.ERROR: 12, Severity.WARNING: 4, Severity.INFO: 0}
 BANDS = ((90, "A"), (75, "B"), (60, "C"), (40, "D"))
 CAP_BY_POLICY = {None: "F", "none": "D", "quarantine": "B", "reject": "A"}
 ORDER = "ABCDF"
+UNKNOWN = "?"
 
 
 def score(findings: Iterable[Finding]) -> int:
@@ -28,9 +29,12 @@ def grade(
     spf_valid: bool | None,
     dmarc_unknown: bool = False,
 ) -> str:
-    """A..F; an unknown DMARC status (DNS failure) is not punished as a missing record."""
+    """A..F, or ``?`` when DMARC could not be looked up (a DNS failure is not a missing
+    record, and not a clean bill of health either)."""
+    if dmarc_unknown:
+        return UNKNOWN
     result = letter(score(findings))
-    caps = [] if dmarc_unknown else [CAP_BY_POLICY.get(policy, "F")]
+    caps = [CAP_BY_POLICY.get(policy, "F")]
     if spf_valid is False:
         caps.append("C")
     return max([result, *caps], key=ORDER.index)

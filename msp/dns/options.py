@@ -17,3 +17,4 @@ class CheckOptions:
     fetch_bimi_logo: bool = True
     check_rr_type_spf: bool = True
     concurrency: int = 50  # domains checked at once in a fleet run
+    domain_deadline: float = 60.0  # seconds one domain may take before it is given up

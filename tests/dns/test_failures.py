@@ -73,11 +73,11 @@ def test_failed_include_is_a_temperror_not_a_missing_record(check: Check) -> Non
     assert result.dmarc.status == "valid"
 
 
-def test_a_timeout_does_not_lower_the_grade_to_f(
+def test_a_timeout_gives_an_unknown_grade_not_f(
     options: CheckOptions, silent_server: Nameserver
 ) -> None:
     opts = replace(options, resolver=ResolverSettings((silent_server,), timeout=0.2, retries=0))
-    assert check_domain("good.test", opts).grade == "A"
+    assert check_domain("good.test", opts).grade == "?"
 
 
 def test_second_name_server_answers_when_the_first_times_out(
@@ -88,3 +88,17 @@ def test_second_name_server_answers_when_the_first_times_out(
         options, resolver=ResolverSettings((silent_server, knot), timeout=0.2, retries=0)
     )
     assert check_domain("good.test", opts).spf.status == "valid"
+
+
+def test_a_domain_that_takes_too_long_is_given_up_with_the_same_shape(
+    options: CheckOptions, silent_server: Nameserver
+) -> None:
+    opts = replace(
+        options,
+        resolver=ResolverSettings((silent_server,), timeout=0.5, retries=3),
+        domain_deadline=0.3,
+    )
+    result = check_domain("good.test", opts)
+    assert codes(result) == {"check_failed"}
+    assert result.spf.status == result.dmarc.status == "unknown"
+    assert set(result.as_dict()) == set(check_domain("good.test", options).as_dict())

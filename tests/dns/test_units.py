@@ -178,7 +178,7 @@ def _f(code: str) -> Finding:
         ([], "quarantine", True, False, "B"),
         ([], "none", True, False, "D"),
         ([], None, True, False, "F"),
-        ([], None, None, True, "A"),
+        ([], None, None, True, "?"),
         ([], "reject", False, False, "C"),
         (["dkim_key_revoked", "mx_host_no_address"], "reject", True, False, "B"),
         (
