@@ -214,81 +214,130 @@ def _policy(policy: Any) -> PolicyPublished:
     )
 
 
-def _dkim_results(auth: dict[str, Any], auth_elem: Any) -> tuple[DkimResult, ...]:
-    if not auth:
-        return ()
-    out = []
-    for elem in _all(auth_elem, "dkim"):
-        f = _children(elem)
-        domain = _lower(f.get("domain"))
-        if domain:
-            out.append(
-                DkimResult(
-                    domain=domain,
-                    selector=_text(f.get("selector")) or "none",
-                    result=_lower(f.get("result")) or "none",
-                )
-            )
-    return tuple(out)
+def _fields(elem: Any) -> dict[str, str | None]:
+    """Text of each element child by local name (first wins); one C-level pass."""
+    out: dict[str, str | None] = {}
+    for child in elem:
+        tag = child.tag
+        if not isinstance(tag, str):
+            continue
+        if tag[0] == "{":
+            tag = tag.rpartition("}")[2]
+        if tag not in out:
+            text = child.text
+            out[tag] = (text.strip() or None) if text else None
+    return out
 
 
-def _spf_results(auth_elem: Any) -> tuple[SpfResult, ...]:
-    out = []
-    for elem in _all(auth_elem, "spf"):
-        f = _children(elem)
-        domain = _lower(f.get("domain"))
-        if domain:
-            out.append(
-                SpfResult(
-                    domain=domain,
-                    scope=_lower(f.get("scope")) or "mfrom",
-                    result=_lower(f.get("result")) or "none",
-                )
-            )
-    return tuple(out)
+def _auth(
+    section: Any, policy_domain: str | None = None
+) -> tuple[list[DkimResult], list[SpfResult]]:
+    dkim: list[DkimResult] = []
+    spf: list[SpfResult] = []
+    for result in section:
+        tag = result.tag
+        if not isinstance(tag, str):
+            continue
+        name = tag.rpartition("}")[2] if tag[0] == "{" else tag
+        if name not in ("dkim", "spf"):
+            continue
+        f = _fields(result)
+        domain = f.get("domain")
+        if not domain:
+            continue
+        outcome = (f.get("result") or "none").lower()
+        if name == "dkim":
+            dkim.append(DkimResult(domain.lower(), f.get("selector") or "none", outcome))
+        else:
+            spf.append(SpfResult(domain.lower(), (f.get("scope") or "mfrom").lower(), outcome))
+    return dkim, spf
 
 
-def _record(elem: Any) -> Record:
-    f = _children(elem)
-    row = _children(f["row"]) if "row" in f else {}
-    source_ip = _text(row.get("source_ip"))
-    if source_ip is None:
+def _row_fields(section: Any) -> tuple[dict[str, str | None], dict[str, str | None], list[str]]:
+    row: dict[str, str | None] = {}
+    evaluated: dict[str, str | None] = {}
+    reasons: list[str] = []
+    for child in section:
+        tag = child.tag
+        if not isinstance(tag, str):
+            continue
+        name = tag.rpartition("}")[2] if tag[0] == "{" else tag
+        if name == "policy_evaluated":
+            for item in child:
+                itag = item.tag
+                if not isinstance(itag, str):
+                    continue
+                iname = itag.rpartition("}")[2] if itag[0] == "{" else itag
+                if iname == "reason":
+                    kind = _fields(item).get("type")
+                    if kind:
+                        reasons.append(kind.lower())
+                elif iname not in evaluated:
+                    text = item.text
+                    evaluated[iname] = (text.strip() or None) if text else None
+        elif name not in row:
+            text = child.text
+            row[name] = (text.strip() or None) if text else None
+    return row, evaluated, reasons
+
+
+def _sections(elem: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for child in elem:
+        tag = child.tag
+        if isinstance(tag, str):
+            name = tag.rpartition("}")[2] if tag[0] == "{" else tag
+            out.setdefault(name, child)
+    return out
+
+
+def _source_ip(raw: str | None) -> str:
+    if raw is None:
         raise AggregateError("Source IP address is empty")
     try:
-        source_ip = ipaddress.ip_address(source_ip).compressed
+        return ipaddress.ip_address(raw).compressed
     except ValueError as exc:
-        raise AggregateError(f"invalid source IP {source_ip[:60]!r}") from exc
+        raise AggregateError(f"invalid source IP {raw[:60]!r}") from exc
+
+
+def _count(raw: str | None) -> int:
     try:
-        count = int(_text(row.get("count")) or "")
+        count = int(raw or "")
     except ValueError as exc:
         raise AggregateError("invalid or missing count") from exc
     if not 0 <= count <= _MAX_COUNT:
         raise AggregateError(f"count out of range: {count}")
-    pe_elem = row.get("policy_evaluated")
-    pe = _children(pe_elem) if pe_elem is not None else {}
-    ids_elem = f.get("identifiers", f.get("identities"))
-    ids = _children(ids_elem) if ids_elem is not None else {}
-    auth_elem = f.get("auth_results")
-    auth = _children(auth_elem) if auth_elem is not None else {}
-    spf = _spf_results(auth_elem) if auth_elem is not None else ()
-    envelope_from = _lower(ids.get("envelope_from")) or (spf[-1].domain if spf else None)
-    reasons = (
-        tuple(r for r in (_lower(_children(x).get("type")) for x in _all(pe_elem, "reason")) if r)
-        if pe_elem is not None
-        else ()
-    )
+    return count
+
+
+def _lowered(value: str | None, default: str) -> str:
+    return value.lower() if value else default
+
+
+def _record(elem: Any) -> Record:
+    sections = _sections(elem)
+    row_elem = sections.get("row")
+    row, evaluated, reasons = _row_fields(row_elem) if row_elem is not None else ({}, {}, [])
+    source_ip = _source_ip(row.get("source_ip"))
+    count = _count(row.get("count"))
+    ids_elem = sections.get("identifiers", sections.get("identities"))
+    ids = _fields(ids_elem) if ids_elem is not None else {}
+    auth_elem = sections.get("auth_results")
+    dkim, spf = _auth(auth_elem) if auth_elem is not None else ([], [])
+    envelope_from = ids.get("envelope_from")
+    envelope_to = ids.get("envelope_to")
     return Record(
         source_ip=source_ip,
         count=count,
-        disposition=_lower(pe.get("disposition")) or "none",
-        dkim_eval=_lower(pe.get("dkim")) or "fail",
-        spf_eval=_lower(pe.get("spf")) or "fail",
-        reasons=reasons,
-        header_from=_lower(ids.get("header_from")) or "",
-        envelope_from=envelope_from,
-        envelope_to=_lower(ids.get("envelope_to")),
-        dkim=_dkim_results(auth, auth_elem),
-        spf=spf,
+        disposition=_lowered(evaluated.get("disposition"), "none"),
+        dkim_eval=_lowered(evaluated.get("dkim"), "fail"),
+        spf_eval=_lowered(evaluated.get("spf"), "fail"),
+        reasons=tuple(reasons),
+        header_from=_lowered(ids.get("header_from"), ""),
+        envelope_from=envelope_from.lower() if envelope_from else (spf[-1].domain if spf else None),
+        envelope_to=envelope_to.lower() if envelope_to else None,
+        dkim=tuple(dkim),
+        spf=tuple(spf),
     )
 
 

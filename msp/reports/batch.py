@@ -60,8 +60,11 @@ class Batch:
                 ingest.copy_rows(iter(rows))
             else:
                 ingest.insert_rows(iter(rows))
-        for day, report_ids in self.single_day.items():
-            _rollup_reports(report_ids, day)
+        if self.single_day and ingest.dialect() == "postgresql":
+            _rollup_reports_pg({pk: day for day, pks in self.single_day.items() for pk in pks})
+        else:
+            for day, report_ids in self.single_day.items():
+                _rollup_reports(report_ids, day)
         for report_pk, days in self.multi_day:
             ingest.rollup_split(report_pk, days)
         self.single_day, self.multi_day = {}, []
@@ -101,6 +104,26 @@ def _rollup_reports(report_ids: list[int], day: date) -> None:
         set_={"messages": ReportDaily.messages + stmt.excluded.messages},
     )
     db.session.execute(stmt)
+
+
+def _rollup_reports_pg(days: dict[int, date]) -> None:
+    """One roll-up statement for every single-day report of the batch (day per report)."""
+    from msp.reports import ingest
+
+    conn = db.session.connection().connection.driver_connection
+    key = ", ".join(ingest.DAILY_KEY)
+    sql = f"""
+        INSERT INTO report_daily ({key}, messages)
+        SELECT r.tenant_id, r.domain_id, d.day, r.source_ip, r.header_from, r.disposition,
+               r.spf_aligned, r.dkim_aligned, sum(r.count)
+        FROM report_record r
+        JOIN unnest(%s::int[], %s::date[]) AS d(report_id, day) ON d.report_id = r.report_id
+        GROUP BY r.tenant_id, r.domain_id, d.day, r.source_ip, r.header_from, r.disposition,
+                 r.spf_aligned, r.dkim_aligned
+        ON CONFLICT ({key}) DO UPDATE SET messages = report_daily.messages + EXCLUDED.messages
+    """
+    with conn.cursor() as cursor:  # type: ignore[union-attr]
+        cursor.execute(sql, (list(days), list(days.values())))
 
 
 def read_small(opener: Any) -> bytes | None:

@@ -18,7 +18,7 @@ from sqlalchemy import case, func, or_, select, update
 
 from msp.events import emit_event
 from msp.extensions import db
-from msp.reports import parsing, reverse_dns
+from msp.reports import bulk, parsing, reverse_dns
 from msp.reports.ingest import dialect_insert
 from msp.reports.models import IpInfo, Report, ReportRecord, Sender
 from msp.reports.rollup import report_days
@@ -55,12 +55,24 @@ def identifier_from_config() -> SenderIdentifier:
     return identifier
 
 
+def _pg() -> bool:
+    return str(db.session.get_bind().dialect.name) == "postgresql"
+
+
 def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
     for start in range(0, len(items), _CHUNK):
         yield items[start : start + _CHUNK]
 
 
 def _needing_lookup(ips: Sequence[str]) -> list[str]:
+    if _pg():
+        conn = db.session.connection().connection.driver_connection
+        with conn.cursor() as cursor:  # type: ignore[union-attr]
+            cursor.execute(
+                "SELECT ip FROM report_ip_info WHERE ip = ANY(%s) AND complete", (list(ips),)
+            )
+            known = {row[0] for row in cursor.fetchall()}
+        return [ip for ip in ips if ip not in known]
     done: set[str] = set()
     for chunk in _chunks(ips):
         done.update(
@@ -89,6 +101,16 @@ def _save_identities(identities: list[SenderIdentity]) -> None:
         }
         for i in identities
     ]
+    if _pg():
+        columns = list(rows[0])
+        bulk.copy_upsert(
+            "report_ip_info",
+            columns,
+            ([r[c] for c in columns] for r in rows),
+            conflict=["ip"],
+            set_sql="UPDATE SET " + ", ".join(f"{c} = EXCLUDED.{c}" for c in columns[1:]),
+        )
+        return
     for start in range(0, len(rows), _CHUNK):
         stmt = dialect_insert(IpInfo)
         stmt = stmt.on_conflict_do_update(
@@ -138,6 +160,8 @@ def _upsert_senders(found: list[Any]) -> list[tuple[int, int, str]]:
                 "updated_at": now,
             }
         )
+    if _pg():
+        return _upsert_senders_pg(rows)
     stmt = (
         dialect_insert(Sender)
         .on_conflict_do_nothing(index_elements=["tenant_id", "domain_id", "key"])
@@ -173,6 +197,22 @@ def _upsert_senders(found: list[Any]) -> list[tuple[int, int, str]]:
             )
         )
     return new
+
+
+def _upsert_senders_pg(rows: list[dict[str, Any]]) -> list[tuple[int, int, str]]:
+    columns = list(rows[0])
+    unique = {(r["tenant_id"], r["domain_id"], r["key"]): r for r in rows}
+    # xmax = 0 on the returned row means it was inserted, not updated.
+    found = bulk.copy_upsert(
+        "report_sender",
+        columns,
+        ([r[c] for c in columns] for r in unique.values()),
+        conflict=["tenant_id", "domain_id", "key"],
+        set_sql="UPDATE SET first_seen = LEAST(t.first_seen, EXCLUDED.first_seen), "
+        "last_seen = GREATEST(t.last_seen, EXCLUDED.last_seen)",
+        returning="t.tenant_id, t.domain_id, t.key, (t.xmax = 0)",
+    )
+    return [(tenant, domain, key) for tenant, domain, key, inserted in found if inserted]
 
 
 def _announce(new: list[tuple[int, int, str]], names: dict[str, str]) -> None:

@@ -21,7 +21,7 @@ from sqlalchemy import Date, func, insert, literal, select, true
 from sqlalchemy.dialects import postgresql, sqlite
 
 from msp.extensions import db
-from msp.reports import formats, rollup
+from msp.reports import bulk, formats, rollup
 from msp.reports.aggregate import AggregateError, AggregateParser, Header, Record
 from msp.reports.batch import Batch, parse_small, read_small
 from msp.reports.formats import Limits, Payload
@@ -506,6 +506,27 @@ def _upsert_selectors(
 def upsert_selector_rows(rows: list[dict[str, Any]]) -> None:
     """Insert or widen (passed, first and last seen) DKIM selector sightings."""
     if not rows:
+        return
+    if dialect() == "postgresql":
+        columns = [
+            "tenant_id",
+            "domain_id",
+            "source_ip",
+            "signing_domain",
+            "selector",
+            "passed",
+            "first_seen",
+            "last_seen",
+        ]
+        bulk.copy_upsert(
+            "report_dkim_selector",
+            columns,
+            ([r[c] for c in columns] for r in rows),
+            conflict=columns[:5],
+            set_sql="UPDATE SET passed = t.passed OR EXCLUDED.passed, "
+            "first_seen = LEAST(t.first_seen, EXCLUDED.first_seen), "
+            "last_seen = GREATEST(t.last_seen, EXCLUDED.last_seen)",
+        )
         return
     stmt = dialect_insert(DkimSelectorSeen)
     table = DkimSelectorSeen.__table__

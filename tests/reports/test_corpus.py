@@ -25,16 +25,21 @@ def owner(db_session: Any) -> Any:
     return tenant
 
 
-def ingest_all() -> dict[str, tuple[str, list[service.Outcome]]]:
+def ingest_all(batched: bool = False) -> dict[str, tuple[str, list[service.Outcome]]]:
+    paths = corpus_files()
+    if batched:
+        done = service.ingest_files([(p.name, p.read_bytes()) for p in paths], source="cli")
+        return {rel(p): (raw.status, outs) for p, (raw, outs) in zip(paths, done, strict=True)}
     results = {}
-    for path in corpus_files():
+    for path in paths:
         raw, outcomes = service.ingest_now(path.read_bytes(), source="cli", filename=path.name)
         results[rel(path)] = (raw.status, outcomes)
     return results
 
 
-def test_every_corpus_file_gives_its_expected_status(owner: Any) -> None:
-    results = ingest_all()
+@pytest.mark.parametrize("batched", [False, True], ids=["one-by-one", "batched"])
+def test_every_corpus_file_gives_its_expected_status(owner: Any, batched: bool) -> None:
+    results = ingest_all(batched)
     assert set(results) == set(EXPECTED)
     got = {name: status for name, (status, _o) in results.items()}
     assert got == EXPECTED
