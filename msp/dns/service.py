@@ -27,6 +27,7 @@ from msp.domains.models import Domain
 from msp.errors import NotFound
 from msp.extensions import db
 from msp.queues import CHECKS, enqueue
+from msp.tenancy.models import Tenant
 
 
 @dataclass(frozen=True)
@@ -136,12 +137,25 @@ def _id_not_changed(drifts: list[RecordDrift]) -> Finding | None:
     return None
 
 
-def schedule_next(domain: Domain, now: datetime, rng: random.Random | None = None) -> None:
-    config = current_app.config
-    minutes = domain.check_interval_minutes or int(
-        config.get("MSP_DNS_CHECK_INTERVAL_MINUTES", 360)
+def interval_minutes(domain: Domain) -> int:
+    """The domain's own interval (or the default), never shorter than its tenant's plan allows."""
+    from msp.billing import service as billing  # the plan decides the shortest interval
+    from msp.billing.entitlements import allowed_check_interval
+
+    requested = domain.check_interval_minutes or int(
+        current_app.config.get("MSP_DNS_CHECK_INTERVAL_MINUTES", 360)
     )
-    jitter = float(config.get("MSP_DNS_CHECK_JITTER", 0.1))
+    tenant = db.session.get(Tenant, domain.tenant_id)
+    if tenant is None:
+        return requested
+    allowance = billing.entitlements_of(tenant, billing.current_settings())
+    return allowed_check_interval(allowance, requested)
+
+
+def schedule_next(domain: Domain, now: datetime, rng: random.Random | None = None) -> None:
+    """Next check at now + interval, plus up to MSP_DNS_CHECK_JITTER of it at random."""
+    minutes = interval_minutes(domain)
+    jitter = float(current_app.config.get("MSP_DNS_CHECK_JITTER", 0.1))
     spread = (rng or random).uniform(0, jitter) if jitter > 0 else 0.0
     domain.next_check_at = now + timedelta(minutes=minutes * (1 + spread))
 

@@ -231,3 +231,23 @@ def test_sweep_enqueues_due_domains_once_and_the_worker_stores_the_run(
     runs = list(db.session.scalars(select(PostureRun).where(PostureRun.domain_id == domain.id)))
     assert len(runs) == 1 and runs[0].spf_status == "valid"
     assert service.due_domain_ids(utcnow(), 10) == []
+
+
+def test_check_interval_is_the_domains_own_but_never_shorter_than_the_plan(
+    app: Flask, tenant: Any, domain: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert service.interval_minutes(domain) == 360  # the default setting
+    domain.check_interval_minutes = 5
+    assert service.interval_minutes(domain) == 15  # no billing: the unlimited allowance
+    monkeypatch.setitem(app.config, "MSP_STRIPE_API_KEY", "sk_test_x")
+    tenant.plan = "trial"
+    assert service.interval_minutes(domain) == 24 * 60
+
+
+def test_next_check_is_jittered_within_the_setting(app: Flask, domain: Any) -> None:
+    import random
+
+    now = utcnow()
+    service.schedule_next(domain, now, random.Random(1))
+    delay = (domain.next_check_at - now).total_seconds() / 60
+    assert 360 <= delay <= 360 * 1.1
