@@ -217,3 +217,31 @@ def test_contradictory_values_are_refused_with_a_message(
     done = render(helm, *args)
     assert done.returncode != 0
     assert message in done.stderr, done.stderr
+
+
+def test_default_worker_group_serves_every_queue_the_app_enqueues_to() -> None:
+    from msp.queues import ALL_QUEUES
+
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    served = {queue for group in values["workers"] for queue in group["queues"]}
+    assert served == set(ALL_QUEUES)
+
+
+def test_every_command_the_chart_runs_exists_in_the_msp_cli(helm: Path) -> None:
+    import click
+
+    from msp.cli import cli
+
+    items = manifests(helm, "-f", str(PRODUCTION_VALUES))
+    for name, spec in pod_specs(items):
+        container = spec["containers"][0]
+        assert container["command"] == ["msp"], name
+        args = list(container["args"])
+        command: click.Command | None = cli
+        while isinstance(command, click.Group) and args and not args[0].startswith("-"):
+            command = command.get_command(click.Context(cli), args.pop(0))
+        assert command is not None and not isinstance(command, click.Group), name
+        options = {opt for param in command.params for opt in getattr(param, "opts", [])}
+        for arg in args:
+            if arg.startswith("--"):
+                assert arg.split("=")[0] in options, (name, arg)
