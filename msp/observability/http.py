@@ -50,7 +50,7 @@ def _teardown_request(_exc: BaseException | None) -> None:
         request_id_var.reset(token)
 
 
-def scrape_registry(app: Flask) -> CollectorRegistry:
+def scrape_registry() -> CollectorRegistry:
     """A registry assembled for one scrape: this pod's HTTP samples plus the shared state."""
     from msp.extensions import db
     from msp.queues import ALL_QUEUES, dispatcher
@@ -94,12 +94,14 @@ def metrics_view() -> Response:
                 headers={"WWW-Authenticate": 'Basic realm="metrics"'},
                 content_type="text/plain",
             )
-    body = generate_latest(scrape_registry(current_app))
+    body = generate_latest(scrape_registry())
     return Response(body, mimetype=None, content_type=CONTENT_TYPE_LATEST)
 
 
 def init_http(app: Flask) -> None:
-    app.before_request(_start_request)
+    # First of all before-request hooks: a request refused by an earlier hook (a bad API
+    # token) still gets its id, its log context and its count.
+    app.before_request_funcs.setdefault(None, []).insert(0, _start_request)
     app.after_request(_finish_request)
     app.teardown_request(_teardown_request)
     app.add_url_rule(METRICS_PATH, "metrics", metrics_view, methods=["GET"])

@@ -125,6 +125,16 @@ def test_http_metrics_label_routes_by_rule_not_raw_path(client: Any) -> None:
     assert "/metrics" not in routes, "scrapes do not count themselves"
 
 
+def test_requests_refused_by_the_auth_hook_still_get_an_id_and_a_count(client: Any) -> None:
+    refused = client.get("/api/v1/tenants", headers={"Authorization": "Bearer not-a-token"})
+    assert refused.status_code == 401
+    assert refused.headers["X-Request-ID"]
+    text = client.get("/metrics").get_data(as_text=True)
+    counted = _samples(text, "msp_http_requests_total")
+    key = (("method", "GET"), ("route", "/api/v1/tenants"), ("status", "401"))
+    assert counted.get(key, 0) >= 1
+
+
 def test_figures_count_rows_by_label_and_skip_missing_tables(db_session: Any) -> None:
     make_tenant(plan="pro")
     make_tenant(plan="pro")
