@@ -35,6 +35,7 @@ class DomainRequest:
     domain: str
     selectors: tuple[str, ...] = ()
     reported_selectors: tuple[str, ...] = ()
+    parked: bool = False
 
 
 @dataclass(frozen=True)
@@ -152,11 +153,25 @@ async def _check(
         and tls_rpt.status != "valid"
     ):
         ctx.findings.append(finding("mta_sts_testing_without_tlsrpt", domain))
+    if request.parked:
+        ctx.findings.extend(parked_findings(spf, dmarc, mx))
     findings = tuple(_dedupe(ctx.findings))
     letter = grade(findings, dmarc.policy_applied.policy, spf.valid, dmarc.status == "unknown")
     return DomainResult(
         domain, datetime.now(UTC), spf, dmarc, dkim, mx, mta_sts, tls_rpt, bimi, findings, letter
     )
+
+
+def parked_findings(spf: SpfResult, dmarc: DmarcResult, mx: MxResult) -> list[Finding]:
+    """A domain that sends and receives no mail: null MX, ``v=spf1 -all``, DMARC reject."""
+    found = []
+    if mx.status not in ("null", "unknown"):
+        found.append(finding("parked_mx_not_null"))
+    if spf.status != "unknown" and (spf.record or "").lower().split() != ["v=spf1", "-all"]:
+        found.append(finding("parked_spf_not_fail_all", spf.record or "no SPF record"))
+    if dmarc.status != "unknown" and dmarc.policy_applied.policy != "reject":
+        found.append(finding("parked_dmarc_not_reject", str(dmarc.policy_applied.policy)))
+    return found
 
 
 def unknown_result(domain: str, reason: str) -> DomainResult:
@@ -225,7 +240,8 @@ def check_domain(
     options: CheckOptions | None = None,
     selectors: Sequence[str] = (),
     reported_selectors: Sequence[str] = (),
+    parked: bool = False,
 ) -> DomainResult:
     """Check one domain (its own run and cache)."""
-    request = DomainRequest(domain, tuple(selectors), tuple(reported_selectors))
+    request = DomainRequest(domain, tuple(selectors), tuple(reported_selectors), parked)
     return check_fleet([request], options).results[0]

@@ -50,6 +50,7 @@ def _options(
 @click.option("--allow-private", is_flag=True, help="allow HTTPS fetches from private addresses")
 @click.option("--ca-bundle", default=None, help="CA bundle for MTA-STS/BIMI HTTPS fetches")
 @click.option("--https-port", default=443, show_default=True, help="port of HTTPS fetches")
+@click.option("--parked", is_flag=True, help="expect parked domains (null MX, -all, reject)")
 @click.option(
     "--probe/--no-probe",
     default=True,
@@ -65,6 +66,7 @@ def check(
     allow_private: bool,
     ca_bundle: str | None,
     https_port: int,
+    parked: bool,
     probe: bool,
 ) -> None:
     """Check the e-mail authentication records of DOMAIN... (no database needed)."""
@@ -73,7 +75,7 @@ def check(
     except InvalidDomainName as exc:
         raise click.BadParameter(str(exc), param_hint="DOMAIN") from exc
     options = _options(nameservers, timeout, allow_private, ca_bundle, https_port, probe)
-    run = check_fleet([DomainRequest(n, selectors) for n in names], options)
+    run = check_fleet([DomainRequest(n, selectors, parked=parked) for n in names], options)
     for result in run.results:
         click.echo(to_json(result) if as_json else to_text(result) + "\n")
     sys.stdout.flush()

@@ -96,6 +96,7 @@ def check_domain_now(
         _options(options),
         selectors=domain.dkim_selectors or (),
         reported_selectors=reported_selectors,
+        parked=domain.parked,
     )
     run = record_run(domain, result, now or utcnow())
     return view_of(run)

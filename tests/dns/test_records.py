@@ -6,9 +6,10 @@ from collections.abc import Callable
 
 import pytest
 
-from msp.dns.checker import DomainResult
+from msp.dns.checker import DomainResult, check_domain
 from msp.dns.http import HttpSettings
 from msp.dns.mta_sts import mx_covered
+from msp.dns.options import CheckOptions
 from tests.dns.conftest import codes
 
 Check = Callable[..., DomainResult]
@@ -196,3 +197,13 @@ def test_bimi(check: Check, domain: str, status: str, code: str | None) -> None:
     assert result.bimi.status == status
     if code:
         assert code in codes(result)
+
+
+def test_parked_domain_expectations(check: Check, options: CheckOptions) -> None:
+    ok = check_domain("parked-ok.test", options, parked=True)
+    assert not {c for c in codes(ok) if c.startswith("parked_")}
+    bad = check_domain("mx-cname.test", options, parked=True)
+    assert {"parked_mx_not_null", "parked_spf_not_fail_all", "parked_dmarc_not_reject"} <= codes(
+        bad
+    )
+    assert not {c for c in codes(check("mx-cname.test")) if c.startswith("parked_")}

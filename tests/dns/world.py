@@ -206,6 +206,7 @@ def mx_zones() -> dict[str, list[str]]:
         "mx-noaddr.test": ["@ MX 10 ghost"],
         "mx-missing.test": ["@ A 192.0.2.1"],
         "mx-ip.test": ["@ MX 10 192.0.2.1."],
+        "parked-ok.test": ["@ MX 0 .", T("@", "v=spf1 -all"), T("_dmarc", "v=DMARC1; p=reject")],
     }
 
 
