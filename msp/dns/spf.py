@@ -138,6 +138,8 @@ async def check_spf(
     walk = _Walk(resolver)
     parsed = parse_spf(record)
     nodes, all_result = await _evaluate(walk, domain, parsed, (domain,), top=True)
+    if parsed.all_term is None and parsed.redirect is not None and all_result == "pass":
+        walk.findings.append(finding("spf_all_pass", f"via redirect={parsed.redirect}"))
     result = _result(walk, record, parsed, nodes, all_result)
     findings.extend(walk.findings)
     return result, findings

@@ -109,6 +109,11 @@ def test_redirect_takes_the_targets_result_and_costs_one_lookup(check: Check) ->
     assert spf.networks_ip4 == ("192.0.2.0/24",)
 
 
+def test_plus_all_reached_through_redirect_is_flagged(check: Check) -> None:
+    result = check("spf-redir-pass.test")
+    assert result.spf.result == "pass" and "spf_all_pass" in codes(result)
+
+
 def test_all_and_plus_all_results(check: Check) -> None:
     assert check("spf-plusall.test").spf.result == "pass"
     assert check("spf-noall.test").spf.result == "neutral"

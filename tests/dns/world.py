@@ -91,6 +91,10 @@ def spf_zones() -> dict[str, list[str]]:
         "spf-redir-missing.test": [T("@", "v=spf1 redirect=none.spf-redir-missing.test")],
         "spf-redir-all.test": [T("@", "v=spf1 ip4:192.0.2.1 -all redirect=x.spf-redir-all.test")],
         "spf-ptr.test": [T("@", "v=spf1 ptr -all")],
+        "spf-redir-pass.test": [
+            T("@", "v=spf1 redirect=_spf.spf-redir-pass.test"),
+            T("_spf", "v=spf1 +all"),
+        ],
         "spf-plusall.test": [T("@", "v=spf1 ip4:192.0.2.1 +all")],
         "spf-neutral.test": [T("@", "v=spf1 ip4:192.0.2.1 ?all")],
         "spf-noall.test": [T("@", "v=spf1 ip4:192.0.2.1")],
