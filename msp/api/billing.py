@@ -33,7 +33,8 @@ def _raw_body() -> bytes:
     """The request body exactly as sent (signatures cover the bytes), within the cap."""
     if (request.content_length or 0) > WEBHOOK_MAX_BYTES:
         raise PayloadTooLarge(f"a webhook body is at most {WEBHOOK_MAX_BYTES} bytes")
-    body = request.stream.read(WEBHOOK_MAX_BYTES + 1)
+    # Cached: an app-wide before_request hook may have read the body already.
+    body = request.get_data(cache=True)
     if len(body) > WEBHOOK_MAX_BYTES:
         raise PayloadTooLarge(f"a webhook body is at most {WEBHOOK_MAX_BYTES} bytes")
     return body
