@@ -5,16 +5,18 @@ into a temporary directory, offline from uv's cache, to prove they produce a wor
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-from tests.production.support import REPO
+from tests.production.support import REPO, free_port
 
 
 @dataclass
@@ -78,6 +80,35 @@ def test_final_stage_runs_as_non_root_with_no_build_tools_and_a_health_check() -
     health = FINAL.args("HEALTHCHECK")
     assert health and "/healthz" in health[0]
     assert FINAL.args("ENTRYPOINT") == ['["msp"]'], "exec form: msp itself gets SIGTERM"
+
+
+def _health_command() -> str:
+    options, _, command = FINAL.args("HEALTHCHECK")[0].partition(" CMD ")
+    assert "--start-period=" in options
+    argv = json.loads(command)
+    assert argv[:2] == ["python", "-c"]
+    return str(argv[2])
+
+
+@pytest.mark.parametrize(
+    ("cmdline", "healthy"),
+    [
+        (["msp", "worker", "--queues=checks"], True),
+        (["msp", "scheduler"], True),
+        (["msp", "web"], False),
+    ],
+)
+def test_health_check_probes_web_containers_and_passes_the_others(
+    tmp_path: Path, cmdline: list[str], healthy: bool
+) -> None:
+    code = _health_command()
+    assert "/proc/1/cmdline" in code and "http://127.0.0.1:8000/healthz" in code
+    fake = tmp_path / "cmdline"
+    fake.write_bytes(b"\0".join(arg.encode() for arg in cmdline) + b"\0")
+    # Nothing listens on the port: a web container is unhealthy, the others are not probed.
+    code = code.replace("/proc/1/cmdline", str(fake)).replace(":8000/", f":{free_port()}/")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=30)
+    assert (done.returncode == 0) is healthy, done.stderr
 
 
 def test_dockerignore_keeps_local_state_out_of_the_build_context() -> None:
