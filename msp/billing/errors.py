@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from msp.errors import AppError, BadRequest
+from msp.errors import AppError, BadRequest, NotFound
 
 
 class BillingNotConfigured(AppError):
@@ -21,3 +21,8 @@ class BillingGatewayError(AppError):
 
 class WebhookSignatureInvalid(BadRequest):
     """A webhook whose ``Stripe-Signature`` does not verify (wrong, missing or too old)."""
+
+
+class WebhooksDisabled(NotFound):
+    """No ``MSP_STRIPE_WEBHOOK_SECRET``: the webhook endpoint does not exist on this deployment
+    (404, not 503: nothing is down, and an unverifiable event must never be accepted)."""

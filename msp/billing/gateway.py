@@ -15,7 +15,12 @@ from typing import Any
 
 import stripe
 
-from msp.billing.errors import BillingGatewayError, BillingNotConfigured, WebhookSignatureInvalid
+from msp.billing.errors import (
+    BillingGatewayError,
+    BillingNotConfigured,
+    WebhooksDisabled,
+    WebhookSignatureInvalid,
+)
 
 
 @dataclass(frozen=True)
@@ -172,7 +177,7 @@ class StripeGateway:
         """The event of a webhook whose signature verifies on the raw body, else an error."""
         secret = self.config.webhook_secret
         if not secret:
-            raise BillingNotConfigured("webhooks are off: MSP_STRIPE_WEBHOOK_SECRET is not set")
+            raise WebhooksDisabled("webhooks are off: MSP_STRIPE_WEBHOOK_SECRET is not set")
         try:
             event = stripe.Webhook.construct_event(
                 payload, signature or "", secret, tolerance=self.config.webhook_tolerance

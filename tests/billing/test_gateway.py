@@ -8,7 +8,12 @@ from datetime import UTC, datetime
 
 import pytest
 
-from msp.billing.errors import BillingGatewayError, BillingNotConfigured, WebhookSignatureInvalid
+from msp.billing.errors import (
+    BillingGatewayError,
+    BillingNotConfigured,
+    WebhooksDisabled,
+    WebhookSignatureInvalid,
+)
 from msp.billing.gateway import GatewayConfig, StripeGateway, subscription_from_data
 from tests.billing.conftest import API_KEY, WEBHOOK_SECRET
 from tests.billing.stripe_events import event, sign, subscription
@@ -143,8 +148,8 @@ def test_webhook_with_a_bad_signature_is_refused(case: str) -> None:
         gateway.verify_webhook(payload, header)
 
 
-def test_webhook_without_secret_is_not_configured() -> None:
+def test_webhook_without_secret_does_not_exist() -> None:
     gateway = StripeGateway(GatewayConfig(api_key=API_KEY, webhook_secret=None))
     payload = event("invoice.paid", {"id": "in_1"})
-    with pytest.raises(BillingNotConfigured):
+    with pytest.raises(WebhooksDisabled):
         gateway.verify_webhook(payload, sign(payload, WEBHOOK_SECRET))

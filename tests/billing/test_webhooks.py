@@ -268,3 +268,23 @@ def test_oversized_webhook_body_is_refused_unread(post_webhook: Any) -> None:
     r = post_webhook(payload)
     assert r.status_code == 413
     assert _stored("evt_big") is None
+
+
+def test_without_a_webhook_secret_the_endpoint_does_not_exist(
+    database_url: str, redis_url: str
+) -> None:
+    from msp import create_app
+    from tests.conftest import test_config
+
+    bare = create_app(test_config(database_url, redis_url))
+    payload = event("invoice.paid", invoice("in_1", "cus_acme", paid=True))
+    r = bare.test_client().post(
+        "/api/v1/billing/webhook",
+        data=payload,
+        content_type="application/json",
+        headers={"Stripe-Signature": "t=1,v1=00"},
+    )
+    assert r.status_code == 404
+    assert r.mimetype == "application/problem+json"
+    with bare.app_context():
+        db.engine.dispose()
