@@ -62,7 +62,7 @@ def web_server(migrated_database_url: str, redis_url: str) -> Iterator[WebServer
     try:
         wait_until(
             lambda: http_ok(f"{base}/healthz") or process.poll() is not None,
-            120,
+            200,  # importing the app takes tens of seconds on a loaded 2-core CI machine
             "gunicorn to answer /healthz",
         )
         assert process.poll() is None, process.communicate()[0]

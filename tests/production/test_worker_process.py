@@ -50,7 +50,7 @@ def test_sigterm_mid_job_finishes_the_job_and_leaves_the_next_queued(
     try:
         wait_until(
             lambda: bool(connection.exists(f"{first}:started")) or worker.poll() is not None,
-            120,
+            200,  # the worker imports the whole app first
             "the worker to start the first job",
         )
         assert worker.poll() is None, worker.communicate()[0]
