@@ -140,6 +140,8 @@ class Resolver:
         cached = self._cache.get(key)
         if cached is not None:
             self.stats.cache_hits += 1
+            if cached.done():
+                return cached.result()
             return await asyncio.shield(cached)
         future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
         self._cache[key] = future
@@ -193,10 +195,13 @@ class Resolver:
         future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
         pending[qid] = future
         self.stats.queries += 1
+        # call_later instead of asyncio.wait_for: no extra task per query on the hot path
+        expiry = asyncio.get_running_loop().call_later(self.settings.timeout, _expire, future)
         try:
             channel.transport.sendto(query)
-            data = await asyncio.wait_for(future, self.settings.timeout)
+            data = await future
         finally:
+            expiry.cancel()
             pending.pop(qid, None)
         response = _decode(data)
         if response.question != (name, wire.TYPES[rdtype]):
@@ -221,6 +226,11 @@ class Resolver:
                 )
                 self._channels.append(_Channel(server, transport, protocol))
         return self._channels
+
+
+def _expire(future: asyncio.Future[bytes]) -> None:
+    if not future.done():
+        future.set_exception(TimeoutError())
 
 
 def _decode(data: bytes) -> wire.Response:

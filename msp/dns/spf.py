@@ -102,9 +102,10 @@ class _Walk:
         self.permerror = True
         self.findings.append(finding(code, detail))
 
-    def add_network(self, text: str) -> None:
-        network = ipaddress.ip_network(text, strict=False)
-        (self.ip4 if network.version == 4 else self.ip6).add(str(network))
+    def add_network(self, text: str, normalised: bool = False) -> None:
+        if not normalised:
+            text = str(ipaddress.ip_network(text, strict=False))
+        (self.ip6 if ":" in text else self.ip4).add(text)
 
 
 def select_spf(txt: Answer) -> list[str]:
@@ -197,7 +198,7 @@ async def _evaluate(
     walk.lookups += len(queried)
     for term in active:
         if term.network and term.qualifier == "+":
-            walk.add_network(term.network)
+            walk.add_network(term.network, normalised=True)
     nodes = list(await asyncio.gather(*(_term(walk, domain, t, stack) for t in queried)))
     all_term = parsed.all_term
     if top and all_term is not None and all_term.qualifier in ("+", "?"):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 MECHANISMS = frozenset({"all", "include", "a", "mx", "ptr", "ip4", "ip6", "exists"})
 LOOKUP_MECHANISMS = frozenset({"include", "a", "mx", "ptr", "exists"})
@@ -62,7 +63,14 @@ def is_spf_record(text: str) -> bool:
     return head == "v=spf1" or (head.startswith("v=spf1") and head[6] == " ")
 
 
+@lru_cache(maxsize=4096)
 def parse_spf(record: str) -> ParsedSpf:
+    """Parse one record. Memoised: a pure function of public text (provider records are parsed
+    once per process, not once per client domain); nothing tenant-specific is kept."""
+    return _parse_spf(record)
+
+
+def _parse_spf(record: str) -> ParsedSpf:
     errors: list[str] = []
     terms: list[Term] = []
     modifiers: dict[str, list[str]] = {}
