@@ -188,3 +188,17 @@ def test_health_and_readiness(client: FlaskClient) -> None:
     r = client.get("/readyz")
     assert r.status_code == 200
     assert r.get_json()["checks"] == {"database": "ok", "redis": "ok"}
+
+
+def test_adding_a_domain_beyond_the_plan_is_refused_when_billing_is_on(
+        app: Any, client: FlaskClient, monkeypatch: Any) -> None:
+    monkeypatch.setitem(app.config, "MSP_STRIPE_API_KEY", "sk_test_quota")
+    admin = token_caller("msp_admin")
+    tenant = make_tenant(plan="trial")  # three domains
+    for n in range(3):
+        r = client.post(f"/api/v1/tenants/{tenant.id}/domains", json={"name": f"q{n}.example"},
+                        headers=admin.headers)
+        assert r.status_code == 201, r.get_data(as_text=True)
+    r = client.post(f"/api/v1/tenants/{tenant.id}/domains", json={"name": "q3.example"},
+                    headers=admin.headers)
+    assert "allows 3 domains" in _problem(r, 409)["detail"]

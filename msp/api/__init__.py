@@ -84,9 +84,15 @@ class MspApi(Api):
         return _problem_response(body, error.get_headers())
 
 
+# Endpoints that verify a signature over the raw body and store it as bytes (not text fields).
+RAW_BODY_ENDPOINTS = frozenset({"billing.StripeWebhook"})
+
+
 def reject_nul_characters() -> None:
     """NUL cannot be stored in PostgreSQL text: refuse it in query strings, JSON and forms
     (uploaded files, which may hold any byte, are not text fields and are not checked)."""
+    if request.endpoint in RAW_BODY_ENDPOINTS:
+        return
     if "\x00" in request.query_string.decode("latin-1") or "%00" in request.query_string.decode(
         "latin-1"
     ):
