@@ -64,6 +64,25 @@ def parsedmarc_run(paths: list[Path]) -> tuple[float, int]:
     return time.perf_counter() - started, records
 
 
+def parsedmarc_xml_run(path: Path) -> tuple[float, int]:
+    """parsedmarc's aggregate parse of a big zipped report, fed the XML itself.
+
+    ``parse_report_file`` refuses to unpack more than 100 MB (a fixed limit in parsedmarc 11),
+    which a 200,000-record report exceeds; the unzip is not timed.
+    """
+    import logging
+    import zipfile
+
+    logging.disable(logging.CRITICAL)
+    from msp.reports.parsing import reference_parse_aggregate
+
+    with zipfile.ZipFile(path) as archive:
+        xml = archive.read(archive.namelist()[0])
+    started = time.perf_counter()
+    records = reference_parse_aggregate(xml)
+    return time.perf_counter() - started, records
+
+
 # --- this project ----------------------------------------------------------------------------
 
 
@@ -143,7 +162,7 @@ def ours_run(app: Any, paths: list[Path], batch: int = 50) -> tuple[float, int, 
 def child(kind: str, path: str, db_url: str) -> None:
     """Run one side on one file and print seconds, records and peak RSS (MB) as JSON."""
     if kind == "parsedmarc":
-        seconds, records = parsedmarc_run([Path(path)])
+        seconds, records = parsedmarc_xml_run(Path(path))
     else:
         seconds, records, _ = ours_run(make_app(db_url, None), [Path(path)])
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

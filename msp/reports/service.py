@@ -38,6 +38,7 @@ from msp.reports.queries import (
     learnt_dkim_selectors,
     sender_stats,
 )
+from msp.tenancy.models import Tenant
 
 __all__ = [
     "Coverage",
@@ -211,10 +212,11 @@ def process_raws(
         .with_for_update(skip_locked=True)
     )
     try:
-        with db.session.begin_nested():
+        with db.session.begin_nested(), db.session.no_autoflush:
             batch = Batch()
             results = {raw.id: _process_locked(raw, cfg, batch) for raw in db.session.scalars(stmt)}
             batch.flush()
+            db.session.flush()
     except SQLAlchemyError:
         log.exception("batch of %d raw reports failed; processing them one by one", len(raw_ids))
         results = {raw_id: _process_alone(raw_id, cfg) for raw_id in raw_ids}
@@ -276,10 +278,16 @@ def ingest_files(
     cfg = config or current_config()
     raws = [
         store.store_raw(
-            data, source=source, filename=name, tenant_id=tenant_id, object_store=cfg.object_store
+            data,
+            source=source,
+            filename=name,
+            tenant_id=tenant_id,
+            object_store=cfg.object_store,
+            flush=False,
         )
         for name, data in files
     ]
+    db.session.flush()  # one multi-row INSERT for the whole batch
     results = process_raws([raw.id for raw in raws], config=cfg)
     return [(raw, results.get(raw.id, [])) for raw in raws]
 
@@ -323,7 +331,8 @@ def _record_outcomes(raw: RawReport, outcomes: list[Outcome], *, enrich: bool = 
             {"raw_id": raw.id, "filename": raw.filename, "error": raw.error},
             severity="warning",
         )
-    db.session.flush()
+    if enrich:  # a batch flushes all its files' updates at once
+        db.session.flush()
 
 
 def reprocess(raw: RawReport) -> RawReport:
@@ -378,7 +387,7 @@ def requeue_stale(now: datetime | None = None, minutes: int | None = None) -> in
 def upload_tenant(principal: Principal, tenant_id: int | None) -> int | None:
     """The tenant an upload is restricted to: None for MSP staff without ``tenant_id``."""
     if tenant_id is not None:
-        if not principal.reaches(tenant_id):
+        if not principal.reaches(tenant_id) or db.session.get(Tenant, tenant_id) is None:
             raise NotFound(f"tenant {tenant_id} not found")
         if not principal.can_manage(tenant_id):
             raise Forbidden("you may view but not upload reports for this tenant")
@@ -394,8 +403,9 @@ def upload_tenant(principal: Principal, tenant_id: int | None) -> int | None:
 def receive_many(files: list[tuple[str, bytes]], *, tenant_id: int | None) -> list[RawReport]:
     """Store several uploaded files; each gets its own parse job."""
     cfg = current_config()
+    files = [(name, data) for name, data in files if data]
     if not files:
-        raise BadRequest("no report file in the request")
+        raise BadRequest("no report file (or only empty ones) in the request")
     return [
         receive(data, source="upload", filename=name, tenant_id=tenant_id, config=cfg)
         for name, data in files

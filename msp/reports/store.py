@@ -81,8 +81,9 @@ def store_raw(
     mailbox_id: int | None = None,
     mailbox_uid: str | None = None,
     object_store: ObjectStore | None = None,
+    flush: bool = True,
 ) -> RawReport:
-    """Keep one received file as a ``pending`` raw report (flushed, not committed)."""
+    """Keep one received file as a ``pending`` raw report (flushed unless told otherwise)."""
     digest = hashlib.sha256(data).hexdigest()
     codec, stored = _encode(data)
     raw = RawReport(
@@ -103,7 +104,8 @@ def store_raw(
         raw.storage_key = f"{digest}.{codec}"
         object_store.put(raw.storage_key, stored)
     db.session.add(raw)
-    db.session.flush()
+    if flush:
+        db.session.flush()
     return raw
 
 

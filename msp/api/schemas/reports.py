@@ -26,13 +26,16 @@ class RawReportSchema(Schema):
     processed_at = fields.DateTime(allow_none=True)
 
 
+ID_RANGE = validate.Range(min=1, max=2**31 - 1)
+
+
 class RawQuerySchema(Schema):
     status = fields.String(validate=validate.OneOf(RAW_STATUSES))
-    tenant_id = fields.Integer()
+    tenant_id = fields.Integer(validate=ID_RANGE)
 
 
 class UploadQuerySchema(Schema):
-    tenant_id = fields.Integer()
+    tenant_id = fields.Integer(validate=ID_RANGE)
 
 
 class ReportSchema(Schema):
@@ -56,7 +59,7 @@ class ReportSchema(Schema):
 
 
 class ReportQuerySchema(Schema):
-    domain_id = fields.Integer()
+    domain_id = fields.Integer(validate=ID_RANGE)
     kind = fields.String(validate=validate.OneOf(REPORT_KINDS))
 
 
@@ -105,7 +108,7 @@ class SenderSchema(Schema):
 
 class MailboxSchema(Schema):
     id = fields.Integer(dump_only=True)
-    tenant_id = fields.Integer(allow_none=True, load_default=None)
+    tenant_id = fields.Integer(allow_none=True, load_default=None, validate=ID_RANGE)
     name = fields.String(required=True, validate=validate.Length(min=1, max=100))
     host = fields.String(required=True, validate=validate.Length(min=1, max=253))
     port = fields.Integer(load_default=993, validate=validate.Range(min=1, max=65535))
@@ -115,11 +118,11 @@ class MailboxSchema(Schema):
     folder = fields.String(load_default="INBOX", validate=validate.Length(min=1, max=200))
     archive_folder = fields.String(load_default="Archive", validate=validate.Length(min=1, max=200))
     enabled = fields.Boolean(load_default=True)
-    last_polled_at = fields.DateTime(dump_only=True)
-    last_ok_at = fields.DateTime(dump_only=True)
-    last_error = fields.String(dump_only=True)
+    last_polled_at = fields.DateTime(dump_only=True, allow_none=True)
+    last_ok_at = fields.DateTime(dump_only=True, allow_none=True)
+    last_error = fields.String(dump_only=True, allow_none=True)
     consecutive_failures = fields.Integer(dump_only=True)
-    next_poll_at = fields.DateTime(dump_only=True)
+    next_poll_at = fields.DateTime(dump_only=True, allow_none=True)
 
 
 class MailboxUpdateSchema(Schema):
