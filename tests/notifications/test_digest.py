@@ -3,6 +3,7 @@ sections, rendered as text and HTML, sent once per week in the tenant's time zon
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -14,13 +15,14 @@ from msp.db import utcnow
 from msp.events import emit_event
 from msp.extensions import db
 from msp.notifications import cli, sources
+from msp.notifications.channels.webhook import verify
 from msp.notifications.delivery import digest_week_due, due_digests
 from msp.notifications.digest import build_digest, render_digest
 from msp.notifications.settings import NotifySettings, notify_settings
 from msp.queues import NOTIFICATIONS, enqueue
 from tests.factories import make_domain, make_tenant
-from tests.notifications.helpers import deliveries, email_endpoint
-from tests.notifications.servers import MailSink
+from tests.notifications.helpers import SECRET, deliveries, email_endpoint, webhook_endpoint
+from tests.notifications.servers import Hook, MailSink
 
 BASE = "https://msp.example"
 
@@ -177,3 +179,26 @@ def test_cli_digest_send_delivers_now_and_only_once(
     assert first.exit_code == 0 and ": sent (" in first.output, first.output
     assert "nothing to send" in second.output
     assert len(mail_sink.received) == 1
+
+
+def test_digest_to_a_webhook_is_signed_json_with_the_sections(
+    notify_config: dict[str, Any],
+    hooks: Callable[[], Hook],
+    app: Flask,
+    monkeypatch: pytest.MonkeyPatch,
+    run_jobs: Callable[..., Any],
+) -> None:
+    monkeypatch.setitem(app.config, "MSP_DIGEST_HOUR", 0)
+    tenant = _tenant_with_domains()
+    hook = hooks()
+    webhook_endpoint(tenant, "sysadmins", hook.url)
+    enqueue("workers.notifications.send_digest", queue=NOTIFICATIONS, tenant_id=tenant.id)
+    db.session.commit()
+    run_jobs()
+    [(headers, body)] = hook.received
+    assert verify(body, SECRET, headers["x-msp-signature"])
+    assert headers["x-msp-event"] == "digest"
+    digest = json.loads(body)["digest"]
+    assert digest["tenant_id"] == tenant.id
+    assert [s["key"] for s in digest["sections"]] == ["dns", "reports", "policy"]
+    assert digest["parked"] == ["old.contoso.example"]
