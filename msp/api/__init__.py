@@ -24,6 +24,7 @@ RESOURCE_MODULES = (
     "msp.api.reports",
     "msp.api.policy",
     "msp.api.billing",
+    "msp.api.notifications",
 )
 PROBLEM_JSON = "application/problem+json"
 
