@@ -93,6 +93,13 @@ CORE_SETTINGS: list[Setting] = [
     Setting("JOB_RETRIES", int, 3, help="retries for a failed job (with back-off)"),
     Setting("LOG_FORMAT", str, "text", help="text or json"),
     Setting("LOG_LEVEL", str, "INFO"),
+    Setting(
+        "METRICS_TOKEN",
+        str,
+        None,
+        secret=True,
+        help="when set, /metrics needs it as the HTTP Basic password",
+    ),
 ]
 
 _PRODUCTION_FORBIDDEN_SECRETS = {"", "dev", "changeme", "secret", "development"}
