@@ -105,53 +105,10 @@ async def _check(
         resolver.lookup(domain, "TXT"),
         resolver.lookup(domain, "SPF") if options.check_rr_type_spf else _none(),
     )
-    exists = txt.status is not Status.NXDOMAIN
-    spf, dmarc, mx, dkim, tls_rpt = await asyncio.gather(
-        _guarded(ctx, "spf", check_spf(resolver, domain, txt, rr99), lambda: SpfResult("unknown")),
-        _guarded(
-            ctx, "dmarc", check_dmarc(resolver, domain, txt, exists), lambda: DmarcResult("unknown")
-        ),
-        _guarded(ctx, "mx", check_mx(resolver, domain), lambda: MxResult("unknown")),
-        _guarded(
-            ctx,
-            "dkim",
-            check_dkim(
-                resolver,
-                domain,
-                request.selectors,
-                request.reported_selectors,
-                options.probe_common_selectors,
-            ),
-            dict,
-        ),
-        _guarded(ctx, "tls_rpt", check_tls_rpt(resolver, domain), lambda: TlsRptResult("unknown")),
-    )
-    mta_sts, bimi = await asyncio.gather(
-        _guarded(
-            ctx,
-            "mta_sts",
-            check_mta_sts(resolver, fetcher, domain, mx.exchanges),
-            lambda: MtaStsResult("unknown"),
-        ),
-        _guarded(
-            ctx,
-            "bimi",
-            check_bimi(
-                resolver,
-                fetcher,
-                domain,
-                dmarc.org_domain or dmarc.org_domain_rfc7489 or domain,
-                dmarc,
-                options.fetch_bimi_logo,
-            ),
-            lambda: BimiResult("unknown"),
-        ),
-    )
-    if (
-        mta_sts.policy is not None
-        and mta_sts.policy.mode == "testing"
-        and tls_rpt.status != "valid"
-    ):
+    spf, dmarc, mx, dkim, tls_rpt = await _dns_sections(ctx, request, domain, txt, rr99)
+    mta_sts, bimi = await _https_sections(ctx, domain, mx, dmarc)
+    testing = mta_sts.policy is not None and mta_sts.policy.mode == "testing"
+    if testing and tls_rpt.status != "valid":
         ctx.findings.append(finding("mta_sts_testing_without_tlsrpt", domain))
     if request.parked:
         ctx.findings.extend(parked_findings(spf, dmarc, mx))
@@ -159,6 +116,43 @@ async def _check(
     letter = grade(findings, dmarc.policy_applied.policy, spf.valid, dmarc.status == "unknown")
     return DomainResult(
         domain, datetime.now(UTC), spf, dmarc, dkim, mx, mta_sts, tls_rpt, bimi, findings, letter
+    )
+
+
+async def _dns_sections(
+    ctx: _Context, request: DomainRequest, domain: str, txt: Answer, rr99: Answer | None
+) -> tuple[SpfResult, DmarcResult, MxResult, dict[str, DkimKey], TlsRptResult]:
+    """The sections that need only DNS, all at once."""
+    resolver = ctx.resolver
+    exists = txt.status is not Status.NXDOMAIN
+    dkim = check_dkim(
+        resolver,
+        domain,
+        request.selectors,
+        request.reported_selectors,
+        ctx.options.probe_common_selectors,
+    )
+    return await asyncio.gather(
+        _guarded(ctx, "spf", check_spf(resolver, domain, txt, rr99), lambda: SpfResult("unknown")),
+        _guarded(
+            ctx, "dmarc", check_dmarc(resolver, domain, txt, exists), lambda: DmarcResult("unknown")
+        ),
+        _guarded(ctx, "mx", check_mx(resolver, domain), lambda: MxResult("unknown")),
+        _guarded(ctx, "dkim", dkim, dict),
+        _guarded(ctx, "tls_rpt", check_tls_rpt(resolver, domain), lambda: TlsRptResult("unknown")),
+    )
+
+
+async def _https_sections(
+    ctx: _Context, domain: str, mx: MxResult, dmarc: DmarcResult
+) -> tuple[MtaStsResult, BimiResult]:
+    """MTA-STS (needs the MX hosts) and BIMI (needs DMARC), which may fetch over HTTPS."""
+    org = dmarc.org_domain or dmarc.org_domain_rfc7489 or domain
+    sts = check_mta_sts(ctx.resolver, ctx.fetcher, domain, mx.exchanges)
+    bimi = check_bimi(ctx.resolver, ctx.fetcher, domain, org, dmarc, ctx.options.fetch_bimi_logo)
+    return await asyncio.gather(
+        _guarded(ctx, "mta_sts", sts, lambda: MtaStsResult("unknown")),
+        _guarded(ctx, "bimi", bimi, lambda: BimiResult("unknown")),
     )
 
 
