@@ -50,6 +50,7 @@ def identifier_from_config() -> SenderIdentifier:
         network=parsing.IpDatabase().lookup,
         base_domain=parsing.base_domain,
         ptr=ptr,
+        cache_size=10_000,  # the database (report_ip_info) is the long-lived cache
     )
     current_app.extensions["msp_reports_identifier"] = identifier
     return identifier
@@ -243,18 +244,22 @@ def enrich_reports(
             select(ReportRecord.source_ip).where(ReportRecord.report_id.in_(ids)).distinct()
         )
     )
-    identities = identifier.identify_many(
-        _needing_lookup(ips), deadline=time.monotonic() + budget_seconds
-    )
-    if identities:
+    todo = _needing_lookup(ips)
+    del ips
+    deadline = time.monotonic() + budget_seconds
+    looked_up = incomplete = 0
+    # In chunks, so a report with 200,000 source IPs never holds them all as objects.
+    for chunk in _chunks(todo):
+        identities = identifier.identify_many(chunk, deadline=deadline)
         _save_identities(identities)
+        looked_up += len(identities)
+        incomplete += sum(1 for i in identities if not i.complete)
     found = _report_senders(ids)
     new = _upsert_senders(found)
     _announce(new, {row[2]: row[3] for row in found})
-    incomplete = sum(1 for i in identities if not i.complete)
     db.session.execute(update(Report).where(Report.id.in_(ids)).values(enriched=incomplete == 0))
     db.session.flush()
-    return EnrichResult(len(identities), incomplete, tuple(k for _t, _d, k in new))
+    return EnrichResult(looked_up, incomplete, tuple(k for _t, _d, k in new))
 
 
 def enrich_report(
