@@ -22,6 +22,7 @@ from msp.api.schemas.reports import (
     SenderSchema,
     SenderStatSchema,
     SenderVerdictSchema,
+    TlsStatSchema,
     UploadQuerySchema,
     WindowQuerySchema,
 )
@@ -132,6 +133,17 @@ class DomainSenders(MethodView):
         """The domain's senders in a window (default: the last 30 days)."""
         domain = get_scoped(Domain, domain_id)
         return service.sender_stats(domain.id, *_window(args))
+
+
+@blp.route("/domains/<int:domain_id>/tls")
+class DomainTls(MethodView):
+    @blp.arguments(WindowQuerySchema, location="query")
+    @blp.response(200, TlsStatSchema(many=True))
+    @require_auth
+    def get(self, args: dict[str, Any], domain_id: int) -> Any:
+        """TLS-RPT results per policy and receiving MX (default: the last 30 days)."""
+        domain = get_scoped(Domain, domain_id)
+        return service.tls_summary(domain.id, *_window(args))
 
 
 @blp.route("/domains/<int:domain_id>/senders/<string:key>")

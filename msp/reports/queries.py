@@ -17,7 +17,7 @@ from sqlalchemy import String, and_, case, func, literal, select
 from msp.domains.models import Domain
 from msp.errors import NotFound
 from msp.extensions import db
-from msp.reports.models import DkimSelectorSeen, IpInfo, Report, ReportDaily, Sender
+from msp.reports.models import DkimSelectorSeen, IpInfo, Report, ReportDaily, Sender, TlsResult
 
 
 @dataclass(frozen=True)
@@ -227,3 +227,46 @@ def learnt_dkim_selectors(domain_id: int) -> set[str]:
         .distinct()
     )
     return set(rows)
+
+
+@dataclass(frozen=True)
+class TlsStat:
+    """TLS-RPT sessions of a domain per policy type and receiving MX (None: policy totals)."""
+
+    policy_type: str
+    mx_host: str | None
+    successful: int
+    failed: int
+    failure_types: dict[str, int]
+
+
+def tls_summary(domain_id: int, since: date | datetime, until: date | datetime) -> list[TlsStat]:
+    """Successes, failures and failure types per policy type and MX in [since, until]."""
+    domain = _domain(domain_id)
+    rows = db.session.execute(
+        select(
+            TlsResult.policy_type,
+            TlsResult.mx_host,
+            TlsResult.successful,
+            TlsResult.failed,
+            TlsResult.failure_types,
+        ).where(
+            TlsResult.tenant_id == domain.tenant_id,
+            TlsResult.domain_id == domain.id,
+            TlsResult.day >= _day(since),
+            TlsResult.day <= _day(until),
+        )
+    )
+    totals: dict[tuple[str, str | None], list[Any]] = {}
+    for policy_type, mx_host, successful, failed, types in rows:
+        entry = totals.setdefault((policy_type, mx_host), [0, 0, {}])
+        entry[0] += successful
+        entry[1] += failed
+        for kind, count in (types or {}).items():
+            entry[2][kind] = entry[2].get(kind, 0) + int(count)
+    return [
+        TlsStat(policy_type, mx_host, ok, failed, types)
+        for (policy_type, mx_host), (ok, failed, types) in sorted(
+            totals.items(), key=lambda item: (item[0][0], item[0][1] or "")
+        )
+    ]

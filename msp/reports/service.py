@@ -33,10 +33,12 @@ from msp.reports.queries import (
     Coverage,
     DailyRow,
     SenderStat,
+    TlsStat,
     coverage,
     daily_rows,
     learnt_dkim_selectors,
     sender_stats,
+    tls_summary,
 )
 from msp.tenancy.models import Tenant
 
@@ -46,6 +48,7 @@ __all__ = [
     "Outcome",
     "ReportsConfig",
     "SenderStat",
+    "TlsStat",
     "coverage",
     "daily_rows",
     "ingest_files",
@@ -60,6 +63,7 @@ __all__ = [
     "route_pending",
     "sender_stats",
     "set_sender_status",
+    "tls_summary",
     "upload_tenant",
 ]
 

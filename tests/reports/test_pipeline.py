@@ -153,6 +153,13 @@ def test_tls_report_gives_totals_and_failures_per_receiving_mx(
         {"certificate-expired": 100, "starttls-not-supported": 200, "validation-failure": 3},
     )
     assert by_mx["mx2.mail.company-y.example"] == (0, 200, {"starttls-not-supported": 200})
+    domain_id = outcome.domain_id
+    assert domain_id is not None
+    summary = {
+        s.mx_host: s for s in service.tls_summary(domain_id, date(2016, 4, 1), date(2016, 4, 1))
+    }
+    assert summary[None].successful == 5326 and summary[None].failed == 303
+    assert summary["mx1.mail.company-y.example"].failure_types == {"certificate-expired": 100}
 
 
 FAILURE = CORPUS / "forensic" / "dmarc_ruf_report_linkedin.eml"

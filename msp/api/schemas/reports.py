@@ -135,3 +135,11 @@ class MailboxUpdateSchema(Schema):
     folder = fields.String(validate=validate.Length(min=1, max=200))
     archive_folder = fields.String(validate=validate.Length(min=1, max=200))
     enabled = fields.Boolean()
+
+
+class TlsStatSchema(Schema):
+    policy_type = fields.String()
+    mx_host = fields.String(allow_none=True)
+    successful = fields.Integer()
+    failed = fields.Integer()
+    failure_types = fields.Dict(keys=fields.String(), values=fields.Integer())
