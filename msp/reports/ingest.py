@@ -9,12 +9,11 @@ parser into the database (PostgreSQL ``COPY``) without being collected in memory
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import Date, func, insert, literal, select, true
@@ -27,21 +26,17 @@ from msp.reports.batch import Batch, parse_small, read_small
 from msp.reports.formats import Limits, Payload
 from msp.reports.models import (
     DkimSelectorSeen,
-    FailureReportRow,
     Report,
     ReportDaily,
     ReportRecord,
-    TlsResult,
 )
 from msp.reports.parsing import (
-    FailureReport,
     ReportParseError,
     TlsReport,
     parse_report_email,
     parse_tls_json,
 )
 from msp.reports.routing import Route, route
-from msp.tenancy.models import Tenant
 
 RECORD_COLUMNS = (
     "tenant_id",
@@ -105,7 +100,7 @@ def dialect_insert(model: Any) -> Any:
     return (postgresql.insert if dialect() == "postgresql" else sqlite.insert)(model)
 
 
-def _cut(value: str | None, size: int) -> str | None:
+def cut(value: str | None, size: int) -> str | None:
     return value[:size] if value else value
 
 
@@ -131,7 +126,11 @@ def _payload(payload: Payload, ctx: Context) -> list[Outcome]:
     if payload.kind == "xml":
         return [ingest_aggregate(payload, ctx)]
     if payload.kind == "json":
-        return [ingest_tls(parse_tls_json(payload.read()), ctx)]
+        from msp.reports.tls_failure import ingest_tls as tls
+
+        return [tls(parse_tls_json(payload.read()), ctx)]
+    from msp.reports.tls_failure import ingest_failure, ingest_tls
+
     data = payload.read()
     contents = formats.email_attachments(data, ctx.limits)
     inner = replace(ctx, recipients=ctx.recipients + contents.recipients)
@@ -141,10 +140,10 @@ def _payload(payload: Payload, ctx: Context) -> list[Outcome]:
     report = parse_report_email(data)
     if isinstance(report, TlsReport):
         return [ingest_tls(report, inner)]
-    return [ingest_failure(report, inner, data)]
+    return [ingest_failure(report, inner)]
 
 
-def _route(policy_domain: str, ctx: Context) -> Route:
+def route_for(policy_domain: str, ctx: Context) -> Route:
     if ctx.batch is not None:
         key = (policy_domain, ctx.recipients, ctx.reports_domain, ctx.required_tenant_id)
         if key not in ctx.batch.routes:
@@ -162,11 +161,13 @@ def _lookup_route(policy_domain: str, ctx: Context) -> Route:
     )
 
 
-def _not_routed(where: Route, kind: str, org: str, ext: str, domain: str) -> Outcome:
+def not_routed(where: Route, kind: str, org: str, ext: str, domain: str) -> Outcome:
     return Outcome(where.status, kind, org, ext, domain, error=where.reason)
 
 
-def _claim(kind: str, org: str, ext: str, domain: str, where: Route, **fields: Any) -> int | None:
+def claim_report(
+    kind: str, org: str, ext: str, domain: str, where: Route, **fields: Any
+) -> int | None:
     """Insert the report row unless its key exists; its id, or None for a duplicate."""
     stmt = (
         dialect_insert(Report)
@@ -196,10 +197,10 @@ def ingest_aggregate(payload: Payload, ctx: Context) -> Outcome:
     parser = AggregateParser(payload.open)
     header = parser.header
     org, ext, domain = header.org_name.lower(), header.report_id, header.policy.domain
-    where = _route(domain, ctx)
+    where = route_for(domain, ctx)
     if where.status != "routed":
         parser.close()
-        return _not_routed(where, "aggregate", org, ext, domain)
+        return not_routed(where, "aggregate", org, ext, domain)
     # A report without one usable record is rejected, even when its key was seen before.
     records = parser.records()
     first = next(records, None)
@@ -207,7 +208,7 @@ def ingest_aggregate(payload: Payload, ctx: Context) -> Outcome:
         reason = parser.stats.first_skip_reason
         raise NoRecords("report has no records" + (f" ({reason})" if reason else ""))
     with db.session.begin_nested():
-        report_pk = _claim(
+        report_pk = claim_report(
             "aggregate",
             org,
             ext,
@@ -216,8 +217,8 @@ def ingest_aggregate(payload: Payload, ctx: Context) -> Outcome:
             raw_id=ctx.raw_id,
             begin=header.begin,
             end=header.end,
-            email=_cut(header.email, 320),
-            generator=_cut(header.generator, 255),
+            email=cut(header.email, 320),
+            generator=cut(header.generator, 255),
             policy=_policy_dict(header),
             records=0,
             messages=0,
@@ -248,14 +249,14 @@ def ingest_small_aggregate(data: bytes, ctx: Context, batch: Batch) -> Outcome:
     parser, records = parse_small(data)
     header = parser.header
     org, ext, domain = header.org_name.lower(), header.report_id, header.policy.domain
-    where = _route(domain, ctx)
+    where = route_for(domain, ctx)
     if where.status != "routed":
-        return _not_routed(where, "aggregate", org, ext, domain)
+        return not_routed(where, "aggregate", org, ext, domain)
     if not records:
         reason = parser.stats.first_skip_reason
         raise NoRecords("report has no records" + (f" ({reason})" if reason else ""))
     messages = sum(r.count for r in records)
-    report_pk = _claim(
+    report_pk = claim_report(
         "aggregate",
         org,
         ext,
@@ -264,8 +265,8 @@ def ingest_small_aggregate(data: bytes, ctx: Context, batch: Batch) -> Outcome:
         raw_id=ctx.raw_id,
         begin=header.begin,
         end=header.end,
-        email=_cut(header.email, 320),
-        generator=_cut(header.generator, 255),
+        email=cut(header.email, 320),
+        generator=cut(header.generator, 255),
         policy=_policy_dict(header),
         records=len(records),
         messages=messages,
@@ -338,9 +339,9 @@ def _row(rec: Record, tenant_id: int, report_pk: int, domain_id: int) -> tuple[A
         rec.dkim_aligned,
         rec.spf_aligned,
         rec.header_from[:253],
-        _cut(rec.envelope_from, 253),
-        _cut(rec.envelope_to, 253),
-        _cut(spf.domain, 253) if spf else None,
+        cut(rec.envelope_from, 253),
+        cut(rec.envelope_to, 253),
+        cut(spf.domain, 253) if spf else None,
         spf.result[:16] if spf else None,
         json.dumps([[d.domain, d.selector, d.result] for d in rec.dkim][:20]),
         json.dumps(list(rec.reasons)[:10]),
@@ -541,176 +542,6 @@ def upsert_selector_rows(rows: list[dict[str, Any]]) -> None:
         },
     )
     db.session.execute(stmt, rows)
-
-
-def ingest_tls(report: TlsReport, ctx: Context) -> Outcome:
-    domain = report.policies[0].policy_domain
-    org = report.org_name.lower()
-    where = _route(domain, ctx)
-    if where.status != "routed":
-        return _not_routed(where, "smtp_tls", org, report.report_id, domain)
-    sessions = sum(p.successful_sessions + p.failed_sessions for p in report.policies)
-    with db.session.begin_nested():
-        report_pk = _claim(
-            "smtp_tls",
-            org,
-            report.report_id,
-            domain,
-            where,
-            raw_id=ctx.raw_id,
-            begin=report.begin,
-            end=report.end,
-            email=_cut(report.contact_info, 320),
-            generator=None,
-            policy={},
-            records=len(report.policies),
-            messages=sessions,
-        )
-        if report_pk is None:
-            return Outcome(
-                "duplicate",
-                "smtp_tls",
-                org,
-                report.report_id,
-                domain,
-                where.tenant_id,
-                where.domain_id,
-            )
-        day = rollup.report_days(report.begin, report.end)[0][0]
-        db.session.add_all(_tls_rows(report, where, report_pk, day))
-        db.session.flush()
-    return Outcome(
-        "ingested",
-        "smtp_tls",
-        org,
-        report.report_id,
-        domain,
-        where.tenant_id,
-        where.domain_id,
-        report_pk,
-        len(report.policies),
-        sessions,
-    )
-
-
-def _tls_rows(report: TlsReport, where: Route, report_pk: int, day: date) -> list[TlsResult]:
-    rows = []
-    common = {
-        "tenant_id": where.tenant_id,
-        "domain_id": where.domain_id,
-        "report_id": report_pk,
-        "day": day,
-    }
-    for policy in report.policies:
-        base = {
-            **common,
-            "policy_domain": policy.policy_domain[:253],
-            "policy_type": policy.policy_type[:32],
-        }
-        types: dict[str, int] = {}
-        per_mx: dict[str, dict[str, int]] = {}
-        for failure in policy.failures:
-            types[failure.result_type] = types.get(failure.result_type, 0) + failure.failed_sessions
-            mx = (failure.receiving_mx_hostname or "").lower().rstrip(".")[:253]
-            if mx:
-                bucket = per_mx.setdefault(mx, {})
-                bucket[failure.result_type] = (
-                    bucket.get(failure.result_type, 0) + failure.failed_sessions
-                )
-        rows.append(
-            TlsResult(
-                **base,
-                mx_host=None,
-                successful=policy.successful_sessions,
-                failed=policy.failed_sessions,
-                failure_types=types,
-            )
-        )
-        rows.extend(
-            TlsResult(**base, mx_host=mx, successful=0, failed=sum(b.values()), failure_types=b)
-            for mx, b in per_mx.items()
-        )
-    return rows
-
-
-def _redact_address(value: str | None) -> str | None:
-    if not value or "@" not in value:
-        return value
-    return "***@" + value.rsplit("@", 1)[1]
-
-
-def ingest_failure(report: FailureReport, ctx: Context, data: bytes) -> Outcome:
-    domain = report.reported_domain
-    org = (report.user_agent or "failure-report").lower()[:200]
-    # The same failure report re-sent (or with other line endings) is the same report.
-    identity = "|".join(
-        str(v)
-        for v in (
-            report.message_id,
-            report.arrival.isoformat(),
-            report.source_ip,
-            report.reported_domain,
-            report.header_from,
-        )
-    )
-    ext = hashlib.sha256(identity.encode()).hexdigest()
-    where = _route(domain, ctx)
-    if where.status != "routed":
-        return _not_routed(where, "failure", org, ext, domain)
-    tenant = db.session.get(Tenant, where.tenant_id)
-    settings = (tenant.settings if tenant is not None else None) or {}
-    redact = bool(settings.get("failure_reports_redacted", True))
-    retention = int(settings.get("failure_report_retention_days", 30))
-    with db.session.begin_nested():
-        report_pk = _claim(
-            "failure",
-            org,
-            ext,
-            domain,
-            where,
-            raw_id=ctx.raw_id,
-            begin=report.arrival,
-            end=report.arrival,
-            email=None,
-            generator=_cut(report.user_agent, 255),
-            policy={},
-            records=1,
-            messages=1,
-        )
-        if report_pk is None:
-            return Outcome(
-                "duplicate", "failure", org, ext, domain, where.tenant_id, where.domain_id
-            )
-        db.session.add(_failure_row(report, where, report_pk, redact, retention))
-        db.session.flush()
-    return Outcome(
-        "ingested", "failure", org, ext, domain, where.tenant_id, where.domain_id, report_pk, 1, 1
-    )
-
-
-def _failure_row(
-    report: FailureReport, where: Route, report_pk: int, redact: bool, retention_days: int
-) -> FailureReportRow:
-    addr = _redact_address if redact else (lambda v: v)
-    return FailureReportRow(
-        tenant_id=where.tenant_id,
-        domain_id=where.domain_id,
-        report_id=report_pk,
-        arrival=report.arrival,
-        source_ip=_cut(report.source_ip, 45),
-        feedback_type=_cut(report.feedback_type, 32),
-        auth_failure=list(report.auth_failure),
-        delivery_result=_cut(report.delivery_result, 32),
-        dkim_domain=_cut(report.dkim_domain, 253),
-        header_from=_cut(addr(report.header_from), 320),
-        original_mail_from=_cut(addr(report.original_mail_from), 320),
-        original_rcpt_to=_cut(addr(report.original_rcpt_to), 320),
-        subject=None if redact else report.subject,
-        message_id=None if redact else _cut(report.message_id, 998),
-        sample_headers=None if redact else report.sample_headers,
-        redacted=redact,
-        expires_at=datetime.now(UTC) + timedelta(days=retention_days),
-    )
 
 
 def overall_status(outcomes: list[Outcome]) -> str:
