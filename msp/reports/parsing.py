@@ -244,13 +244,19 @@ def reference_parse_aggregate(xml: bytes) -> int:
 def service_catalogue() -> dict[str, Service]:
     """parsedmarc's bundled map of reverse-DNS base domains to sending services."""
     path = files(parsedmarc.resources.maps).joinpath("base_reverse_dns_map.csv")
+    services: dict[tuple[str, str], Service] = {}  # about 38,000 rows, far fewer services
+    catalogue: dict[str, Service] = {}
     with path.open(encoding="utf-8") as handle:
-        return {
-            row["base_reverse_dns"].strip().lower(): Service(
-                name=row["name"].strip(), type=(row["type"].strip() or None)
-            )
-            for row in csv.DictReader(handle)
-        }
+        rows = csv.reader(handle)
+        header = next(rows)
+        key_at, name_at, type_at = (header.index(c) for c in ("base_reverse_dns", "name", "type"))
+        for row in rows:
+            pair = (row[name_at].strip(), row[type_at].strip())
+            service = services.get(pair)
+            if service is None:
+                service = services[pair] = Service(name=pair[0], type=pair[1] or None)
+            catalogue[row[key_at].strip().lower()] = service
+    return catalogue
 
 
 def base_domain(hostname: str) -> str | None:
