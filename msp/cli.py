@@ -359,6 +359,26 @@ def tokens_revoke(token_id: int) -> None:
     click.echo(f"token {token_id} revoked")
 
 
+# --- configuration ---------------------------------------------------------------------------
+
+@cli.command("settings")
+@click.option("--json", "as_json", is_flag=True, help="print JSON")
+def settings_command(as_json: bool) -> None:
+    """Every MSP_* setting: its value here (secrets masked) and what it is for."""
+    import os
+
+    from msp.config import all_settings, load_config, redacted
+
+    values = redacted(load_config(os.environ))
+    rows = [{"name": f"MSP_{s.name}", "value": values.get(s.name), "secret": s.secret,
+             "help": s.help} for s in all_settings()]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, default=str))
+        return
+    for row in rows:
+        click.echo(f"{row['name']:<32} {row['value']!s:<28} {row['help']}")
+
+
 # --- processes -------------------------------------------------------------------------------
 
 
