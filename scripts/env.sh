@@ -28,5 +28,5 @@ if [ ! -x "$UV" ]; then
   "$ROOT/.tools/uv/bin/pip" install -q --disable-pip-version-check "uv==$UV_VERSION" >&2
 fi
 export UV_PYTHON="${UV_PYTHON:-python3}"
-"$UV" sync --locked --quiet "$@" >&2
+"$UV" sync --locked --quiet >&2
 export PATH="$ROOT/.venv/bin:$PATH"
