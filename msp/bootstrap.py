@@ -73,11 +73,22 @@ def run_worker(queue_names: list[str], *, burst: bool, name: str | None) -> None
         raise click.ClickException(f"unknown queue(s): {', '.join(sorted(unknown))}")
     if not current_app.config["MSP_REDIS_URL"]:
         raise click.ClickException("MSP_REDIS_URL is not set: use `msp standalone` instead")
+    _preload_for_work_horses()
     connection = dispatcher().connection
     queues = [Queue(n, connection=connection, serializer=JSONSerializer) for n in queue_names]
     worker = Worker(queues, connection=connection, serializer=JSONSerializer, name=name)
     db.engine.dispose()  # never share pooled connections with forked work horses
     worker.work(burst=burst, with_scheduler=True)
+
+
+def _preload_for_work_horses() -> None:
+    """Import every job module and load read-only catalogues once, before RQ forks a work
+    horse per job, so no job pays for them again."""
+    from msp.reports.parsing import service_catalogue
+    from workers.schedule import entries
+
+    entries()
+    service_catalogue()
 
 
 def run_scheduler() -> None:
