@@ -202,3 +202,14 @@ def test_adding_a_domain_beyond_the_plan_is_refused_when_billing_is_on(
     r = client.post(f"/api/v1/tenants/{tenant.id}/domains", json={"name": "q3.example"},
                     headers=admin.headers)
     assert "allows 3 domains" in _problem(r, 409)["detail"]
+
+
+def test_sender_verdicts_and_mailbox_changes_are_audited(client: FlaskClient) -> None:
+    tenant = make_tenant()
+    domain = make_domain(tenant)
+    admin = token_caller("tenant_admin", tenant)
+    r = client.put(f"/api/v1/domains/{domain.id}/senders/ip:192.0.2.9",
+                   json={"status": "forwarder"}, headers=admin.headers)
+    assert r.status_code == 200, r.get_data(as_text=True)
+    actions = {a.action for a in db.session.query(AuditLog).filter_by(tenant_id=tenant.id)}
+    assert "sender.verdict" in actions

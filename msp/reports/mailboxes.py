@@ -16,6 +16,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import or_, select
 
+from msp.auth.audit import audit
 from msp.errors import ValidationFailed
 from msp.events import emit_event
 from msp.extensions import db
@@ -46,6 +47,13 @@ def create_mailbox(tenant_id: int | None, data: dict[str, Any]) -> ReportMailbox
     mailbox.next_poll_at = datetime.now(UTC)
     db.session.add(mailbox)
     db.session.flush()
+    audit(
+        "mailbox.create",
+        "report_mailbox",
+        mailbox.id,
+        tenant_id=tenant_id,
+        changes={k: data[k] for k in EDITABLE if k in data},
+    )
     return mailbox
 
 
@@ -58,10 +66,23 @@ def update_mailbox(mailbox: ReportMailbox, changes: dict[str, Any]) -> ReportMai
     mailbox.consecutive_failures = 0
     mailbox.next_poll_at = datetime.now(UTC)
     db.session.flush()
+    shown = {k: v for k, v in changes.items() if k != "password"}
+    if "password" in changes:
+        shown["password"] = "(changed)"
+    audit(
+        "mailbox.update", "report_mailbox", mailbox.id, tenant_id=mailbox.tenant_id, changes=shown
+    )
     return mailbox
 
 
 def delete_mailbox(mailbox: ReportMailbox) -> None:
+    audit(
+        "mailbox.delete",
+        "report_mailbox",
+        mailbox.id,
+        tenant_id=mailbox.tenant_id,
+        changes={"name": mailbox.name},
+    )
     db.session.delete(mailbox)
     db.session.flush()
 

@@ -18,6 +18,7 @@ from flask import current_app
 from sqlalchemy import or_, select
 from sqlalchemy.exc import SQLAlchemyError
 
+from msp.auth.audit import audit
 from msp.auth.principal import Principal
 from msp.domains.models import Domain
 from msp.errors import BadRequest, Forbidden, NotFound, ValidationFailed
@@ -345,6 +346,7 @@ def reprocess(raw: RawReport) -> RawReport:
     raw.error = None
     enqueue_parse(raw.id)
     db.session.flush()
+    audit("report.reprocess", "report_raw", raw.id, tenant_id=raw.tenant_id)
     return raw
 
 
@@ -437,4 +439,11 @@ def set_sender_status(domain: Domain, key: str, status: str, note: str | None = 
     if note is not None:
         sender.note = note
     db.session.flush()
+    audit(
+        "sender.verdict",
+        "sender",
+        key,
+        tenant_id=domain.tenant_id,
+        changes={"domain": domain.name, "status": status, "note": note},
+    )
     return sender

@@ -22,7 +22,6 @@ from flask import (
 from werkzeug.wrappers import Response
 
 from msp.auth import service
-from msp.auth.audit import audit
 from msp.auth.principal import Principal, current_principal
 from msp.auth.request import SESSION_KEY, client_ip
 from msp.db import utcnow
@@ -159,13 +158,6 @@ def sender_verdict(domain_id: int) -> Response:
     except AppError as exc:
         flash(exc.detail, "error")
     else:
-        audit(
-            "sender.verdict",
-            "sender",
-            key,
-            tenant_id=domain.tenant_id,
-            changes={"domain": domain.name, "status": status},
-        )
         flash(f"{key} marked {status}", "ok")
     return redirect(url_for("web.domain_view", domain_id=domain.id))
 
