@@ -146,6 +146,13 @@ def _validate(config: dict[str, Any], known: Iterable[Setting]) -> None:
     env = config["ENV"]
     if env not in {"development", "test", "production"}:
         raise ConfigError(f"MSP_ENV must be development, test or production, not {env!r}")
+    if config["ENCRYPTION_KEY"]:
+        from msp.crypto import SecretKeyError, fernet
+
+        try:
+            fernet(config["ENCRYPTION_KEY"])
+        except SecretKeyError as exc:
+            raise ConfigError(f"MSP_ENCRYPTION_KEY: {exc}") from exc
     if config["LOG_FORMAT"] not in {"text", "json"}:
         raise ConfigError("MSP_LOG_FORMAT must be text or json")
     if env == "production":

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlparse
 
@@ -47,11 +48,11 @@ def _server_url() -> sa.URL:
     return make_url(os.environ.get("MSP_TEST_DATABASE_URL", DEFAULT_DB))
 
 
-@pytest.fixture(scope="session")
-def database_url() -> Iterator[str]:
-    """A fresh PostgreSQL database for this test session, dropped afterwards."""
+@contextmanager
+def fresh_database(prefix: str) -> Iterator[str]:
+    """A new, empty PostgreSQL database on the test server, dropped afterwards."""
     server = _server_url()
-    name = f"msp_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     admin = sa.create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
@@ -61,6 +62,13 @@ def database_url() -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test session, dropped afterwards."""
+    with fresh_database("msp_test") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -52,3 +52,21 @@ def test_create_app_takes_a_mapping_and_ignores_the_environment(
     app = create_app({"DATABASE_URL": "sqlite:///:memory:", "SESSION_HOURS": 3})
     assert app.config["MSP_SESSION_HOURS"] == 3
     assert app.config["MSP_ENV"] == "development"
+
+
+def test_an_encryption_key_that_is_not_a_fernet_key_is_refused_at_start() -> None:
+    with pytest.raises(ConfigError, match="MSP_ENCRYPTION_KEY"):
+        load_config({"MSP_ENCRYPTION_KEY": "just a password"})
+
+
+def test_secrets_round_trip_and_a_wrong_key_is_a_named_error() -> None:
+    from cryptography.fernet import Fernet
+
+    from msp.crypto import SecretKeyError, decrypt, encrypt
+
+    key, other = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    assert decrypt(encrypt("imap password", key), key) == "imap password"
+    with pytest.raises(SecretKeyError):
+        decrypt(encrypt("imap password", key), other)
+    with pytest.raises(SecretKeyError):
+        encrypt("x", None)

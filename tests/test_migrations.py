@@ -3,8 +3,6 @@ exactly what the models declare, and they go down and up again cleanly."""
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,22 +15,13 @@ from flask_migrate import downgrade, upgrade
 
 from msp import MIGRATIONS_DIR, create_app
 from msp.extensions import db
-from tests.conftest import DEFAULT_DB, test_config
+from tests.conftest import fresh_database, test_config
 
 
 @pytest.fixture
 def empty_database() -> Iterator[str]:
-    server = sa.make_url(os.environ.get("MSP_TEST_DATABASE_URL", DEFAULT_DB))
-    name = f"msp_mig_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield server.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with fresh_database("msp_mig") as url:
+        yield url
 
 
 def _diff(connection: sa.Connection) -> list[Any]:

@@ -16,12 +16,13 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import or_, select
 
+from msp import crypto
 from msp.auth.audit import audit
 from msp.errors import ValidationFailed
 from msp.events import emit_event
 from msp.extensions import db
 from msp.queues import REPORTS, enqueue
-from msp.reports import crypto, imap
+from msp.reports import imap
 from msp.reports.models import RawReport, ReportMailbox
 
 EDITABLE = ("name", "host", "port", "tls", "username", "folder", "archive_folder", "enabled")
@@ -36,7 +37,7 @@ class PollResult:
 
 
 def _key() -> str:
-    return str(current_app.config.get("MSP_ENCRYPTION_KEY") or current_app.config["SECRET_KEY"])
+    return str(current_app.config.get("MSP_ENCRYPTION_KEY") or "")
 
 
 def create_mailbox(tenant_id: int | None, data: dict[str, Any]) -> ReportMailbox:
@@ -145,7 +146,7 @@ def poll(mailbox_id: int, *, now: datetime | None = None) -> PollResult:
             max_messages=batch,
             max_bytes=int(cfg["MSP_REPORTS_MAX_FILE_BYTES"]),
         )
-    except (imap.MailboxError, crypto.CredentialError) as exc:
+    except (imap.MailboxError, crypto.SecretKeyError) as exc:
         error = exc if isinstance(exc, imap.MailboxError) else imap.MailboxError("auth", str(exc))
         return _failed(mailbox, error, now, interval)
     stored, uids = 0, []
