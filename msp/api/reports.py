@@ -132,7 +132,7 @@ class DomainSenders(MethodView):
     def get(self, args: dict[str, Any], domain_id: int) -> Any:
         """The domain's senders in a window (default: the last 30 days)."""
         domain = get_scoped(Domain, domain_id)
-        return service.sender_stats(domain.id, *_window(args))
+        return service.sender_stats(domain.id, *_window(args), with_network=True)
 
 
 @blp.route("/domains/<int:domain_id>/tls")

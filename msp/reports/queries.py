@@ -3,6 +3,8 @@
 These are what the policy engine (``sender_stats``, ``coverage``, ``daily_rows``) and the DNS
 checker (``learnt_dkim_selectors``) consume. A sender is keyed by the enrichment's naming rule;
 an IP not enriched yet is its own sender (``ip:<address>``) until the enrichment job names it.
+``sender_stats(..., with_network=True)`` adds where each sender's mail came from (ASNs,
+countries, busiest source IPs) for the API and the domain page; the policy engine skips it.
 """
 
 from __future__ import annotations
@@ -19,6 +21,52 @@ from msp.errors import NotFound
 from msp.extensions import db
 from msp.reports.models import DkimSelectorSeen, IpInfo, Report, ReportDaily, Sender, TlsResult
 
+TOP_NETWORK_ITEMS = 5
+
+
+@dataclass(frozen=True)
+class AsnShare:
+    asn: int
+    as_name: str | None
+    messages: int
+
+
+@dataclass(frozen=True)
+class CountryShare:
+    country: str
+    messages: int
+
+
+@dataclass(frozen=True)
+class SourceIp:
+    ip: str
+    messages: int
+    ptr: str | None
+    asn: int | None
+    as_name: str | None
+    country: str | None
+
+
+@dataclass(frozen=True)
+class SenderNetwork:
+    """Where a sender's mail came from in the window, busiest first.
+
+    ``asns`` and ``countries`` count only IPs whose facts are known (the enrichment may not have
+    run yet, or found nothing), so their messages can sum to less than the sender's; ``top_ips``
+    lists the busiest addresses whether known or not. Each list is capped at
+    ``TOP_NETWORK_ITEMS``; ``ips`` is the number of distinct source IPs.
+    """
+
+    ips: int
+    asns: tuple[AsnShare, ...]
+    countries: tuple[CountryShare, ...]
+    top_ips: tuple[SourceIp, ...]
+
+    @property
+    def asn(self) -> AsnShare | None:
+        """The ASN that carried most of the sender's known mail."""
+        return self.asns[0] if self.asns else None
+
 
 @dataclass(frozen=True)
 class SenderStat:
@@ -33,6 +81,7 @@ class SenderStat:
     first_seen: date
     last_seen: date
     dkim_selectors: frozenset[str]
+    network: SenderNetwork | None = None  # None: not asked for (``with_network=False``)
 
 
 @dataclass(frozen=True)
@@ -127,16 +176,73 @@ def _selectors(domain: Domain, since: date, until: date) -> dict[str, set[str]]:
     return out
 
 
-def sender_stats(
+def _source_ips(domain: Domain, since: date, until: date) -> dict[str, list[SourceIp]]:
+    key = _key(ReportDaily.source_ip).label("key")
+    facts = (IpInfo.ptr, IpInfo.asn, IpInfo.as_name, IpInfo.country)
+    rows = db.session.execute(
+        select(key, ReportDaily.source_ip, func.sum(ReportDaily.messages), *facts)
+        .outerjoin(IpInfo, IpInfo.ip == ReportDaily.source_ip)
+        .where(*_daily_where(domain, since, until))
+        .group_by(key, ReportDaily.source_ip, *facts)
+    )
+    out: dict[str, list[SourceIp]] = {}
+    for sender, ip, messages, ptr, asn, as_name, country in rows:
+        out.setdefault(sender, []).append(
+            SourceIp(ip, int(messages), ptr, asn, as_name, country.upper() if country else None)
+        )
+    return out
+
+
+def _network(ips: list[SourceIp]) -> SenderNetwork:
+    asns: dict[int, list[Any]] = {}
+    countries: dict[str, int] = {}
+    for source in ips:
+        if source.asn is not None:
+            entry = asns.setdefault(source.asn, [source.as_name, 0])
+            entry[0] = entry[0] or source.as_name
+            entry[1] += source.messages
+        if source.country:
+            countries[source.country] = countries.get(source.country, 0) + source.messages
+    top = TOP_NETWORK_ITEMS
+    return SenderNetwork(
+        ips=len(ips),
+        asns=tuple(
+            AsnShare(asn, name, messages)
+            for asn, (name, messages) in sorted(asns.items(), key=lambda i: (-i[1][1], i[0]))[:top]
+        ),
+        countries=tuple(
+            CountryShare(country, messages)
+            for country, messages in sorted(countries.items(), key=lambda i: (-i[1], i[0]))[:top]
+        ),
+        top_ips=tuple(sorted(ips, key=lambda s: (-s.messages, s.ip))[:top]),
+    )
+
+
+def sender_networks(
     domain_id: int, since: date | datetime, until: date | datetime
+) -> dict[str, SenderNetwork]:
+    """Per sender key, the ASNs, countries and busiest source IPs in [since, until]."""
+    domain = _domain(domain_id)
+    per_key = _source_ips(domain, _day(since), _day(until))
+    return {key: _network(ips) for key, ips in per_key.items()}
+
+
+def sender_stats(
+    domain_id: int,
+    since: date | datetime,
+    until: date | datetime,
+    *,
+    with_network: bool = False,
 ) -> list[SenderStat]:
-    """Every sender of the domain in [since, until], busiest first."""
+    """Every sender of the domain in [since, until], busiest first (with where its mail came
+    from when ``with_network``: one more grouped query, which the policy engine does not need)."""
     domain = _domain(domain_id)
     start, end = _day(since), _day(until)
     window = _per_key(domain, start, end)
     history = {row[0]: (row[6], row[7]) for row in _per_key(domain, None, None)}
     statuses = _statuses(domain)
     selectors = _selectors(domain, start, end)
+    networks = sender_networks(domain.id, start, end) if with_network else {}
     stats = [
         SenderStat(
             key=key,
@@ -150,6 +256,7 @@ def sender_stats(
             first_seen=history.get(key, (first, last))[0],
             last_seen=history.get(key, (first, last))[1],
             dkim_selectors=frozenset(selectors.get(key, ())),
+            network=networks.get(key, _network([])) if with_network else None,
         )
         for key, name, total, passed, spf, dkim, first, last in window
     ]

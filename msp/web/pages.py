@@ -131,7 +131,9 @@ def domain_page(domain: Domain) -> DomainPage:
     tenant = db.session.get(Tenant, domain.tenant_id)
     assert tenant is not None
     today = date.today()
-    senders = sender_stats(domain.id, today - timedelta(days=SENDER_WINDOW_DAYS), today)
+    senders = sender_stats(
+        domain.id, today - timedelta(days=SENDER_WINDOW_DAYS), today, with_network=True
+    )
     plan = policy_service.plan_view(domain, utcnow()).as_dict()
     timeline = list(
         db.session.scalars(policy_service.timeline_select(domain).limit(TIMELINE_LIMIT))

@@ -63,6 +63,45 @@ class ReportQuerySchema(Schema):
     kind = fields.String(validate=validate.OneOf(REPORT_KINDS))
 
 
+class AsnShareSchema(Schema):
+    asn = fields.Integer(metadata={"description": "Autonomous system number"})
+    as_name = fields.String(allow_none=True)
+    messages = fields.Integer()
+
+
+class CountryShareSchema(Schema):
+    country = fields.String(metadata={"description": "ISO 3166-1 alpha-2 code"})
+    messages = fields.Integer()
+
+
+class SourceIpSchema(Schema):
+    ip = fields.String()
+    messages = fields.Integer()
+    ptr = fields.String(allow_none=True)
+    asn = fields.Integer(allow_none=True)
+    as_name = fields.String(allow_none=True)
+    country = fields.String(allow_none=True)
+
+
+class SenderNetworkSchema(Schema):
+    ips = fields.Integer(metadata={"description": "Distinct source IPs in the window"})
+    asns = fields.List(
+        fields.Nested(AsnShareSchema),
+        metadata={
+            "description": "Busiest ASNs first (top 5); only IPs whose facts are known count, "
+            "so the messages may sum to less than the sender's"
+        },
+    )
+    countries = fields.List(
+        fields.Nested(CountryShareSchema),
+        metadata={"description": "Busiest countries first (top 5), known IPs only"},
+    )
+    top_ips = fields.List(
+        fields.Nested(SourceIpSchema),
+        metadata={"description": "Busiest source IPs first (top 5), with their facts if known"},
+    )
+
+
 class SenderStatSchema(Schema):
     key = fields.String()
     display_name = fields.String()
@@ -76,6 +115,10 @@ class SenderStatSchema(Schema):
     first_seen = fields.Date()
     last_seen = fields.Date()
     dkim_selectors = fields.Method("_selectors")
+    network = fields.Nested(
+        SenderNetworkSchema,
+        metadata={"description": "Where the sender's mail came from in the window"},
+    )
 
     def _aligned_share(self, stat: object) -> float:
         messages = getattr(stat, "messages", 0)
