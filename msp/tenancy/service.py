@@ -12,6 +12,7 @@ from msp.auth.audit import audit
 from msp.errors import Conflict, ValidationFailed
 from msp.extensions import db
 from msp.tenancy.models import Tenant
+from msp.tenancy.settings import validate_settings
 
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 EDITABLE = ("name", "timezone", "plan", "status", "settings")
@@ -46,7 +47,7 @@ def create_tenant(
         name=name or slug,
         timezone=validate_timezone(timezone),
         plan=plan,
-        settings=settings or {},
+        settings=validate_settings(settings or {}),
     )
     db.session.add(tenant)
     db.session.flush()
@@ -61,8 +62,11 @@ def create_tenant(
 
 
 def update_tenant(tenant: Tenant, changes: dict[str, Any]) -> Tenant:
+    """Apply ``changes``; ``settings``, when given, replaces the whole settings object."""
     if "timezone" in changes:
         validate_timezone(changes["timezone"])
+    if "settings" in changes:
+        changes = {**changes, "settings": validate_settings(changes["settings"])}
     for key in EDITABLE:
         if key in changes:
             setattr(tenant, key, changes[key])
