@@ -4,6 +4,10 @@ Owns the IMAP conversation only (stdlib ``imaplib``): connect with TLS, STARTTLS
 loopback tests), log in, list and fetch messages, and move processed ones to an archive folder.
 Each call opens and closes its own connection, so no connection is ever held while reports
 are parsed. Errors are raised as :class:`MailboxError` (auth vs. network) for the back-off logic.
+
+TLS (implicit or STARTTLS) always verifies the server's certificate and host name, against the
+system trust store or, when ``ca_file`` is set, against that bundle instead. A refused
+certificate is a ``tls`` error that says why; ``starttls`` never falls back to plaintext.
 """
 
 from __future__ import annotations
@@ -20,7 +24,8 @@ TlsMode = Literal["tls", "starttls", "none"]
 
 
 class MailboxError(Exception):
-    """The mailbox could not be read; ``kind`` is ``auth``, ``network`` or ``protocol``."""
+    """The mailbox could not be read; ``kind`` is ``auth``, ``network``, ``tls`` or
+    ``protocol``."""
 
     def __init__(self, kind: str, message: str) -> None:
         super().__init__(message)
@@ -50,13 +55,31 @@ def _quote(folder: str) -> str:
     return '"' + folder.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def _tls_context(cfg: MailboxConfig) -> ssl.SSLContext:
+    try:
+        return ssl.create_default_context(cafile=cfg.ca_file)
+    except (OSError, ssl.SSLError) as exc:
+        raise MailboxError("tls", f"cannot load the CA bundle {cfg.ca_file}: {exc}") from exc
+
+
+def _starttls(conn: imaplib.IMAP4, cfg: MailboxConfig, context: ssl.SSLContext) -> None:
+    try:
+        if "STARTTLS" not in conn.capabilities:
+            raise MailboxError("tls", f"{cfg.host}:{cfg.port} does not offer STARTTLS")
+        conn.starttls(ssl_context=context)
+    except BaseException:
+        with suppress(OSError):
+            conn.shutdown()
+        raise
+
+
 def _connect(cfg: MailboxConfig) -> imaplib.IMAP4:
-    context = ssl.create_default_context(cafile=cfg.ca_file)
+    context = _tls_context(cfg)
     if cfg.tls == "tls":
         return imaplib.IMAP4_SSL(cfg.host, cfg.port, ssl_context=context, timeout=cfg.timeout)
     conn = imaplib.IMAP4(cfg.host, cfg.port, timeout=cfg.timeout)
     if cfg.tls == "starttls":
-        conn.starttls(ssl_context=context)
+        _starttls(conn, cfg, context)
     return conn
 
 
@@ -65,6 +88,11 @@ def session(cfg: MailboxConfig) -> Iterator[imaplib.IMAP4]:
     """A logged-in connection, closed afterwards; failures become :class:`MailboxError`."""
     try:
         conn = _connect(cfg)
+    except ssl.SSLCertVerificationError as exc:
+        raise MailboxError(
+            "tls",
+            f"certificate of {cfg.host}:{cfg.port} refused: {exc.verify_message or exc}",
+        ) from exc
     except (TimeoutError, OSError, imaplib.IMAP4.error, ssl.SSLError) as exc:
         raise MailboxError("network", f"cannot connect to {cfg.host}:{cfg.port}: {exc}") from exc
     try:

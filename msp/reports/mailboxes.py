@@ -97,6 +97,7 @@ def mailbox_config(mailbox: ReportMailbox) -> imap.MailboxConfig:
         tls=mailbox.tls,  # type: ignore[arg-type]
         folder=mailbox.folder,
         archive_folder=mailbox.archive_folder,
+        ca_file=current_app.config.get("MSP_REPORTS_IMAP_CA_FILE") or None,
     )
 
 

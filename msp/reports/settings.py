@@ -60,6 +60,13 @@ SETTINGS: list[Setting] = [
         20.0,
         help="time budget of one enrichment job for reverse DNS lookups",
     ),
+    Setting(
+        "REPORTS_IMAP_CA_FILE",
+        str,
+        None,
+        help="PEM CA bundle that verifies IMAP mailbox servers (tls and starttls) instead of "
+        "the system trust store; for a private CA",
+    ),
     Setting("REPORTS_MAILBOX_BATCH", int, 50, help="messages fetched per mailbox poll"),
     Setting("REPORTS_MAILBOX_POLL_MINUTES", int, 5, help="how often each mailbox is polled"),
     Setting(

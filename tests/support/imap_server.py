@@ -2,6 +2,8 @@
 
 Runs as ``nobody`` when the tests run as root (Dovecot refuses root login processes). Each
 instance has its own port, base dir and instance name, so parallel test runs do not collide.
+Given a certificate chain and key (PEM, e.g. from ``trustme``), it also speaks TLS: STARTTLS on
+the IMAP port and implicit TLS (IMAPS) on ``tls_port``.
 """
 
 from __future__ import annotations
@@ -31,6 +33,15 @@ class ImapServer:
     user: str
     password: str
     base_dir: str
+    tls_port: int | None = None
+
+
+@dataclass(frozen=True)
+class TlsFiles:
+    """The server's certificate chain and private key, PEM."""
+
+    cert_chain: bytes
+    key: bytes
 
 
 def free_port() -> int:
@@ -39,16 +50,26 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _config(base: str, port: int, user: str, group: str) -> str:
-    return textwrap.dedent(
-        f"""\
+def _ssl_config(base: str, tls_port: int | None) -> tuple[str, str]:
+    """The ``ssl`` settings and the imaps listener body (port 0: no listener)."""
+    if tls_port is None:
+        return "ssl = no", "port = 0"
+    settings = f"ssl = yes\nssl_cert = <{base}/tls/cert.pem\nssl_key = <{base}/tls/key.pem"
+    return settings, f"address = 127.0.0.1\n  port = {tls_port}\n  ssl = yes"
+
+
+def _config(base: str, port: int, user: str, group: str, tls_port: int | None = None) -> str:
+    ssl_settings, imaps = _ssl_config(base, tls_port)
+    return (
+        textwrap.dedent(
+            f"""\
         base_dir = {base}/run
         state_dir = {base}/state
         log_path = {base}/dovecot.log
         instance_name = pytest-imap-{os.getpid()}-{port}
         protocols = imap
         listen = 127.0.0.1
-        ssl = no
+        @SSL@
         disable_plaintext_auth = no
         auth_mechanisms = plain login
         default_internal_user = {user}
@@ -71,7 +92,7 @@ def _config(base: str, port: int, user: str, group: str) -> str:
             port = {port}
           }}
           inet_listener imaps {{
-            port = 0
+            @IMAPS@
           }}
         }}
         service anvil {{
@@ -86,6 +107,9 @@ def _config(base: str, port: int, user: str, group: str) -> str:
           }}
         }}
         """
+        )
+        .replace("@SSL@", ssl_settings)
+        .replace("@IMAPS@", imaps)
     )
 
 
@@ -104,12 +128,23 @@ def _wait_ready(proc: subprocess.Popen[bytes], port: int, base: str) -> None:
             time.sleep(0.05)
 
 
+def _write_tls(base: str, tls: TlsFiles) -> None:
+    os.makedirs(f"{base}/tls")
+    Path(base, "tls", "cert.pem").write_bytes(tls.cert_chain)
+    key = Path(base, "tls", "key.pem")
+    key.write_bytes(tls.key)
+    key.chmod(0o600)
+
+
 @contextmanager
-def running_imap_server() -> Iterator[ImapServer]:
+def running_imap_server(tls: TlsFiles | None = None) -> Iterator[ImapServer]:
     base = tempfile.mkdtemp(prefix="imap-")
     port = free_port()
+    tls_port = free_port() if tls is not None else None
     for sub in ("run", "state", "mail"):
         os.makedirs(f"{base}/{sub}")
+    if tls is not None:
+        _write_tls(base, tls)
     with open(f"{base}/users", "w") as handle:
         handle.write(f"{USER}:{{PLAIN}}{PASSWORD}::::::\n")
     as_user: dict[str, object] = {}
@@ -127,13 +162,13 @@ def running_imap_server() -> Iterator[ImapServer]:
         user_name = pwd.getpwuid(os.getuid()).pw_name
         group = grp.getgrgid(os.getgid()).gr_name
     with open(f"{base}/dovecot.conf", "w") as handle:
-        handle.write(_config(base, port, user_name, group))
+        handle.write(_config(base, port, user_name, group, tls_port))
     if os.geteuid() == 0:
         os.chown(f"{base}/dovecot.conf", pwd.getpwnam("nobody").pw_uid, -1)
     proc = subprocess.Popen(["dovecot", "-F", "-c", f"{base}/dovecot.conf"], **as_user)  # type: ignore[call-overload]
     try:
         _wait_ready(proc, port, base)
-        yield ImapServer("127.0.0.1", port, USER, PASSWORD, base)
+        yield ImapServer("127.0.0.1", port, USER, PASSWORD, base, tls_port)
     finally:
         proc.terminate()
         try:
