@@ -148,12 +148,12 @@ def ours_run(app: Any, paths: list[Path], batch: int = 50) -> tuple[float, int, 
         for start in range(0, len(paths), batch):
             chunk = paths[start : start + batch]
             done = service.ingest_files([(p.name, p.read_bytes()) for p in chunk], source="cli")
-            db.session.commit()
             report_ids = []
-            for raw, outcomes in done:
+            for raw, outcomes in done:  # read before the commit expires the rows
                 statuses[raw.status] = statuses.get(raw.status, 0) + 1
                 records += sum(o.records for o in outcomes)
                 report_ids += [o.report_pk for o in outcomes if o.report_pk]
+            db.session.commit()
             enrichment.enrich_reports(report_ids, identifier, budget_seconds=5)
             db.session.commit()
         return time.perf_counter() - started, records, statuses

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import secrets
 
@@ -89,6 +90,10 @@ def _preload_for_work_horses() -> None:
 
     entries()
     service_catalogue()
+    # What is loaded now lives as long as the worker: keep it out of the collector's full
+    # passes, and out of the pages a forked work horse would copy when the collector walks them.
+    gc.collect()
+    gc.freeze()
 
 
 def run_scheduler() -> None:

@@ -36,8 +36,12 @@ def emit_event(
     *,
     domain_id: int | None = None,
     severity: str = "info",
+    flush: bool = True,
 ) -> Event:
-    """Record an event in the caller's transaction; notifications pick it up after commit."""
+    """Record an event in the caller's transaction; notifications pick it up after commit.
+
+    ``flush=False`` leaves the INSERT to the caller's next flush (many events, one statement).
+    """
     event = Event(
         tenant_id=tenant_id,
         domain_id=domain_id,
@@ -46,5 +50,6 @@ def emit_event(
         severity=severity,
     )
     db.session.add(event)
-    db.session.flush()
+    if flush:
+        db.session.flush()
     return event

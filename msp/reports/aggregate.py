@@ -3,7 +3,8 @@
 Owns the hot path of ingestion: an lxml ``iterparse`` over a byte stream that never resolves
 entities, never loads a DTD, never touches the network, refuses DOCTYPE declarations and
 namespaces that are not DMARC's, keeps memory flat by clearing each record once read, and
-lower-cases the RFC's enumerations. Records are yielded one at a time as frozen dataclasses.
+lower-cases the RFC's enumerations. Records are yielded one at a time (the conversion of each
+``<record>`` element is :mod:`msp.reports.records`).
 
 Broken but recoverable XML (stray ``<`` in a value, invalid UTF-8) is re-read in lxml's recover
 mode when the document is small enough, as parsedmarc does, so both agree on what a report holds.
@@ -12,7 +13,6 @@ mode when the document is small enough, as parsedmarc does, so both agree on wha
 from __future__ import annotations
 
 import io
-import ipaddress
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -21,6 +21,8 @@ from typing import Any, BinaryIO
 
 from lxml import etree
 
+from msp.reports.records import AggregateError, DkimResult, Names, Record, SpfResult, convert
+
 RFC9990_NS = "urn:ietf:params:xml:ns:dmarc-2.0"
 ALLOWED_NAMESPACES = frozenset({"", RFC9990_NS, "http://dmarc.org/dmarc-xml/0.1"})
 RECOVER_MAX_BYTES = 32 * 1024 * 1024
@@ -28,54 +30,17 @@ _TAGS = ("{*}report_metadata", "{*}policy_published", "{*}record", "{*}version")
 _DOCTYPE = re.compile(rb"<!(DOCTYPE|ENTITY)", re.IGNORECASE)
 _XS_SCHEMA = re.compile(rb"</?xs:schema[^<>]*>")
 _HEAD_BYTES = 4096
-_MAX_COUNT = 2**31 - 1
 
-
-class AggregateError(ValueError):
-    """The document is not a usable aggregate report; the message is the reason kept."""
-
-
-@dataclass(frozen=True, slots=True)
-class DkimResult:
-    domain: str
-    selector: str
-    result: str
-
-
-@dataclass(frozen=True, slots=True)
-class SpfResult:
-    domain: str
-    scope: str
-    result: str
-
-
-@dataclass(frozen=True, slots=True)
-class Record:
-    """One ``<record>``: a source IP, its message count and how those messages fared."""
-
-    source_ip: str
-    count: int
-    disposition: str
-    dkim_eval: str
-    spf_eval: str
-    reasons: tuple[str, ...]
-    header_from: str
-    envelope_from: str | None
-    envelope_to: str | None
-    dkim: tuple[DkimResult, ...]
-    spf: tuple[SpfResult, ...]
-
-    @property
-    def dkim_aligned(self) -> bool:
-        return self.dkim_eval == "pass"
-
-    @property
-    def spf_aligned(self) -> bool:
-        return self.spf_eval == "pass"
-
-    @property
-    def dmarc_pass(self) -> bool:
-        return self.dkim_aligned or self.spf_aligned
+__all__ = [
+    "AggregateError",
+    "AggregateParser",
+    "DkimResult",
+    "Header",
+    "PolicyPublished",
+    "Record",
+    "SpfResult",
+    "Stats",
+]
 
 
 @dataclass(frozen=True)
@@ -214,133 +179,6 @@ def _policy(policy: Any) -> PolicyPublished:
     )
 
 
-def _fields(elem: Any) -> dict[str, str | None]:
-    """Text of each element child by local name (first wins); one C-level pass."""
-    out: dict[str, str | None] = {}
-    for child in elem:
-        tag = child.tag
-        if not isinstance(tag, str):
-            continue
-        if tag[0] == "{":
-            tag = tag.rpartition("}")[2]
-        if tag not in out:
-            text = child.text
-            out[tag] = (text.strip() or None) if text else None
-    return out
-
-
-def _auth(
-    section: Any, policy_domain: str | None = None
-) -> tuple[list[DkimResult], list[SpfResult]]:
-    dkim: list[DkimResult] = []
-    spf: list[SpfResult] = []
-    for result in section:
-        tag = result.tag
-        if not isinstance(tag, str):
-            continue
-        name = tag.rpartition("}")[2] if tag[0] == "{" else tag
-        if name not in ("dkim", "spf"):
-            continue
-        f = _fields(result)
-        domain = f.get("domain")
-        if not domain:
-            continue
-        outcome = (f.get("result") or "none").lower()
-        if name == "dkim":
-            dkim.append(DkimResult(domain.lower(), f.get("selector") or "none", outcome))
-        else:
-            spf.append(SpfResult(domain.lower(), (f.get("scope") or "mfrom").lower(), outcome))
-    return dkim, spf
-
-
-def _row_fields(section: Any) -> tuple[dict[str, str | None], dict[str, str | None], list[str]]:
-    row: dict[str, str | None] = {}
-    evaluated: dict[str, str | None] = {}
-    reasons: list[str] = []
-    for child in section:
-        tag = child.tag
-        if not isinstance(tag, str):
-            continue
-        name = tag.rpartition("}")[2] if tag[0] == "{" else tag
-        if name == "policy_evaluated":
-            for item in child:
-                itag = item.tag
-                if not isinstance(itag, str):
-                    continue
-                iname = itag.rpartition("}")[2] if itag[0] == "{" else itag
-                if iname == "reason":
-                    kind = _fields(item).get("type")
-                    if kind:
-                        reasons.append(kind.lower())
-                elif iname not in evaluated:
-                    text = item.text
-                    evaluated[iname] = (text.strip() or None) if text else None
-        elif name not in row:
-            text = child.text
-            row[name] = (text.strip() or None) if text else None
-    return row, evaluated, reasons
-
-
-def _sections(elem: Any) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for child in elem:
-        tag = child.tag
-        if isinstance(tag, str):
-            name = tag.rpartition("}")[2] if tag[0] == "{" else tag
-            out.setdefault(name, child)
-    return out
-
-
-def _source_ip(raw: str | None) -> str:
-    if raw is None:
-        raise AggregateError("Source IP address is empty")
-    try:
-        return ipaddress.ip_address(raw).compressed
-    except ValueError as exc:
-        raise AggregateError(f"invalid source IP {raw[:60]!r}") from exc
-
-
-def _count(raw: str | None) -> int:
-    try:
-        count = int(raw or "")
-    except ValueError as exc:
-        raise AggregateError("invalid or missing count") from exc
-    if not 0 <= count <= _MAX_COUNT:
-        raise AggregateError(f"count out of range: {count}")
-    return count
-
-
-def _lowered(value: str | None, default: str) -> str:
-    return value.lower() if value else default
-
-
-def _record(elem: Any) -> Record:
-    sections = _sections(elem)
-    row_elem = sections.get("row")
-    row, evaluated, reasons = _row_fields(row_elem) if row_elem is not None else ({}, {}, [])
-    source_ip = _source_ip(row.get("source_ip"))
-    count = _count(row.get("count"))
-    ids_elem = sections.get("identifiers", sections.get("identities"))
-    ids = _fields(ids_elem) if ids_elem is not None else {}
-    auth_elem = sections.get("auth_results")
-    dkim, spf = _auth(auth_elem) if auth_elem is not None else ([], [])
-    envelope_from = ids.get("envelope_from")
-    envelope_to = ids.get("envelope_to")
-    return Record(
-        source_ip=source_ip,
-        count=count,
-        disposition=_lowered(evaluated.get("disposition"), "none"),
-        dkim_eval=_lowered(evaluated.get("dkim"), "fail"),
-        spf_eval=_lowered(evaluated.get("spf"), "fail"),
-        reasons=tuple(reasons),
-        header_from=_lowered(ids.get("header_from"), ""),
-        envelope_from=envelope_from.lower() if envelope_from else (spf[-1].domain if spf else None),
-        envelope_to=envelope_to.lower() if envelope_to else None,
-        dkim=tuple(dkim),
-        spf=tuple(spf),
-    )
-
-
 def _check_head(head: bytes) -> None:
     if _DOCTYPE.search(head):
         raise AggregateError("DOCTYPE or ENTITY declarations are not allowed")
@@ -357,9 +195,69 @@ def _iterparse(source: Any, recover: bool = False) -> Any:
         dtd_validation=False,
         huge_tree=False,
         recover=recover,
+        remove_blank_text=True,
         remove_comments=True,
         remove_pis=True,
     )
+
+
+def _document_parser() -> Any:
+    # One per call: lxml parsers must not be shared between threads.
+    return etree.XMLParser(
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=False,
+        remove_blank_text=True,
+        remove_comments=True,
+        remove_pis=True,
+    )
+
+
+def parse_document(data: bytes) -> tuple[Header, list[Record], Stats] | None:
+    """A small report read in one go (lxml builds its tree in C, faster than streaming).
+
+    Same rules and results as :class:`AggregateParser`; None when the document is not
+    well-formed, so that the streaming parser and its recovery mode deal with it.
+    """
+    _check_head(data[:_HEAD_BYTES])
+    if b"xs:schema" in data[:_HEAD_BYTES]:
+        data = _XS_SCHEMA.sub(b"", data)
+    try:
+        root = etree.fromstring(data, _document_parser())
+    except etree.XMLSyntaxError:
+        return None
+    names = Names()
+    meta = policy = None
+    version: str | None = None
+    namespace: str | None = None
+    records: list[Record] = []
+    skipped, first_skip = 0, None
+    for elem in root.iter(*_TAGS):
+        namespace = AggregateParser.check_root(elem) if namespace is None else namespace
+        name = names[elem.tag]
+        if name == "record":
+            try:
+                records.append(convert(elem, names))
+            except (AggregateError, KeyError, TypeError) as exc:
+                skipped += 1
+                first_skip = first_skip or _skip_reason(exc)
+        elif records or skipped:
+            continue  # as when streaming: the header is what comes before the first record
+        elif name == "report_metadata":
+            meta = elem
+        elif name == "policy_published":
+            policy = policy if policy is not None else elem
+        elif name == "version":
+            version = _text(elem)
+    if meta is None:
+        raise AggregateError("not a DMARC aggregate report: no report_metadata")
+    return _header(meta, policy, version, namespace or ""), records, Stats(skipped, first_skip)
+
+
+def _skip_reason(exc: Exception) -> str:
+    return str(exc) if isinstance(exc, AggregateError) else f"malformed record: {exc}"
 
 
 class AggregateParser:
@@ -378,6 +276,7 @@ class AggregateParser:
         self._stream: Any = None
         self._recovering = False
         self._pending: Any = None
+        self._names = Names()
         self.header = self._read_header()
 
     @property
@@ -437,7 +336,7 @@ class AggregateParser:
         namespace = None
         while (elem := self._next()) is not None:
             if namespace is None:
-                namespace = self._check_root(elem)
+                namespace = self.check_root(elem)
             name = _local(elem.tag)
             if name == "record":
                 self._pending = elem
@@ -453,7 +352,8 @@ class AggregateParser:
         return _header(meta, policy, version, namespace or "")
 
     @staticmethod
-    def _check_root(elem: Any) -> str:
+    def check_root(elem: Any) -> str:
+        """The document's namespace, after refusing DTDs and what is not ``<feedback>``."""
         tree = elem.getroottree()
         if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:
             raise AggregateError("DOCTYPE declarations are not allowed")
@@ -497,14 +397,10 @@ class AggregateParser:
 
     def _convert(self, elem: Any) -> Record | None:
         try:
-            return _record(elem)
-        except AggregateError as exc:
+            return convert(elem, self._names)
+        except (AggregateError, KeyError, TypeError) as exc:
             self._skipped += 1
-            self._first_skip = self._first_skip or str(exc)
-            return None
-        except (KeyError, TypeError) as exc:
-            self._skipped += 1
-            self._first_skip = self._first_skip or f"malformed record: {exc}"
+            self._first_skip = self._first_skip or _skip_reason(exc)
             return None
 
 

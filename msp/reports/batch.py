@@ -1,129 +1,212 @@
-"""Batched ingestion of small aggregate reports: parse fully first, then write set-wise.
+"""Batched ingestion of small aggregate reports: parse all first, then route, claim and write.
 
-Most reports are a few kilobytes. For those, per-report round trips (savepoints, one COPY, one
-roll-up and one selector upsert each) cost more than the parse. In a batch, a small report is
-parsed completely in memory (so a broken one fails before touching the database), its key is
-claimed, and its records, roll-ups and selectors wait in the batch; :meth:`Batch.flush` writes
-them with one COPY and a few set-based statements. Large reports keep the streaming path.
+Most reports are a few kilobytes. For those, per-report round trips (a routing query, a claim,
+a savepoint, a COPY, roll-ups) cost more than the parse. In a batch, each small report is parsed
+completely in memory as its file is met (a broken one is rejected there, before touching the
+database) and :meth:`Batch.defer` hands back a ticket. :meth:`Batch.settle` then routes every
+deferred report (one query per way of arrival), claims their keys with one multi-row
+``INSERT .. ON CONFLICT DO NOTHING``, and writes records, roll-ups and DKIM sightings through
+one :class:`~msp.reports.sink.RecordSink`. Large reports keep the streaming path.
 """
 
 from __future__ import annotations
 
 import io
+import json
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Date, func, literal, select, true
-
 from msp.extensions import db
-from msp.reports import rollup
-from msp.reports.aggregate import AggregateParser, Record
-from msp.reports.models import ReportDaily, ReportRecord
-from msp.reports.routing import Route
+from msp.reports import bulk, ingest, sink
+from msp.reports.aggregate import AggregateParser, Header, Record, parse_document
+from msp.reports.ingest import Context, NoRecords, Outcome
+from msp.reports.models import Report
+from msp.reports.routing import Route, route_many
 
 SMALL_BYTES = 2 * 1024 * 1024
+_KEY = ("org_name", "external_id", "policy_domain")
+_SQLITE_ROWS = 40  # rows per multi-row INSERT: SQLite caps the bound parameters
+
+
+@dataclass(frozen=True)
+class Deferred:
+    """A small report parsed in full, waiting for its batch."""
+
+    ctx: Context
+    header: Header
+    records: list[Record]
+    skip_reason: str | None
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        """The once-only key, as the report table stores it."""
+        return (
+            self.header.org_name.lower()[:255],
+            self.header.report_id[:255],
+            self.header.policy.domain[:253],
+        )
+
+    @property
+    def arrival(self) -> tuple[Any, ...]:
+        return (self.ctx.recipients, self.ctx.reports_domain, self.ctx.required_tenant_id)
+
+    def outcome(self, status: str, where: Route | None = None, **fields: Any) -> Outcome:
+        org, ext, domain = self.key
+        return Outcome(
+            status,
+            "aggregate",
+            org,
+            ext,
+            domain,
+            where.tenant_id if where else None,
+            where.domain_id if where else None,
+            **fields,
+        )
 
 
 @dataclass
 class Batch:
-    """What a batch of small reports still has to write, and its routing cache."""
+    """The deferred reports of a batch, and a routing cache for its other reports."""
 
-    rows: list[tuple[Any, ...]] = field(default_factory=list)
-    single_day: dict[date, list[int]] = field(default_factory=dict)
-    multi_day: list[tuple[int, list[tuple[date, float]]]] = field(default_factory=list)
-    selectors: dict[tuple[Any, ...], list[Any]] = field(default_factory=dict)
+    deferred: list[Deferred] = field(default_factory=list)
     routes: dict[tuple[Any, ...], Route] = field(default_factory=dict)
 
-    def add_report(self, report_pk: int, begin: Any, end: Any) -> None:
-        days = rollup.report_days(begin, end)
-        if len(days) == 1:
-            self.single_day.setdefault(days[0][0], []).append(report_pk)
-        else:
-            self.multi_day.append((report_pk, days))
+    def defer(self, data: bytes, ctx: Context) -> Outcome:
+        """Parse a small report now (errors raise here); its outcome comes from :meth:`settle`."""
+        parsed = parse_document(data)
+        if parsed is None:  # not well-formed: the streaming parser knows how to recover
+            parser = AggregateParser(lambda: io.BytesIO(data), size_hint=len(data))
+            parsed = parser.header, list(parser.records()), parser.stats
+        header, records, stats = parsed
+        self.deferred.append(Deferred(ctx, header, records, stats.first_skip_reason))
+        return Outcome("deferred", "aggregate", ticket=len(self.deferred) - 1)
 
-    def add_selector(self, key: tuple[Any, ...], passed: bool, first: date, last: date) -> None:
-        seen = self.selectors.get(key)
-        if seen is None:
-            self.selectors[key] = [passed, first, last]
-        else:
-            seen[0] = seen[0] or passed
-            seen[1], seen[2] = min(seen[1], first), max(seen[2], last)
-
-    def flush(self) -> None:
-        """Write everything collected so far (records first: the roll-ups read them)."""
-        from msp.reports import ingest
-
-        if self.rows:
-            rows, self.rows = self.rows, []
-            if ingest.dialect() == "postgresql":
-                ingest.copy_rows(iter(rows))
+    def settle(self) -> list[Outcome]:
+        """Route, claim and write every deferred report; their outcomes, by ticket."""
+        deferred, self.deferred = self.deferred, []
+        if not deferred:
+            return []
+        routes = _route(deferred)
+        outcomes: list[Outcome | None] = [None] * len(deferred)
+        claimable: dict[tuple[str, str, str], int] = {}
+        for ticket, item in enumerate(deferred):
+            where = routes[ticket]
+            if where.status != "routed":
+                outcomes[ticket] = item.outcome(where.status, error=where.reason)
+            elif not item.records:
+                reason = "report has no records" + (
+                    f" ({item.skip_reason})" if item.skip_reason else ""
+                )
+                outcomes[ticket] = Outcome("rejected", "aggregate", error=str(NoRecords(reason)))
+            elif item.key in claimable:  # the same report twice in one batch
+                outcomes[ticket] = item.outcome("duplicate", where)
             else:
-                ingest.insert_rows(iter(rows))
-        if self.single_day and ingest.dialect() == "postgresql":
-            _rollup_reports_pg({pk: day for day, pks in self.single_day.items() for pk in pks})
-        else:
-            for day, report_ids in self.single_day.items():
-                _rollup_reports(report_ids, day)
-        for report_pk, days in self.multi_day:
-            ingest.rollup_split(report_pk, days)
-        self.single_day, self.multi_day = {}, []
-        if self.selectors:
-            ingest.upsert_selector_rows(
-                [
-                    {
-                        "tenant_id": k[0],
-                        "domain_id": k[1],
-                        "source_ip": k[2],
-                        "signing_domain": k[3],
-                        "selector": k[4],
-                        "passed": v[0],
-                        "first_seen": v[1],
-                        "last_seen": v[2],
-                    }
-                    for k, v in self.selectors.items()
-                ]
+                claimable[item.key] = ticket
+        claimed = _claim([(deferred[t], routes[t]) for t in claimable.values()])
+        _write([(deferred[t], routes[t], claimed[k]) for k, t in claimable.items() if k in claimed])
+        for key, ticket in claimable.items():
+            item, where = deferred[ticket], routes[ticket]
+            if key not in claimed:
+                outcomes[ticket] = item.outcome("duplicate", where)
+                continue
+            messages = sum(r.count for r in item.records)
+            outcomes[ticket] = item.outcome(
+                "ingested",
+                where,
+                report_pk=claimed[key],
+                records=len(item.records),
+                messages=messages,
             )
-            self.selectors = {}
+        settled = [o for o in outcomes if o is not None]
+        assert len(settled) == len(deferred), "every deferred report gets an outcome"
+        return settled
 
 
-def _rollup_reports(report_ids: list[int], day: date) -> None:
-    from msp.reports import ingest
-
-    group = ingest.GROUP_COLUMNS
-    grouped = (
-        select(
-            *group[:2], literal(day, Date()).label("day"), *group[2:], func.sum(ReportRecord.count)
+def _route(deferred: list[Deferred]) -> list[Route]:
+    """Each deferred report's route: one lookup per way of arrival, not per report."""
+    by_arrival: dict[tuple[Any, ...], dict[str, Route]] = {}
+    for item in deferred:
+        if item.arrival not in by_arrival:
+            by_arrival[item.arrival] = {}
+    for arrival in by_arrival:
+        recipients, reports_domain, required = arrival
+        names = [d.header.policy.domain for d in deferred if d.arrival == arrival]
+        by_arrival[arrival] = route_many(
+            names,
+            recipients=recipients,
+            reports_domain=reports_domain,
+            required_tenant_id=required,
         )
-        .where(ReportRecord.report_id.in_(report_ids), true())
-        .group_by(*group)
-    )
-    stmt = ingest.dialect_insert(ReportDaily).from_select([*ingest.DAILY_KEY, "messages"], grouped)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=ingest.DAILY_KEY,
-        set_={"messages": ReportDaily.messages + stmt.excluded.messages},
-    )
-    db.session.execute(stmt)
+    return [by_arrival[d.arrival][d.header.policy.domain] for d in deferred]
 
 
-def _rollup_reports_pg(days: dict[int, date]) -> None:
-    """One roll-up statement for every single-day report of the batch (day per report)."""
-    from msp.reports import ingest
+def _claim(items: list[tuple[Deferred, Route]]) -> dict[tuple[str, str, str], int]:
+    """Insert the reports' rows unless their keys exist; the new ids by key."""
+    now = datetime.now(UTC)
+    rows = []
+    for item, where in items:
+        org, ext, domain = item.key
+        rows.append(
+            {
+                "tenant_id": where.tenant_id,
+                "domain_id": where.domain_id,
+                "kind": "aggregate",
+                "org_name": org,
+                "external_id": ext,
+                "policy_domain": domain,
+                "created_at": now,
+                "enriched": False,
+                **ingest.report_fields(item.header, item.ctx.raw_id),
+                "records": len(item.records),
+                "messages": sum(r.count for r in item.records),
+            }
+        )
+    if not rows:
+        return {}
+    if ingest.dialect() == "postgresql":
+        columns = list(rows[0])
+        policy = columns.index("policy")
+        found = bulk.copy_upsert(
+            bulk.connection(),
+            "report",
+            columns,
+            (
+                [*(json.dumps(v) if i == policy else v for i, v in enumerate(r.values()))]
+                for r in rows
+            ),
+            conflict=_KEY,
+            set_sql="NOTHING",
+            returning="t.id, t.org_name, t.external_id, t.policy_domain",
+        )
+        return {(org, ext, domain): id_ for id_, org, ext, domain in found}
+    table = Report.__table__
+    claimed: dict[tuple[str, str, str], int] = {}
+    for start in range(0, len(rows), _SQLITE_ROWS):
+        stmt = (
+            ingest.dialect_insert(table)
+            .values(rows[start : start + _SQLITE_ROWS])
+            .on_conflict_do_nothing(index_elements=list(_KEY))
+            .returning(table.c.id, *(table.c[k] for k in _KEY))
+        )
+        for id_, org, ext, domain in db.session.execute(stmt):
+            claimed[(org, ext, domain)] = id_
+    return claimed
 
-    conn = db.session.connection().connection.driver_connection
-    key = ", ".join(ingest.DAILY_KEY)
-    sql = f"""
-        INSERT INTO report_daily ({key}, messages)
-        SELECT r.tenant_id, r.domain_id, d.day, r.source_ip, r.header_from, r.disposition,
-               r.spf_aligned, r.dkim_aligned, sum(r.count)
-        FROM report_record r
-        JOIN unnest(%s::int[], %s::date[]) AS d(report_id, day) ON d.report_id = r.report_id
-        GROUP BY r.tenant_id, r.domain_id, d.day, r.source_ip, r.header_from, r.disposition,
-                 r.spf_aligned, r.dkim_aligned
-        ON CONFLICT ({key}) DO UPDATE SET messages = report_daily.messages + EXCLUDED.messages
-    """
-    with conn.cursor() as cursor:  # type: ignore[union-attr]
-        cursor.execute(sql, (list(days), list(days.values())))
+
+def _write(items: list[tuple[Deferred, Route, int]]) -> None:
+    pg = ingest.dialect() == "postgresql"
+    writer = bulk.InlineWriter(bulk.connection() if pg else None)
+    out = sink.RecordSink(writer, postgresql=pg)
+    for item, where, report_pk in items:
+        assert where.tenant_id is not None and where.domain_id is not None
+        header = item.header
+        to = sink.target(
+            where.tenant_id, where.domain_id, report_pk, item.key[2], header.begin, header.end
+        )
+        for rec in item.records:
+            out.add(rec, to)
+    out.close()
 
 
 def read_small(opener: Any) -> bytes | None:
@@ -131,8 +214,3 @@ def read_small(opener: Any) -> bytes | None:
     with opener() as stream:
         data: bytes = stream.read(SMALL_BYTES + 1)
     return data if len(data) <= SMALL_BYTES else None
-
-
-def parse_small(data: bytes) -> tuple[AggregateParser, list[Record]]:
-    parser = AggregateParser(lambda: io.BytesIO(data), size_hint=len(data))
-    return parser, list(parser.records())

@@ -1,22 +1,63 @@
-"""Bulk upserts on PostgreSQL: COPY into a temporary table, then one INSERT .. ON CONFLICT.
+"""Bulk writes on PostgreSQL: COPY, and upserts through COPY into a temporary table.
 
 ``executemany`` of an upsert costs a round trip per few rows; for the tens of thousands of rows
-a large report brings (IP facts, selectors, senders) this is many times faster. Other databases
-(SQLite, the embedded mode) use the SQLAlchemy path of the caller.
+a large report brings (records, roll-ups, IP facts, selectors, senders) COPY is many times
+faster. Each function takes the psycopg connection explicitly, so that a
+:class:`BackgroundWriter` can run it in its thread while the caller goes on parsing. Other
+databases (SQLite, the embedded mode) use the SQLAlchemy path of the caller.
+
+The staging tables are created once per connection (``ON COMMIT DELETE ROWS``) and emptied after
+each use, instead of being created and dropped for every call.
 """
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Iterable, Sequence
+import hashlib
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from types import TracebackType
 from typing import Any
 
 from msp.extensions import db
 
-_counter = itertools.count()
+_DELETE_BELOW = 2_000
+
+
+def connection() -> Any:
+    """The psycopg connection under the current session's transaction."""
+    return db.session.connection().connection.driver_connection
+
+
+def copy_rows(conn: Any, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
+    """COPY ``rows`` into ``table``; how many were written."""
+    written = 0
+    with (
+        conn.cursor() as cursor,
+        cursor.copy(f"COPY {table} ({_names(columns)}) FROM STDIN") as copy,
+    ):
+        for row in rows:
+            copy.write_row(row)
+            written += 1
+    return written
+
+
+def _names(columns: Sequence[str]) -> str:
+    """Quoted column names (a report has a column called ``end``)."""
+    return ", ".join(f'"{c}"' for c in columns)
+
+
+def _staging(cursor: Any, table: str, cols: str) -> str:
+    name = f"stage_{table}_{hashlib.sha1(cols.encode()).hexdigest()[:8]}"
+    cursor.execute(
+        f"CREATE TEMP TABLE IF NOT EXISTS {name} ON COMMIT DELETE ROWS AS "
+        f"SELECT {cols} FROM {table} WITH NO DATA"
+    )
+    return name
 
 
 def copy_upsert(
+    conn: Any,
     table: str,
     columns: Sequence[str],
     rows: Iterable[Sequence[Any]],
@@ -29,25 +70,94 @@ def copy_upsert(
 
     Rows must be unique on ``conflict`` (PostgreSQL refuses to update a row twice).
     """
-    conn = db.session.connection().connection.driver_connection
-    temp = f"bulk_{table}_{next(_counter)}"
-    cols = ", ".join(columns)
+    cols = _names(columns)
     out: list[tuple[Any, ...]] = []
-    with conn.cursor() as cursor:  # type: ignore[union-attr]
-        cursor.execute(
-            f"CREATE TEMP TABLE {temp} ON COMMIT DROP AS SELECT {cols} FROM {table} WITH NO DATA"
-        )
-        with cursor.copy(f"COPY {temp} ({cols}) FROM STDIN") as copy:
+    with conn.cursor() as cursor:
+        stage = _staging(cursor, table, cols)
+        staged = 0
+        with cursor.copy(f"COPY {stage} ({cols}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
+                staged += 1
         sql = (
-            f"INSERT INTO {table} AS t ({cols}) SELECT {cols} FROM {temp} "
-            f"ON CONFLICT ({', '.join(conflict)}) DO {set_sql}"
+            f"INSERT INTO {table} AS t ({cols}) SELECT {cols} FROM {stage} "
+            f"ON CONFLICT ({_names(conflict)}) DO {set_sql}"
         )
         if returning:
             sql += f" RETURNING {returning}"
         cursor.execute(sql)
         if returning:
             out = [tuple(r) for r in cursor.fetchall()]
-        cursor.execute(f"DROP TABLE {temp}")
+        # TRUNCATE swaps the table's files (a few ms); a DELETE of a few rows is cheaper, and
+        # ON COMMIT DELETE ROWS clears what a DELETE leaves behind.
+        cursor.execute(f"{'TRUNCATE' if staged > _DELETE_BELOW else 'DELETE FROM'} {stage}")
     return out
+
+
+class BackgroundWriter:
+    """Runs bulk writes on one psycopg connection in a helper thread, in submission order.
+
+    While the thread waits for PostgreSQL (COPY, upserts), the caller's thread parses the next
+    chunk: the two CPUs of a small machine both work. At most ``max_pending`` writes are queued,
+    so memory stays bounded. The caller must not use the connection until :meth:`close` (or the
+    end of the ``with`` block), which waits for every write and re-raises the first error.
+    """
+
+    def __init__(self, conn: Any, max_pending: int = 4) -> None:
+        self.conn = conn
+        self._max_pending = max_pending
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="msp-bulk")
+        self._pending: deque[Future[Any]] = deque()
+
+    def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        """Queue ``fn(conn, *args, **kwargs)``; waits while ``max_pending`` are in flight."""
+        while len(self._pending) >= self._max_pending:
+            self._pending.popleft().result()
+        self._pending.append(self._pool.submit(fn, self.conn, *args, **kwargs))
+
+    def close(self) -> None:
+        """Wait for every queued write; the first error is raised here."""
+        try:
+            while self._pending:
+                self._pending.popleft().result()
+        finally:
+            self._drain()
+            self._pool.shutdown(wait=True)
+
+    def _drain(self) -> None:
+        while self._pending:  # after an error: let the rest finish before the caller rolls back
+            self._pending.popleft().exception()
+
+    def __enter__(self) -> BackgroundWriter:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc is None:
+            self.close()
+            return
+        self._drain()  # the caller's error wins; the connection is idle again before rollback
+        self._pool.shutdown(wait=True)
+
+
+class InlineWriter:
+    """The same interface as :class:`BackgroundWriter`, running each write immediately."""
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+
+    def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        fn(self.conn, *args, **kwargs)
+
+    def close(self) -> None:
+        return None
+
+    def __enter__(self) -> InlineWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None

@@ -19,7 +19,7 @@ from sqlalchemy import case, func, or_, select, update
 from msp.events import emit_event
 from msp.extensions import db
 from msp.reports import bulk, parsing, reverse_dns
-from msp.reports.ingest import dialect_insert
+from msp.reports.ingest import dialect_insert, fewer_gc_passes
 from msp.reports.models import IpInfo, Report, ReportRecord, Sender
 from msp.reports.rollup import report_days
 from msp.reports.senders import SenderIdentifier, SenderIdentity
@@ -65,60 +65,69 @@ def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
         yield items[start : start + _CHUNK]
 
 
-def _needing_lookup(ips: Sequence[str]) -> list[str]:
-    if _pg():
-        conn = db.session.connection().connection.driver_connection
-        with conn.cursor() as cursor:  # type: ignore[union-attr]
-            cursor.execute(
-                "SELECT ip FROM report_ip_info WHERE ip = ANY(%s) AND complete", (list(ips),)
-            )
-            known = {row[0] for row in cursor.fetchall()}
-        return [ip for ip in ips if ip not in known]
-    done: set[str] = set()
-    for chunk in _chunks(ips):
-        done.update(
-            db.session.scalars(
-                select(IpInfo.ip).where(IpInfo.ip.in_(chunk), IpInfo.complete.is_(True))
-            )
-        )
-    return [ip for ip in ips if ip not in done]
+def _needing_lookup(report_ids: Sequence[int]) -> list[str]:
+    """The reports' distinct source IPs that are not yet named completely."""
+    named = select(IpInfo.ip).where(IpInfo.ip == ReportRecord.source_ip, IpInfo.complete.is_(True))
+    stmt = (
+        select(ReportRecord.source_ip)
+        .where(ReportRecord.report_id.in_(report_ids), ~named.exists())
+        .distinct()
+    )
+    return list(db.session.scalars(stmt))
 
 
-def _save_identities(identities: list[SenderIdentity]) -> None:
+IDENTITY_COLUMNS = (
+    "ip",
+    "sender_key",
+    "sender_name",
+    "service_type",
+    "ptr",
+    "base_domain",
+    "asn",
+    "as_name",
+    "country",
+    "complete",
+    "looked_up_at",
+)
+
+
+def _identity_rows(identities: list[SenderIdentity]) -> list[tuple[Any, ...]]:
     now = datetime.now(UTC)
-    rows = [
-        {
-            "ip": i.ip,
-            "sender_key": i.key[:253],
-            "sender_name": i.name[:255],
-            "service_type": (i.service_type or None) and i.service_type[:64],
-            "ptr": i.ptr and i.ptr[:253],
-            "base_domain": i.base_domain,
-            "asn": i.asn,
-            "as_name": i.as_name and i.as_name[:255],
-            "country": i.country,
-            "complete": i.complete,
-            "looked_up_at": now,
-        }
+    return [
+        (
+            i.ip,
+            i.key[:253],
+            i.name[:255],
+            i.service_type[:64] if i.service_type else None,
+            i.ptr[:253] if i.ptr else i.ptr,
+            i.base_domain,
+            i.asn,
+            i.as_name[:255] if i.as_name else i.as_name,
+            i.country,
+            i.complete,
+            now,
+        )
         for i in identities
     ]
-    if _pg():
-        columns = list(rows[0])
-        bulk.copy_upsert(
-            "report_ip_info",
-            columns,
-            ([r[c] for c in columns] for r in rows),
-            conflict=["ip"],
-            set_sql="UPDATE SET " + ", ".join(f"{c} = EXCLUDED.{c}" for c in columns[1:]),
-        )
-        return
-    for start in range(0, len(rows), _CHUNK):
-        stmt = dialect_insert(IpInfo)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["ip"],
-            set_={c: stmt.excluded[c] for c in rows[0] if c != "ip"},
-        )
-        db.session.execute(stmt, rows[start : start + _CHUNK])
+
+
+def _copy_identities(conn: Any, rows: list[tuple[Any, ...]]) -> None:
+    bulk.copy_upsert(
+        conn,
+        "report_ip_info",
+        IDENTITY_COLUMNS,
+        rows,
+        conflict=["ip"],
+        set_sql="UPDATE SET " + ", ".join(f"{c} = EXCLUDED.{c}" for c in IDENTITY_COLUMNS[1:]),
+    )
+
+
+def _insert_identities(_conn: Any, rows: list[tuple[Any, ...]]) -> None:
+    stmt = dialect_insert(IpInfo)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["ip"], set_={c: stmt.excluded[c] for c in IDENTITY_COLUMNS[1:]}
+    )
+    db.session.execute(stmt, [dict(zip(IDENTITY_COLUMNS, row, strict=True)) for row in rows])
 
 
 def _report_senders(report_ids: list[int]) -> list[Any]:
@@ -146,8 +155,11 @@ def _upsert_senders(found: list[Any]) -> list[tuple[int, int, str]]:
         return []
     now = datetime.now(UTC)
     rows = []
+    spans: dict[tuple[Any, Any], list[Any]] = {}  # senders of one batch share a few spans
     for tenant_id, domain_id, key, name, begin, end in found:
-        days = report_days(begin, end)
+        days = spans.get((begin, end))
+        if days is None:
+            days = spans[(begin, end)] = report_days(begin, end)
         rows.append(
             {
                 "tenant_id": tenant_id,
@@ -205,6 +217,7 @@ def _upsert_senders_pg(rows: list[dict[str, Any]]) -> list[tuple[int, int, str]]
     unique = {(r["tenant_id"], r["domain_id"], r["key"]): r for r in rows}
     # xmax = 0 on the returned row means it was inserted, not updated.
     found = bulk.copy_upsert(
+        bulk.connection(),
         "report_sender",
         columns,
         ([r[c] for c in columns] for r in unique.values()),
@@ -224,7 +237,11 @@ def _announce(new: list[tuple[int, int, str]], names: dict[str, str]) -> None:
     for (tenant_id, domain_id), keys in per_domain.items():
         senders = [{"key": k, "name": names.get(k, k)} for k in sorted(keys)[:100]]
         emit_event(
-            tenant_id, "sender.new", {"count": len(keys), "senders": senders}, domain_id=domain_id
+            tenant_id,
+            "sender.new",
+            {"count": len(keys), "senders": senders},
+            domain_id=domain_id,
+            flush=False,
         )
 
 
@@ -232,6 +249,13 @@ def enrich_reports(
     report_ids: list[int], identifier: SenderIdentifier, budget_seconds: float
 ) -> EnrichResult:
     """Name the reports' source IPs and update their domains' senders (safe to run twice)."""
+    with fewer_gc_passes():
+        return _enrich(report_ids, identifier, budget_seconds)
+
+
+def _enrich(
+    report_ids: list[int], identifier: SenderIdentifier, budget_seconds: float
+) -> EnrichResult:
     ids = list(
         db.session.scalars(
             select(Report.id).where(Report.id.in_(report_ids), Report.kind == "aggregate")
@@ -239,21 +263,19 @@ def enrich_reports(
     )
     if not ids:
         return EnrichResult(0, 0, ())
-    ips = list(
-        db.session.scalars(
-            select(ReportRecord.source_ip).where(ReportRecord.report_id.in_(ids)).distinct()
-        )
-    )
-    todo = _needing_lookup(ips)
-    del ips
+    todo = _needing_lookup(ids)
     deadline = time.monotonic() + budget_seconds
     looked_up = incomplete = 0
-    # In chunks, so a report with 200,000 source IPs never holds them all as objects.
-    for chunk in _chunks(todo):
-        identities = identifier.identify_many(chunk, deadline=deadline)
-        _save_identities(identities)
-        looked_up += len(identities)
-        incomplete += sum(1 for i in identities if not i.complete)
+    # In chunks, so a report with 200,000 source IPs never holds them all as objects; on
+    # PostgreSQL each chunk is written by a helper thread while the next one is identified.
+    pg = _pg()
+    save = _copy_identities if pg else _insert_identities
+    with bulk.BackgroundWriter(bulk.connection()) if pg else bulk.InlineWriter(None) as writer:
+        for chunk in _chunks(todo):
+            identities = identifier.identify_many(chunk, deadline=deadline)
+            writer.submit(save, _identity_rows(identities))
+            looked_up += len(identities)
+            incomplete += sum(1 for i in identities if not i.complete)
     found = _report_senders(ids)
     new = _upsert_senders(found)
     _announce(new, {row[2]: row[3] for row in found})

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Index,
     Integer,
     LargeBinary,
+    PrimaryKeyConstraint,
     String,
     Text,
     UniqueConstraint,
@@ -124,10 +125,15 @@ class Report(TenantOwnedMixin, db.Model):  # type: ignore[name-defined]
 
 
 class ReportRecord(TenantOwnedMixin, db.Model):  # type: ignore[name-defined]
-    """One aggregate ``<record>``: a source IP's messages and their authentication results."""
+    """One aggregate ``<record>``: a source IP's messages and their authentication results.
+
+    Read only through its report (already scoped to the tenant), so its one index is on
+    ``report_id``, which also serves the cascade when a report goes.
+    """
 
     __tablename__ = "report_record"
-    __table_args__ = (Index("ix_report_record_tenant_id_report_id", "tenant_id", "report_id"),)
+    __table_args__ = (Index("ix_report_record_report_id", "report_id"),)
+    tenant_via = "report_id"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     report_id: Mapped[int] = mapped_column(ForeignKey("report.id", ondelete="CASCADE"))
@@ -151,7 +157,9 @@ class ReportDaily(TenantOwnedMixin, db.Model):  # type: ignore[name-defined]
 
     __tablename__ = "report_daily"
     __table_args__ = (
-        UniqueConstraint(
+        # The natural key is the primary key (no surrogate id to index on every insert); its
+        # leading (tenant_id, domain_id, day) serve the dashboards' range reads.
+        PrimaryKeyConstraint(
             "tenant_id",
             "domain_id",
             "day",
@@ -160,12 +168,11 @@ class ReportDaily(TenantOwnedMixin, db.Model):  # type: ignore[name-defined]
             "disposition",
             "spf_aligned",
             "dkim_aligned",
-            name="uq_report_daily_key",
+            name="pk_report_daily",
         ),
-        Index("ix_report_daily_tenant_id_domain_id_day", "tenant_id", "domain_id", "day"),
     )
+    tenant_via = "domain_id"
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     domain_id: Mapped[int] = mapped_column(ForeignKey("domain.id", ondelete="CASCADE"))
     day: Mapped[date] = mapped_column(Date)
     source_ip: Mapped[str] = mapped_column(String(45))
@@ -181,17 +188,17 @@ class DkimSelectorSeen(TenantOwnedMixin, db.Model):  # type: ignore[name-defined
 
     __tablename__ = "report_dkim_selector"
     __table_args__ = (
-        UniqueConstraint(
+        PrimaryKeyConstraint(
             "tenant_id",
             "domain_id",
             "source_ip",
             "signing_domain",
             "selector",
-            name="uq_report_dkim_selector_key",
+            name="pk_report_dkim_selector",
         ),
     )
+    tenant_via = "domain_id"
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     domain_id: Mapped[int] = mapped_column(ForeignKey("domain.id", ondelete="CASCADE"))
     source_ip: Mapped[str] = mapped_column(String(45))
     signing_domain: Mapped[str] = mapped_column(String(253))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from msp.reports.parsing import NetworkInfo, Service
 
@@ -19,8 +19,7 @@ PtrResolver = Callable[[str], str | None]
 NetworkLookup = Callable[[str], NetworkInfo]
 
 
-@dataclass(frozen=True)
-class SenderIdentity:
+class SenderIdentity(NamedTuple):
     """Who an IP address sends for. ``complete`` is False when reverse DNS was not tried."""
 
     ip: str
@@ -77,21 +76,24 @@ class SenderIdentifier:
         self._ttl = ttl_seconds
         self._clock = clock
 
-    def _cached(self, ip: str) -> SenderIdentity | None:
+    def _cached(self, ip: str, now: float) -> SenderIdentity | None:
         hit = self._cache.get(ip)
-        if hit is None or self._clock() - hit[0] > self._ttl:
+        if hit is None or now - hit[0] > self._ttl:
             return None
         self._cache.move_to_end(ip)
         return hit[1]
 
-    def _remember(self, identity: SenderIdentity) -> None:
-        self._cache[identity.ip] = (self._clock(), identity)
+    def _remember(self, identity: SenderIdentity, now: float) -> None:
+        self._cache[identity.ip] = (now, identity)
         self._cache.move_to_end(identity.ip)
-        while len(self._cache) > self._cache_size:
+        if len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
 
-    def identify(self, ip: str, *, use_dns: bool = True) -> SenderIdentity:
-        cached = self._cached(ip)
+    def identify(
+        self, ip: str, *, use_dns: bool = True, now: float | None = None
+    ) -> SenderIdentity:
+        now = self._clock() if now is None else now
+        cached = self._cached(ip, now)
         if cached is not None and (cached.complete or not use_dns):
             return cached
         ptr = self._lookup_ptr(ip) if use_dns and self._ptr is not None else None
@@ -99,18 +101,18 @@ class SenderIdentifier:
         network = self._network(ip)
         key, name, service_type = sender_key(ip, base, network, self._catalogue)
         identity = SenderIdentity(
-            ip=ip,
-            key=key,
-            name=name,
-            service_type=service_type,
-            ptr=ptr,
-            base_domain=base,
-            asn=network.asn,
-            as_name=network.as_name,
-            country=network.country,
-            complete=use_dns or self._ptr is None,
+            ip,
+            key,
+            name,
+            service_type,
+            ptr,
+            base,
+            network.asn,
+            network.as_name,
+            network.country,
+            use_dns or self._ptr is None,
         )
-        self._remember(identity)
+        self._remember(identity, now)
         return identity
 
     def _lookup_ptr(self, ip: str) -> str | None:
@@ -122,4 +124,11 @@ class SenderIdentifier:
 
     def identify_many(self, ips: Iterable[str], *, deadline: float) -> list[SenderIdentity]:
         """Identify each IP; after ``deadline`` (a ``clock()`` value) skip reverse DNS."""
-        return [self.identify(ip, use_dns=self._clock() < deadline) for ip in ips]
+        if self._ptr is None:  # nothing slow to bound: one clock reading for the whole chunk
+            now = self._clock()
+            return [self.identify(ip, use_dns=False, now=now) for ip in ips]
+        out = []
+        for ip in ips:
+            now = self._clock()
+            out.append(self.identify(ip, use_dns=now < deadline, now=now))
+        return out

@@ -183,6 +183,7 @@ def process_raw(
 
 
 def _process_locked(raw: RawReport, cfg: ReportsConfig, batch: Batch | None) -> list[Outcome]:
+    """Process one locked file; in a batch, its small reports wait for ``batch.settle()``."""
     raw.attempts += 1
     ctx = ingest.Context(
         raw_id=raw.id,
@@ -198,7 +199,8 @@ def _process_locked(raw: RawReport, cfg: ReportsConfig, batch: Batch | None) -> 
         outcomes = [Outcome("rejected", error=f"raw bytes unavailable: {exc}")]
     else:
         outcomes = ingest.process(data, raw.filename, ctx)
-    _record_outcomes(raw, outcomes, enrich=batch is None)
+    if batch is None:
+        _record_outcomes(raw, outcomes)
     return outcomes
 
 
@@ -217,10 +219,17 @@ def process_raws(
         .with_for_update(skip_locked=True)
     )
     try:
-        with db.session.begin_nested(), db.session.no_autoflush:
+        with db.session.begin_nested(), db.session.no_autoflush, ingest.fewer_gc_passes():
             batch = Batch()
-            results = {raw.id: _process_locked(raw, cfg, batch) for raw in db.session.scalars(stmt)}
-            batch.flush()
+            raws = list(db.session.scalars(stmt))
+            found = {raw.id: _process_locked(raw, cfg, batch) for raw in raws}
+            settled = batch.settle()
+            results = {
+                raw_id: [settled[o.ticket] if o.ticket is not None else o for o in outcomes]
+                for raw_id, outcomes in found.items()
+            }
+            for raw in raws:
+                _record_outcomes(raw, results[raw.id], enrich=False)
             db.session.flush()
     except SQLAlchemyError:
         log.exception("batch of %d raw reports failed; processing them one by one", len(raw_ids))
@@ -281,6 +290,13 @@ def ingest_files(
 ) -> list[tuple[RawReport, list[Outcome]]]:
     """Store several files and process them as one batch in this transaction (CLI, bench)."""
     cfg = config or current_config()
+    with ingest.fewer_gc_passes():
+        return _ingest_files(files, source, tenant_id, cfg)
+
+
+def _ingest_files(
+    files: list[tuple[str, bytes]], source: str, tenant_id: int | None, cfg: ReportsConfig
+) -> list[tuple[RawReport, list[Outcome]]]:
     raws = [
         store.store_raw(
             data,

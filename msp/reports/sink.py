@@ -1,0 +1,293 @@
+"""Where parsed aggregate records go: report_record rows, daily roll-ups and DKIM selectors.
+
+A :class:`RecordSink` takes records one at a time (with the report they belong to), turns each
+into a ``report_record`` row, adds its messages to the daily roll-up and its signatures to the
+selector sightings, and hands full chunks to a writer. Roll-ups and sightings are summed in
+memory and upserted additively (messages add up; passed/first/last widen), so writing them in
+several chunks gives the same result as writing them once; a report spanning several days has
+each chunk's totals spread over its days (``rollup.split_count``, exact totals).
+
+On PostgreSQL the chunks go through COPY, on a :class:`~msp.reports.bulk.BackgroundWriter` when
+the caller streams a large report; elsewhere (SQLite) through SQLAlchemy statements.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from json.encoder import encode_basestring_ascii as _quote
+from typing import Any
+
+from sqlalchemy import func, insert
+
+from msp.extensions import db
+from msp.reports import bulk, rollup
+from msp.reports.models import DkimSelectorSeen, ReportDaily, ReportRecord
+from msp.reports.records import Record
+
+RECORD_COLUMNS = (
+    "tenant_id",
+    "report_id",
+    "domain_id",
+    "source_ip",
+    "count",
+    "disposition",
+    "dkim_aligned",
+    "spf_aligned",
+    "header_from",
+    "envelope_from",
+    "envelope_to",
+    "spf_domain",
+    "spf_result",
+    "dkim",
+    "reasons",
+)
+DAILY_KEY = (
+    "tenant_id",
+    "domain_id",
+    "day",
+    "source_ip",
+    "header_from",
+    "disposition",
+    "spf_aligned",
+    "dkim_aligned",
+)
+SELECTOR_COLUMNS = (
+    "tenant_id",
+    "domain_id",
+    "source_ip",
+    "signing_domain",
+    "selector",
+    "passed",
+    "first_seen",
+    "last_seen",
+)
+CHUNK_ROWS = 5_000
+CHUNK_TOTALS = 10_000
+
+Days = tuple[tuple[date, float], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """The report records belong to: ids, its own domain and the days it covers."""
+
+    tenant_id: int
+    domain_id: int
+    report_pk: int
+    policy_domain: str
+    days: Days
+    first_day: date
+    last_day: date
+
+
+def target(
+    tenant_id: int, domain_id: int, report_pk: int, policy_domain: str, begin: Any, end: Any
+) -> Target:
+    days = tuple(rollup.report_days(begin, end))
+    return Target(tenant_id, domain_id, report_pk, policy_domain, days, days[0][0], days[-1][0])
+
+
+class RecordSink:
+    """Collects rows, roll-ups and sightings; writes them in chunks through ``writer``."""
+
+    def __init__(self, writer: Any, *, postgresql: bool) -> None:
+        self._writer = writer
+        self._pg = postgresql
+        self._rows: list[tuple[Any, ...]] = []
+        self._totals: dict[tuple[Any, ...], int] = {}
+        self._selectors: dict[tuple[Any, ...], list[Any]] = {}
+        self._json: dict[tuple[Any, ...], str] = {(): "[]"}
+        self.records = 0
+        self.messages = 0
+
+    def add(self, rec: Record, to: Target) -> None:
+        source_ip, count, disposition, dkim_eval, spf_eval, reasons, header_from = rec[:7]
+        envelope_from, envelope_to, dkim, spf = rec[7:]
+        self.records += 1
+        self.messages += count
+        if len(disposition) > 16 or len(header_from) > 253:
+            disposition, header_from = disposition[:16], header_from[:253]
+        dkim_aligned = dkim_eval == "pass"
+        spf_aligned = spf_eval == "pass"
+        last_spf = spf[-1] if spf else None
+        dkim_json = self._json.get(dkim)
+        if dkim_json is None:
+            dkim_json = self._as_json(dkim)
+        self._rows.append(
+            (
+                to.tenant_id,
+                to.report_pk,
+                to.domain_id,
+                source_ip,
+                count,
+                disposition,
+                dkim_aligned,
+                spf_aligned,
+                header_from,
+                envelope_from[:253] if envelope_from else None,
+                envelope_to[:253] if envelope_to else None,
+                last_spf.domain[:253] if last_spf else None,
+                last_spf.result[:16] if last_spf else None,
+                dkim_json,
+                self._as_json(reasons) if reasons else "[]",
+            )
+        )
+        key = (
+            to.tenant_id,
+            to.domain_id,
+            to.days,
+            source_ip,
+            header_from,
+            disposition,
+            spf_aligned,
+            dkim_aligned,
+        )
+        totals = self._totals
+        totals[key] = totals.get(key, 0) + count
+        own = to.policy_domain
+        for sig in dkim:
+            if sig.domain == own or sig.domain.endswith("." + own):
+                self._sighting(source_ip, sig.domain, sig.selector, sig.result == "pass", to)
+        if len(self._rows) >= CHUNK_ROWS:
+            self._write_rows()
+        if len(totals) >= CHUNK_TOTALS or len(self._selectors) >= CHUNK_TOTALS:
+            self._write_totals()
+
+    def close(self) -> None:
+        """Hand over everything still held (the writer still has to be closed)."""
+        self._write_rows()  # records first: nothing reads them back, but keep the order plain
+        self._write_totals()
+
+    def _as_json(self, value: tuple[Any, ...]) -> str:
+        """JSON of DKIM results (at most 20) or reasons (at most 10), remembered per value."""
+        text = self._json.get(value)
+        if text is None:
+            text = _json_array(value)
+            if len(self._json) < 10_000:
+                self._json[value] = text
+        return text
+
+    def _sighting(self, ip: str, domain: str, selector: str, passed: bool, to: Target) -> None:
+        key = (to.tenant_id, to.domain_id, ip, domain[:253], selector[:255])
+        seen = self._selectors.get(key)
+        if seen is None:
+            self._selectors[key] = [passed, to.first_day, to.last_day]
+            return
+        if passed:
+            seen[0] = True
+        if to.first_day < seen[1]:
+            seen[1] = to.first_day
+        if to.last_day > seen[2]:
+            seen[2] = to.last_day
+
+    def _write_rows(self) -> None:
+        if self._rows:
+            rows, self._rows = self._rows, []
+            self._writer.submit(write_records if self._pg else _insert_records, rows)
+
+    def _write_totals(self) -> None:
+        if self._totals:
+            daily = _daily_rows(self._totals)
+            self._totals = {}
+            self._writer.submit(write_daily if self._pg else _upsert_daily, daily)
+        if self._selectors:
+            sightings = [(*k, *v) for k, v in self._selectors.items()]
+            self._selectors = {}
+            self._writer.submit(write_selectors if self._pg else _upsert_selectors, sightings)
+
+
+def _daily_rows(totals: dict[tuple[Any, ...], int]) -> list[tuple[Any, ...]]:
+    """(tenant, domain, day, ip, header_from, disposition, spf, dkim, messages), unique keys."""
+    out: dict[tuple[Any, ...], int] = {}
+    for key, total in totals.items():
+        days = key[2]
+        if len(days) == 1:  # nearly every report: one day, nothing to split
+            row_key = (*key[:2], days[0][0], *key[3:])
+            out[row_key] = out.get(row_key, 0) + total
+            continue
+        for day, count in rollup.split_count(total, list(days)):
+            row_key = (*key[:2], day, *key[3:])
+            out[row_key] = out.get(row_key, 0) + count
+    return [(*k, v) for k, v in out.items()]
+
+
+def _json_array(value: tuple[Any, ...]) -> str:
+    """``json.dumps`` of DKIM results (as arrays, at most 20) or reasons (at most 10)."""
+    if value and isinstance(value[0], tuple):
+        items = ("[" + ",".join(map(_quote, item)) + "]" for item in value[:20])
+    else:
+        items = (_quote(item) for item in value[:10])
+    return "[" + ",".join(items) + "]"
+
+
+# --- PostgreSQL ----------------------------------------------------------------------------
+
+
+def write_records(conn: Any, rows: Sequence[tuple[Any, ...]]) -> None:
+    bulk.copy_rows(conn, "report_record", RECORD_COLUMNS, rows)
+
+
+def write_daily(conn: Any, rows: Sequence[tuple[Any, ...]]) -> None:
+    bulk.copy_upsert(
+        conn,
+        "report_daily",
+        (*DAILY_KEY, "messages"),
+        rows,
+        conflict=DAILY_KEY,
+        set_sql="UPDATE SET messages = t.messages + EXCLUDED.messages",
+    )
+
+
+def write_selectors(conn: Any, rows: Sequence[tuple[Any, ...]]) -> None:
+    bulk.copy_upsert(
+        conn,
+        "report_dkim_selector",
+        SELECTOR_COLUMNS,
+        rows,
+        conflict=SELECTOR_COLUMNS[:5],
+        set_sql="UPDATE SET passed = t.passed OR EXCLUDED.passed, "
+        "first_seen = LEAST(t.first_seen, EXCLUDED.first_seen), "
+        "last_seen = GREATEST(t.last_seen, EXCLUDED.last_seen)",
+    )
+
+
+# --- other databases (SQLite): SQLAlchemy statements ----------------------------------------
+
+
+def _insert_records(_conn: Any, rows: Sequence[tuple[Any, ...]]) -> None:
+    items = []
+    for row in rows:
+        item = dict(zip(RECORD_COLUMNS, row, strict=True))
+        item["dkim"], item["reasons"] = json.loads(item["dkim"]), json.loads(item["reasons"])
+        items.append(item)
+    db.session.execute(insert(ReportRecord), items)
+
+
+def _upsert_daily(_conn: Any, rows: Sequence[tuple[Any, ...]]) -> None:
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    stmt = sqlite_insert(ReportDaily)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=list(DAILY_KEY),
+        set_={"messages": ReportDaily.messages + stmt.excluded.messages},
+    )
+    db.session.execute(stmt, [dict(zip((*DAILY_KEY, "messages"), r, strict=True)) for r in rows])
+
+
+def _upsert_selectors(_conn: Any, rows: Sequence[tuple[Any, ...]]) -> None:
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    stmt = sqlite_insert(DkimSelectorSeen)
+    table = DkimSelectorSeen.__table__
+    stmt = stmt.on_conflict_do_update(
+        index_elements=list(SELECTOR_COLUMNS[:5]),
+        set_={
+            "passed": table.c.passed | stmt.excluded.passed,
+            "first_seen": func.min(table.c.first_seen, stmt.excluded.first_seen),
+            "last_seen": func.max(table.c.last_seen, stmt.excluded.last_seen),
+        },
+    )
+    db.session.execute(stmt, [dict(zip(SELECTOR_COLUMNS, r, strict=True)) for r in rows])
