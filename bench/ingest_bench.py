@@ -135,18 +135,18 @@ def prepare(app: Any, domains: set[str]) -> None:
         db.session.commit()
 
 
-def ours_run(app: Any, paths: list[Path], batch: int = 50) -> tuple[float, int, dict[str, int]]:
-    """Ingest files in batches (one transaction each, as ``msp ingest``), then enrich them."""
+def ours_run(app: Any, paths: list[Path]) -> tuple[float, int, dict[str, int]]:
+    """Ingest files in ``msp ingest``'s batches (one transaction each), then enrich them."""
     from msp.extensions import db
     from msp.reports import enrichment, service
+    from msp.reports.cli import batches
 
     statuses: dict[str, int] = {}
     records = 0
     with app.app_context():
         identifier = enrichment.identifier_from_config()
         started = time.perf_counter()
-        for start in range(0, len(paths), batch):
-            chunk = paths[start : start + batch]
+        for chunk in batches(paths):
             done = service.ingest_files([(p.name, p.read_bytes()) for p in chunk], source="cli")
             report_ids = []
             for raw, outcomes in done:  # read before the commit expires the rows

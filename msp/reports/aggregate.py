@@ -219,7 +219,8 @@ def parse_document(data: bytes) -> tuple[Header, list[Record], Stats] | None:
     """A small report read in one go (lxml builds its tree in C, faster than streaming).
 
     Same rules and results as :class:`AggregateParser`; None when the document is not
-    well-formed, so that the streaming parser and its recovery mode deal with it.
+    well-formed or has DMARC elements nested in others, so that the streaming parser (and its
+    recovery mode) deals with it.
     """
     _check_head(data[:_HEAD_BYTES])
     if b"xs:schema" in data[:_HEAD_BYTES]:
@@ -235,6 +236,8 @@ def parse_document(data: bytes) -> tuple[Header, list[Record], Stats] | None:
     records: list[Record] = []
     skipped, first_skip = 0, None
     for elem in root.iter(*_TAGS):
+        if elem.getparent() is not root:
+            return None  # a DMARC element nested in another: the streaming parser's order rules
         namespace = AggregateParser.check_root(elem) if namespace is None else namespace
         name = names[elem.tag]
         if name == "record":

@@ -6,22 +6,40 @@ faster. Each function takes the psycopg connection explicitly, so that a
 :class:`BackgroundWriter` can run it in its thread while the caller goes on parsing. Other
 databases (SQLite, the embedded mode) use the SQLAlchemy path of the caller.
 
-The staging tables are created once per connection (``ON COMMIT DELETE ROWS``) and emptied after
-each use, instead of being created and dropped for every call.
+The staging tables are created once per connection and emptied before each use, instead of
+being created and dropped for every call.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from types import TracebackType
 from typing import Any
 
+import psycopg
+from sqlalchemy import String, Text, any_, bindparam
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.exc import SQLAlchemyError
+
 from msp.extensions import db
 
-_DELETE_BELOW = 2_000
+_TRUNCATE_ABOVE = 2_000
+
+
+def one_of(column: Any, values: Sequence[Any]) -> Any:
+    """``column IN values`` that stays one short statement for hundreds of values.
+
+    On PostgreSQL it is ``column = ANY(array)`` with the array as one parameter: an IN list
+    of 200 placeholders costs the driver a parse of the statement on every call.
+    """
+    if db.session.get_bind().dialect.name != "postgresql":
+        return column.in_(values)
+    item = column.type if not isinstance(column.type, String) else Text()
+    return column == any_(bindparam(None, list(values), type_=ARRAY(item)))
 
 
 def connection() -> Any:
@@ -29,10 +47,24 @@ def connection() -> Any:
     return db.session.connection().connection.driver_connection
 
 
+class BulkWriteError(SQLAlchemyError):
+    """A COPY or upsert failed in the driver; the caller's transaction (savepoint) must roll
+    back. An SQLAlchemy error, so callers handle it like any other database error."""
+
+
+@contextmanager
+def _driver_errors() -> Iterator[None]:
+    try:
+        yield
+    except psycopg.Error as exc:
+        raise BulkWriteError(f"{type(exc).__name__}: {exc}") from exc
+
+
 def copy_rows(conn: Any, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
     """COPY ``rows`` into ``table``; how many were written."""
     written = 0
     with (
+        _driver_errors(),
         conn.cursor() as cursor,
         cursor.copy(f"COPY {table} ({_names(columns)}) FROM STDIN") as copy,
     ):
@@ -48,10 +80,15 @@ def _names(columns: Sequence[str]) -> str:
 
 
 def _staging(cursor: Any, table: str, cols: str) -> str:
+    """An empty staging table for ``table``'s columns, kept by the connection between uses.
+
+    Emptied before each use rather than at commit (``ON COMMIT DELETE ROWS`` would make every
+    commit truncate every staging table), so rows left by an aborted use never leak.
+    """
     name = f"stage_{table}_{hashlib.sha1(cols.encode()).hexdigest()[:8]}"
     cursor.execute(
-        f"CREATE TEMP TABLE IF NOT EXISTS {name} ON COMMIT DELETE ROWS AS "
-        f"SELECT {cols} FROM {table} WITH NO DATA"
+        f"CREATE TEMP TABLE IF NOT EXISTS {name} AS SELECT {cols} FROM {table} WITH NO DATA;"
+        f" DELETE FROM {name}"
     )
     return name
 
@@ -72,7 +109,7 @@ def copy_upsert(
     """
     cols = _names(columns)
     out: list[tuple[Any, ...]] = []
-    with conn.cursor() as cursor:
+    with _driver_errors(), conn.cursor() as cursor:
         stage = _staging(cursor, table, cols)
         staged = 0
         with cursor.copy(f"COPY {stage} ({cols}) FROM STDIN") as copy:
@@ -88,9 +125,8 @@ def copy_upsert(
         cursor.execute(sql)
         if returning:
             out = [tuple(r) for r in cursor.fetchall()]
-        # TRUNCATE swaps the table's files (a few ms); a DELETE of a few rows is cheaper, and
-        # ON COMMIT DELETE ROWS clears what a DELETE leaves behind.
-        cursor.execute(f"{'TRUNCATE' if staged > _DELETE_BELOW else 'DELETE FROM'} {stage}")
+        if staged > _TRUNCATE_ABOVE:  # give the space back; a few rows wait for the next use
+            cursor.execute(f"TRUNCATE {stage}")
     return out
 
 

@@ -1,7 +1,8 @@
 """``msp ingest PATH...``: ingest report files or folders (recursively) from the command line.
 
-Files are stored and processed in batches of 50, each batch in its own transaction, so an
-interruption loses at most the batch in progress and a bad file never stops the others. A
+Files are stored and processed in batches (up to 200 files or 64 MB), each batch in its own
+transaction, so an interruption loses at most the batch in progress and a bad file never stops
+the others. A
 progress bar is shown on a terminal; ``--json`` prints one JSON object per file (JSON Lines).
 """
 
@@ -22,7 +23,26 @@ from msp.extensions import db
 from msp.reports import service
 from msp.tenancy.models import Tenant
 
-BATCH = 50
+BATCH = 200  # files per transaction: amortises the batch's statements over many reports
+BATCH_BYTES = 64 * 1024 * 1024  # ... unless they are large: bounds the memory a batch holds
+
+
+def batches(files: list[Path]) -> Iterator[list[Path]]:
+    """Consecutive groups of at most ``BATCH`` files and ``BATCH_BYTES`` bytes (or one file)."""
+    batch: list[Path] = []
+    size = 0
+    for path in files:
+        try:
+            length = path.stat().st_size
+        except OSError:
+            length = 0  # unreadable: reported by ingest_batch
+        if batch and (len(batch) >= BATCH or size + length > BATCH_BYTES):
+            yield batch
+            batch, size = [], 0
+        batch.append(path)
+        size += length
+    if batch:
+        yield batch
 
 
 def iter_files(paths: tuple[str, ...]) -> Iterator[Path]:
@@ -114,8 +134,8 @@ def ingest(paths: tuple[str, ...], tenant_slug: str | None, as_json: bool) -> No
     files = list(iter_files(paths))
     counts: dict[str, int] = {}
     bar = tqdm(total=len(files), unit="file", disable=not sys.stderr.isatty(), file=sys.stderr)
-    for start in range(0, len(files), BATCH):
-        for result in ingest_batch(files[start : start + BATCH], tenant_id, slugs):
+    for batch in batches(files):
+        for result in ingest_batch(batch, tenant_id, slugs):
             counts[result["status"]] = counts.get(result["status"], 0) + 1
             if as_json:
                 click.echo(json.dumps(result))

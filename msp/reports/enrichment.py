@@ -21,7 +21,7 @@ from msp.extensions import db
 from msp.reports import bulk, parsing, reverse_dns
 from msp.reports.ingest import dialect_insert, fewer_gc_passes
 from msp.reports.models import IpInfo, Report, ReportRecord, Sender
-from msp.reports.rollup import report_days
+from msp.reports.rollup import day_span
 from msp.reports.senders import SenderIdentifier, SenderIdentity
 
 _CHUNK = 5000
@@ -70,7 +70,7 @@ def _needing_lookup(report_ids: Sequence[int]) -> list[str]:
     named = select(IpInfo.ip).where(IpInfo.ip == ReportRecord.source_ip, IpInfo.complete.is_(True))
     stmt = (
         select(ReportRecord.source_ip)
-        .where(ReportRecord.report_id.in_(report_ids), ~named.exists())
+        .where(bulk.one_of(ReportRecord.report_id, report_ids), ~named.exists())
         .distinct()
     )
     return list(db.session.scalars(stmt))
@@ -143,7 +143,7 @@ def _report_senders(report_ids: list[int]) -> list[Any]:
         )
         .join(IpInfo, ReportRecord.source_ip == IpInfo.ip)
         .join(Report, Report.id == ReportRecord.report_id)
-        .where(ReportRecord.report_id.in_(report_ids))
+        .where(bulk.one_of(ReportRecord.report_id, report_ids))
         .group_by(ReportRecord.tenant_id, ReportRecord.domain_id, IpInfo.sender_key)
     )
     return list(rows)
@@ -155,11 +155,8 @@ def _upsert_senders(found: list[Any]) -> list[tuple[int, int, str]]:
         return []
     now = datetime.now(UTC)
     rows = []
-    spans: dict[tuple[Any, Any], list[Any]] = {}  # senders of one batch share a few spans
     for tenant_id, domain_id, key, name, begin, end in found:
-        days = spans.get((begin, end))
-        if days is None:
-            days = spans[(begin, end)] = report_days(begin, end)
+        first, last = day_span(begin, end)
         rows.append(
             {
                 "tenant_id": tenant_id,
@@ -167,8 +164,8 @@ def _upsert_senders(found: list[Any]) -> list[tuple[int, int, str]]:
                 "key": key[:253],
                 "name": name[:255],
                 "status": "unknown",
-                "first_seen": days[0][0],
-                "last_seen": days[-1][0],
+                "first_seen": first,
+                "last_seen": last,
                 "created_at": now,
                 "updated_at": now,
             }
@@ -258,7 +255,7 @@ def _enrich(
 ) -> EnrichResult:
     ids = list(
         db.session.scalars(
-            select(Report.id).where(Report.id.in_(report_ids), Report.kind == "aggregate")
+            select(Report.id).where(bulk.one_of(Report.id, report_ids), Report.kind == "aggregate")
         )
     )
     if not ids:
@@ -279,7 +276,9 @@ def _enrich(
     found = _report_senders(ids)
     new = _upsert_senders(found)
     _announce(new, {row[2]: row[3] for row in found})
-    db.session.execute(update(Report).where(Report.id.in_(ids)).values(enriched=incomplete == 0))
+    db.session.execute(
+        update(Report).where(bulk.one_of(Report.id, ids)).values(enriched=incomplete == 0)
+    )
     db.session.flush()
     return EnrichResult(looked_up, incomplete, tuple(k for _t, _d, k in new))
 

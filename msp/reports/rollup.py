@@ -27,6 +27,15 @@ def report_days(begin: datetime, end: datetime) -> list[tuple[date, float]]:
     return out
 
 
+def day_span(begin: datetime, end: datetime) -> tuple[date, date]:
+    """The first and last day of :func:`report_days`, without building the list."""
+    if (end - begin) <= DAY:
+        day = (begin + (end - begin) / 2).astimezone(UTC).date()
+        return day, day
+    last = (end - timedelta(microseconds=1)).astimezone(UTC).date()
+    return begin.astimezone(UTC).date(), last
+
+
 def split_count(count: int, shares: list[tuple[date, float]]) -> list[tuple[date, int]]:
     """Distribute ``count`` over days by share; exact total, no zero entries."""
     if len(shares) == 1:

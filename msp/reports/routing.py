@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from msp.domains.models import Domain
 from msp.extensions import db
+from msp.reports import bulk
 from msp.tenancy.models import Tenant
 
 
@@ -52,7 +53,7 @@ def owning_domains(names: Iterable[str]) -> dict[str, Owner | None]:
     found: dict[str, Owner] = {}
     for start in range(0, len(every), 500):
         stmt = select(Domain.id, Domain.tenant_id, Domain.name).where(
-            Domain.name.in_(every[start : start + 500])
+            bulk.one_of(Domain.name, every[start : start + 500])
         )
         found.update(
             {name: Owner(id_, tenant_id, name) for id_, tenant_id, name in db.session.execute(stmt)}
@@ -97,7 +98,11 @@ def route_many(
     reports_domain: str | None = None,
     required_tenant_id: int | None = None,
 ) -> dict[str, Route]:
-    """:func:`route` for several reports that arrived the same way, in two queries at most."""
+    """:func:`route` for several reports that arrived the same way.
+
+    One query for the report address's tenant, one per 500 candidate names (the names and
+    their parent domains).
+    """
     via_token = token_tenant(recipients, reports_domain)
     token_id = via_token.id if via_token is not None else None
     owners = owning_domains(policy_domains)

@@ -25,7 +25,7 @@ from msp.errors import BadRequest, Forbidden, NotFound, ValidationFailed
 from msp.events import emit_event
 from msp.extensions import db
 from msp.queues import REPORTS, enqueue
-from msp.reports import ingest, store
+from msp.reports import bulk, ingest, store
 from msp.reports.batch import Batch
 from msp.reports.formats import Limits
 from msp.reports.ingest import Outcome
@@ -214,7 +214,7 @@ def process_raws(
     cfg = config or current_config()
     stmt = (
         select(RawReport)
-        .where(RawReport.id.in_(raw_ids), RawReport.status == "pending")
+        .where(bulk.one_of(RawReport.id, raw_ids), RawReport.status == "pending")
         .order_by(RawReport.id)
         .with_for_update(skip_locked=True)
     )

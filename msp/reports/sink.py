@@ -4,8 +4,9 @@ A :class:`RecordSink` takes records one at a time (with the report they belong t
 into a ``report_record`` row, adds its messages to the daily roll-up and its signatures to the
 selector sightings, and hands full chunks to a writer. Roll-ups and sightings are summed in
 memory and upserted additively (messages add up; passed/first/last widen), so writing them in
-several chunks gives the same result as writing them once; a report spanning several days has
-each chunk's totals spread over its days (``rollup.split_count``, exact totals).
+several chunks gives the same result as writing them once. A report spanning several days has
+each of its groups spread over its days once, when the sink closes (``rollup.split_count``:
+exact totals, the same rounding as splitting the report on its own).
 
 On PostgreSQL the chunks go through COPY, on a :class:`~msp.reports.bulk.BackgroundWriter` when
 the caller streams a large report; elsewhere (SQLite) through SQLAlchemy statements.
@@ -64,8 +65,8 @@ SELECTOR_COLUMNS = (
     "first_seen",
     "last_seen",
 )
-CHUNK_ROWS = 5_000
-CHUNK_TOTALS = 10_000
+CHUNK_ROWS = 10_000
+CHUNK_TOTALS = 25_000
 
 Days = tuple[tuple[date, float], ...]
 
@@ -98,6 +99,9 @@ class RecordSink:
         self._pg = postgresql
         self._rows: list[tuple[Any, ...]] = []
         self._totals: dict[tuple[Any, ...], int] = {}
+        # Multi-day reports: held until the end (a report's group is split over its days as a
+        # whole, as a one-statement roll-up would; splitting chunk by chunk rounds differently).
+        self._spread: dict[tuple[Any, ...], int] = {}
         self._selectors: dict[tuple[Any, ...], list[Any]] = {}
         self._json: dict[tuple[Any, ...], str] = {(): "[]"}
         self.records = 0
@@ -135,30 +139,32 @@ class RecordSink:
                 self._as_json(reasons) if reasons else "[]",
             )
         )
-        key = (
-            to.tenant_id,
-            to.domain_id,
-            to.days,
-            source_ip,
-            header_from,
-            disposition,
-            spf_aligned,
-            dkim_aligned,
-        )
-        totals = self._totals
-        totals[key] = totals.get(key, 0) + count
+        if to.first_day == to.last_day:  # nearly every report: one day, counts just add up
+            day_key: tuple[Any, ...] = (to.tenant_id, to.domain_id, to.first_day, source_ip)
+            day_key += (header_from, disposition, spf_aligned, dkim_aligned)
+            self._totals[day_key] = self._totals.get(day_key, 0) + count
+        else:  # spread over its days once per report and group, when the report is complete
+            key: tuple[Any, ...] = (to.report_pk, to.days, to.tenant_id, to.domain_id)
+            key += (source_ip, header_from, disposition, spf_aligned, dkim_aligned)
+            self._spread[key] = self._spread.get(key, 0) + count
         own = to.policy_domain
         for sig in dkim:
             if sig.domain == own or sig.domain.endswith("." + own):
                 self._sighting(source_ip, sig.domain, sig.selector, sig.result == "pass", to)
         if len(self._rows) >= CHUNK_ROWS:
             self._write_rows()
-        if len(totals) >= CHUNK_TOTALS or len(self._selectors) >= CHUNK_TOTALS:
+        if len(self._totals) >= CHUNK_TOTALS or len(self._selectors) >= CHUNK_TOTALS:
             self._write_totals()
 
     def close(self) -> None:
         """Hand over everything still held (the writer still has to be closed)."""
         self._write_rows()  # records first: nothing reads them back, but keep the order plain
+        for key, total in self._spread.items():
+            report_days, group = key[1], key[2:]
+            for day, count in rollup.split_count(total, list(report_days)):
+                day_key = (*group[:2], day, *group[2:])
+                self._totals[day_key] = self._totals.get(day_key, 0) + count
+        self._spread = {}
         self._write_totals()
 
     def _as_json(self, value: tuple[Any, ...]) -> str:
@@ -190,28 +196,13 @@ class RecordSink:
 
     def _write_totals(self) -> None:
         if self._totals:
-            daily = _daily_rows(self._totals)
+            daily = [(*k, v) for k, v in self._totals.items()]
             self._totals = {}
             self._writer.submit(write_daily if self._pg else _upsert_daily, daily)
         if self._selectors:
             sightings = [(*k, *v) for k, v in self._selectors.items()]
             self._selectors = {}
             self._writer.submit(write_selectors if self._pg else _upsert_selectors, sightings)
-
-
-def _daily_rows(totals: dict[tuple[Any, ...], int]) -> list[tuple[Any, ...]]:
-    """(tenant, domain, day, ip, header_from, disposition, spf, dkim, messages), unique keys."""
-    out: dict[tuple[Any, ...], int] = {}
-    for key, total in totals.items():
-        days = key[2]
-        if len(days) == 1:  # nearly every report: one day, nothing to split
-            row_key = (*key[:2], days[0][0], *key[3:])
-            out[row_key] = out.get(row_key, 0) + total
-            continue
-        for day, count in rollup.split_count(total, list(days)):
-            row_key = (*key[:2], day, *key[3:])
-            out[row_key] = out.get(row_key, 0) + count
-    return [(*k, v) for k, v in out.items()]
 
 
 def _json_array(value: tuple[Any, ...]) -> str:

@@ -302,7 +302,7 @@ def copy_into_missing_table(conn: Any, *_args: Any) -> None:
 
 @pytest.mark.parametrize(
     ("failing", "error"),
-    [(boom, RuntimeError), (copy_into_missing_table, psycopg.errors.UndefinedTable)],
+    [(boom, RuntimeError), (copy_into_missing_table, bulk.BulkWriteError)],
     ids=["raising-function", "copy-into-missing-table"],
 )
 def test_a_failed_background_write_surfaces_and_its_savepoint_leaves_nothing(
@@ -437,9 +437,10 @@ def test_copy_upsert_after_a_rolled_back_savepoint_that_created_its_staging_tabl
 
 def test_a_failed_copy_upsert_leaves_nothing_for_the_next_one(domain: Any) -> None:
     rows = daily_rows(domain, 5, 0)
-    with pytest.raises(psycopg.errors.CardinalityViolation), db.session.begin_nested():
+    with pytest.raises(bulk.BulkWriteError) as failed, db.session.begin_nested():
         # the same key twice: PostgreSQL refuses to update a row twice, after the COPY
         sink.write_daily(bulk.connection(), rows + rows[:1])
+    assert isinstance(failed.value.__cause__, psycopg.errors.CardinalityViolation)
     assert upsert_daily(domain, 5, 1000) == addresses(domain, 5, 1000)
     assert sum(daily(domain.id).values()) == 5
 
