@@ -61,10 +61,11 @@ class TenantOwnedMixin:
     """A row that belongs to one tenant. ``tenant_id`` leads the row's indexes.
 
     A high-volume child table (hundreds of thousands of rows per report) names in
-    ``tenant_via`` the foreign key through which a tenant's deletion already reaches it (its
-    parent carries the tenant); its ``tenant_id`` then has no constraint and no index of its
-    own, which saves a constraint check and an index insert per row. The code that writes such
-    rows copies ``tenant_id`` from the parent it has just loaded.
+    ``tenant_via`` the parent column through which a tenant's deletion already reaches it (a
+    foreign key or a delete trigger; its parent carries the tenant); its ``tenant_id`` then has
+    no constraint and no index of its own, which saves a constraint check and an index insert
+    per row. The code that writes such rows copies ``tenant_id`` from the parent it has just
+    loaded.
     """
 
     tenant_via: ClassVar[str | None] = None

@@ -87,12 +87,10 @@ IDENTITY_COLUMNS = (
     "as_name",
     "country",
     "complete",
-    "looked_up_at",
 )
 
 
 def _identity_rows(identities: list[SenderIdentity]) -> list[tuple[Any, ...]]:
-    now = datetime.now(UTC)
     return [
         (
             i.ip,
@@ -105,7 +103,6 @@ def _identity_rows(identities: list[SenderIdentity]) -> list[tuple[Any, ...]]:
             i.as_name[:255] if i.as_name else i.as_name,
             i.country,
             i.complete,
-            now,
         )
         for i in identities
     ]
@@ -118,16 +115,21 @@ def _copy_identities(conn: Any, rows: list[tuple[Any, ...]]) -> None:
         IDENTITY_COLUMNS,
         rows,
         conflict=["ip"],
-        set_sql="UPDATE SET " + ", ".join(f"{c} = EXCLUDED.{c}" for c in IDENTITY_COLUMNS[1:]),
+        set_sql="UPDATE SET "
+        + ", ".join(f"{c} = EXCLUDED.{c}" for c in (*IDENTITY_COLUMNS[1:], "looked_up_at")),
+        computed={"looked_up_at": "now()"},
     )
 
 
 def _insert_identities(_conn: Any, rows: list[tuple[Any, ...]]) -> None:
+    now = datetime.now(UTC)
     stmt = dialect_insert(IpInfo)
     stmt = stmt.on_conflict_do_update(
-        index_elements=["ip"], set_={c: stmt.excluded[c] for c in IDENTITY_COLUMNS[1:]}
+        index_elements=["ip"],
+        set_={c: stmt.excluded[c] for c in (*IDENTITY_COLUMNS[1:], "looked_up_at")},
     )
-    db.session.execute(stmt, [dict(zip(IDENTITY_COLUMNS, row, strict=True)) for row in rows])
+    items = [dict(zip(IDENTITY_COLUMNS, row, strict=True)) | {"looked_up_at": now} for row in rows]
+    db.session.execute(stmt, items)
 
 
 def _report_senders(report_ids: list[int]) -> list[Any]:
@@ -260,6 +262,7 @@ def _enrich(
     )
     if not ids:
         return EnrichResult(0, 0, ())
+    bulk.roomy_sorts()
     todo = _needing_lookup(ids)
     deadline = time.monotonic() + budget_seconds
     looked_up = incomplete = 0

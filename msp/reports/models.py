@@ -128,7 +128,11 @@ class ReportRecord(TenantOwnedMixin, db.Model):  # type: ignore[name-defined]
     """One aggregate ``<record>``: a source IP's messages and their authentication results.
 
     Read only through its report (already scoped to the tenant), so its one index is on
-    ``report_id``, which also serves the cascade when a report goes.
+    ``report_id``, which also serves the cascade when a report goes. This table and the two
+    roll-up tables below take a row per source IP of every report, so they have no foreign
+    keys (a parent lookup per row written): delete triggers on ``report`` and ``domain``
+    (migration 0010) cascade instead, and only the ingestion writes them, with the ids of the
+    report it claimed in the same transaction.
     """
 
     __tablename__ = "report_record"
@@ -136,7 +140,7 @@ class ReportRecord(TenantOwnedMixin, db.Model):  # type: ignore[name-defined]
     tenant_via = "report_id"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    report_id: Mapped[int] = mapped_column(ForeignKey("report.id", ondelete="CASCADE"))
+    report_id: Mapped[int] = mapped_column(Integer)  # cascade: trigger (migration 0010)
     domain_id: Mapped[int] = mapped_column(Integer)
     source_ip: Mapped[str] = mapped_column(String(45))
     count: Mapped[int] = mapped_column(Integer)
@@ -173,7 +177,7 @@ class ReportDaily(TenantOwnedMixin, db.Model):  # type: ignore[name-defined]
     )
     tenant_via = "domain_id"
 
-    domain_id: Mapped[int] = mapped_column(ForeignKey("domain.id", ondelete="CASCADE"))
+    domain_id: Mapped[int] = mapped_column(Integer)  # cascade: trigger (migration 0010)
     day: Mapped[date] = mapped_column(Date)
     source_ip: Mapped[str] = mapped_column(String(45))
     header_from: Mapped[str] = mapped_column(String(253))
@@ -199,7 +203,7 @@ class DkimSelectorSeen(TenantOwnedMixin, db.Model):  # type: ignore[name-defined
     )
     tenant_via = "domain_id"
 
-    domain_id: Mapped[int] = mapped_column(ForeignKey("domain.id", ondelete="CASCADE"))
+    domain_id: Mapped[int] = mapped_column(Integer)  # cascade: trigger (migration 0010)
     source_ip: Mapped[str] = mapped_column(String(45))
     signing_domain: Mapped[str] = mapped_column(String(253))
     selector: Mapped[str] = mapped_column(String(255))

@@ -457,22 +457,20 @@ def test_batch_claims_return_only_new_reports_when_run_twice(domain: Any) -> Non
 # --- migration 0010 --------------------------------------------------------------------------
 
 
-def test_record_tables_have_no_tenant_foreign_key_but_keep_their_cascades(
+def test_record_tables_have_no_foreign_keys_and_delete_triggers_cascade_instead(
     db_session: Any,
 ) -> None:
     inspector = sa.inspect(db.session.connection())
     for table in RECORD_TABLES:
-        keys = inspector.get_foreign_keys(table)
-        assert "tenant" not in {k["referred_table"] for k in keys}, table
+        assert inspector.get_foreign_keys(table) == [], table
         assert "tenant_id" in {c["name"] for c in inspector.get_columns(table)}
-    cascades = {
-        (t, k["referred_table"], k["options"].get("ondelete"))
-        for t in RECORD_TABLES
-        for k in inspector.get_foreign_keys(t)
-    }
-    assert ("report_record", "report", "CASCADE") in cascades
-    assert ("report_daily", "domain", "CASCADE") in cascades
-    assert ("report_dkim_selector", "domain", "CASCADE") in cascades
+    triggers = db.session.execute(
+        sa.text(
+            "SELECT event_object_table, action_timing, event_manipulation"
+            " FROM information_schema.triggers WHERE trigger_name LIKE '%delete_report_rows'"
+        )
+    ).all()
+    assert sorted(triggers) == [("domain", "AFTER", "DELETE"), ("report", "AFTER", "DELETE")]
 
 
 def counts(domain_id: int) -> tuple[int, int, int]:
