@@ -3,8 +3,9 @@
 Runs in one go, on the same generated files (``../shared/bench/gen_reports.py``):
 
 1. 1,000 small reports: parsedmarc's own parsing (offline, parse only) vs this project end to
-   end (unpack, parse, route, dedupe, store raw + records, roll up, enrich senders), each file
-   committed on its own.
+   end (unpack, parse, route, dedupe, store raw + records, roll up, enrich senders) in
+   ``msp ingest``'s batches, each batch's enrichment running beside the next batch's ingestion
+   as enrichment jobs run beside ingestion on workers.
 2. One 200,000-record report: the same two, each in a child process to measure peak memory.
 3. A backlog of reports queued on RQ and drained by 1, then 2, ``msp worker --burst`` processes.
 
@@ -25,6 +26,7 @@ import sys
 import tempfile
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -136,16 +138,28 @@ def prepare(app: Any, domains: set[str]) -> None:
 
 
 def ours_run(app: Any, paths: list[Path]) -> tuple[float, int, dict[str, int]]:
-    """Ingest files in ``msp ingest``'s batches (one transaction each), then enrich them."""
+    """Ingest files in ``msp ingest``'s batches (one transaction each) and enrich them.
+
+    As deployed, enrichment does not hold up ingestion: each batch's enrichment runs on a
+    second thread (its own app context, session and connection, like an enrichment job on a
+    worker) while the next batch is ingested. The time ends when the last enrichment is done.
+    """
     from msp.extensions import db
     from msp.reports import enrichment, service
     from msp.reports.cli import batches
+
+    def enrich(report_ids: list[int]) -> None:
+        with app.app_context():
+            enrichment.enrich_reports(report_ids, identifier, budget_seconds=5)
+            db.session.commit()
 
     statuses: dict[str, int] = {}
     records = 0
     with app.app_context():
         identifier = enrichment.identifier_from_config()
+    with ThreadPoolExecutor(max_workers=1) as enricher, app.app_context():
         started = time.perf_counter()
+        pending = []
         for chunk in batches(paths):
             done = service.ingest_files([(p.name, p.read_bytes()) for p in chunk], source="cli")
             report_ids = []
@@ -154,8 +168,9 @@ def ours_run(app: Any, paths: list[Path]) -> tuple[float, int, dict[str, int]]:
                 records += sum(o.records for o in outcomes)
                 report_ids += [o.report_pk for o in outcomes if o.report_pk]
             db.session.commit()
-            enrichment.enrich_reports(report_ids, identifier, budget_seconds=5)
-            db.session.commit()
+            pending.append(enricher.submit(enrich, report_ids))
+        for future in pending:
+            future.result()
         return time.perf_counter() - started, records, statuses
 
 
