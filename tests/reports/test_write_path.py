@@ -519,3 +519,55 @@ def test_a_plain_sql_delete_of_the_tenant_cascades_to_the_record_tables(
     db.session.execute(sa.text("DELETE FROM tenant WHERE id = :id"), {"id": tenant.id})
     db.session.expunge_all()
     assert counts(domain_id) == (0, 0, 0)
+
+
+# --- fallbacks and process-wide settings ------------------------------------------------------
+
+
+def test_a_batch_whose_bulk_write_fails_is_processed_file_by_file(
+    domain: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A driver error in the batch's COPY is an SQLAlchemy error: the batch rolls back to its
+    savepoint and every file is processed on its own, so a transient failure loses nothing."""
+    real = sink.write_daily
+    calls = Counter[str]()
+
+    def fails_once(conn: Any, rows: Any) -> None:
+        calls["daily"] += 1
+        if calls["daily"] == 1:
+            bulk.copy_rows(conn, "no_such_table", ("a",), [(1,)])
+        real(conn, rows)
+
+    monkeypatch.setattr(sink, "write_daily", fails_once)
+    files = [(f"f{i}.xml", big_report(domain.name, 4, report_id=f"fb{i}")) for i in range(3)]
+    done = service.ingest_files(files, source="cli")
+    assert [raw.status for raw, _ in done] == ["ingested"] * 3
+    assert calls["daily"] == 1 + 3  # the failed batch, then one write per file
+    assert db.session.scalar(select(func.count()).select_from(Report)) == 3
+    assert sum(daily(domain.id).values()) == sum(
+        r.count for data in (f[1] for f in files) for r in parsed(data)
+    )
+
+
+def test_gc_relaxation_nested_in_threads_restores_the_thresholds() -> None:
+    import gc
+    import threading
+
+    before = gc.get_threshold()
+    inside = threading.Event()
+    release = threading.Event()
+
+    def other_thread() -> None:
+        with ingest.fewer_gc_passes():
+            inside.set()
+            release.wait(5)
+
+    thread = threading.Thread(target=other_thread)
+    with ingest.fewer_gc_passes():
+        thread.start()
+        assert inside.wait(5)
+        assert gc.get_threshold()[0] >= 50_000
+    assert gc.get_threshold()[0] >= 50_000  # the other thread still ingests
+    release.set()
+    thread.join(5)
+    assert gc.get_threshold() == before
