@@ -230,33 +230,51 @@ def parse_document(data: bytes) -> tuple[Header, list[Record], Stats] | None:
     except etree.XMLSyntaxError:
         return None
     names = Names()
-    meta = policy = None
-    version: str | None = None
-    namespace: str | None = None
+    parts = _HeaderParts()
     records: list[Record] = []
     skipped, first_skip = 0, None
     for elem in root.iter(*_TAGS):
         if elem.getparent() is not root:
             return None  # a DMARC element nested in another: the streaming parser's order rules
-        namespace = AggregateParser.check_root(elem) if namespace is None else namespace
-        name = names[elem.tag]
+        name = parts.meet(elem, names[elem.tag])
         if name == "record":
             try:
                 records.append(convert(elem, names))
             except (AggregateError, KeyError, TypeError) as exc:
                 skipped += 1
                 first_skip = first_skip or _skip_reason(exc)
-        elif records or skipped:
-            continue  # as when streaming: the header is what comes before the first record
-        elif name == "report_metadata":
-            meta = elem
+        elif not (records or skipped):  # as when streaming: the header comes before the records
+            parts.take(name, elem)
+    return parts.header(), records, Stats(skipped, first_skip)
+
+
+class _HeaderParts:
+    """What a report has before its first record: metadata, published policy, version."""
+
+    def __init__(self) -> None:
+        self.meta: Any = None
+        self.policy: Any = None
+        self.version: str | None = None
+        self.namespace: str | None = None
+
+    def meet(self, elem: Any, name: str | None) -> str | None:
+        """Check the document on its first DMARC element; the element's name."""
+        if self.namespace is None:
+            self.namespace = AggregateParser.check_root(elem)
+        return name
+
+    def take(self, name: str | None, elem: Any) -> None:
+        if name == "report_metadata":
+            self.meta = elem
         elif name == "policy_published":
-            policy = policy if policy is not None else elem
+            self.policy = self.policy if self.policy is not None else elem
         elif name == "version":
-            version = _text(elem)
-    if meta is None:
-        raise AggregateError("not a DMARC aggregate report: no report_metadata")
-    return _header(meta, policy, version, namespace or ""), records, Stats(skipped, first_skip)
+            self.version = _text(elem)
+
+    def header(self) -> Header:
+        if self.meta is None:
+            raise AggregateError("not a DMARC aggregate report: no report_metadata")
+        return _header(self.meta, self.policy, self.version, self.namespace or "")
 
 
 def _skip_reason(exc: Exception) -> str:
@@ -334,25 +352,14 @@ class AggregateParser:
 
     def _scan_header(self, recover: bool) -> Header:
         self._start(recover)
-        meta = policy = None
-        version: str | None = None
-        namespace = None
+        parts = _HeaderParts()
         while (elem := self._next()) is not None:
-            if namespace is None:
-                namespace = self.check_root(elem)
-            name = _local(elem.tag)
+            name = parts.meet(elem, _local(elem.tag))
             if name == "record":
                 self._pending = elem
                 break
-            if name == "report_metadata":
-                meta = elem
-            elif name == "policy_published":
-                policy = policy if policy is not None else elem
-            elif name == "version":
-                version = _text(elem)
-        if meta is None:
-            raise AggregateError("not a DMARC aggregate report: no report_metadata")
-        return _header(meta, policy, version, namespace or "")
+            parts.take(name, elem)
+        return parts.header()
 
     @staticmethod
     def check_root(elem: Any) -> str:

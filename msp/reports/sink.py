@@ -45,22 +45,9 @@ RECORD_COLUMNS = (
     "dkim",
     "reasons",
 )
-DAILY_KEY = (
-    "tenant_id",
-    "domain_id",
-    "day",
-    "source_ip",
-    "header_from",
-    "disposition",
-    "spf_aligned",
-    "dkim_aligned",
-)
+DAILY_KEY = tuple(c.name for c in ReportDaily.__table__.primary_key.columns)
 SELECTOR_COLUMNS = (
-    "tenant_id",
-    "domain_id",
-    "source_ip",
-    "signing_domain",
-    "selector",
+    *(c.name for c in DkimSelectorSeen.__table__.primary_key.columns),
     "passed",
     "first_seen",
     "last_seen",

@@ -13,7 +13,7 @@ import hashlib
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 from msp.extensions import db
 from msp.reports.formats import MAGIC_GZIP, MAGIC_ZIP
@@ -71,42 +71,6 @@ def _encode(data: bytes) -> tuple[str, bytes]:
     return "gzip", gzip.compress(data, compresslevel=6, mtime=0)
 
 
-def _raw_fields(
-    data: bytes,
-    *,
-    source: str,
-    filename: str,
-    recipient: str | None,
-    tenant_id: int | None,
-    mailbox_id: int | None,
-    mailbox_uid: str | None,
-    object_store: ObjectStore | None,
-) -> dict[str, Any]:
-    """The row of one received file; its bytes go inline or to the object store."""
-    digest = hashlib.sha256(data).hexdigest()
-    codec, stored = _encode(data)
-    fields: dict[str, Any] = {
-        "tenant_id": tenant_id,
-        "source": source,
-        "filename": filename[:255],
-        "recipient": (recipient or None) and recipient[:320].lower(),
-        "mailbox_id": mailbox_id,
-        "mailbox_uid": mailbox_uid,
-        "sha256": digest,
-        "size": len(data),
-        "codec": codec,
-        "status": "pending",
-        "content": None,
-        "storage_key": None,
-    }
-    if object_store is None:
-        fields["content"] = stored
-    else:
-        fields["storage_key"] = f"{digest}.{codec}"
-        object_store.put(fields["storage_key"], stored)
-    return fields
-
-
 def store_raw(
     data: bytes,
     *,
@@ -120,18 +84,25 @@ def store_raw(
     flush: bool = True,
 ) -> RawReport:
     """Keep one received file as a ``pending`` raw report (flushed unless told otherwise)."""
+    digest = hashlib.sha256(data).hexdigest()
+    codec, stored = _encode(data)
     raw = RawReport(
-        **_raw_fields(
-            data,
-            source=source,
-            filename=filename,
-            recipient=recipient,
-            tenant_id=tenant_id,
-            mailbox_id=mailbox_id,
-            mailbox_uid=mailbox_uid,
-            object_store=object_store,
-        )
+        tenant_id=tenant_id,
+        source=source,
+        filename=filename[:255],
+        recipient=(recipient or None) and recipient[:320].lower(),
+        mailbox_id=mailbox_id,
+        mailbox_uid=mailbox_uid,
+        sha256=digest,
+        size=len(data),
+        codec=codec,
+        status="pending",
     )
+    if object_store is None:
+        raw.content = stored
+    else:
+        raw.storage_key = f"{digest}.{codec}"
+        object_store.put(raw.storage_key, stored)
     db.session.add(raw)
     if flush:
         db.session.flush()
