@@ -154,7 +154,7 @@ class BackgroundWriter:
     end of the ``with`` block), which waits for every write and re-raises the first error.
     """
 
-    def __init__(self, conn: Any, max_pending: int = 4) -> None:
+    def __init__(self, conn: Any, max_pending: int = 8) -> None:
         self.conn = conn
         self._max_pending = max_pending
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="msp-bulk")
