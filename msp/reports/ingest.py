@@ -24,7 +24,7 @@ from sqlalchemy import update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from msp.extensions import db
-from msp.reports import bulk, formats, sink
+from msp.reports import bulk, formats, parse_process, sink
 from msp.reports.aggregate import AggregateError, AggregateParser, Header, Record
 from msp.reports.formats import Limits, Payload
 from msp.reports.models import Report
@@ -212,7 +212,11 @@ def ingest_aggregate(payload: Payload, ctx: Context) -> Outcome:
         to = sink.target(
             where.tenant_id, where.domain_id, report_pk, domain, header.begin, header.end
         )
-        count, messages = stream_records(itertools.chain([first], records), to)
+        if dialect() == "postgresql" and parse_process.available():
+            parser.close()  # the child reads the payload again, from its start
+            count, messages = parse_process.stream(payload.open, to)
+        else:
+            count, messages = stream_records(itertools.chain([first], records), to)
         db.session.execute(
             update(Report).where(Report.id == report_pk).values(records=count, messages=messages)
         )
