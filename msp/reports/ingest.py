@@ -4,8 +4,9 @@ Each report found in the file is handled inside its own SAVEPOINT, so a broken r
 trace while the other reports of the same file are kept. The report row's unique key is claimed
 first (``INSERT .. ON CONFLICT DO NOTHING``): a report seen before, by any path or by a retried
 job, stops there as ``duplicate`` before its records are even read. Records stream from the
-parser into the database (:mod:`msp.reports.sink`; on PostgreSQL COPY on a helper thread) without
-being collected in memory. Small reports met by a :class:`~msp.reports.batch.Batch` are parsed
+parser into the database (:mod:`msp.reports.sink`; on PostgreSQL COPY on a helper thread, the
+parse itself in a forked child when :mod:`msp.reports.parse_process` allows) without being
+collected in memory. Small reports met by a :class:`~msp.reports.batch.Batch` are parsed
 here and routed, claimed and written with the rest of the batch.
 """
 
