@@ -4,9 +4,10 @@ Most reports are a few kilobytes. For those, per-report round trips (a routing q
 a savepoint, a COPY, roll-ups) cost more than the parse. In a batch, each small report is parsed
 completely in memory as its file is met (a broken one is rejected there, before touching the
 database) and :meth:`Batch.defer` hands back a ticket. :meth:`Batch.settle` then routes every
-deferred report (one query per way of arrival), claims their keys with one multi-row
-``INSERT .. ON CONFLICT DO NOTHING``, and writes records, roll-ups and DKIM sightings through
-one :class:`~msp.reports.sink.RecordSink`. Large reports keep the streaming path.
+deferred report (one query per way of arrival), claims their keys with one
+``INSERT .. ON CONFLICT DO NOTHING`` (fed by COPY on PostgreSQL), and writes records, roll-ups
+and DKIM sightings through one :class:`~msp.reports.sink.RecordSink`. Large reports keep the
+streaming path.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 from msp.extensions import db
 from msp.reports import bulk, ingest, sink
 from msp.reports.aggregate import AggregateParser, Header, Record, parse_document
-from msp.reports.ingest import Context, NoRecords, Outcome
+from msp.reports.ingest import Context, Outcome
 from msp.reports.models import Report
 from msp.reports.routing import Route, route_many
 
@@ -98,7 +99,7 @@ class Batch:
                 reason = "report has no records" + (
                     f" ({item.skip_reason})" if item.skip_reason else ""
                 )
-                outcomes[ticket] = Outcome("rejected", "aggregate", error=str(NoRecords(reason)))
+                outcomes[ticket] = Outcome("rejected", "aggregate", error=reason)
             elif item.key in claimable:  # the same report twice in one batch
                 outcomes[ticket] = item.outcome("duplicate", where)
             else:
