@@ -1,12 +1,14 @@
-"""Domain events: what happened to a tenant's domains, written as rows for notifications."""
+"""Domain events: what happened to a tenant's domains, written as rows for notifications,
+and their retention purge."""
 
 from __future__ import annotations
 
-from datetime import datetime
+import time
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import ForeignKey, Index, String, delete, exists, select
+from sqlalchemy.orm import Mapped, aliased, mapped_column
 
 from msp.db import TenantOwnedMixin, UTCDateTime, utcnow
 from msp.extensions import db
@@ -53,3 +55,50 @@ def emit_event(
     if flush:
         db.session.flush()
     return event
+
+
+PURGE_CHUNK = 5000  # rows per DELETE statement
+PURGE_BUDGET_SECONDS = 240.0  # a run stops after this (the job timeout is 600 s); the rest waits
+
+
+def purge_events(
+    retention_days: int,
+    now: datetime,
+    *,
+    chunk: int = PURGE_CHUNK,
+    budget_seconds: float = PURGE_BUDGET_SECONDS,
+) -> int:
+    """Delete events older than ``retention_days`` (0: keep for ever) in chunks; the count.
+
+    Only dispatched events that no delivery references go: ``notification_delivery.event_id``
+    cascades, so deleting an event would take its deliveries with it (open ones would never be
+    sent, finished ones would leave before ``MSP_NOTIFY_RETENTION_DAYS``). Such an event goes
+    in a later run, once its deliveries are pruned. Never commits.
+    """
+    if retention_days <= 0:
+        return 0
+    # notifications consume events: the one table that references them (imported here so this
+    # core module does not depend on an area at import time)
+    from msp.notifications.models import Delivery
+
+    cutoff = now - timedelta(days=retention_days)
+    deadline = time.monotonic() + budget_seconds
+    purged, after = 0, 0
+    while True:
+        old = aliased(Event)  # the chunk's own FROM: not correlated to the DELETE's table
+        batch = (
+            select(old.id)
+            .where(
+                old.id > after,
+                old.at < cutoff,
+                old.dispatched_at.is_not(None),
+                ~exists().where(Delivery.event_id == old.id),
+            )
+            .order_by(old.id)
+            .limit(chunk)
+        )
+        ids = list(db.session.scalars(delete(Event).where(Event.id.in_(batch)).returning(Event.id)))
+        purged += len(ids)
+        if len(ids) < chunk or time.monotonic() >= deadline:
+            return purged
+        after = max(ids)

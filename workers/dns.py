@@ -1,10 +1,14 @@
-"""DNS posture jobs: check one domain, and the sweep that enqueues the due ones."""
+"""DNS posture jobs: check one domain, the sweep that enqueues the due ones, and the daily
+retention purge of the posture history."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from msp.dns import service
+from flask import current_app
+
+from msp.db import utcnow
+from msp.dns import retention, service
 from msp.queues import CHECKS
 from workers.runtime import CronEntry, job
 
@@ -22,4 +26,14 @@ def sweep() -> dict[str, int]:
     return {"enqueued": len(service.sweep())}
 
 
-CRON = [CronEntry(sweep, queue=CHECKS, interval=300)]
+@job
+def purge_history() -> int:
+    """Delete posture runs past ``MSP_DNS_HISTORY_RETENTION_DAYS`` (bounded chunks)."""
+    days = int(current_app.config.get("MSP_DNS_HISTORY_RETENTION_DAYS") or 0)
+    return retention.purge_history(days, utcnow())
+
+
+CRON = [
+    CronEntry(sweep, queue=CHECKS, interval=300),
+    CronEntry(purge_history, queue=CHECKS, cron="23 3 * * *"),
+]

@@ -1,5 +1,6 @@
 """Notification jobs: the dispatch sweep (events -> deliveries -> one send job each, plus
-overdue retries), the send job, and the weekly digest sweep and job.
+overdue retries), the send job, the weekly digest sweep and job, and the daily retention
+purges (finished deliveries, then the dispatched events none refers to any more).
 
 Jobs take ids, call one service function, and the ``@job`` wrapper commits.
 """
@@ -10,6 +11,7 @@ from typing import Any
 
 from flask import current_app
 
+from msp import events
 from msp.db import utcnow
 from msp.extensions import db
 from msp.notifications import delivery
@@ -75,8 +77,16 @@ def prune_deliveries() -> int:
     return delivery.prune_deliveries(_settings(), utcnow())
 
 
+@job
+def purge_events() -> int:
+    """Delete dispatched events past ``MSP_EVENT_RETENTION_DAYS`` that no delivery refers to."""
+    return events.purge_events(_settings().event_retention_days, utcnow())
+
+
 CRON: list[CronEntry] = [
     CronEntry(func=dispatch_events, queue=NOTIFICATIONS, interval=30),
     CronEntry(func=digest_sweep, queue=NOTIFICATIONS, cron="7 * * * *"),
     CronEntry(func=prune_deliveries, queue=NOTIFICATIONS, cron="41 3 * * *"),
+    # after the deliveries' prune, so the events they freed go the same night
+    CronEntry(func=purge_events, queue=NOTIFICATIONS, cron="53 3 * * *"),
 ]

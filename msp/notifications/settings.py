@@ -1,4 +1,5 @@
-"""Settings of the notifications area: the SMTP relay, webhook safety, retries, the digest.
+"""Settings of the notifications area: the SMTP relay, webhook safety, retries, the digest,
+how long deliveries and the events they come from are kept.
 
 :func:`notify_settings` turns the parsed app configuration into one frozen value that the
 service and the channels take as an argument (they never read ``current_app`` themselves).
@@ -53,6 +54,12 @@ SETTINGS: list[Setting] = [
     Setting(
         "NOTIFY_RETENTION_DAYS", int, 90, help="days a finished delivery is kept (0: for ever)"
     ),
+    Setting(
+        "EVENT_RETENTION_DAYS",
+        int,
+        180,
+        help="days a dispatched event is kept once no delivery refers to it (0: for ever)",
+    ),
     Setting("NOTIFY_DISPATCH_BATCH", int, 500, help="events fanned out per dispatch sweep"),
     Setting(
         "DIGEST_WEEKDAY",
@@ -81,6 +88,7 @@ class NotifySettings:
     retry_seconds: tuple[int, ...] = (60, 300, 1800, 7200)
     dispatch_batch: int = 500
     retention_days: int = 90
+    event_retention_days: int = 180
     digest_weekday: int = 0
     digest_hour: int = 8
     base_url: str = "http://127.0.0.1:8000"
@@ -112,6 +120,7 @@ def notify_settings(config: Mapping[str, Any]) -> NotifySettings:
         webhook_allow_private=bool(get("WEBHOOK_ALLOW_PRIVATE", False)),
         retry_seconds=tuple(get("NOTIFY_RETRY_SECONDS", defaults.retry_seconds)),
         retention_days=int(get("NOTIFY_RETENTION_DAYS", defaults.retention_days)),
+        event_retention_days=int(get("EVENT_RETENTION_DAYS", defaults.event_retention_days)),
         dispatch_batch=int(get("NOTIFY_DISPATCH_BATCH", defaults.dispatch_batch)),
         digest_weekday=int(get("DIGEST_WEEKDAY", defaults.digest_weekday)) % 7,
         digest_hour=int(get("DIGEST_HOUR", defaults.digest_hour)),

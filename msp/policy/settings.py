@@ -39,9 +39,17 @@ from msp.config import Setting
 from msp.errors import ValidationFailed
 from msp.policy.stages import Policy, Stage
 
-# The policy area has no deployment-wide ``MSP_*`` setting: its schedule is in
-# ``workers/policy.py`` and everything else is per tenant or per domain (below).
-SETTINGS: list[Setting] = []
+# The policy area's one deployment-wide ``MSP_*`` setting is the timeline's retention; its
+# schedule is in ``workers/policy.py`` and everything else is per tenant or per domain (below).
+SETTINGS: list[Setting] = [
+    Setting(
+        "POLICY_TIMELINE_RETENTION_DAYS",
+        int,
+        400,
+        help="days a policy timeline entry (daily evaluations, decisions) is kept; a domain's "
+        "latest entry and those of an open change always stay (0: for ever)",
+    ),
+]
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")

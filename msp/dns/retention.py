@@ -1,0 +1,71 @@
+"""The posture history's retention: runs older than ``MSP_DNS_HISTORY_RETENTION_DAYS`` are
+deleted in bounded chunks (a check adds one, with its whole result, every few hours).
+
+Kept whatever their age, because deleting them would lose more than history:
+
+* each domain's latest run (the posture other areas read, :func:`msp.dns.service.latest_run`);
+* a run a record snapshot points to (``dns_record_snapshot.run_id`` cascades: the snapshot is
+  the baseline the next check compares with, and without it a change would go unnoticed);
+* a run a drift points to (``dns_record_drift.run_id`` cascades: the record-change history is
+  kept, it grows per change, not per check).
+
+Findings point to the runs that opened and closed them with ``SET NULL``: they stay, without
+the link. Never commits.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, exists, select, tuple_
+from sqlalchemy.orm import aliased
+
+from msp.dns.models import PostureRun, RecordDrift, RecordSnapshot
+from msp.extensions import db
+
+PURGE_CHUNK = 5000  # rows per DELETE statement
+PURGE_BUDGET_SECONDS = 240.0  # a run stops after this (the job timeout is 600 s); the rest waits
+
+
+def purge_history(
+    retention_days: int,
+    now: datetime,
+    *,
+    chunk: int = PURGE_CHUNK,
+    budget_seconds: float = PURGE_BUDGET_SECONDS,
+) -> int:
+    """Delete posture runs older than ``retention_days`` (0: keep for ever); the count."""
+    if retention_days <= 0:
+        return 0
+    cutoff = now - timedelta(days=retention_days)
+    deadline = time.monotonic() + budget_seconds
+    old, newer = aliased(PostureRun), aliased(PostureRun)
+    superseded = exists().where(
+        newer.tenant_id == old.tenant_id,
+        newer.domain_id == old.domain_id,
+        tuple_(newer.checked_at, newer.id) > tuple_(old.checked_at, old.id),
+    )
+    purged, after = 0, 0
+    while True:
+        batch = (
+            select(old.id)
+            .where(
+                old.id > after,
+                old.checked_at < cutoff,
+                superseded,
+                ~exists().where(RecordSnapshot.run_id == old.id),
+                ~exists().where(RecordDrift.run_id == old.id),
+            )
+            .order_by(old.id)
+            .limit(chunk)
+        )
+        ids = list(
+            db.session.scalars(
+                delete(PostureRun).where(PostureRun.id.in_(batch)).returning(PostureRun.id)
+            )
+        )
+        purged += len(ids)
+        if len(ids) < chunk or time.monotonic() >= deadline:
+            return purged
+        after = max(ids)
