@@ -3,15 +3,15 @@ and their retention purge."""
 
 from __future__ import annotations
 
-import time
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, delete, exists, select
-from sqlalchemy.orm import Mapped, aliased, mapped_column
+from sqlalchemy import ForeignKey, Index, String, exists
+from sqlalchemy.orm import Mapped, mapped_column
 
 from msp.db import TenantOwnedMixin, UTCDateTime, utcnow
 from msp.extensions import db
+from msp.purge import PURGE_BUDGET_SECONDS, PURGE_CHUNK, purge_in_chunks
 
 
 class Event(TenantOwnedMixin, db.Model):  # type: ignore[name-defined]
@@ -57,10 +57,6 @@ def emit_event(
     return event
 
 
-PURGE_CHUNK = 5000  # rows per DELETE statement
-PURGE_BUDGET_SECONDS = 240.0  # a run stops after this (the job timeout is 600 s); the rest waits
-
-
 def purge_events(
     retention_days: int,
     now: datetime,
@@ -82,23 +78,13 @@ def purge_events(
     from msp.notifications.models import Delivery
 
     cutoff = now - timedelta(days=retention_days)
-    deadline = time.monotonic() + budget_seconds
-    purged, after = 0, 0
-    while True:
-        old = aliased(Event)  # the chunk's own FROM: not correlated to the DELETE's table
-        batch = (
-            select(old.id)
-            .where(
-                old.id > after,
-                old.at < cutoff,
-                old.dispatched_at.is_not(None),
-                ~exists().where(Delivery.event_id == old.id),
-            )
-            .order_by(old.id)
-            .limit(chunk)
-        )
-        ids = list(db.session.scalars(delete(Event).where(Event.id.in_(batch)).returning(Event.id)))
-        purged += len(ids)
-        if len(ids) < chunk or time.monotonic() >= deadline:
-            return purged
-        after = max(ids)
+    return purge_in_chunks(
+        Event,
+        lambda old: (
+            old.at < cutoff,
+            old.dispatched_at.is_not(None),
+            ~exists().where(Delivery.event_id == old.id),
+        ),
+        chunk=chunk,
+        budget_seconds=budget_seconds,
+    )

@@ -69,6 +69,5 @@ def purge_timeline() -> int:
 CRON: list[CronEntry] = [
     CronEntry(sweep_evaluations, queue=DEFAULT, cron=EVALUATION_CRON),
     CronEntry(sweep_changes, queue=DEFAULT, interval=WATCH_INTERVAL),
-    # purge_timeline belongs here, CronEntry(purge_timeline, queue=DEFAULT, cron=PURGE_CRON),
-    # once tests/policy/test_workers.py (which pins this list) lists it too
+    CronEntry(purge_timeline, queue=DEFAULT, cron=PURGE_CRON),
 ]

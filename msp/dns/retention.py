@@ -15,17 +15,14 @@ the link. Never commits.
 
 from __future__ import annotations
 
-import time
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import delete, exists, select, tuple_
+from sqlalchemy import exists, tuple_
 from sqlalchemy.orm import aliased
 
 from msp.dns.models import PostureRun, RecordDrift, RecordSnapshot
-from msp.extensions import db
-
-PURGE_CHUNK = 5000  # rows per DELETE statement
-PURGE_BUDGET_SECONDS = 240.0  # a run stops after this (the job timeout is 600 s); the rest waits
+from msp.purge import PURGE_BUDGET_SECONDS, PURGE_CHUNK, purge_in_chunks
 
 
 def purge_history(
@@ -39,33 +36,19 @@ def purge_history(
     if retention_days <= 0:
         return 0
     cutoff = now - timedelta(days=retention_days)
-    deadline = time.monotonic() + budget_seconds
-    old, newer = aliased(PostureRun), aliased(PostureRun)
-    superseded = exists().where(
-        newer.tenant_id == old.tenant_id,
-        newer.domain_id == old.domain_id,
-        tuple_(newer.checked_at, newer.id) > tuple_(old.checked_at, old.id),
-    )
-    purged, after = 0, 0
-    while True:
-        batch = (
-            select(old.id)
-            .where(
-                old.id > after,
-                old.checked_at < cutoff,
-                superseded,
-                ~exists().where(RecordSnapshot.run_id == old.id),
-                ~exists().where(RecordDrift.run_id == old.id),
-            )
-            .order_by(old.id)
-            .limit(chunk)
+
+    def purgeable(old: Any) -> tuple[Any, ...]:
+        newer = aliased(PostureRun)
+        superseded = exists().where(
+            newer.tenant_id == old.tenant_id,
+            newer.domain_id == old.domain_id,
+            tuple_(newer.checked_at, newer.id) > tuple_(old.checked_at, old.id),
         )
-        ids = list(
-            db.session.scalars(
-                delete(PostureRun).where(PostureRun.id.in_(batch)).returning(PostureRun.id)
-            )
+        return (
+            old.checked_at < cutoff,
+            superseded,
+            ~exists().where(RecordSnapshot.run_id == old.id),
+            ~exists().where(RecordDrift.run_id == old.id),
         )
-        purged += len(ids)
-        if len(ids) < chunk or time.monotonic() >= deadline:
-            return purged
-        after = max(ids)
+
+    return purge_in_chunks(PostureRun, purgeable, chunk=chunk, budget_seconds=budget_seconds)

@@ -21,7 +21,7 @@ from msp.policy.models import PolicyChange, PolicyTimelineEntry
 from msp.policy.stages import Stage
 from msp.queues import DEFAULT, enqueue
 from tests.factories import make_domain, make_tenant
-from workers.policy import CRON, sweep_changes, sweep_evaluations
+from workers.policy import CRON, purge_timeline, sweep_changes, sweep_evaluations
 
 from .evidence import StaticEvidence
 from .integration import make_ready, put_at_stage
@@ -31,12 +31,13 @@ def _count(model: Any, *where: Any) -> int:
     return db.session.scalar(select(func.count()).select_from(model).where(*where)) or 0
 
 
-def test_cron_runs_the_daily_sweep_and_the_watch() -> None:
+def test_cron_runs_the_daily_sweep_the_watch_and_the_purge() -> None:
     assert [(e.func, e.queue) for e in CRON] == [
         (sweep_evaluations, DEFAULT),
         (sweep_changes, DEFAULT),
+        (purge_timeline, DEFAULT),
     ]
-    assert CRON[0].cron and CRON[1].interval
+    assert CRON[0].cron and CRON[1].interval and CRON[2].cron
 
 
 def test_the_daily_sweep_fans_out_one_evaluation_per_domain_once_a_day(
