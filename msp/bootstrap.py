@@ -5,6 +5,8 @@ from __future__ import annotations
 import gc
 import logging
 import secrets
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from flask import current_app
@@ -13,6 +15,12 @@ from sqlalchemy import select
 
 from msp.auth.models import User
 from msp.extensions import db
+from msp.liveness import WORKER_TTL, touch
+
+if TYPE_CHECKING:
+    from redis.client import Pipeline
+    from rq import Worker
+    from rq.cron import CronScheduler
 
 log = logging.getLogger(__name__)
 
@@ -62,9 +70,12 @@ def run_standalone(host: str, port: int, demo: bool) -> None:
     run_simple(host, port, app, threaded=True, use_reloader=False)
 
 
-def run_worker(queue_names: list[str], *, burst: bool, name: str | None) -> None:
-    """An RQ worker on the configured Redis; the app context lives as long as the worker."""
-    from rq import Queue, Worker
+def run_worker(
+    queue_names: list[str], *, burst: bool, name: str | None, liveness_file: Path | None = None
+) -> None:
+    """An RQ worker on the configured Redis; the app context lives as long as the worker.
+    With ``liveness_file``, it is touched now and on every RQ heartbeat (see msp/liveness.py)."""
+    from rq import Queue
     from rq.serializers import JSONSerializer
 
     from msp.queues import ALL_QUEUES, dispatcher
@@ -74,10 +85,20 @@ def run_worker(queue_names: list[str], *, burst: bool, name: str | None) -> None
         raise click.ClickException(f"unknown queue(s): {', '.join(sorted(unknown))}")
     if not current_app.config["MSP_REDIS_URL"]:
         raise click.ClickException("MSP_REDIS_URL is not set: use `msp standalone` instead")
+    if liveness_file is not None:
+        touch(liveness_file)  # the probe's max age covers the start-up from here
     _preload_for_work_horses()
     connection = dispatcher().connection
     queues = [Queue(n, connection=connection, serializer=JSONSerializer) for n in queue_names]
-    worker = Worker(queues, connection=connection, serializer=JSONSerializer, name=name)
+    worker_class = _liveness_worker_class(liveness_file)
+    worker = worker_class(
+        queues,
+        connection=connection,
+        serializer=JSONSerializer,
+        name=name,
+        # RQ's default (420 s) leaves an idle worker 7 minutes between heartbeats.
+        worker_ttl=WORKER_TTL if liveness_file is not None else None,
+    )
     db.engine.dispose()  # never share pooled connections with forked work horses
     worker.work(burst=burst, with_scheduler=True)
 
@@ -96,10 +117,46 @@ def _preload_for_work_horses() -> None:
     gc.freeze()
 
 
-def run_scheduler() -> None:
+def _liveness_worker_class(liveness_file: Path | None) -> type[Worker]:
+    """RQ's Worker, or one that touches ``liveness_file`` on each heartbeat: before the Redis
+    write, so a worker retrying an unreachable Redis counts as alive (a restart would not help)
+    while one blocked on a dead connection does not."""
+    from rq import Worker
+
+    if liveness_file is None:
+        return Worker
+    path = liveness_file
+
+    class LivenessWorker(Worker):
+        def heartbeat(self, timeout: int | None = None, pipeline: Pipeline | None = None) -> None:
+            touch(path)
+            super().heartbeat(timeout, pipeline)
+
+    return LivenessWorker
+
+
+def run_scheduler(liveness_file: Path | None = None) -> None:
+    """The rq cron scheduler; with ``liveness_file``, touched now and on each round."""
     from msp.queues import dispatcher
     from workers.schedule import build_scheduler
 
     if not current_app.config["MSP_REDIS_URL"]:
         raise click.ClickException("MSP_REDIS_URL is not set: `msp standalone` runs the schedule")
-    build_scheduler(dispatcher().connection).start()
+    if liveness_file is not None:
+        touch(liveness_file)
+    scheduler = build_scheduler(dispatcher().connection)
+    if liveness_file is not None:
+        _touch_on_heartbeat(scheduler, liveness_file)
+    scheduler.start()
+
+
+def _touch_on_heartbeat(scheduler: CronScheduler, liveness_file: Path) -> None:
+    """workers/schedule.py owns the scheduler's class: wrap this one's heartbeat (once per
+    round, at least every 60 s) rather than subclass it here."""
+    beat = scheduler.heartbeat
+
+    def heartbeat() -> None:
+        touch(liveness_file)
+        beat()
+
+    scheduler.heartbeat = heartbeat  # type: ignore[method-assign]

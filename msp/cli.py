@@ -1,7 +1,8 @@
 """The ``msp`` command: a Flask CLI group with the platform's commands.
 
 ``MSP_DATABASE_URL`` and ``MSP_REDIS_URL`` select the database and the queue (unset Redis: jobs
-run in-process). Each area contributes ``COMMANDS`` from ``msp/<area>/cli.py``.
+run in-process). Each area contributes ``COMMANDS`` from ``msp/<area>/cli.py``; they are loaded
+lazily (``LAZY_COMMANDS``), so ``msp --help`` and every command import only what they run.
 """
 
 from __future__ import annotations
@@ -10,6 +11,9 @@ import importlib
 import json
 import secrets
 import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import click
@@ -17,7 +21,67 @@ from flask import Flask
 from flask.cli import FlaskGroup, with_appcontext
 
 from msp import create_app
+from msp.liveness import LIVENESS_FILE_ENV
 
+
+@dataclass(frozen=True)
+class LazyCommand:
+    """A command the group imports only when it runs: ``target`` is ``module:attribute``;
+    ``help`` is its one-line help for ``msp --help`` (tests/test_cli_lazy.py keeps it true)."""
+
+    target: str
+    help: str
+
+    def load(self) -> click.Command:
+        module_name, _, attribute = self.target.partition(":")
+        command = getattr(importlib.import_module(module_name), attribute)
+        if not isinstance(command, click.Command):
+            raise TypeError(f"{self.target} is not a click command")
+        return command
+
+
+# Every area command (and the app's own `db` and `openapi` groups), by name. Importing them all
+# took seconds (parsedmarc, alembic, dnspython, gunicorn...), and listing the app's commands
+# built the whole app: `msp --help` paid for both.
+LAZY_COMMANDS: Mapping[str, LazyCommand] = {
+    "alive": LazyCommand(
+        "msp.liveness:alive",
+        "Exit 1 unless a worker or scheduler touched PATH lately (liveness probe).",
+    ),
+    "billing": LazyCommand(
+        "msp.billing.cli:billing",
+        "Stripe billing: status, sync from Stripe, subscribe or link a tenant.",
+    ),
+    "check": LazyCommand(
+        "msp.dns.cli:check",
+        "Check the e-mail authentication records of DOMAIN...",
+    ),
+    "db": LazyCommand("flask_migrate.cli:db", "Perform database migrations."),
+    "digest": LazyCommand("msp.notifications.cli:digest", "The weekly posture digest."),
+    "ingest": LazyCommand(
+        "msp.reports.cli:ingest",
+        "Ingest DMARC aggregate, failure and TLS report files or folders (recursively).",
+    ),
+    "notify": LazyCommand(
+        "msp.notifications.cli:notify", "Notification teams, endpoints and deliveries."
+    ),
+    "openapi": LazyCommand("flask_smorest.spec:openapi_cli", "OpenAPI commands."),
+    "plan": LazyCommand(
+        "msp.policy.cli:plan",
+        "Show DOMAIN's stage, the record to publish now, the next stage and every gate.",
+    ),
+    "simulate": LazyCommand(
+        "msp.policy.cli:simulate",
+        "Replay DOMAIN's last N days of aggregate data under a proposed record.",
+    ),
+    "web": LazyCommand(
+        "msp.serving:web",
+        "Serve the web app and API with gunicorn (SIGTERM: finish requests, then stop).",
+    ),
+}
+
+# The modules whose ``COMMANDS`` the table stands for (tests/test_cli_lazy.py checks both agree);
+# the table also holds the app's own groups and `alive` (msp/liveness.py).
 AREA_CLI_MODULES = (
     "msp.dns.cli",
     "msp.reports.cli",
@@ -26,6 +90,42 @@ AREA_CLI_MODULES = (
     "msp.notifications.cli",
     "msp.billing.cli",
 )
+
+
+class LazyFlaskGroup(FlaskGroup):
+    """A FlaskGroup that lists ``LAZY_COMMANDS`` from the table and imports one only when it
+    is looked up. Listing never loads the app: the app's commands are in the table too. A
+    name in neither place still falls back to the app's commands, as FlaskGroup does."""
+
+    def __init__(self, *args: Any, lazy_commands: Mapping[str, LazyCommand], **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.lazy_commands = lazy_commands
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self._load_plugin_commands()
+        return sorted(set(self.commands) | set(self.lazy_commands))
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in self.commands and name in self.lazy_commands:
+            self.add_command(self.lazy_commands[name].load(), name)
+        return super().get_command(ctx, name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """Click's listing, with the table's help for commands not imported yet."""
+        commands = [(name, self._command_for_help(name)) for name in self.list_commands(ctx)]
+        commands = [(name, command) for name, command in commands if not command.hidden]
+        if not commands:
+            return
+        limit = formatter.width - 6 - max(len(name) for name, _ in commands)
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, cmd.get_short_help_str(limit)) for name, cmd in commands])
+
+    def _command_for_help(self, name: str) -> click.Command:
+        command = self.commands.get(name)
+        if command is not None:
+            return command
+        # A stand-in so click shortens the table's help exactly as it would the real one.
+        return click.Command(name, help=self.lazy_commands[name].help)
 
 
 def _make_app() -> Flask:
@@ -48,7 +148,11 @@ def _commit() -> None:
 
 
 @click.group(
-    cls=FlaskGroup, create_app=_make_app, add_default_commands=False, add_version_option=False
+    cls=LazyFlaskGroup,
+    create_app=_make_app,
+    add_default_commands=False,
+    add_version_option=False,
+    lazy_commands=LAZY_COMMANDS,
 )
 def cli() -> None:
     """MSP DMARC platform: from 'anyone can spoof us' to p=reject, safely."""
@@ -361,6 +465,7 @@ def tokens_revoke(token_id: int) -> None:
 
 # --- configuration ---------------------------------------------------------------------------
 
+
 @cli.command("settings")
 @click.option("--json", "as_json", is_flag=True, help="print JSON")
 def settings_command(as_json: bool) -> None:
@@ -370,8 +475,10 @@ def settings_command(as_json: bool) -> None:
     from msp.config import all_settings, load_config, redacted
 
     values = redacted(load_config(os.environ))
-    rows = [{"name": f"MSP_{s.name}", "value": values.get(s.name), "secret": s.secret,
-             "help": s.help} for s in all_settings()]
+    rows = [
+        {"name": f"MSP_{s.name}", "value": values.get(s.name), "secret": s.secret, "help": s.help}
+        for s in all_settings()
+    ]
     if as_json:
         click.echo(json.dumps(rows, indent=2, default=str))
         return
@@ -399,6 +506,16 @@ def standalone(host: str, port: int, demo: bool) -> None:
     run_standalone(host, port, demo)
 
 
+def _liveness_option(process: str) -> Any:
+    return click.option(
+        "--liveness-file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        envvar=LIVENESS_FILE_ENV,
+        show_envvar=True,
+        help=f"touch this file each time the {process} loop turns (for `msp alive`)",
+    )
+
+
 @cli.command()
 @click.option(
     "--queues",
@@ -409,43 +526,28 @@ def standalone(host: str, port: int, demo: bool) -> None:
 )
 @click.option("--burst", is_flag=True, help="exit when the queues are empty")
 @click.option("--name", help="worker name")
+@_liveness_option("worker")
 @with_appcontext
-def worker(queues: str, burst: bool, name: str | None) -> None:
+def worker(queues: str, burst: bool, name: str | None, liveness_file: Path | None) -> None:
     """Run an RQ worker (SIGTERM: finish the current job, then stop)."""
     from msp.bootstrap import run_worker
 
-    run_worker([q.strip() for q in queues.split(",") if q.strip()], burst=burst, name=name)
+    run_worker(
+        [q.strip() for q in queues.split(",") if q.strip()],
+        burst=burst,
+        name=name,
+        liveness_file=liveness_file,
+    )
 
 
 @cli.command()
+@_liveness_option("scheduler")
 @with_appcontext
-def scheduler() -> None:
+def scheduler(liveness_file: Path | None) -> None:
     """Run the one periodic-job scheduler (RQ cron). Run exactly one."""
     from msp.bootstrap import run_scheduler
 
-    run_scheduler()
-
-
-def _register_area_commands() -> None:
-    for module_name in AREA_CLI_MODULES:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name != module_name:
-                raise
-            continue
-        for command in getattr(module, "COMMANDS", []):
-            cli.add_command(command)
-
-
-def _register_db_commands() -> None:
-    from flask_migrate.cli import db as db_group
-
-    cli.add_command(db_group)
-
-
-_register_db_commands()
-_register_area_commands()
+    run_scheduler(liveness_file=liveness_file)
 
 
 def main() -> None:

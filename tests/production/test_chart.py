@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import click
 import pytest
 import yaml
 
@@ -245,3 +246,88 @@ def test_every_command_the_chart_runs_exists_in_the_msp_cli(helm: Path) -> None:
         for arg in args:
             if arg.startswith("--"):
                 assert arg.split("=")[0] in options, (name, arg)
+
+
+def _container(deployment: Manifest) -> Manifest:
+    container: Manifest = deployment["spec"]["template"]["spec"]["containers"][0]
+    return container
+
+
+def _msp_command(argv: list[str]) -> click.Command:
+    from msp.cli import cli
+
+    assert argv[0] == "msp"
+    command: click.Command | None = cli
+    args = argv[1:]
+    while isinstance(command, click.Group) and args and not args[0].startswith("-"):
+        command = command.get_command(click.Context(cli), args.pop(0))
+    assert command is not None and not isinstance(command, click.Group), argv
+    return command
+
+
+def test_workers_and_scheduler_have_an_exec_liveness_probe_on_the_file_they_touch(
+    helm: Path,
+) -> None:
+    deployments = by_kind(manifests(helm, "-f", str(PRODUCTION_VALUES)), "Deployment")
+    probed = {name: d for name, d in deployments.items() if name != "rel-msp-web"}
+    assert len(probed) == 4  # 3 worker groups and the scheduler
+    for name, deployment in probed.items():
+        container = _container(deployment)
+        max_age = "180" if name == "rel-msp-scheduler" else "300"
+        probe = container["livenessProbe"]
+        assert probe["exec"]["command"] == [
+            "msp",
+            "alive",
+            "/tmp/msp-alive",
+            f"--max-age={max_age}",
+        ]
+        assert (probe["periodSeconds"], probe["timeoutSeconds"], probe["failureThreshold"]) == (
+            30,
+            10,
+            3,
+        ), name
+        # The process learns the file from the environment; it lies on the /tmp emptyDir.
+        assert {"name": "MSP_LIVENESS_FILE", "value": "/tmp/msp-alive"} in container["env"], name
+        process = _msp_command(["msp", *container["args"]])
+        liveness = [p for p in process.params if "--liveness-file" in getattr(p, "opts", [])]
+        assert [getattr(p, "envvar", None) for p in liveness] == ["MSP_LIVENESS_FILE"], name
+        alive = _msp_command(probe["exec"]["command"][:2])
+        options = {opt for param in alive.params for opt in getattr(param, "opts", [])}
+        assert "--max-age" in options
+
+
+def test_liveness_probe_values_are_used_and_disabling_removes_probe_and_file(
+    helm: Path,
+) -> None:
+    deployments = by_kind(
+        manifests(
+            helm,
+            "--set",
+            "workerLivenessProbe.periodSeconds=45",
+            "--set",
+            "workerLivenessProbe.maxAgeSeconds=600",
+            "--set",
+            "scheduler.livenessProbe.enabled=false",
+        ),
+        "Deployment",
+    )
+    worker = _container(deployments["rel-msp-worker-default"])
+    assert worker["livenessProbe"]["periodSeconds"] == 45
+    assert worker["livenessProbe"]["exec"]["command"][-1] == "--max-age=600"
+    scheduler = _container(deployments["rel-msp-scheduler"])
+    assert "livenessProbe" not in scheduler
+    assert all(e["name"] != "MSP_LIVENESS_FILE" for e in scheduler["env"])
+    web = _container(deployments["rel-msp-web"])
+    assert all(e["name"] != "MSP_LIVENESS_FILE" for e in web["env"])
+
+
+@pytest.mark.parametrize(
+    ("key", "minimum"),
+    [("workerLivenessProbe.maxAgeSeconds", 120), ("scheduler.livenessProbe.maxAgeSeconds", 90)],
+)
+def test_a_liveness_max_age_shorter_than_the_quiet_loop_is_refused(
+    helm: Path, key: str, minimum: int
+) -> None:
+    done = render(helm, "--set", f"{key}={minimum - 1}")
+    assert done.returncode != 0
+    assert f"minimum: got {minimum - 1}, want {minimum}" in done.stderr, done.stderr

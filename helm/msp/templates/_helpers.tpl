@@ -115,6 +115,31 @@ by reading the live Secret (lookup returns nothing under `helm template`).
 {{- end }}
 {{- end -}}
 
+{{/* The file a worker or scheduler touches each time its loop turns (on the /tmp emptyDir). */}}
+{{- define "msp.livenessFile" -}}
+/tmp/msp-alive
+{{- end -}}
+
+{{/* env entry and exec liveness probe of a worker or scheduler container (msp/liveness.py).
+Call with (dict "ctx" $ "probe" .Values.scheduler.livenessProbe); renders nothing when disabled. */}}
+{{- define "msp.livenessEnv" -}}
+{{- if .probe.enabled -}}
+- name: MSP_LIVENESS_FILE
+  value: {{ include "msp.livenessFile" .ctx }}
+{{- end }}
+{{- end -}}
+
+{{- define "msp.livenessProbe" -}}
+{{- if .probe.enabled -}}
+livenessProbe:
+  exec:
+    command: ["msp", "alive", {{ include "msp.livenessFile" .ctx | quote }}, "--max-age={{ .probe.maxAgeSeconds }}"]
+  periodSeconds: {{ .probe.periodSeconds }}
+  timeoutSeconds: {{ .probe.timeoutSeconds }}
+  failureThreshold: {{ .probe.failureThreshold }}
+{{- end }}
+{{- end -}}
+
 {{/* Pod annotations: roll pods when configuration changes. */}}
 {{- define "msp.podAnnotations" -}}
 checksum/config: {{ toYaml .Values.config | sha256sum }}
@@ -155,7 +180,8 @@ volumes:
       sizeLimit: {{ .Values.tmpSizeLimit }}
 {{- end -}}
 
-{{/* Container fields shared by every container (everything but name, args, probes, resources). */}}
+{{/* Container fields shared by every container (everything but name, env, args, probes,
+resources): each adds `env:` with "msp.env" and its own variables. */}}
 {{- define "msp.containerCommon" -}}
 image: {{ include "msp.image" . }}
 imagePullPolicy: {{ .Values.image.pullPolicy }}
@@ -163,8 +189,6 @@ securityContext:
   {{- toYaml .Values.securityContext | nindent 2 }}
 envFrom:
   {{- include "msp.envFrom" . | nindent 2 }}
-env:
-  {{- include "msp.env" . | nindent 2 }}
 volumeMounts:
   - name: tmp
     mountPath: /tmp

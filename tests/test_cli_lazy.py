@@ -1,0 +1,86 @@
+"""`msp` loads area commands lazily: the table of names and one-line helps in msp/cli.py stays
+true to the real commands, `msp --help` lists them all without importing them, and running one
+imports only its own module."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import subprocess
+import sys
+
+import click
+import pytest
+from flask import Flask
+
+from msp.cli import AREA_CLI_MODULES, LAZY_COMMANDS, cli
+
+
+def _area_commands() -> dict[str, click.Command]:
+    commands: dict[str, click.Command] = {}
+    for module_name in AREA_CLI_MODULES:
+        for command in importlib.import_module(module_name).COMMANDS:
+            assert command.name not in commands, f"{command.name} is defined twice"
+            commands[str(command.name)] = command
+    return commands
+
+
+def test_the_table_names_every_area_command_and_every_app_command(app: Flask) -> None:
+    app_commands = set(app.cli.list_commands(click.Context(app.cli)))
+    probe = {"alive"}  # msp/liveness.py: the exec liveness probe of workers and the scheduler
+    assert set(LAZY_COMMANDS) == set(_area_commands()) | app_commands | probe
+    assert not set(LAZY_COMMANDS) & set(cli.commands) - set(LAZY_COMMANDS), "defined twice"
+
+
+@pytest.mark.parametrize("name", sorted(LAZY_COMMANDS))
+def test_each_table_entry_loads_the_command_of_that_name_with_that_help(name: str) -> None:
+    entry = LAZY_COMMANDS[name]
+    command = entry.load()
+    assert command.name == name
+    assert entry.help == command.get_short_help_str(limit=10_000)
+    stand_in = click.Command(name, help=entry.help)
+    for width in (20, 45, 60, 80):
+        assert stand_in.get_short_help_str(width) == command.get_short_help_str(width)
+
+
+_PROBE = """
+import json, sys
+from click.testing import CliRunner
+from msp.cli import cli
+result = CliRunner().invoke(cli, sys.argv[1:], prog_name="msp")
+print(json.dumps({"exit": result.exit_code, "output": result.output,
+                  "modules": sorted(m for m in sys.modules)}))
+"""
+
+
+def _run_msp_in_fresh_process(*args: str) -> tuple[int, str, set[str]]:
+    done = subprocess.run(
+        [sys.executable, "-c", _PROBE, *args], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.splitlines()[-1])
+    return result["exit"], result["output"], set(result["modules"])
+
+
+def test_help_lists_every_command_with_its_help_and_imports_none_of_them() -> None:
+    exit_code, output, modules = _run_msp_in_fresh_process("--help")
+    assert exit_code == 0
+    listing = output.split("Commands:")[1]
+    for name in [*LAZY_COMMANDS, *cli.commands]:
+        assert f"\n  {name} " in listing, name
+    assert "Check the e-mail authentication records" in listing
+    heavy = {*AREA_CLI_MODULES, "flask_migrate", "alembic", "parsedmarc", "gunicorn", "dns"}
+    assert not heavy & modules
+    assert "msp.api" not in modules, "listing commands must not build the app"
+
+
+def test_running_a_command_imports_only_its_own_area() -> None:
+    exit_code, output, modules = _run_msp_in_fresh_process("check", "--help")
+    assert exit_code == 0 and "--selector" in output
+    assert "msp.dns.cli" in modules
+    assert not {"msp.reports.cli", "msp.billing.cli", "msp.serving", "alembic"} & modules
+
+
+def test_an_unknown_command_is_still_an_error() -> None:
+    exit_code, output, _ = _run_msp_in_fresh_process("no-such-command")
+    assert exit_code == 2 and "No such command" in output
