@@ -16,35 +16,48 @@ from msp.tenancy.service import create_tenant, tenant_by_slug
 DEMO_SLUG = "demo"
 DEMO_DOMAINS = ("demo-client.example", "demo-client-parked.example")
 DAYS = 30
-RECEIVERS = (("google.com", "noreply-dmarc-support@google.com"),
-             ("Outlook.com", "dmarcreport@microsoft.com"),
-             ("Yahoo", "dmarchelp@yahooinc.com"))
+RECEIVERS = (
+    ("google.com", "noreply-dmarc-support@google.com"),
+    ("Outlook.com", "dmarcreport@microsoft.com"),
+    ("Yahoo", "dmarchelp@yahooinc.com"),
+)
 # name, source IPs, messages/day, spf (domain, result), dkim (domain, selector, result)
 SENDERS = (
-    ("workspace", ("192.0.2.10", "192.0.2.11"), 120,
-     ("{d}", "pass"), ("{d}", "google", "pass")),
-    ("newsletter", ("198.51.100.20",), 60,
-     ("bounce.mailer.example", "pass"), ("mailer.example", "s1", "pass")),
+    ("workspace", ("192.0.2.10", "192.0.2.11"), 120, ("{d}", "pass"), ("{d}", "google", "pass")),
+    (
+        "newsletter",
+        ("198.51.100.20",),
+        60,
+        ("bounce.mailer.example", "pass"),
+        ("mailer.example", "s1", "pass"),
+    ),
     ("crm", ("203.0.113.30",), 15, ("crm.example", "pass"), None),
     ("forwarder", ("198.51.100.77",), 4, ("list.example", "fail"), ("{d}", "google", "fail")),
 )
 
 
-def _record(domain: str, ip: str, count: int, spf: tuple[str, str],
-            dkim: tuple[str, str, str] | None) -> str:
+def _record(
+    domain: str, ip: str, count: int, spf: tuple[str, str], dkim: tuple[str, str, str] | None
+) -> str:
     spf_domain = spf[0].format(d=domain)
     dkim_ok = dkim is not None and dkim[2] == "pass" and dkim[0].format(d=domain) == domain
     spf_ok = spf[1] == "pass" and spf_domain == domain
-    dkim_xml = "" if dkim is None else (
-        f"<dkim><domain>{dkim[0].format(d=domain)}</domain><selector>{dkim[1]}</selector>"
-        f"<result>{dkim[2]}</result></dkim>")
+    dkim_xml = (
+        ""
+        if dkim is None
+        else (
+            f"<dkim><domain>{dkim[0].format(d=domain)}</domain><selector>{dkim[1]}</selector>"
+            f"<result>{dkim[2]}</result></dkim>"
+        )
+    )
     return (
         f"<record><row><source_ip>{ip}</source_ip><count>{count}</count><policy_evaluated>"
         f"<disposition>none</disposition><dkim>{'pass' if dkim_ok else 'fail'}</dkim>"
         f"<spf>{'pass' if spf_ok else 'fail'}</spf></policy_evaluated></row>"
         f"<identifiers><header_from>{domain}</header_from></identifiers><auth_results>"
         f"{dkim_xml}<spf><domain>{spf_domain}</domain><result>{spf[1]}</result></spf>"
-        f"</auth_results></record>")
+        f"</auth_results></record>"
+    )
 
 
 def aggregate_report(domain: str, org: str, email: str, day: datetime, rng: random.Random) -> str:
@@ -63,7 +76,9 @@ def aggregate_report(domain: str, org: str, email: str, day: datetime, rng: rand
         f"<date_range><begin>{begin}</begin><end>{begin + 86399}</end></date_range>"
         f"</report_metadata><policy_published><domain>{domain}</domain><adkim>r</adkim>"
         "<aspf>r</aspf><p>none</p><sp>none</sp><pct>100</pct></policy_published>"
-        + "".join(records) + "</feedback>")
+        + "".join(records)
+        + "</feedback>"
+    )
 
 
 def seed_demo() -> None:
