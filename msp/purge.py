@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, exists, select, tuple_
 from sqlalchemy.orm import aliased
 
 from msp.extensions import db
@@ -40,3 +40,14 @@ def purge_in_chunks(
         if len(ids) < chunk or time.monotonic() >= deadline:
             return purged
         after = max(ids)
+
+
+def not_latest_of_domain(model: Any, row: Any, at: str) -> Any:
+    """True for a row that is not its domain's latest (by ``at``, then id): the rows a
+    history purge may take, as the latest one is what the rest of the app reads."""
+    newer = aliased(model)
+    return exists().where(
+        newer.tenant_id == row.tenant_id,
+        newer.domain_id == row.domain_id,
+        tuple_(getattr(newer, at), newer.id) > tuple_(getattr(row, at), row.id),
+    )

@@ -18,11 +18,15 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import exists, tuple_
-from sqlalchemy.orm import aliased
+from sqlalchemy import exists
 
 from msp.dns.models import PostureRun, RecordDrift, RecordSnapshot
-from msp.purge import PURGE_BUDGET_SECONDS, PURGE_CHUNK, purge_in_chunks
+from msp.purge import (
+    PURGE_BUDGET_SECONDS,
+    PURGE_CHUNK,
+    not_latest_of_domain,
+    purge_in_chunks,
+)
 
 
 def purge_history(
@@ -38,15 +42,9 @@ def purge_history(
     cutoff = now - timedelta(days=retention_days)
 
     def purgeable(old: Any) -> tuple[Any, ...]:
-        newer = aliased(PostureRun)
-        superseded = exists().where(
-            newer.tenant_id == old.tenant_id,
-            newer.domain_id == old.domain_id,
-            tuple_(newer.checked_at, newer.id) > tuple_(old.checked_at, old.id),
-        )
         return (
             old.checked_at < cutoff,
-            superseded,
+            not_latest_of_domain(PostureRun, old, "checked_at"),
             ~exists().where(RecordSnapshot.run_id == old.id),
             ~exists().where(RecordDrift.run_id == old.id),
         )

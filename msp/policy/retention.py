@@ -11,12 +11,16 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import exists, tuple_
-from sqlalchemy.orm import aliased
+from sqlalchemy import exists
 
 from msp.policy.changes import OPEN
 from msp.policy.models import PolicyChange, PolicyTimelineEntry
-from msp.purge import PURGE_BUDGET_SECONDS, PURGE_CHUNK, purge_in_chunks
+from msp.purge import (
+    PURGE_BUDGET_SECONDS,
+    PURGE_CHUNK,
+    not_latest_of_domain,
+    purge_in_chunks,
+)
 
 
 def purge_timeline(
@@ -32,12 +36,7 @@ def purge_timeline(
     cutoff = now - timedelta(days=retention_days)
 
     def purgeable(old: Any) -> tuple[Any, ...]:
-        newer = aliased(PolicyTimelineEntry)
-        superseded = exists().where(
-            newer.tenant_id == old.tenant_id,
-            newer.domain_id == old.domain_id,
-            tuple_(newer.at, newer.id) > tuple_(old.at, old.id),
-        )
+        superseded = not_latest_of_domain(PolicyTimelineEntry, old, "at")
         of_open_change = exists().where(
             PolicyChange.id == old.change_id, PolicyChange.status.in_(OPEN)
         )
