@@ -21,7 +21,7 @@ from types import TracebackType
 from typing import Any
 
 import psycopg
-from sqlalchemy import String, Text, any_, bindparam, text
+from sqlalchemy import String, Text, any_, bindparam
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -40,16 +40,6 @@ def one_of(column: Any, values: Sequence[Any]) -> Any:
         return column.in_(values)
     item = column.type if not isinstance(column.type, String) else Text()
     return column == any_(bindparam(None, list(values), type_=ARRAY(item)))
-
-
-def roomy_sorts() -> None:
-    """Give this transaction's joins and groupings of a large report room in memory.
-
-    PostgreSQL's default work_mem (4 MB) spills a hash join of 200,000 source IPs to disk;
-    ``SET LOCAL`` ends with the transaction. A no-op on other databases.
-    """
-    if db.session.get_bind().dialect.name == "postgresql":
-        db.session.execute(text("SET LOCAL work_mem = '64MB'"))
 
 
 def connection() -> Any:

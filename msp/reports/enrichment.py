@@ -262,7 +262,6 @@ def _enrich(
     )
     if not ids:
         return EnrichResult(0, 0, ())
-    bulk.roomy_sorts()
     todo = _needing_lookup(ids)
     deadline = time.monotonic() + budget_seconds
     looked_up = incomplete = 0
