@@ -133,6 +133,9 @@ def ingest(paths: tuple[str, ...], tenant_slug: str | None, as_json: bool) -> No
     slugs = _tenant_slugs()
     files = list(iter_files(paths))
     counts: dict[str, int] = {}
+    # No tqdm monitor thread: a large report is parsed in a forked child only while the process
+    # runs one thread (msp.reports.parse_process).
+    tqdm.monitor_interval = 0
     bar = tqdm(total=len(files), unit="file", disable=not sys.stderr.isatty(), file=sys.stderr)
     for batch in batches(files):
         for result in ingest_batch(batch, tenant_id, slugs):
