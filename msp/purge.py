@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, exists, select, tuple_
@@ -50,4 +51,27 @@ def not_latest_of_domain(model: Any, row: Any, at: str) -> Any:
         newer.tenant_id == row.tenant_id,
         newer.domain_id == row.domain_id,
         tuple_(getattr(newer, at), newer.id) > tuple_(getattr(row, at), row.id),
+    )
+
+
+def purge_domain_history(
+    model: Any,
+    at: str,
+    retention_days: int,
+    now: datetime,
+    *,
+    keep: Callable[[Any], Sequence[Any]] = lambda _row: (),
+    chunk: int = PURGE_CHUNK,
+    budget_seconds: float = PURGE_BUDGET_SECONDS,
+) -> int:
+    """Delete a per-domain history's rows older than ``retention_days`` (0: keep for ever),
+    except each domain's latest and those ``keep(row)``'s conditions exclude; the count."""
+    if retention_days <= 0:
+        return 0
+    cutoff = now - timedelta(days=retention_days)
+    return purge_in_chunks(
+        model,
+        lambda row: (getattr(row, at) < cutoff, not_latest_of_domain(model, row, at), *keep(row)),
+        chunk=chunk,
+        budget_seconds=budget_seconds,
     )

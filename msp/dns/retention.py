@@ -15,7 +15,7 @@ the link. Never commits.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import exists
@@ -24,8 +24,7 @@ from msp.dns.models import PostureRun, RecordDrift, RecordSnapshot
 from msp.purge import (
     PURGE_BUDGET_SECONDS,
     PURGE_CHUNK,
-    not_latest_of_domain,
-    purge_in_chunks,
+    purge_domain_history,
 )
 
 
@@ -37,16 +36,19 @@ def purge_history(
     budget_seconds: float = PURGE_BUDGET_SECONDS,
 ) -> int:
     """Delete posture runs older than ``retention_days`` (0: keep for ever); the count."""
-    if retention_days <= 0:
-        return 0
-    cutoff = now - timedelta(days=retention_days)
 
-    def purgeable(old: Any) -> tuple[Any, ...]:
+    def kept(row: Any) -> tuple[Any, ...]:  # runs a snapshot or a drift points to
         return (
-            old.checked_at < cutoff,
-            not_latest_of_domain(PostureRun, old, "checked_at"),
-            ~exists().where(RecordSnapshot.run_id == old.id),
-            ~exists().where(RecordDrift.run_id == old.id),
+            ~exists().where(RecordSnapshot.run_id == row.id),
+            ~exists().where(RecordDrift.run_id == row.id),
         )
 
-    return purge_in_chunks(PostureRun, purgeable, chunk=chunk, budget_seconds=budget_seconds)
+    return purge_domain_history(
+        PostureRun,
+        "checked_at",
+        retention_days,
+        now,
+        keep=kept,
+        chunk=chunk,
+        budget_seconds=budget_seconds,
+    )

@@ -8,7 +8,7 @@ themselves (``policy_change``) and the plans are not purged. Never commits.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import exists
@@ -18,8 +18,7 @@ from msp.policy.models import PolicyChange, PolicyTimelineEntry
 from msp.purge import (
     PURGE_BUDGET_SECONDS,
     PURGE_CHUNK,
-    not_latest_of_domain,
-    purge_in_chunks,
+    purge_domain_history,
 )
 
 
@@ -31,17 +30,16 @@ def purge_timeline(
     budget_seconds: float = PURGE_BUDGET_SECONDS,
 ) -> int:
     """Delete timeline entries older than ``retention_days`` (0: keep for ever); the count."""
-    if retention_days <= 0:
-        return 0
-    cutoff = now - timedelta(days=retention_days)
 
-    def purgeable(old: Any) -> tuple[Any, ...]:
-        superseded = not_latest_of_domain(PolicyTimelineEntry, old, "at")
-        of_open_change = exists().where(
-            PolicyChange.id == old.change_id, PolicyChange.status.in_(OPEN)
-        )
-        return (old.at < cutoff, superseded, ~of_open_change)  # false when change_id is null
+    def kept(row: Any) -> tuple[Any, ...]:  # an open change's entries (false without a change)
+        return (~exists().where(PolicyChange.id == row.change_id, PolicyChange.status.in_(OPEN)),)
 
-    return purge_in_chunks(
-        PolicyTimelineEntry, purgeable, chunk=chunk, budget_seconds=budget_seconds
+    return purge_domain_history(
+        PolicyTimelineEntry,
+        "at",
+        retention_days,
+        now,
+        keep=kept,
+        chunk=chunk,
+        budget_seconds=budget_seconds,
     )
