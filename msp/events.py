@@ -9,12 +9,12 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, String, exists
 from sqlalchemy.orm import Mapped, mapped_column
 
-from msp.db import TenantOwnedMixin, UTCDateTime, utcnow
+from msp.db import Base, TenantOwnedMixin, UTCDateTime, utcnow
 from msp.extensions import db
 from msp.purge import PURGE_BUDGET_SECONDS, PURGE_CHUNK, purge_in_chunks
 
 
-class Event(TenantOwnedMixin, db.Model):  # type: ignore[name-defined]
+class Event(TenantOwnedMixin, Base):
     """One thing that happened (``kind`` is dotted: ``dns.drift``, ``policy.proposed``...)."""
 
     __tablename__ = "event"

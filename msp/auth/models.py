@@ -8,8 +8,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from msp.db import TenantOwnedMixin, TimestampMixin, UTCDateTime, utcnow
-from msp.extensions import db
+from msp.db import Base, TenantOwnedMixin, TimestampMixin, UTCDateTime, utcnow
 
 MSP_ROLES = ("msp_admin", "msp_staff")
 TENANT_ROLES = ("tenant_admin", "tenant_viewer")
@@ -17,7 +16,7 @@ TENANT_ROLES = ("tenant_admin", "tenant_viewer")
 MEMBERSHIP_ROLES = (*TENANT_ROLES, "staff")
 
 
-class User(TimestampMixin, db.Model):  # type: ignore[name-defined]
+class User(TimestampMixin, Base):
     __tablename__ = "user_account"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -34,7 +33,7 @@ class User(TimestampMixin, db.Model):  # type: ignore[name-defined]
     )
 
 
-class Membership(TenantOwnedMixin, TimestampMixin, db.Model):  # type: ignore[name-defined]
+class Membership(TenantOwnedMixin, TimestampMixin, Base):
     __tablename__ = "membership"
     __table_args__ = (UniqueConstraint("tenant_id", "user_id"),)
 
@@ -47,7 +46,7 @@ class Membership(TenantOwnedMixin, TimestampMixin, db.Model):  # type: ignore[na
     user: Mapped[User] = relationship(back_populates="memberships")
 
 
-class ApiToken(TimestampMixin, db.Model):  # type: ignore[name-defined]
+class ApiToken(TimestampMixin, Base):
     """A machine credential. ``tenant_id`` NULL: MSP-wide; else scoped to that one tenant."""
 
     __tablename__ = "api_token"
@@ -70,7 +69,7 @@ class ApiToken(TimestampMixin, db.Model):  # type: ignore[name-defined]
         return self.revoked_at is None and self.expires_at > now
 
 
-class UserSession(db.Model):  # type: ignore[name-defined]
+class UserSession(Base):
     """A server-side web session; the browser holds only its random id."""
 
     __tablename__ = "user_session"
@@ -87,7 +86,7 @@ class UserSession(db.Model):  # type: ignore[name-defined]
     user_agent: Mapped[str] = mapped_column(String(255), default="")
 
 
-class LoginAttempt(db.Model):  # type: ignore[name-defined]
+class LoginAttempt(Base):
     """A failed login, counted per client address for the login rate limit."""
 
     __tablename__ = "login_attempt"
@@ -99,7 +98,7 @@ class LoginAttempt(db.Model):  # type: ignore[name-defined]
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
-class AuditLog(db.Model):  # type: ignore[name-defined]
+class AuditLog(Base):
     """Who changed what, when and from where. ``tenant_id`` NULL: an MSP-level change."""
 
     __tablename__ = "audit_log"

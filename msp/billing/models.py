@@ -12,13 +12,12 @@ from datetime import date, datetime
 from sqlalchemy import Date, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from msp.db import TenantOwnedMixin, TimestampMixin, UTCDateTime, utcnow
-from msp.extensions import db
+from msp.db import Base, TenantOwnedMixin, TimestampMixin, UTCDateTime, utcnow
 
 NO_SUBSCRIPTION = "none"
 
 
-class BillingAccount(TenantOwnedMixin, TimestampMixin, db.Model):  # type: ignore[name-defined]
+class BillingAccount(TenantOwnedMixin, TimestampMixin, Base):
     """A tenant's Stripe customer and subscription, as last seen (webhook or sync)."""
 
     __tablename__ = "billing_account"
@@ -42,7 +41,7 @@ class BillingAccount(TenantOwnedMixin, TimestampMixin, db.Model):  # type: ignor
     last_synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
-class StripeEvent(db.Model):  # type: ignore[name-defined]
+class StripeEvent(Base):
     """One webhook event received, kept once per Stripe event id, with what was done."""
 
     __tablename__ = "billing_stripe_event"
@@ -63,7 +62,7 @@ class StripeEvent(db.Model):  # type: ignore[name-defined]
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
-class UsageReport(TenantOwnedMixin, db.Model):  # type: ignore[name-defined]
+class UsageReport(TenantOwnedMixin, Base):
     """The metered usage of one tenant and day, sent to Stripe once."""
 
     __tablename__ = "billing_usage_report"

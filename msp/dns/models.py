@@ -15,11 +15,10 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from msp.db import TenantOwnedMixin, UTCDateTime, utcnow
-from msp.extensions import db
+from msp.db import Base, TenantOwnedMixin, UTCDateTime, utcnow
 
 
-class PostureRun(TenantOwnedMixin, db.Model):  # type: ignore[name-defined]
+class PostureRun(TenantOwnedMixin, Base):
     __tablename__ = "dns_posture_run"
     __table_args__ = (
         Index("ix_dns_posture_run_tenant_domain_at", "tenant_id", "domain_id", "checked_at"),
@@ -37,7 +36,7 @@ class PostureRun(TenantOwnedMixin, db.Model):  # type: ignore[name-defined]
     result: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
 
-class RecordSnapshot(TenantOwnedMixin, db.Model):  # type: ignore[name-defined]
+class RecordSnapshot(TenantOwnedMixin, Base):
     __tablename__ = "dns_record_snapshot"
     __table_args__ = (UniqueConstraint("tenant_id", "domain_id", "key"),)
 
@@ -51,7 +50,7 @@ class RecordSnapshot(TenantOwnedMixin, db.Model):  # type: ignore[name-defined]
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
-class RecordDrift(TenantOwnedMixin, db.Model):  # type: ignore[name-defined]
+class RecordDrift(TenantOwnedMixin, Base):
     __tablename__ = "dns_record_drift"
     __table_args__ = (
         Index("ix_dns_record_drift_tenant_domain_at", "tenant_id", "domain_id", "detected_at"),
@@ -68,7 +67,7 @@ class RecordDrift(TenantOwnedMixin, db.Model):  # type: ignore[name-defined]
     detected_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
-class PostureFinding(TenantOwnedMixin, db.Model):  # type: ignore[name-defined]
+class PostureFinding(TenantOwnedMixin, Base):
     __tablename__ = "dns_finding"
     __table_args__ = (
         Index("ix_dns_finding_tenant_domain_closed", "tenant_id", "domain_id", "closed_at"),

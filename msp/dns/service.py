@@ -176,7 +176,7 @@ def latest_posture(domain_id: int) -> PostureView | None:
     return None if run is None else view_of(run)
 
 
-def history_select(domain: Domain) -> Select[tuple[PostureRun]]:
+def history_select(domain: Domain) -> Select[PostureRun]:
     return (
         select(PostureRun)
         .where(PostureRun.tenant_id == domain.tenant_id, PostureRun.domain_id == domain.id)

@@ -8,11 +8,10 @@ from typing import Any
 from sqlalchemy import Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from msp.db import JSONType, TenantOwnedMixin, TimestampMixin, UTCDateTime
-from msp.extensions import db
+from msp.db import Base, JSONType, TenantOwnedMixin, TimestampMixin, UTCDateTime
 
 
-class Domain(TenantOwnedMixin, TimestampMixin, db.Model):  # type: ignore[name-defined]
+class Domain(TenantOwnedMixin, TimestampMixin, Base):
     __tablename__ = "domain"
     __table_args__ = (Index("ix_domain_tenant_id_name", "tenant_id", "name"),)
 

@@ -10,15 +10,14 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from msp.db import TenantOwnedMixin, TimestampMixin, UTCDateTime
-from msp.extensions import db
+from msp.db import Base, TenantOwnedMixin, TimestampMixin, UTCDateTime
 
 PENDING, RETRYING, SENT, FAILED = "pending", "retrying", "sent", "failed"
 DELIVERY_STATUSES = (PENDING, RETRYING, SENT, FAILED)
 OPEN_STATUSES = (PENDING, RETRYING)
 
 
-class NotificationTeam(TenantOwnedMixin, TimestampMixin, db.Model):  # type: ignore[name-defined]
+class NotificationTeam(TenantOwnedMixin, TimestampMixin, Base):
     """A team of one tenant that fixes things (service desk, sysadmins, security, network)."""
 
     __tablename__ = "notification_team"
@@ -34,7 +33,7 @@ class NotificationTeam(TenantOwnedMixin, TimestampMixin, db.Model):  # type: ign
     )
 
 
-class NotificationEndpoint(TenantOwnedMixin, TimestampMixin, db.Model):  # type: ignore[name-defined]
+class NotificationEndpoint(TenantOwnedMixin, TimestampMixin, Base):
     """Where a team is reached: a channel kind, its plain configuration, its sealed secrets."""
 
     __tablename__ = "notification_endpoint"
@@ -53,7 +52,7 @@ class NotificationEndpoint(TenantOwnedMixin, TimestampMixin, db.Model):  # type:
     team: Mapped[NotificationTeam] = relationship(back_populates="endpoints")
 
 
-class NotificationRule(TenantOwnedMixin, TimestampMixin, db.Model):  # type: ignore[name-defined]
+class NotificationRule(TenantOwnedMixin, TimestampMixin, Base):
     """Events of ``kinds`` (and finding ``code``) at ``min_severity`` or above go to a team."""
 
     __tablename__ = "notification_rule"
@@ -70,7 +69,7 @@ class NotificationRule(TenantOwnedMixin, TimestampMixin, db.Model):  # type: ign
     team: Mapped[NotificationTeam] = relationship()
 
 
-class Delivery(TenantOwnedMixin, TimestampMixin, db.Model):  # type: ignore[name-defined]
+class Delivery(TenantOwnedMixin, TimestampMixin, Base):
     """One message to one endpoint. ``key`` ("event:42", "digest:2026-W48", "test:...") is
     unique per endpoint, so a repeated sweep or a retried job never creates a second send."""
 

@@ -12,13 +12,12 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from msp.db import JSONType, TenantOwnedMixin, TimestampMixin, UTCDateTime, utcnow
-from msp.extensions import db
+from msp.db import Base, JSONType, TenantOwnedMixin, TimestampMixin, UTCDateTime, utcnow
 
 OPEN_SQL = "status IN ('proposed', 'approved', 'scheduled', 'published')"
 
 
-class PolicyPlan(TenantOwnedMixin, TimestampMixin, db.Model):  # type: ignore[name-defined]
+class PolicyPlan(TenantOwnedMixin, TimestampMixin, Base):
     """A domain's place on the road and its last evaluation (one row per domain)."""
 
     __tablename__ = "policy_plan"
@@ -35,7 +34,7 @@ class PolicyPlan(TenantOwnedMixin, TimestampMixin, db.Model):  # type: ignore[na
     last_evaluation: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
 
-class PolicyChange(TenantOwnedMixin, db.Model):  # type: ignore[name-defined]
+class PolicyChange(TenantOwnedMixin, Base):
     """One proposed stage change (escalation or rollback) and its life: proposed, approved,
     scheduled, published (issued to the customer), verified, or rejected/withdrawn/superseded.
     At most one change per domain is open at a time."""
@@ -76,7 +75,7 @@ class PolicyChange(TenantOwnedMixin, db.Model):  # type: ignore[name-defined]
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
-class PolicyTimelineEntry(TenantOwnedMixin, db.Model):  # type: ignore[name-defined]
+class PolicyTimelineEntry(TenantOwnedMixin, Base):
     """Something that happened on a domain's road, with its evidence."""
 
     __tablename__ = "policy_timeline"

@@ -251,7 +251,7 @@ def simulate_domain(
     return simulation_view(simulate(domain.name, rows, policy), record)
 
 
-def changes_select(domain: Domain) -> Select[tuple[PolicyChange]]:
+def changes_select(domain: Domain) -> Select[PolicyChange]:
     return (
         select(PolicyChange)
         .where(PolicyChange.tenant_id == domain.tenant_id, PolicyChange.domain_id == domain.id)
@@ -259,7 +259,7 @@ def changes_select(domain: Domain) -> Select[tuple[PolicyChange]]:
     )
 
 
-def timeline_select(domain: Domain) -> Select[tuple[PolicyTimelineEntry]]:
+def timeline_select(domain: Domain) -> Select[PolicyTimelineEntry]:
     return (
         select(PolicyTimelineEntry)
         .where(

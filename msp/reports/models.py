@@ -26,8 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from msp.db import JSONType, TenantOwnedMixin, TimestampMixin, UTCDateTime, utcnow
-from msp.extensions import db
+from msp.db import Base, JSONType, TenantOwnedMixin, TimestampMixin, UTCDateTime, utcnow
 
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -36,7 +35,7 @@ REPORT_KINDS = ("aggregate", "failure", "smtp_tls")
 SENDER_STATUSES = ("approved", "forwarder", "abuse", "unknown")
 
 
-class ReportMailbox(TimestampMixin, db.Model):  # type: ignore[name-defined]
+class ReportMailbox(TimestampMixin, Base):
     """An IMAP mailbox polled for reports: one tenant's, or MSP-wide (``tenant_id`` NULL)."""
 
     __tablename__ = "report_mailbox"
@@ -60,7 +59,7 @@ class ReportMailbox(TimestampMixin, db.Model):  # type: ignore[name-defined]
     consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
 
 
-class RawReport(db.Model):  # type: ignore[name-defined]
+class RawReport(Base):
     """One file as received, stored before any parsing, with where it stands."""
 
     __tablename__ = "report_raw"
@@ -97,7 +96,7 @@ class RawReport(db.Model):  # type: ignore[name-defined]
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
-class Report(TenantOwnedMixin, db.Model):  # type: ignore[name-defined]
+class Report(TenantOwnedMixin, Base):
     """One parsed report of a tenant's domain, counted once (unique reporter key)."""
 
     __tablename__ = "report"
@@ -124,7 +123,7 @@ class Report(TenantOwnedMixin, db.Model):  # type: ignore[name-defined]
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
-class ReportRecord(TenantOwnedMixin, db.Model):  # type: ignore[name-defined]
+class ReportRecord(TenantOwnedMixin, Base):
     """One aggregate ``<record>``: a source IP's messages and their authentication results.
 
     Read only through its report (already scoped to the tenant), so its one index is on
@@ -156,7 +155,7 @@ class ReportRecord(TenantOwnedMixin, db.Model):  # type: ignore[name-defined]
     reasons: Mapped[list[Any]] = mapped_column(JSONType, default=list)
 
 
-class ReportDaily(TenantOwnedMixin, db.Model):  # type: ignore[name-defined]
+class ReportDaily(TenantOwnedMixin, Base):
     """Daily roll-up per domain, source IP and outcome: what dashboards and policy read."""
 
     __tablename__ = "report_daily"
@@ -187,7 +186,7 @@ class ReportDaily(TenantOwnedMixin, db.Model):  # type: ignore[name-defined]
     messages: Mapped[int] = mapped_column(BigInteger)
 
 
-class DkimSelectorSeen(TenantOwnedMixin, db.Model):  # type: ignore[name-defined]
+class DkimSelectorSeen(TenantOwnedMixin, Base):
     """A DKIM selector of the domain seen in reports, per source IP (for learnt selectors)."""
 
     __tablename__ = "report_dkim_selector"
@@ -212,7 +211,7 @@ class DkimSelectorSeen(TenantOwnedMixin, db.Model):  # type: ignore[name-defined
     last_seen: Mapped[date] = mapped_column(Date)
 
 
-class IpInfo(db.Model):  # type: ignore[name-defined]
+class IpInfo(Base):
     """Public facts about a source IP and the sender it maps to (shared by all tenants)."""
 
     __tablename__ = "report_ip_info"
@@ -230,7 +229,7 @@ class IpInfo(db.Model):  # type: ignore[name-defined]
     looked_up_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
-class Sender(TenantOwnedMixin, TimestampMixin, db.Model):  # type: ignore[name-defined]
+class Sender(TenantOwnedMixin, TimestampMixin, Base):
     """A sending service seen for (or declared on) a domain, with the tenant's verdict."""
 
     __tablename__ = "report_sender"
@@ -248,7 +247,7 @@ class Sender(TenantOwnedMixin, TimestampMixin, db.Model):  # type: ignore[name-d
     note: Mapped[str | None] = mapped_column(Text)
 
 
-class FailureReportRow(TenantOwnedMixin, db.Model):  # type: ignore[name-defined]
+class FailureReportRow(TenantOwnedMixin, Base):
     """A failure report (ARF); redacted unless the tenant opted out, deleted after retention."""
 
     __tablename__ = "report_failure"
@@ -275,7 +274,7 @@ class FailureReportRow(TenantOwnedMixin, db.Model):  # type: ignore[name-defined
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
 
 
-class TlsResult(TenantOwnedMixin, db.Model):  # type: ignore[name-defined]
+class TlsResult(TenantOwnedMixin, Base):
     """TLS-RPT outcome per policy (``mx_host`` NULL: the policy's totals) or per receiving MX."""
 
     __tablename__ = "report_tls_result"

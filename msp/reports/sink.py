@@ -45,9 +45,9 @@ RECORD_COLUMNS = (
     "dkim",
     "reasons",
 )
-DAILY_KEY = tuple(c.name for c in ReportDaily.__table__.primary_key.columns)
+DAILY_KEY = tuple(c.name for c in ReportDaily.__table__.primary_key)
 SELECTOR_COLUMNS = (
-    *(c.name for c in DkimSelectorSeen.__table__.primary_key.columns),
+    *(c.name for c in DkimSelectorSeen.__table__.primary_key),
     "passed",
     "first_seen",
     "last_seen",

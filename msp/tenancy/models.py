@@ -8,8 +8,7 @@ from typing import Any
 from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from msp.db import TimestampMixin
-from msp.extensions import db
+from msp.db import Base, TimestampMixin
 
 
 def new_report_token() -> str:
@@ -17,7 +16,7 @@ def new_report_token() -> str:
     return "r" + secrets.token_hex(8)
 
 
-class Tenant(TimestampMixin, db.Model):  # type: ignore[name-defined]
+class Tenant(TimestampMixin, Base):
     __tablename__ = "tenant"
 
     id: Mapped[int] = mapped_column(primary_key=True)
