@@ -1,4 +1,6 @@
-"""Server-rendered pages: login, the MSP's fleet dashboard and a tenant's own view."""
+"""Server-rendered pages: login, the MSP's fleet dashboard and a tenant's own view.
+
+One blueprint (``blueprint.py``); each page module adds its routes to it when imported."""
 
 from __future__ import annotations
 
@@ -6,6 +8,7 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from msp.web.views import bp
+    from msp.web import account, domain_pages, views  # noqa: F401  (each adds its routes)
+    from msp.web.blueprint import bp
 
     app.register_blueprint(bp)

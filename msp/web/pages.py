@@ -3,21 +3,18 @@ gathered from the areas' services (the pages never query other areas' tables the
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import date, timedelta
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select
 
 from msp.auth.principal import Principal
-from msp.db import utcnow
 from msp.dns import service as dns_service
 from msp.dns.models import PostureFinding
 from msp.domains.models import Domain
 from msp.extensions import db
 from msp.policy import service as policy_service
 from msp.policy.models import PolicyPlan
-from msp.reports.queries import SenderStat, sender_stats
 from msp.tenancy.models import Tenant
 from msp.tenancy.scope import scoped_select
 
@@ -43,18 +40,6 @@ class DomainRow:
     readiness: int
     checked_at: Any
     open_findings: int
-
-
-@dataclass(frozen=True)
-class DomainPage:
-    domain: Domain
-    tenant: Tenant
-    posture: dns_service.PostureView | None
-    findings: list[PostureFinding]
-    senders: list[SenderStat]
-    plan: dict[str, Any]
-    timeline: list[Any]
-    unknown_volume: int = field(default=0)
 
 
 def _open_errors_by_tenant(tenant_ids: list[int]) -> dict[int, int]:
@@ -125,27 +110,3 @@ def tenant_domains(tenant: Tenant) -> list[DomainRow]:
             )
         )
     return rows
-
-
-def domain_page(domain: Domain) -> DomainPage:
-    tenant = db.session.get(Tenant, domain.tenant_id)
-    assert tenant is not None
-    today = date.today()
-    senders = sender_stats(
-        domain.id, today - timedelta(days=SENDER_WINDOW_DAYS), today, with_network=True
-    )
-    plan = policy_service.plan_view(domain, utcnow()).as_dict()
-    timeline = list(
-        db.session.scalars(policy_service.timeline_select(domain).limit(TIMELINE_LIMIT))
-    )
-    unknown = sum(s.messages for s in senders if s.status == "unknown")
-    return DomainPage(
-        domain=domain,
-        tenant=tenant,
-        posture=dns_service.latest_posture(domain.id),
-        findings=dns_service.open_findings(domain),
-        senders=senders,
-        plan=plan,
-        timeline=timeline,
-        unknown_volume=unknown,
-    )
