@@ -1,11 +1,14 @@
-"""The shared corpus (../shared/corpus): its files and what each one must become here."""
+"""The report corpus (tests/data/corpus, copied from public projects with its MANIFEST.tsv and
+LICENSES): its files and what each one must become here."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-CORPUS = Path(os.environ.get("MSP_CORPUS_DIR", Path(__file__).parents[3] / "shared" / "corpus"))
+DATA = Path(__file__).parents[1] / "data"
+CORPUS = Path(os.environ.get("MSP_CORPUS_DIR", DATA / "corpus"))
+GENERATORS = DATA / "generators"
 
 # Every domain the corpus reports about; the test tenant owns them all.
 DOMAINS = (

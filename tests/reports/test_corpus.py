@@ -14,8 +14,6 @@ from msp.reports.models import Report
 from tests.factories import make_domain, make_tenant
 from tests.reports.corpus import DOMAINS, EXPECTED, corpus_files, rel
 
-pytestmark = pytest.mark.skipif(not corpus_files(), reason="shared corpus not present")
-
 
 @pytest.fixture
 def owner(db_session: Any) -> Any:

@@ -23,10 +23,10 @@ from msp.reports import formats
 from msp.reports.aggregate import AggregateError, AggregateParser, parse_document
 from msp.reports.batch import Batch
 from msp.reports.ingest import Context
-from tests.reports.corpus import CORPUS, corpus_files, rel
+from tests.reports.corpus import GENERATORS, corpus_files, rel
 from tests.reports.hostile import BILLION_LAUGHS, GOOD_XML, WRONG_NAMESPACE, XXE, report_xml
 
-GENERATOR = CORPUS.parent / "bench" / "gen_reports.py"
+GENERATOR = GENERATORS / "gen_reports.py"
 STYLES = ("google", "microsoft", "yahoo", "mimecast", "rfc9990", "compact", "mixed")
 # The corpus files whose XML is not well-formed: parse_document hands them to recovery.
 MALFORMED_IN_CORPUS = {"bad/invalid_utf_8.xml", "bad/invalid_xml.xml"}
@@ -76,7 +76,6 @@ def well_formed(data: bytes) -> bool:
     return True
 
 
-@pytest.mark.skipif(not corpus_files(), reason="shared corpus not present")
 def test_parse_document_agrees_with_the_streaming_parser_on_the_corpus() -> None:
     compared, handed_over = 0, set()
     for path in corpus_files():
@@ -102,7 +101,6 @@ def generate(out: Path, *args: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in truth.read_text().splitlines()]
 
 
-@pytest.mark.skipif(not GENERATOR.exists(), reason="report generator not present")
 @pytest.mark.parametrize("style", STYLES)
 def test_parse_document_agrees_with_the_streaming_parser_on_generated_reports(
     tmp_path: Path, style: str
@@ -131,7 +129,6 @@ def test_parse_document_agrees_with_the_streaming_parser_on_generated_reports(
     assert checked == 12
 
 
-@pytest.mark.skipif(not GENERATOR.exists(), reason="report generator not present")
 def test_parse_document_agrees_on_reports_wrapped_in_e_mails(tmp_path: Path) -> None:
     generate(tmp_path, "--eml", "--reports", "8", "--seed", "7")
     found = 0
