@@ -12,7 +12,14 @@ from sqlalchemy import select
 from msp.api.pagination import page_of
 from msp.api.schemas.tenants import MembershipSchema, TenantSchema, TenantUpdateSchema
 from msp.auth import users
-from msp.auth.decorators import require_auth, require_manage, require_msp, require_msp_admin
+from msp.auth.decorators import (
+    require_auth,
+    require_manage,
+    require_msp,
+    require_msp_admin,
+    require_msp_unrestricted,
+    require_unrestricted_msp,
+)
 from msp.auth.models import Membership, User
 from msp.errors import NotFound
 from msp.extensions import db
@@ -32,11 +39,11 @@ class Tenants(MethodView):
         """List the tenants the caller reaches."""
         return page_of(scoped_select(Tenant).order_by(Tenant.slug), pagination_parameters)
 
-    @require_msp
+    @require_msp_unrestricted
     @blp.arguments(TenantSchema)
     @blp.response(201, TenantSchema)
     def post(self, data: dict[str, Any]) -> Any:
-        """Create a tenant (MSP staff)."""
+        """Create a tenant (MSP staff who reach every tenant)."""
         return service.create_tenant(
             data["slug"], data.get("name"), data["timezone"], data["plan"], data["settings"]
         )
@@ -54,7 +61,9 @@ class TenantItem(MethodView):
     @blp.arguments(TenantUpdateSchema)
     @blp.response(200, TenantSchema)
     def patch(self, data: dict[str, Any], tenant_id: int) -> Any:
-        """Change a tenant (MSP staff)."""
+        """Change a tenant (MSP staff; plan and status only by staff who reach every tenant)."""
+        if {"plan", "status"} & data.keys():
+            require_unrestricted_msp()
         return service.update_tenant(get_scoped(Tenant, tenant_id), data)
 
     @require_msp_admin

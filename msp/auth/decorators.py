@@ -1,4 +1,5 @@
-"""View guards: authentication required, MSP staff only, MSP admin only."""
+"""View guards: authentication required, MSP staff only, unrestricted MSP staff only, MSP admin
+only, and the manage check for one tenant."""
 
 from __future__ import annotations
 
@@ -28,6 +29,24 @@ def require_msp(fn: Callable[P, R]) -> Callable[P, R]:
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         if not require_principal().is_msp:
             raise Forbidden("this endpoint is for MSP staff")
+        return fn(*args, **kwargs)
+
+    wrapper.msp_only = True  # type: ignore[attr-defined]
+    return wrapper
+
+
+def require_unrestricted_msp() -> Principal:
+    """The principal, if it is MSP staff reaching every tenant (restricted staff are not)."""
+    principal = require_principal()
+    if not (principal.is_msp and principal.all_tenants):
+        raise Forbidden("this is for MSP staff who reach every tenant")
+    return principal
+
+
+def require_msp_unrestricted(fn: Callable[P, R]) -> Callable[P, R]:
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        require_unrestricted_msp()
         return fn(*args, **kwargs)
 
     wrapper.msp_only = True  # type: ignore[attr-defined]

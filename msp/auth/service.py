@@ -45,6 +45,13 @@ def principal_for_user(user: User) -> Principal:
     )
 
 
+def lesser_tenant_role(token_role: str, owner: Principal, tenant_id: int) -> str:
+    """The weaker of a tenant token's role and what its owner may do in that tenant now."""
+    if owner.can_manage(tenant_id):
+        return token_role
+    return "tenant_viewer"
+
+
 def principal_for_token(token: ApiToken) -> Principal:
     """A token never reaches further than its creator does now (CLI-made tokens: as issued)."""
     label = f"token:{token.name}"
@@ -52,13 +59,17 @@ def principal_for_token(token: ApiToken) -> Principal:
     if token.created_by_id is not None and (creator is None or not creator.is_active):
         raise Unauthorized("API token's owner is no longer active")
     if token.tenant_id is not None:
-        if creator is not None and not principal_for_user(creator).reaches(token.tenant_id):
-            raise Unauthorized("API token's owner no longer reaches its tenant")
+        role = token.role
+        if creator is not None:
+            owner = principal_for_user(creator)
+            if not owner.reaches(token.tenant_id):
+                raise Unauthorized("API token's owner no longer reaches its tenant")
+            role = lesser_tenant_role(role, owner, token.tenant_id)
         return Principal(
             kind="token",
             id=token.id,
             label=label,
-            tenant_roles={token.tenant_id: token.role},
+            tenant_roles={token.tenant_id: role},
             user_id=token.created_by_id,
         )
     if creator is None:
