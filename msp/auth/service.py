@@ -77,12 +77,14 @@ def principal_for_token(token: ApiToken) -> Principal:
             kind="token", id=token.id, label=label, msp_role=token.role, all_tenants=True
         )
     owner = principal_for_user(creator)
-    role = token.role if owner.msp_role == "msp_admin" else owner.msp_role
+    if owner.msp_role is None:
+        raise Unauthorized("API token's owner is no longer MSP staff")
+    msp_role = token.role if owner.msp_role == "msp_admin" else owner.msp_role
     return Principal(
         kind="token",
         id=token.id,
         label=label,
-        msp_role=role,
+        msp_role=msp_role,
         all_tenants=owner.all_tenants,
         tenant_roles=owner.tenant_roles,
         user_id=creator.id,
