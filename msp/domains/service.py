@@ -8,10 +8,10 @@ from typing import Any
 from sqlalchemy import select
 
 from msp.auth.audit import audit
-from msp.billing.service import check_domain_quota
 from msp.domains.models import Domain
 from msp.errors import Conflict, ValidationFailed
 from msp.extensions import db
+from msp.hooks import run_domain_add_checks
 from msp.queues import REPORTS, enqueue
 from msp.tenancy.models import Tenant
 
@@ -55,7 +55,7 @@ def validate_selectors(selectors: list[str]) -> list[str]:
 
 def add_domain(tenant: Tenant, raw_name: str, **fields: Any) -> Domain:
     name = normalise_fqdn(raw_name)
-    check_domain_quota(tenant)  # the plan's domain limit; a lapsed subscription adds none
+    run_domain_add_checks(tenant)  # billing: the plan's domain limit (msp/areas.py)
     if db.session.scalar(select(Domain.id).where(Domain.name == name)) is not None:
         raise Conflict(f"domain {name} is already managed")
     domain = Domain(

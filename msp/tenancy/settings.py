@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from msp.errors import ValidationFailed
+from msp.hooks import tenant_setting_errors
 
 FAILURE_REPORTS_REDACTED = "failure_reports_redacted"
 FAILURE_REPORT_RETENTION_DAYS = "failure_report_retention_days"
@@ -47,11 +48,9 @@ def _retention(value: Any) -> str | None:
 def _policy(value: Any) -> str | dict[str, str] | None:
     if not isinstance(value, Mapping):
         return "must be an object"
-    # The policy area owns its keys; imported here, not at module level, because tenancy is the
-    # foundation the policy area builds on.
-    from msp.policy.settings import validation_errors
-
-    return validation_errors(value) or None
+    # The policy area owns its keys and validates them through a hook (msp/areas.py): tenancy
+    # is the foundation the policy area builds on, so it does not import it.
+    return tenant_setting_errors(POLICY, value) or None
 
 
 CHECKS: dict[str, Callable[[Any], str | dict[str, str] | None]] = {
