@@ -1,4 +1,5 @@
-"""Users, memberships in tenants, API tokens, web sessions, login attempts, the audit log."""
+"""Users, memberships in tenants, invitations, API tokens, web sessions, password resets, login
+attempts, the audit log."""
 
 from __future__ import annotations
 
@@ -87,15 +88,55 @@ class UserSession(Base):
 
 
 class LoginAttempt(Base):
-    """A failed login, counted per client address for the login rate limit."""
+    """A failed login, counted per client address (the rate limit) and per account (the
+    back-off) separately."""
 
     __tablename__ = "login_attempt"
-    __table_args__ = (Index("ix_login_attempt_ip_at", "ip", "at"),)
+    __table_args__ = (
+        Index("ix_login_attempt_ip_at", "ip", "at"),
+        Index("ix_login_attempt_email_at", "email", "at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     ip: Mapped[str] = mapped_column(String(45))
     email: Mapped[str] = mapped_column(String(254), default="")
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Invitation(TenantOwnedMixin, TimestampMixin, Base):
+    """An e-mail invitation to join a tenant; the link's token is stored only as a hash."""
+
+    __tablename__ = "invitation"
+    __table_args__ = (Index("ix_invitation_tenant_id_email", "tenant_id", "email"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254))
+    role: Mapped[str] = mapped_column(String(16))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    invited_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL"), index=True
+    )
+
+    def is_open(self, now: datetime) -> bool:
+        return self.accepted_at is None and self.revoked_at is None and self.expires_at > now
+
+
+class PasswordReset(Base):
+    """A one-time password reset link (stored as a hash), e-mailed on request."""
+
+    __tablename__ = "password_reset"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("user_account.id", ondelete="CASCADE"), index=True
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class AuditLog(Base):

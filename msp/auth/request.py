@@ -6,6 +6,7 @@ from flask import current_app, request, session
 
 from msp.auth import service
 from msp.auth.audit import set_origin
+from msp.auth.guards import guard_request
 from msp.auth.principal import set_principal
 from msp.db import utcnow
 
@@ -17,7 +18,10 @@ def client_ip() -> str:
 
 
 def load_principal() -> None:
-    """before_request: set the principal (or None). A bad token is an error, not anonymity."""
+    """before_request: set the principal (or None). A bad token is an error, not anonymity.
+
+    The request guards run first: nothing reads the path or body before they have."""
+    guard_request()
     set_origin(client_ip())
     set_principal(None)
     header = request.headers.get("Authorization", "")

@@ -22,3 +22,7 @@ class Domain(TenantOwnedMixin, TimestampMixin, Base):
     next_check_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     parked: Mapped[bool] = mapped_column(default=False)
     settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Reports are routed to the tenant only once it has shown control of the name (or MSP
+    # staff vouched for it); the TXT token at _msp-verify.<name> is one way to show it.
+    verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    verification_token: Mapped[str | None] = mapped_column(String(64))

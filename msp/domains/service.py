@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import idna
 from sqlalchemy import select
 
 from msp.auth.audit import audit
@@ -22,9 +23,11 @@ EDITABLE = ("dkim_selectors", "check_interval_minutes", "parked", "settings")
 
 def normalise_fqdn(raw: str) -> str:
     """The domain in lower-case A-label form; ValidationFailed if it is not a valid FQDN."""
-    name = raw.strip().rstrip(".").lower()
+    name = raw.strip().rstrip(".")
     try:
-        ascii_name = name.encode("idna").decode("ascii") if name else ""
+        # IDNA 2008 with UTS 46 mapping (the idna package), not Python's IDNA 2003 codec,
+        # which maps "straße" to "strasse": a different, possibly someone else's, domain.
+        ascii_name = idna.encode(name, uts46=True).decode("ascii").lower() if name else ""
     except UnicodeError as exc:
         raise ValidationFailed(
             f"{raw!r} is not a valid domain name (IDNA: {exc})", errors={"name": ["invalid IDNA"]}
