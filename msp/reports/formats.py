@@ -182,9 +182,30 @@ def _gzip_payloads(name: str, data: bytes, limits: Limits) -> list[Payload]:
     return [_plain_payload(inner_name, _peek(opener), opener)]
 
 
+# What archivers put beside the files a user zipped: macOS resource forks and Finder data,
+# Windows thumbnails. Such entries are skipped, not read as reports.
+_JUNK_NAMES = frozenset({".ds_store", "thumbs.db", "desktop.ini"})
+
+
+def is_junk_member(name: str) -> bool:
+    """A folder entry, a nameless entry or an archiver's leftover rather than a report.
+
+    Decided on the name alone: ``ZipInfo.is_dir()`` raises IndexError for an empty name on
+    Python 3.11.
+    """
+    if not name or name.endswith(("/", "\\")):
+        return True
+    parts = name.replace("\\", "/").split("/")
+    base = parts[-1].lower()
+    return "__MACOSX" in parts[:-1] or base.startswith("._") or base in _JUNK_NAMES
+
+
 def _zip_members(archive: zipfile.ZipFile, limits: Limits) -> Iterator[zipfile.ZipInfo]:
-    members = [info for info in archive.infolist() if not info.is_dir()]
+    entries = archive.infolist()
+    members = [info for info in entries if not is_junk_member(info.filename)]
     if not members:
+        if entries:
+            raise FormatError("zip archive holds no report (only folders or archiver leftovers)")
         raise FormatError("empty zip archive")
     if len(members) > limits.max_members:
         raise FormatError(f"zip archive has {len(members)} members (limit {limits.max_members})")

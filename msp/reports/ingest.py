@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import gc
 import itertools
+import logging
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -23,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
 
 from msp.extensions import db
 from msp.reports import bulk, formats, parse_process, sink
@@ -40,6 +42,7 @@ from msp.reports.routing import Route, route
 if TYPE_CHECKING:
     from msp.reports.batch import Batch
 
+log = logging.getLogger(__name__)
 STATUS_PRIORITY = ("unrouted", "ingested", "duplicate", "rejected")
 # While a report streams, the collector runs every 50,000 allocations instead of every 700:
 # the parse allocates millions of short-lived objects and no cycles (measured: -25% per record).
@@ -96,13 +99,29 @@ def cut(value: str | None, size: int) -> str | None:
 
 
 def process(data: bytes, filename: str, ctx: Context) -> list[Outcome]:
-    """Every report in one file, each ingested, deduplicated, left unrouted or rejected."""
+    """Every report in one file, each ingested, deduplicated, left unrouted or rejected.
+
+    Nothing a file contains can raise out of here except a database error (which the caller's
+    batch handles): any other exception becomes a ``rejected`` outcome with a reason.
+    """
     try:
         payloads = formats.unpack(data, filename, ctx.limits)
     except formats.FormatError as exc:
         return [Outcome("rejected", error=str(exc))]
+    except SQLAlchemyError:
+        raise
+    except Exception as exc:  # one broken file must not take its batch down
+        return [crashed(exc, filename)]
     outcomes = [o for payload in payloads for o in _guarded(payload, ctx)]
     return outcomes or [Outcome("rejected", error="no report found")]
+
+
+def crashed(exc: BaseException, filename: str) -> Outcome:
+    """The outcome of a file that raised what no parser expects: logged here, named there."""
+    log.error("unexpected error while processing %r", filename, exc_info=exc)
+    return Outcome(
+        "rejected", error=f"unexpected error while reading the file ({type(exc).__name__})"
+    )
 
 
 def _guarded(payload: Payload, ctx: Context) -> list[Outcome]:
@@ -111,6 +130,10 @@ def _guarded(payload: Payload, ctx: Context) -> list[Outcome]:
     except (formats.FormatError, AggregateError, ReportParseError, NoRecords) as exc:
         kind = "aggregate" if isinstance(exc, (AggregateError, NoRecords)) else None
         return [Outcome("rejected", kind=kind, error=str(exc))]
+    except SQLAlchemyError:
+        raise
+    except Exception as exc:  # the file's other reports go on
+        return [crashed(exc, payload.name)]
 
 
 def _payload(payload: Payload, ctx: Context) -> list[Outcome]:

@@ -231,7 +231,7 @@ def process_raws(
             for raw in raws:
                 _record_outcomes(raw, results[raw.id], enrich=False)
             db.session.flush()
-    except SQLAlchemyError:
+    except Exception:  # a database error or a bug: each file gets its own go
         log.exception("batch of %d raw reports failed; processing them one by one", len(raw_ids))
         results = {raw_id: _process_alone(raw_id, cfg) for raw_id in raw_ids}
     _enqueue_enrichment(
@@ -258,16 +258,20 @@ def pending_raw_ids(first_id: int, last_id: int, limit: int = PARSE_BUCKET) -> l
 
 
 def _process_alone(raw_id: int, cfg: ReportsConfig) -> list[Outcome]:
+    """One file in its own savepoint; if even that raises, the file is rejected, not retried."""
     try:
         with db.session.begin_nested():
             return process_raw(raw_id, config=cfg)
-    except SQLAlchemyError as exc:
+    except Exception as exc:  # a rejected file, never a job retried for ever
+        log.exception("raw report %d failed on its own", raw_id)
+        what = "database error" if isinstance(exc, SQLAlchemyError) else "unexpected error"
+        error = f"{what}: {type(exc).__name__}"
         raw = db.session.get(RawReport, raw_id)
         if raw is not None:
-            raw.status, raw.error = "rejected", f"database error: {type(exc).__name__}"
+            raw.status, raw.error = "rejected", error
             raw.processed_at = datetime.now(UTC)
             db.session.flush()
-        return [Outcome("rejected", error=f"database error: {type(exc).__name__}")]
+        return [Outcome("rejected", error=error)]
 
 
 def _enqueue_enrichment(report_ids: list[int]) -> None:

@@ -93,14 +93,19 @@ def test_a_report_broken_after_its_first_records_is_rejected_and_leaves_nothing(
 
 
 def test_a_failing_child_is_reported_and_its_report_leaves_nothing(
-    domain: Any, monkeypatch: pytest.MonkeyPatch, forks_counted: list[int]
+    domain: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    forks_counted: list[int],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     def explode(*_args: Any) -> None:
         raise MemoryError("no room")
 
     monkeypatch.setattr(sink.RecordSink, "add", explode)  # only the child adds records
     data = big_report(domain.name, 50, report_id="crash", pad=PAD)
-    with pytest.raises(parse_process.ParserProcessError, match="MemoryError: no room"):
-        streamed_in(data)
+    outcome = streamed_in(data)
+    assert outcome.status == "rejected"
+    assert outcome.error == "unexpected error while reading the file (ParserProcessError)"
+    assert "MemoryError: no room" in caplog.text  # the detail is in the server log
     assert forks_counted == [1]
     assert snapshot(domain.id) == ({}, {}, 0)
