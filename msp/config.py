@@ -1,27 +1,20 @@
 """Configuration: every ``MSP_*`` setting, parsed and validated once when the app is created.
 
 Each business area declares its own settings in ``msp/<area>/settings.py`` as a list of
-:class:`Setting`; :func:`all_settings` collects them. :func:`load_config` reads the process
-environment (or a mapping passed by tests) and returns plain values keyed by setting name.
+:class:`Setting`, named in ``msp/areas.py``; :func:`all_settings` collects them.
+:func:`load_config` reads the process environment (or a mapping passed by tests) and returns
+plain values keyed by setting name.
 """
 
 from __future__ import annotations
 
-import importlib
 import secrets
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from msp.areas import load, settings_modules
 from msp.errors import ConfigError
-
-AREA_SETTING_MODULES = (
-    "msp.dns.settings",
-    "msp.reports.settings",
-    "msp.policy.settings",
-    "msp.notifications.settings",
-    "msp.billing.settings",
-)
 
 Parser = Callable[[str], Any]
 
@@ -107,9 +100,8 @@ _PRODUCTION_FORBIDDEN_SECRETS = {"", "dev", "changeme", "secret", "development"}
 
 def all_settings() -> list[Setting]:
     settings = list(CORE_SETTINGS)
-    for module_name in AREA_SETTING_MODULES:
-        module = importlib.import_module(module_name)
-        settings.extend(getattr(module, "SETTINGS", []))
+    for module_name in settings_modules():
+        settings.extend(load(module_name).SETTINGS)
     return settings
 
 

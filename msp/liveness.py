@@ -56,3 +56,6 @@ def alive(path: Path, max_age: int) -> None:
     if seconds > max_age:
         raise click.ClickException(f"{path} untouched for {seconds:.0f}s (more than {max_age}s)")
     click.echo(f"alive: {path} touched {seconds:.0f}s ago")
+
+
+COMMANDS: list[click.Command] = [alive]

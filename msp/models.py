@@ -1,22 +1,11 @@
-"""Imports every model so that Alembic and the tests see the whole schema."""
+"""Imports every area's models (named in msp/areas.py) so that Alembic and the tests see the
+whole schema."""
 
 from __future__ import annotations
 
-import importlib
-
-MODEL_MODULES = (
-    "msp.tenancy.models",
-    "msp.auth.models",
-    "msp.domains.models",
-    "msp.events",
-    "msp.dns.models",
-    "msp.reports.models",
-    "msp.policy.models",
-    "msp.notifications.models",
-    "msp.billing.models",
-)
+from msp.areas import load, model_modules
 
 
 def load_all() -> None:
-    for name in MODEL_MODULES:
-        importlib.import_module(name)
+    for name in model_modules():
+        load(name)

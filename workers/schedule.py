@@ -1,4 +1,5 @@
-"""The schedule: every area's ``CRON`` entries, registered with RQ's own cron scheduler.
+"""The schedule: every area's ``CRON`` entries (msp/areas.py names the modules), registered
+with RQ's own cron scheduler.
 
 Run exactly one scheduler (``msp scheduler``). Cron strings are evaluated in the scheduler
 process's time zone: run it with ``TZ=UTC``.
@@ -6,38 +7,24 @@ process's time zone: run it with ``TZ=UTC``.
 
 from __future__ import annotations
 
-import importlib
 import logging
 from typing import Any
 
 from redis import Redis
 from rq.cron import CronJob, CronScheduler
 
+from msp.areas import job_modules, load
 from msp.queues import Dispatcher
 from workers.runtime import CronEntry
-
-AREA_MODULES = (
-    "workers.core",
-    "workers.dns",
-    "workers.reports",
-    "workers.policy",
-    "workers.notifications",
-    "workers.billing",
-)
 
 log = logging.getLogger(__name__)
 
 
 def entries() -> list[CronEntry]:
+    """Every area's ``CRON`` (the ``jobs`` modules named in msp/areas.py)."""
     found: list[CronEntry] = []
-    for name in AREA_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue
-        found.extend(getattr(module, "CRON", []))
+    for name in job_modules():
+        found.extend(load(name).CRON)
     return found
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 from flask import Flask, Response, jsonify, request
@@ -10,22 +9,9 @@ from flask_smorest import Api
 from marshmallow import Schema, fields
 from werkzeug.exceptions import HTTPException
 
+from msp.areas import api_modules, load
 from msp.errors import AppError, BadRequest, problem
 
-RESOURCE_MODULES = (
-    "msp.api.me",
-    "msp.api.tenants",
-    "msp.api.users",
-    "msp.api.tokens",
-    "msp.api.domains",
-    "msp.api.audit",
-    "msp.api.system",
-    "msp.api.posture",
-    "msp.api.reports",
-    "msp.api.policy",
-    "msp.api.billing",
-    "msp.api.notifications",
-)
 PROBLEM_JSON = "application/problem+json"
 
 
@@ -121,11 +107,9 @@ def init_app(app: Flask) -> None:
         },
     )
     api = MspApi(app)
-    for name in RESOURCE_MODULES:
-        module = importlib.import_module(name)
-        blp = getattr(module, "blp", None)
-        if blp is not None:
-            api.register_blueprint(blp)
+    # Each area's resources, named in msp/areas.py; every one exports ``blp``.
+    for name in api_modules():
+        api.register_blueprint(load(name).blp)
     app.register_error_handler(AppError, handle_app_error)
     app.before_request(reject_nul_characters)
     app.extensions["msp_api"] = api
