@@ -154,8 +154,11 @@ async def check_dmarc(
     for found in walk:
         if len(found.records) > 1:
             findings.append(finding("multiple_dmarc_records", f"_dmarc.{found.name}"))
-    policy = next((f for f in walk if f.single is not None), None)
     rfc7489 = _rfc7489_record(walk, domain)
+    unread = undecided(walk, domain)
+    if unread:
+        return _unknown(unread, domain, findings)
+    policy = discover(walk, domain)
     if policy is None:
         return _absent(walk, domain, findings)
     record = policy.single
@@ -185,15 +188,45 @@ async def check_dmarc(
     return result, findings
 
 
+def discover(walk: list[Found], domain: str) -> Found | None:
+    """RFC 9989 §4.10.1: the author domain's own record; failing that, the record of its
+    Organizational Domain (§4.10.2), never merely the first record met on the way up. A record
+    on an intermediate name without ``psd`` is neither the policy nor the Organizational
+    Domain: ``x.y.example`` under ``_dmarc.y.example`` (p=none) and ``_dmarc.example``
+    (sp=reject) gets ``example``'s sp=reject, as RFC 7489 (PSL) does too."""
+    own = walk[0]
+    if own.single is not None:
+        return own
+    org = org_domain_9989(walk)
+    return next((f for f in walk[1:] if f.name == org and f.single is not None), None)
+
+
+def undecided(walk: list[Found], domain: str) -> list[Found]:
+    """The failed lookups that could change the answer: the author domain's own, or (without
+    an own record) one at or below its registered domain. A failure above it (a public suffix
+    level such as ``_dmarc.com``) is noted but decides nothing: PSD records are rare, and an
+    unreachable TLD must not make every domain's DMARC unknown."""
+    own = walk[0]
+    if own.answer.failed:
+        return [own]
+    if own.single is not None:
+        return []
+    depth = len(psl.org_domain(domain).split("."))
+    return [f for f in walk[1:] if f.answer.failed and len(f.name.split(".")) >= depth]
+
+
+def _unknown(
+    failed: list[Found], domain: str, findings: list[Finding]
+) -> tuple[DmarcResult, list[Finding]]:
+    findings.extend(
+        finding("dns_lookup_failed", f"TXT _dmarc.{f.name}: {f.answer.error}") for f in failed
+    )
+    return DmarcResult("unknown", org_domain_rfc7489=psl.org_domain(domain)), findings
+
+
 def _absent(
     walk: list[Found], domain: str, findings: list[Finding]
 ) -> tuple[DmarcResult, list[Finding]]:
-    failed = [f for f in walk if f.answer.failed]
-    if failed:
-        findings.extend(
-            finding("dns_lookup_failed", f"TXT _dmarc.{f.name}: {f.answer.error}") for f in failed
-        )
-        return DmarcResult("unknown", org_domain_rfc7489=psl.org_domain(domain)), findings
     broken = any(f.broken or len(f.records) > 1 for f in walk)
     findings.append(finding("dmarc_missing", domain))
     status = "invalid" if broken else "missing"

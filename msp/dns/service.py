@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from flask import current_app
@@ -30,9 +31,31 @@ from msp.queues import CHECKS, enqueue
 from msp.tenancy.models import Tenant
 
 
+class RecordStatus(StrEnum):
+    """What one check found for a record. ``UNKNOWN`` is a DNS failure (timeout, SERVFAIL,
+    refusal): nothing is known, which is never the same as ``MISSING`` (RFC 7208 §4.4)."""
+
+    VALID = "valid"
+    INVALID = "invalid"
+    MISSING = "missing"
+    UNKNOWN = "unknown"
+    NULL = "null"  # MX only: a null MX (RFC 7505)
+
+
+def _status(raw: object) -> RecordStatus:
+    try:
+        return RecordStatus(str(raw))
+    except ValueError:  # a section that failed in an unexpected way: nothing is known
+        return RecordStatus.UNKNOWN
+
+
 @dataclass(frozen=True)
 class PostureView:
-    """What other areas (the policy engine) read of a domain's latest posture."""
+    """What other areas (the policy engine, the pages) read of a domain's latest posture.
+
+    The typed fields are the contract: the policy loader reads them, never ``result`` (the
+    checker's whole JSON, kept for the API and the pages).
+    """
 
     domain_id: int
     run_id: int
@@ -48,12 +71,32 @@ class PostureView:
     mta_sts_mode: str | None
     findings: tuple[str, ...]
     result: dict[str, Any]
+    spf_status: RecordStatus = RecordStatus.UNKNOWN
+    spf_record: str | None = None
+    dmarc_status: RecordStatus = RecordStatus.UNKNOWN
+    dmarc_location: str | None = None
+    mx_status: RecordStatus = RecordStatus.UNKNOWN
+    null_mx: bool | None = None
+    dkim_statuses: dict[str, RecordStatus] = field(default_factory=dict)
+
+    @property
+    def unreachable(self) -> tuple[str, ...]:
+        """The records this check could not read (DNS failure), e.g. ``("spf", "dmarc")``."""
+        sections = (("spf", self.spf_status), ("dmarc", self.dmarc_status))
+        found = [name for name, status in sections if status is RecordStatus.UNKNOWN]
+        if self.mx_status is RecordStatus.UNKNOWN:
+            found.append("mx")
+        found += [
+            f"dkim:{sel}" for sel, st in self.dkim_statuses.items() if st is RecordStatus.UNKNOWN
+        ]
+        return tuple(found)
 
 
 def view_of(run: PostureRun) -> PostureView:
     data = run.result
-    dmarc, spf = data["dmarc"], data["spf"]
+    dmarc, spf, mx = data["dmarc"], data["spf"], data.get("mx") or {}
     policy = (data["mta_sts"].get("policy") or {}).get("mode")
+    mx_status = _status(mx.get("status"))
     return PostureView(
         domain_id=run.domain_id,
         run_id=run.id,
@@ -69,6 +112,13 @@ def view_of(run: PostureRun) -> PostureView:
         mta_sts_mode=policy,
         findings=tuple(f["code"] for f in data["findings"]),
         result=data,
+        spf_status=_status(spf.get("status")),
+        spf_record=spf.get("record"),
+        dmarc_status=_status(dmarc.get("status")),
+        dmarc_location=dmarc.get("location"),
+        mx_status=mx_status,
+        null_mx=None if mx_status is RecordStatus.UNKNOWN else bool(mx.get("null_mx")),
+        dkim_statuses={s: _status(k.get("status")) for s, k in data["dkim"].items()},
     )
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 
 from msp.auth.audit import audit
+from msp.dns.service import check_job_id
 from msp.domains.models import Domain
 from msp.errors import Conflict, ValidationFailed
 from msp.extensions import db
@@ -207,11 +208,7 @@ def _publish(change: PolicyChange, facts: DomainFacts, now: datetime) -> str:
 
 
 def _ask_for_dns_check(domain_id: int, now: datetime) -> None:
-    """Have the DNS checker look again an hour after issuing (if the DNS area is installed)."""
-    try:
-        from msp.dns.service import check_job_id
-    except ImportError:
-        return
+    """Have the DNS checker look again an hour after issuing."""
     enqueue(
         "workers.dns.check_domain",
         queue=CHECKS,

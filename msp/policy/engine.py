@@ -22,7 +22,15 @@ from msp.policy.facts import (
     SenderFacts,
     SenderStatus,
 )
-from msp.policy.gates import GateResult, published_mismatches, run_gates
+from msp.policy.gates import (
+    GateResult,
+    GateStatus,
+    published_mismatches,
+    readiness_gates,
+    run_gates,
+    unreachable_reason,
+    unread_for,
+)
 from msp.policy.records import StageRecords, records_for_stage
 from msp.policy.stages import Stage, is_enforcing, next_stage, rollback_target
 from msp.policy.window import next_window_start
@@ -49,6 +57,7 @@ class Evaluation:
     target: Stage | None
     auto: bool
     reasons: tuple[str, ...]
+    unreachable: tuple[str, ...] = ()  # records the last DNS check could not read
 
     @property
     def ready(self) -> bool:
@@ -73,10 +82,14 @@ class ChangeStep:
 
 
 def readiness(gates: tuple[GateResult, ...], next_stage: Stage | None) -> int:
-    """Share of passed gates, 0-100; 100 at the end of the road or when no gate applies."""
-    if next_stage is None or not gates:
+    """Share of passed gates, 0-100; 100 at the end of the road. A gate waiting on a record
+    the last DNS check could not read counts neither way (an outage changes nothing)."""
+    if next_stage is None:
         return 100
-    return round(100 * sum(g.passed for g in gates) / len(gates))
+    known = [g for g in gates if g.status is not GateStatus.UNKNOWN]
+    if not known:
+        return 0
+    return round(100 * sum(g.passed for g in known) / len(known))
 
 
 def _rollback_minimum(facts: DomainFacts) -> int:
@@ -138,12 +151,14 @@ def _withdraw_reasons(
     if pending.kind is not ChangeKind.ESCALATE:
         return ()
     issued = pending.status is ChangeStatus.PUBLISHED
+    if issued and unread_for(facts.posture, pending.to_stage):
+        return ()  # DNS did not answer: what is published is unknown, not wrong
     if issued and not published_mismatches(facts.posture, pending.to_stage, facts.records):
         return ()
     return tuple(
         reason
         for gate in gates
-        if not gate.passed and not (issued and gate.gate == "record")
+        if gate.blocked and not (issued and gate.gate == "record")
         for reason in gate.reasons
     )
 
@@ -175,17 +190,22 @@ def evaluate(facts: DomainFacts, now: datetime) -> Evaluation:
     target = next_stage(facts.stage, parked=facts.parked)
     gates = run_gates(facts, target, now) if target is not None else ()
     action, action_target, reasons = _decide(facts, target, gates)
+    unreachable = tuple(sorted(facts.posture.unreachable)) if facts.posture else ()
+    if unreachable and action is Action.HOLD:
+        reasons = (unreachable_reason(unreachable), *(r for r in reasons if "could not" not in r))
+    scored = readiness_gates(facts, target, now) if target is not None else ()
     return Evaluation(
         stage=facts.stage,
         records=records_for_stage(facts.name, facts.stage, facts.records),
         next_stage=target,
         next_records=records_for_stage(facts.name, target, facts.records) if target else None,
         gates=gates,
-        readiness=readiness(gates, target),
+        readiness=readiness(scored or gates, target),
         action=action,
         target=action_target,
         auto=facts.settings.auto_escalate and action in {Action.PROPOSE, Action.ROLLBACK},
         reasons=reasons,
+        unreachable=unreachable,
     )
 
 
@@ -194,6 +214,9 @@ def _verification(change: PendingChange, facts: DomainFacts) -> tuple[bool, tupl
     published = change.published_at
     if posture is None or published is None or posture.checked_at < published:
         return False, ("no DNS check since the record was issued",)
+    unread = unread_for(posture, change.to_stage)
+    if unread:
+        return False, (unreachable_reason(unread),)
     mismatches = published_mismatches(posture, change.to_stage, facts.records)
     return not mismatches, tuple(mismatches)
 
@@ -215,6 +238,8 @@ def step_change(change: PendingChange, facts: DomainFacts, now: datetime) -> Cha
     verified, reasons = _verification(change, facts)
     if verified:
         return ChangeStep(StepKind.VERIFY)
+    if facts.posture is not None and unread_for(facts.posture, change.to_stage):
+        return ChangeStep(StepKind.WAIT, reasons=reasons)  # never "not published" on an outage
     overdue = now >= change.published_at + timedelta(hours=cfg.publish_grace_hours)
     last = change.last_reminded_at
     quiet = last is None or now - last >= timedelta(hours=cfg.reminder_interval_hours)

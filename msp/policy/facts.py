@@ -84,7 +84,11 @@ class CoverageFacts:
 
 @dataclass(frozen=True)
 class PostureFacts:
-    """The latest DNS check: the published DMARC tags, SPF health and DKIM keys."""
+    """The latest DNS check: the published DMARC tags, SPF health and DKIM keys.
+
+    ``unreachable`` names the records the check could not read (``spf``, ``dmarc``, ``mx``,
+    ``dkim:<selector>``): a DNS failure, which is unknown, never "missing" or "invalid".
+    """
 
     checked_at: datetime
     dmarc_tags: Mapping[str, str] | None
@@ -94,6 +98,11 @@ class PostureFacts:
     findings: frozenset[str] = frozenset()
     spf_record: str | None = None
     null_mx: bool | None = None
+    unreachable: frozenset[str] = frozenset()
+
+    def unknown(self, *records: str) -> tuple[str, ...]:
+        """Which of ``records`` the last check could not read."""
+        return tuple(r for r in records if r in self.unreachable)
 
 
 @dataclass(frozen=True)

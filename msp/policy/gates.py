@@ -20,8 +20,12 @@ SPF_LOOKUP_LIMIT = 10  # RFC 7208 §4.6.4
 
 
 class GateStatus(StrEnum):
+    """``UNKNOWN``: the gate needs a record the last DNS check could not read. It is not
+    passed (nothing is proposed blind) and not failing (nothing is withdrawn or reminded)."""
+
     PASSED = "passed"
     BLOCKED = "blocked"
+    UNKNOWN = "unknown"
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,10 @@ class GateResult:
     def passed(self) -> bool:
         return self.status is GateStatus.PASSED
 
+    @property
+    def blocked(self) -> bool:
+        return self.status is GateStatus.BLOCKED
+
 
 Gate = Callable[[DomainFacts, datetime], GateResult]
 
@@ -45,6 +53,15 @@ def _verdict(gate: str, reasons: Iterable[str], **evidence: int | float | str) -
     reasons = tuple(reasons)
     status = GateStatus.BLOCKED if reasons else GateStatus.PASSED
     return GateResult(gate, status, reasons, tuple(sorted(evidence.items())))
+
+
+def unreachable_reason(records: Iterable[str]) -> str:
+    names = ", ".join(r.split(":")[-1] if r.startswith("dkim:") else r.upper() for r in records)
+    return f"the last DNS check could not reach DNS for {names}: waiting for the next check"
+
+
+def _unknown(gate: str, records: tuple[str, ...]) -> GateResult:
+    return GateResult(gate, GateStatus.UNKNOWN, (unreachable_reason(records),))
 
 
 def _per_week(messages: int, window_days: int) -> int:
@@ -146,6 +163,8 @@ def spf(facts: DomainFacts, now: datetime) -> GateResult:
     posture = facts.posture
     if posture is None:
         return _verdict("spf", ["no DNS check yet"])
+    if posture.unknown("spf"):
+        return _unknown("spf", ("spf",))
     reasons = []
     if posture.spf_valid is not True:
         reasons.append("SPF record is missing or invalid")
@@ -157,21 +176,40 @@ def spf(facts: DomainFacts, now: datetime) -> GateResult:
 
 def dkim(facts: DomainFacts, now: datetime) -> GateResult:
     """Every approved sender above the threshold signs with a published, valid DKIM key."""
-    keys = facts.posture.dkim_selectors if facts.posture else {}
-    reasons = []
+    posture = facts.posture
+    keys = posture.dkim_selectors if posture else {}
+    reasons: list[str] = []
+    unread: list[str] = []
     for sender in _approved(facts.senders):
         if sender.messages < facts.settings.sender_volume_threshold:
             continue
         if not sender.dkim_selectors or sender.dkim_aligned_pass == 0:
             reasons.append(f"{sender.name} sends no aligned DKIM signature")
             continue
-        bad = [sel for sel in sender.dkim_selectors if sel in keys and keys[sel] is not True]
+        selectors = [f"dkim:{sel}" for sel in sender.dkim_selectors]
+        unread += posture.unknown(*selectors) if posture else ()
+        bad = [
+            sel
+            for sel in sender.dkim_selectors
+            if sel in keys and keys[sel] is not True and f"dkim:{sel}" not in unread
+        ]
         if bad:
             reasons.append(f"{sender.name}: DKIM selector {', '.join(bad)} has no valid key")
+    if not reasons and unread:
+        return _unknown("dkim", tuple(dict.fromkeys(unread)))
     return _verdict("dkim", reasons, blocking=len(reasons))
 
 
 PARKED_SPF = "v=spf1 -all"
+
+
+def unread_for(posture: PostureFacts | None, stage: Stage) -> tuple[str, ...]:
+    """The records ``stage`` is judged on that the last check could not read."""
+    if posture is None:
+        return ()
+    if stage is Stage.PARKED:
+        return posture.unknown("dmarc", "spf", "mx")
+    return posture.unknown("dmarc")
 
 
 def published_mismatches(
@@ -195,6 +233,9 @@ def record(facts: DomainFacts, now: datetime) -> GateResult:
     """The published records are the ones the plan says the current stage has."""
     if facts.stage is Stage.NONE:
         return _verdict("record", [])
+    unread = unread_for(facts.posture, facts.stage)
+    if unread:
+        return _unknown("record", unread)
     mismatches = published_mismatches(facts.posture, facts.stage, facts.records)
     return _verdict("record", [f"published record: {m}" for m in mismatches])
 
@@ -204,6 +245,8 @@ def dns_checked(facts: DomainFacts, now: datetime) -> GateResult:
     (otherwise the service adopts the published stage first: never propose a downgrade)."""
     if facts.posture is None:
         return _verdict("dns_checked", ["no DNS check yet"])
+    if facts.posture.unknown("dmarc"):
+        return _unknown("dns_checked", ("dmarc",))
     if facts.stage is Stage.NONE and facts.posture.dmarc_tags:
         return _verdict("dns_checked", ["a DMARC record is already published"])
     return _verdict("dns_checked", [])
@@ -239,3 +282,32 @@ def gates_for(current: Stage, target: Stage) -> tuple[Gate, ...]:
 
 def run_gates(facts: DomainFacts, target: Stage, now: datetime) -> tuple[GateResult, ...]:
     return tuple(gate(facts, now) for gate in gates_for(facts.stage, target))
+
+
+def dmarc_published(facts: DomainFacts, now: datetime) -> GateResult:
+    """A DMARC record is published (scored by readiness before the plan has a stage)."""
+    posture = facts.posture
+    if posture is None:
+        return _verdict("record", ["no DNS check yet"])
+    if posture.unknown("dmarc"):
+        return _unknown("record", ("dmarc",))
+    return _verdict("record", [] if posture.dmarc_tags else ["no DMARC record is published"])
+
+
+SENDER_GATES: tuple[Gate, ...] = (aligned_share, senders, new_senders, dkim)
+
+
+def readiness_gates(facts: DomainFacts, target: Stage, now: datetime) -> tuple[GateResult, ...]:
+    """What readiness is scored on: () means the step's own gates. Before a record is published
+    the one gate to monitoring would read 100 beside a domain with no SPF and no DMARC, so
+    readiness there scores the evidence enforcement needs; gates about senders count as
+    blocked while no report has arrived (nothing known is not "no problem")."""
+    if facts.stage is not Stage.NONE or target is Stage.PARKED:
+        return ()
+    results = [coverage(facts, now), spf(facts, now), dmarc_published(facts, now)]
+    for gate in SENDER_GATES:
+        result = gate(facts, now)
+        if facts.coverage.messages == 0 and result.passed:
+            result = _verdict(result.gate, ["no reports yet"])
+        results.append(result)
+    return tuple(results)

@@ -1,23 +1,22 @@
 """Loads the engine's facts from the DNS checker and report ingestion (the I/O edge).
 
-The other areas are reached through :class:`EvidenceSource`. :class:`ServiceEvidence` adapts
-``msp.dns.service.latest_posture`` and ``msp.reports.service.sender_stats / coverage /
-daily_rows``; an area whose service is not installed yet yields no evidence (no posture, no
-senders), which the gates report as "no DNS check yet" / "no reports". An app may register
-another source as ``app.extensions["msp_policy_evidence"]`` (tests of the policy area do).
+The other areas are reached through :class:`EvidenceSource`. :class:`ServiceEvidence` reads
+their typed views directly: ``msp.dns.service.latest_posture`` (a ``PostureView``) and
+``msp.reports.queries.sender_stats / coverage / daily_rows``; a renamed field fails mypy. An
+app may register another source as ``app.extensions["msp_policy_evidence"]`` (the policy
+area's integration tests do).
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping
 from datetime import date, datetime, timedelta
-from types import ModuleType
 from typing import Any, Protocol
 from urllib.parse import urlparse
 
 from flask import current_app
 
+from msp.dns import service as dns_service
 from msp.domains.models import Domain
 from msp.policy import settings as policy_settings
 from msp.policy.facts import (
@@ -31,9 +30,10 @@ from msp.policy.facts import (
     SenderStatus,
 )
 from msp.policy.models import PolicyChange, PolicyPlan
-from msp.policy.records import RecordOptions, parse_tags
+from msp.policy.records import RecordOptions
 from msp.policy.simulate import DailyRow
 from msp.policy.stages import Stage
+from msp.reports import queries as report_queries
 from msp.tenancy.models import Tenant
 
 EXTENSION_KEY = "msp_policy_evidence"
@@ -51,46 +51,35 @@ class EvidenceSource(Protocol):
     def daily_rows(self, domain_id: int, since: date, until: date) -> list[DailyRow]: ...
 
 
-def _service(name: str) -> ModuleType | None:
+def _status(raw: str) -> SenderStatus:
     try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError as exc:
-        if exc.name != name:
-            raise
-        return None
-
-
-def _status(raw: Any) -> SenderStatus:
-    try:
-        return SenderStatus(str(raw))
+        return SenderStatus(raw)
     except ValueError:
         return SenderStatus.UNKNOWN
 
 
-def posture_from_view(view: Any) -> PostureFacts:
-    """Adapt the DNS area's ``PostureView``."""
-    tags = getattr(view, "dmarc_tags", None)
-    record = getattr(view, "dmarc_record", None)
-    result = getattr(view, "result", None) or {}
-    if tags is None and record:
-        tags = parse_tags(record)
+def posture_from_view(view: dns_service.PostureView) -> PostureFacts:
+    """Adapt the DNS area's ``PostureView``: its typed fields, never the raw result JSON. A
+    record the check could not read stays unknown (``unreachable``), never "missing"."""
+    tags = view.dmarc_tags if view.dmarc_record else None
     return PostureFacts(
         checked_at=view.checked_at,
-        dmarc_tags={str(k).lower(): str(v) for k, v in tags.items()} if tags else None,
-        spf_valid=getattr(view, "spf_valid", None),
-        spf_dns_lookups=getattr(view, "spf_dns_lookups", None),
-        dkim_selectors=dict(getattr(view, "dkim_selectors", None) or {}),
-        findings=frozenset(getattr(view, "findings", None) or ()),
-        spf_record=(result.get("spf") or {}).get("record"),
-        null_mx=(result.get("mx") or {}).get("null_mx"),
+        dmarc_tags={k.lower(): v for k, v in tags.items()} if tags else None,
+        spf_valid=view.spf_valid,
+        spf_dns_lookups=view.spf_dns_lookups,
+        dkim_selectors=dict(view.dkim_selectors),
+        findings=frozenset(view.findings),
+        spf_record=view.spf_record,
+        null_mx=view.null_mx,
+        unreachable=frozenset(view.unreachable),
     )
 
 
-def sender_from_stat(stat: Any) -> SenderFacts:
+def sender_from_stat(stat: report_queries.SenderStat) -> SenderFacts:
     """Adapt the reports area's ``SenderStat``."""
     return SenderFacts(
         key=stat.key,
-        name=getattr(stat, "display_name", None) or stat.key,
+        name=stat.display_name or stat.key,
         status=_status(stat.status),
         messages=int(stat.messages),
         dmarc_pass=int(stat.dmarc_pass),
@@ -98,13 +87,13 @@ def sender_from_stat(stat: Any) -> SenderFacts:
         dkim_aligned_pass=int(stat.dkim_aligned_pass),
         first_seen=stat.first_seen,
         last_seen=stat.last_seen,
-        is_new=bool(getattr(stat, "is_new", False)),
-        dkim_selectors=tuple(sorted(getattr(stat, "dkim_selectors", ()) or ())),
+        is_new=stat.is_new,
+        dkim_selectors=tuple(sorted(stat.dkim_selectors)),
     )
 
 
-def row_from_daily(row: Any) -> DailyRow:
-    """Adapt the reports area's ``DailyRow`` (extra fields, when present, are used)."""
+def row_from_daily(row: report_queries.DailyRow) -> DailyRow:
+    """Adapt the reports area's ``DailyRow``."""
     return DailyRow(
         day=row.day,
         sender_key=row.sender_key,
@@ -114,9 +103,6 @@ def row_from_daily(row: Any) -> DailyRow:
         spf_aligned=bool(row.spf_aligned),
         dkim_aligned=bool(row.dkim_aligned),
         count=int(row.count),
-        sender_name=getattr(row, "sender_name", "") or "",
-        spf_domain=getattr(row, "spf_domain", None),
-        dkim_domains=getattr(row, "dkim_domains", None),
     )
 
 
@@ -124,34 +110,23 @@ class ServiceEvidence:
     """Evidence from the DNS and reports services of this code base."""
 
     def posture(self, domain_id: int) -> PostureFacts | None:
-        dns = _service("msp.dns.service")
-        if dns is None or not hasattr(dns, "latest_posture"):
-            return None
-        view = dns.latest_posture(domain_id)
+        view = dns_service.latest_posture(domain_id)
         return posture_from_view(view) if view is not None else None
 
     def senders(self, domain_id: int, since: date, until: date) -> tuple[SenderFacts, ...]:
-        reports = _service("msp.reports.service")
-        if reports is None:
-            return ()
-        return tuple(sender_from_stat(s) for s in reports.sender_stats(domain_id, since, until))
+        stats = report_queries.sender_stats(domain_id, since, until)
+        return tuple(sender_from_stat(s) for s in stats)
 
     def coverage(self, domain_id: int, since: date, until: date) -> CoverageFacts:
-        reports = _service("msp.reports.service")
-        if reports is None:
-            return CoverageFacts()
-        cov = reports.coverage(domain_id, since, until)
+        cov = report_queries.coverage(domain_id, since, until)
         return CoverageFacts(cov.reporters, cov.days_with_reports, cov.messages)
 
     def daily_rows(self, domain_id: int, since: date, until: date) -> list[DailyRow]:
-        reports = _service("msp.reports.service")
-        if reports is None:
-            return []
-        return [row_from_daily(r) for r in reports.daily_rows(domain_id, since, until)]
+        return [row_from_daily(r) for r in report_queries.daily_rows(domain_id, since, until)]
 
 
 def evidence_source() -> EvidenceSource:
-    source = current_app.extensions.get(EXTENSION_KEY)
+    source: EvidenceSource | None = current_app.extensions.get(EXTENSION_KEY)
     return source if source is not None else ServiceEvidence()
 
 

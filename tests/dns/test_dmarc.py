@@ -157,3 +157,24 @@ def test_unrelated_txt_at_dmarc_is_discarded(check: Check) -> None:
 def test_absent_record_is_missing(check: Check) -> None:
     dmarc = check("dm-none.test").dmarc
     assert (dmarc.status, dmarc.record, dmarc.policy_applied.policy) == ("missing", None, None)
+
+
+def test_policy_is_the_organisational_domains_not_the_first_record_on_the_way_up(
+    check: Check,
+) -> None:
+    """RFC 9989 §4.10.1: x.y.dm-walk.test has no record; _dmarc.y (p=none, no psd) is neither
+    its policy nor its organisational domain; _dmarc.dm-walk.test's sp=reject applies, as under
+    RFC 7489 (PSL)."""
+    dmarc = check("x.y.dm-walk.test").dmarc
+    assert dmarc.location == "_dmarc.dm-walk.test"
+    assert dmarc.org_domain == "dm-walk.test"
+    assert (dmarc.policy_applied.policy, dmarc.policy_applied.tag) == ("reject", "sp")
+    assert (dmarc.policy_applied_rfc7489.policy, dmarc.policy_applied_rfc7489.tag) == (
+        "reject",
+        "sp",
+    )
+
+
+def test_an_intermediate_record_still_governs_its_own_name(check: Check) -> None:
+    dmarc = check("y.dm-walk.test").dmarc
+    assert (dmarc.location, dmarc.policy_applied.policy) == ("_dmarc.y.dm-walk.test", "none")

@@ -122,6 +122,12 @@ def spf_zones() -> dict[str, list[str]]:
 
 def dmarc_zones() -> dict[str, list[str]]:
     return {
+        # issue 13: an intermediate record without psd is neither the policy nor the org domain
+        "dm-walk.test": [
+            T("_dmarc.y", "v=DMARC1; p=none; rua=mailto:d@dm-walk.test"),
+            T("_dmarc", "v=DMARC1; p=none; sp=reject; rua=mailto:d@dm-walk.test"),
+            "x.y A 192.0.2.1",
+        ],
         "dm-org.test": [
             T("_dmarc", "v=DMARC1; p=reject; sp=quarantine; np=reject; rua=mailto:d@dm-org.test"),
             "sub A 192.0.2.1",

@@ -203,9 +203,11 @@ def test_tenant_readiness_endpoint_reports_the_evaluated_domains(
     service.evaluate_domain(domain.id)
     headers = token_caller("tenant_viewer", tenant).headers
     body = _ok(client.get(f"{API}/tenants/{tenant.id}/readiness", headers=headers))
+    # nothing published and no reports: only SPF is ready for enforcement (1 of 7), never
+    # the 100 the single gate to monitoring would give (issue 10)
     assert body == {
         "tenant_id": tenant.id,
         "domains": 1,
-        "readiness": 100,
+        "readiness": 14,
         "stages": {"none": 1},
     }
