@@ -33,8 +33,8 @@ blp = Blueprint("policy", __name__, url_prefix="/api/v1", description="Policy en
 
 @blp.route("/domains/<int:domain_id>/plan")
 class Plan(MethodView):
-    @blp.response(200, PolicyPlanSchema)
     @require_auth
+    @blp.response(200, PolicyPlanSchema)
     def get(self, domain_id: int) -> Any:
         """The domain's stage, record to publish now, next stage, gates and readiness."""
         return service.plan_view(get_scoped(Domain, domain_id)).as_dict()
@@ -42,9 +42,9 @@ class Plan(MethodView):
 
 @blp.route("/domains/<int:domain_id>/simulate")
 class Simulate(MethodView):
+    @require_auth
     @blp.arguments(PolicySimulateInSchema)
     @blp.response(200, PolicySimulationSchema)
-    @require_auth
     def post(self, data: dict[str, Any], domain_id: int) -> Any:
         """What-if: the last N days of reports replayed under a proposed record."""
         domain = get_scoped(Domain, domain_id)
@@ -53,16 +53,16 @@ class Simulate(MethodView):
 
 @blp.route("/domains/<int:domain_id>/escalations")
 class DomainEscalations(MethodView):
+    @require_auth
     @blp.response(200, PolicyChangeSchema(many=True))
     @blp.paginate()
-    @require_auth
     def get(self, domain_id: int, pagination_parameters: PaginationParameters) -> Any:
         """The domain's stage changes (escalations and rollbacks), newest first."""
         domain = get_scoped(Domain, domain_id)
         return page_of(service.changes_select(domain), pagination_parameters)
 
-    @blp.response(201, PolicyChangeSchema)
     @require_auth
+    @blp.response(201, PolicyChangeSchema)
     def post(self, domain_id: int) -> Any:
         """Propose the next stage (only when every gate passes)."""
         domain = get_scoped(Domain, domain_id)
@@ -72,9 +72,9 @@ class DomainEscalations(MethodView):
 
 @blp.route("/domains/<int:domain_id>/timeline")
 class Timeline(MethodView):
+    @require_auth
     @blp.response(200, PolicyTimelineEntrySchema(many=True))
     @blp.paginate()
-    @require_auth
     def get(self, domain_id: int, pagination_parameters: PaginationParameters) -> Any:
         """Evaluations, proposals, decisions, publications, verifications, rollbacks."""
         domain = get_scoped(Domain, domain_id)
@@ -83,8 +83,8 @@ class Timeline(MethodView):
 
 @blp.route("/escalations/<int:change_id>")
 class Escalation(MethodView):
-    @blp.response(200, PolicyChangeSchema)
     @require_auth
+    @blp.response(200, PolicyChangeSchema)
     def get(self, change_id: int) -> Any:
         """One stage change with its records and evidence."""
         return get_scoped(PolicyChange, change_id)
@@ -98,8 +98,8 @@ def _managed_change(change_id: int) -> PolicyChange:
 
 @blp.route("/escalations/<int:change_id>/approve")
 class Approve(MethodView):
-    @blp.response(200, PolicyChangeSchema)
     @require_auth
+    @blp.response(200, PolicyChangeSchema)
     def post(self, change_id: int) -> Any:
         """Approve (MSP staff or tenant admin); it is scheduled for the change window."""
         return service.approve(_managed_change(change_id))
@@ -107,9 +107,9 @@ class Approve(MethodView):
 
 @blp.route("/escalations/<int:change_id>/reject")
 class Reject(MethodView):
+    @require_auth
     @blp.arguments(PolicyRejectSchema)
     @blp.response(200, PolicyChangeSchema)
-    @require_auth
     def post(self, data: dict[str, Any], change_id: int) -> Any:
         """Reject a proposed or scheduled change."""
         return service.reject(_managed_change(change_id), data.get("note"))
@@ -117,9 +117,9 @@ class Reject(MethodView):
 
 @blp.route("/escalations/<int:change_id>/schedule")
 class Schedule(MethodView):
+    @require_auth
     @blp.arguments(PolicyScheduleSchema)
     @blp.response(200, PolicyChangeSchema)
-    @require_auth
     def post(self, data: dict[str, Any], change_id: int) -> Any:
         """Issue an approved change at a chosen time instead of the next change window."""
         return service.schedule(_managed_change(change_id), data["at"])
@@ -127,8 +127,8 @@ class Schedule(MethodView):
 
 @blp.route("/tenants/<int:tenant_id>/readiness")
 class Readiness(MethodView):
-    @blp.response(200, PolicyReadinessSchema)
     @require_auth
+    @blp.response(200, PolicyReadinessSchema)
     def get(self, tenant_id: int) -> Any:
         """The tenant's readiness score and how many domains are at each stage."""
         return service.tenant_readiness(get_scoped(Tenant, tenant_id))
@@ -136,9 +136,9 @@ class Readiness(MethodView):
 
 @blp.route("/tenants/<int:tenant_id>/policy-settings")
 class TenantPolicySettings(MethodView):
+    @require_auth
     @blp.arguments(PolicySettingsSchema)
     @blp.response(200, PolicySettingsSchema)
-    @require_auth
     def put(self, data: dict[str, Any], tenant_id: int) -> Any:
         """Replace the tenant's policy settings (validated)."""
         tenant = get_scoped(Tenant, tenant_id)
@@ -148,9 +148,9 @@ class TenantPolicySettings(MethodView):
 
 @blp.route("/domains/<int:domain_id>/policy-settings")
 class DomainPolicySettings(MethodView):
+    @require_auth
     @blp.arguments(PolicySettingsSchema)
     @blp.response(200, PolicySettingsSchema)
-    @require_auth
     def put(self, data: dict[str, Any], domain_id: int) -> Any:
         """Replace the domain's policy settings (validated; they override the tenant's)."""
         domain = get_scoped(Domain, domain_id)

@@ -211,3 +211,19 @@ def test_tenant_readiness_endpoint_reports_the_evaluated_domains(
         "readiness": 14,
         "stages": {"none": 1},
     }
+
+
+def test_anonymous_requests_with_a_bad_body_get_401_not_field_errors(
+    client: FlaskClient, evidence: StaticEvidence
+) -> None:
+    domain = make_domain(make_tenant())
+    for url in (
+        f"{API}/domains/{domain.id}/simulate",
+        f"{API}/escalations/1/reject",
+        f"{API}/escalations/1/schedule",
+        f"{API}/tenants/{domain.tenant_id}/policy-settings",
+        f"{API}/domains/{domain.id}/policy-settings",
+    ):
+        method = client.put if url.endswith("policy-settings") else client.post
+        response = method(url, json={"record": 5, "days": "x", "at": [], "policy": 1})
+        assert response.status_code == 401, (url, response.get_data(as_text=True))
