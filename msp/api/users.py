@@ -12,6 +12,7 @@ from msp.api.pagination import page_of
 from msp.api.schemas.users import UserSchema, UserUpdateSchema
 from msp.auth import users
 from msp.auth.decorators import require_auth
+from msp.auth.request import current_session_raw
 from msp.errors import Forbidden
 from msp.tenancy.scope import require_principal
 
@@ -54,4 +55,4 @@ class UserItem(MethodView):
             actor.kind == "token" and not actor.is_msp_admin
         ):
             raise Forbidden("you may change only your own account")
-        return users.update_user(actor, user, data)
+        return users.update_user(actor, user, data, keep_session_raw=current_session_raw())

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import current_app, request, session
+from flask import current_app, g, request, session
 
 from msp.auth import service
 from msp.auth.audit import set_origin
@@ -11,6 +11,11 @@ from msp.auth.principal import set_principal
 from msp.db import utcnow
 
 SESSION_KEY = "sid"
+
+
+def current_session_raw() -> str | None:
+    """The web session id of this request (None for API tokens and anonymous callers)."""
+    return g.get("session_raw")
 
 
 def client_ip() -> str:
@@ -36,6 +41,7 @@ def load_principal() -> None:
             session.pop(SESSION_KEY, None)
             return
         set_principal(service.principal_for_user(user))
+        g.session_raw = raw
         if request.method not in {"GET", "HEAD", "OPTIONS"}:
             # Cookie-authenticated writes need the CSRF token (API tokens do not).
             current_app.extensions["csrf"].protect()

@@ -25,6 +25,8 @@ from msp.extensions import db
 
 TOKEN_PREFIX = "msp_"
 RATE_WINDOW = timedelta(minutes=15)
+BACKOFF_FREE_FAILURES = 5  # wrong passwords an account may have before it waits at all
+BACKOFF_MAX_SECONDS = 60
 
 
 def _digest(raw: str) -> str:
@@ -104,13 +106,44 @@ def check_login_rate(ip: str, limit: int, now: datetime) -> None:
         raise TooManyRequests("too many failed logins from this address; try again later")
 
 
+def account_backoff_seconds(failures: int) -> int:
+    """How long an account waits after its last failure: none for the first few, then
+    doubling, capped so that nobody can keep a victim out for long by guessing wrong."""
+    if failures < BACKOFF_FREE_FAILURES:
+        return 0
+    return int(min(2 ** (failures - BACKOFF_FREE_FAILURES + 1), BACKOFF_MAX_SECONDS))
+
+
+def check_account_backoff(email: str, now: datetime) -> None:
+    """Per account (whether or not it exists, so the answer tells nothing): a short back-off."""
+    recent = list(
+        db.session.scalars(
+            select(LoginAttempt.at)
+            .where(LoginAttempt.email == email, LoginAttempt.at > now - RATE_WINDOW)
+            .order_by(LoginAttempt.at.desc())
+            .limit(BACKOFF_FREE_FAILURES + 8)
+        )
+    )
+    wait = account_backoff_seconds(len(recent))
+    if wait and recent[0] + timedelta(seconds=wait) > now:
+        left = int((recent[0] + timedelta(seconds=wait) - now).total_seconds()) + 1
+        raise TooManyRequests(
+            f"too many failed logins for this account; try again in {left} seconds"
+        )
+
+
 def authenticate(email: str, password: str, ip: str, limit: int, now: datetime) -> User:
-    """The active user with these credentials; a failure is counted against ``ip``."""
+    """The active user with these credentials. A failure counts against ``ip`` (the address
+    limit) and against the account (a short back-off), separately: behind a shared proxy
+    address one account's guesses do not lock others out, and a victim waits seconds, not
+    a lock-out."""
+    email = email.strip().lower()[:254]
     check_login_rate(ip, limit, now)
-    user = db.session.scalar(select(User).where(User.email == email.strip().lower()))
+    check_account_backoff(email, now)
+    user = db.session.scalar(select(User).where(User.email == email))
     ok = verify_password(user.password_hash if user else None, password)
     if not ok or user is None or not user.is_active:
-        db.session.add(LoginAttempt(ip=ip, email=email[:254], at=now))
+        db.session.add(LoginAttempt(ip=ip, email=email, at=now))
         db.session.flush()
         raise Unauthorized("wrong e-mail or password")
     user.last_login_at = now
@@ -145,6 +178,19 @@ def close_session(raw: str, now: datetime) -> None:
     row = db.session.scalar(select(UserSession).where(UserSession.session_hash == _digest(raw)))
     if row is not None:
         row.revoked_at = now
+
+
+def end_sessions(user_id: int, now: datetime, *, keep_raw: str | None = None) -> int:
+    """End the user's open web sessions but the one ``keep_raw`` names; how many ended."""
+    stmt = select(UserSession).where(
+        UserSession.user_id == user_id, UserSession.revoked_at.is_(None)
+    )
+    if keep_raw is not None:
+        stmt = stmt.where(UserSession.session_hash != _digest(keep_raw))
+    rows = list(db.session.scalars(stmt))
+    for row in rows:
+        row.revoked_at = now
+    return len(rows)
 
 
 # --- API tokens ------------------------------------------------------------------------------

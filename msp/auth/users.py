@@ -10,6 +10,8 @@ from msp.auth.audit import audit
 from msp.auth.models import Membership, User
 from msp.auth.passwords import hash_password
 from msp.auth.principal import Principal
+from msp.auth.service import end_sessions
+from msp.db import utcnow
 from msp.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from msp.extensions import db
 from msp.tenancy.models import Tenant
@@ -101,11 +103,34 @@ def remove_membership(membership: Membership) -> None:
     db.session.delete(membership)
 
 
-def update_user(actor: Principal, user: User, changes: dict[str, Any]) -> User:
+def set_password(user: User, password: str, *, keep_session_raw: str | None) -> int:
+    """A new password ends the user's other web sessions (``keep_session_raw``, the one making
+    the change, stays; None ends them all, as a reset does). API tokens are left alone: they
+    are separate credentials with their own revocation. How many sessions ended."""
+    user.password_hash = hash_password(password)
+    ended = end_sessions(user.id, utcnow(), keep_raw=keep_session_raw)
+    audit(
+        "user.password",
+        "user",
+        user.id,
+        tenant_id=None,
+        changes={"sessions_ended": ended},
+    )
+    return ended
+
+
+def update_user(
+    actor: Principal,
+    user: User,
+    changes: dict[str, Any],
+    *,
+    keep_session_raw: str | None = None,
+) -> User:
     if ({"msp_role", "staff_restricted"} & changes.keys()) and not actor.is_msp_admin:
         raise Forbidden("only an msp_admin may change MSP roles")
     if "password" in changes:
-        user.password_hash = hash_password(changes.pop("password"))
+        changes = dict(changes)
+        set_password(user, changes.pop("password"), keep_session_raw=keep_session_raw)
     for key in ("name", "is_active", "msp_role", "staff_restricted"):
         if key in changes:
             setattr(user, key, changes[key])
