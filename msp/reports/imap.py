@@ -3,7 +3,13 @@
 Owns the IMAP conversation only (stdlib ``imaplib``): connect with TLS, STARTTLS or plain (for
 loopback tests), log in, list and fetch messages, and move processed ones to an archive folder.
 Each call opens and closes its own connection, so no connection is ever held while reports
-are parsed. Errors are raised as :class:`MailboxError` (auth vs. network) for the back-off logic.
+are parsed. Errors are raised as :class:`MailboxError` for the back-off logic.
+
+A tenant chooses the host, so every connection goes through :mod:`msp.netguard`: the host's
+resolved addresses are checked and the socket is opened to the checked address, while TLS (and
+STARTTLS) still verify the certificate against the host name. A :class:`MailboxError`'s
+``kind`` is one of :data:`KINDS`, and :attr:`MailboxError.public` is the only text shown to
+tenants; the exception's message (which may quote the server) is for the server log only.
 
 TLS (implicit or STARTTLS) always verifies the server's certificate and host name, against the
 system trust store or, when ``ca_file`` is set, against that bundle instead. A refused
@@ -14,22 +20,40 @@ from __future__ import annotations
 
 import imaplib
 import re
+import socket
 import ssl
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
+
+from msp.netguard import BlockedAddress, Guard
 
 TlsMode = Literal["tls", "starttls", "none"]
 
+# What a tenant may read about a failure: fixed words, never the remote server's.
+KINDS = {
+    "refused": "the mailbox server could not be reached",
+    "timeout": "the mailbox server did not answer in time",
+    "tls": "the TLS connection failed (certificate or STARTTLS)",
+    "auth": "the login was refused",
+    "protocol": "the server's IMAP answer was not understood or refused",
+    "blocked_address": "the host resolves to an address this service may not connect to",
+}
+
 
 class MailboxError(Exception):
-    """The mailbox could not be read; ``kind`` is ``auth``, ``network``, ``tls`` or
-    ``protocol``."""
+    """The mailbox could not be read; ``kind`` is one of :data:`KINDS`."""
 
     def __init__(self, kind: str, message: str) -> None:
         super().__init__(message)
+        assert kind in KINDS, kind
         self.kind = kind
+
+    @property
+    def public(self) -> str:
+        """The category and its fixed explanation, for tenants (``last_error``, events)."""
+        return f"{self.kind}: {KINDS[self.kind]}"
 
 
 @dataclass(frozen=True)
@@ -43,6 +67,7 @@ class MailboxConfig:
     archive_folder: str = "Archive"
     timeout: float = 30.0
     ca_file: str | None = None
+    guard: Guard = field(default_factory=Guard)
 
 
 @dataclass(frozen=True)
@@ -73,14 +98,55 @@ def _starttls(conn: imaplib.IMAP4, cfg: MailboxConfig, context: ssl.SSLContext) 
         raise
 
 
+class _GuardedIMAP4(imaplib.IMAP4):
+    """IMAP over a socket to an address the guard checked (``self.host`` stays the name)."""
+
+    def __init__(self, host: str, port: int, guard: Guard, timeout: float) -> None:
+        self._guard = guard
+        super().__init__(host, port, timeout)
+
+    def _create_socket(self, timeout: float | None = None) -> socket.socket:
+        return self._guard.connect(self.host, self.port, timeout)
+
+
+class _GuardedIMAP4_SSL(imaplib.IMAP4_SSL):
+    """Implicit TLS to a checked address; the certificate is verified against the host name."""
+
+    def __init__(
+        self, host: str, port: int, guard: Guard, context: ssl.SSLContext, timeout: float
+    ) -> None:
+        self._guard = guard
+        super().__init__(host, port, ssl_context=context, timeout=timeout)
+
+    def _create_socket(self, timeout: float | None = None) -> socket.socket:
+        sock = self._guard.connect(self.host, self.port, timeout)
+        return self.ssl_context.wrap_socket(sock, server_hostname=self.host)
+
+
 def _connect(cfg: MailboxConfig) -> imaplib.IMAP4:
     context = _tls_context(cfg)
     if cfg.tls == "tls":
-        return imaplib.IMAP4_SSL(cfg.host, cfg.port, ssl_context=context, timeout=cfg.timeout)
-    conn = imaplib.IMAP4(cfg.host, cfg.port, timeout=cfg.timeout)
+        return _GuardedIMAP4_SSL(cfg.host, cfg.port, cfg.guard, context, cfg.timeout)
+    conn = _GuardedIMAP4(cfg.host, cfg.port, cfg.guard, cfg.timeout)
     if cfg.tls == "starttls":
         _starttls(conn, cfg, context)
     return conn
+
+
+def _connect_error(cfg: MailboxConfig, exc: BaseException) -> MailboxError:
+    where = f"{cfg.host}:{cfg.port}"
+    if isinstance(exc, BlockedAddress):
+        return MailboxError("blocked_address", str(exc))
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        detail = exc.verify_message or exc
+        return MailboxError("tls", f"certificate of {where} refused: {detail}")
+    if isinstance(exc, ssl.SSLError):
+        return MailboxError("tls", f"TLS with {where} failed: {exc}")
+    if isinstance(exc, TimeoutError):
+        return MailboxError("timeout", f"{where} timed out: {exc}")
+    if isinstance(exc, imaplib.IMAP4.error):
+        return MailboxError("protocol", f"{where} greeted oddly: {exc}")
+    return MailboxError("refused", f"cannot connect to {where}: {exc}")
 
 
 @contextmanager
@@ -88,21 +154,18 @@ def session(cfg: MailboxConfig) -> Iterator[imaplib.IMAP4]:
     """A logged-in connection, closed afterwards; failures become :class:`MailboxError`."""
     try:
         conn = _connect(cfg)
-    except ssl.SSLCertVerificationError as exc:
-        raise MailboxError(
-            "tls",
-            f"certificate of {cfg.host}:{cfg.port} refused: {exc.verify_message or exc}",
-        ) from exc
-    except (TimeoutError, OSError, imaplib.IMAP4.error, ssl.SSLError) as exc:
-        raise MailboxError("network", f"cannot connect to {cfg.host}:{cfg.port}: {exc}") from exc
+    except (BlockedAddress, OSError, imaplib.IMAP4.error) as exc:
+        raise _connect_error(cfg, exc) from exc
     try:
         try:
             conn.login(cfg.username, cfg.password)
         except imaplib.IMAP4.error as exc:
             raise MailboxError("auth", f"login failed for {cfg.username}: {exc}") from exc
         yield conn
+    except TimeoutError as exc:
+        raise MailboxError("timeout", f"{cfg.host} stopped answering: {exc}") from exc
     except (OSError, imaplib.IMAP4.abort) as exc:
-        raise MailboxError("network", f"connection to {cfg.host} lost: {exc}") from exc
+        raise MailboxError("refused", f"connection to {cfg.host} lost: {exc}") from exc
     except imaplib.IMAP4.error as exc:
         raise MailboxError("protocol", str(exc)) from exc
     finally:

@@ -9,6 +9,7 @@ only archived. A failing mailbox backs off exponentially and records its error; 
 from __future__ import annotations
 
 import hashlib
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -21,12 +22,14 @@ from msp.auth.audit import audit
 from msp.errors import ValidationFailed
 from msp.events import emit_event
 from msp.extensions import db
+from msp.netguard import Guard
 from msp.queues import REPORTS, enqueue
 from msp.reports import imap
 from msp.reports.models import RawReport, ReportMailbox
 
 EDITABLE = ("name", "host", "port", "tls", "username", "folder", "archive_folder", "enabled")
 MAX_BACKOFF = timedelta(hours=6)
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -98,6 +101,7 @@ def mailbox_config(mailbox: ReportMailbox) -> imap.MailboxConfig:
         folder=mailbox.folder,
         archive_folder=mailbox.archive_folder,
         ca_file=current_app.config.get("MSP_REPORTS_IMAP_CA_FILE") or None,
+        guard=Guard.from_config(current_app.config),
     )
 
 
@@ -117,7 +121,10 @@ def _failed(
     mailbox: ReportMailbox, error: imap.MailboxError, now: datetime, interval: timedelta
 ) -> PollResult:
     mailbox.consecutive_failures += 1
-    mailbox.last_error = f"{error.kind}: {error}"[:2000]
+    # Tenants (viewers, notifications) see the category only: the detail may quote whatever
+    # answered at the address the tenant chose, so it goes to the server log.
+    log.warning("mailbox %s poll failed (%s): %s", mailbox.id, error.kind, error)
+    mailbox.last_error = error.public
     mailbox.next_poll_at = now + _backoff(mailbox.consecutive_failures, interval)
     if mailbox.tenant_id is not None and mailbox.consecutive_failures in (1, 5):
         emit_event(

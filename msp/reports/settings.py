@@ -67,6 +67,13 @@ SETTINGS: list[Setting] = [
         help="PEM CA bundle that verifies IMAP mailbox servers (tls and starttls) instead of "
         "the system trust store; for a private CA",
     ),
+    Setting(
+        "OUTBOUND_ALLOW",
+        parse_list,
+        None,
+        help="CIDRs that outbound connections to tenant-chosen hosts (IMAP mailboxes) may reach "
+        "although they are not public (loopback, private, link-local...); see msp.netguard",
+    ),
     Setting("REPORTS_MAILBOX_BATCH", int, 50, help="messages fetched per mailbox poll"),
     Setting("REPORTS_MAILBOX_POLL_MINUTES", int, 5, help="how often each mailbox is polled"),
     Setting(

@@ -12,15 +12,21 @@ from rq import Queue
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
+from msp.netguard import Guard, parse_networks
 from msp.queues import ALL_QUEUES
+
+LOOPBACK = "127.0.0.0/8,::1/128"
+LOOPBACK_GUARD = Guard(allow=parse_networks(LOOPBACK.split(",")))
 
 
 @pytest.fixture
 def reports_config(app: Flask) -> Iterator[dict[str, Any]]:
     """The app's config with report settings a test may change; restored afterwards."""
-    keys = [k for k in app.config if k.startswith("MSP_REPORTS_")]
-    saved = {k: app.config[k] for k in keys}
+    keys = [k for k in app.config if k.startswith("MSP_REPORTS_")] + ["MSP_OUTBOUND_ALLOW"]
+    saved = {k: app.config.get(k) for k in keys}
     app.config["MSP_REPORTS_ENRICH_DNS"] = False
+    # The test IMAP servers listen on loopback, which the outbound guard refuses by default.
+    app.config["MSP_OUTBOUND_ALLOW"] = LOOPBACK
     app.extensions.pop("msp_reports_identifier", None)
     yield app.config
     app.config.update(saved)

@@ -11,6 +11,7 @@ import pytest
 
 from msp.reports import imap
 from tests.reports import hostile
+from tests.reports.conftest import LOOPBACK_GUARD
 from tests.support.imap_server import ImapServer, running_imap_server
 
 
@@ -37,6 +38,7 @@ def config(server: ImapServer, **overrides: object) -> imap.MailboxConfig:
         "tls": "none",
         "folder": "INBOX",
         "archive_folder": "Processed",
+        "guard": LOOPBACK_GUARD,
     } | overrides
     return imap.MailboxConfig(**values)  # type: ignore[arg-type]
 
@@ -64,11 +66,12 @@ def test_wrong_password_is_an_auth_error(imap_server: ImapServer) -> None:
     assert info.value.kind == "auth"
 
 
-def test_closed_port_is_a_network_error(imap_server: ImapServer) -> None:
+def test_closed_port_is_a_refused_error(imap_server: ImapServer) -> None:
     from tests.support.imap_server import free_port
 
     with pytest.raises(imap.MailboxError) as info:
         imap.fetch_batch(
             config(imap_server, port=free_port(), timeout=2), max_messages=1, max_bytes=1000
         )
-    assert info.value.kind == "network"
+    assert info.value.kind == "refused"
+    assert info.value.public == "refused: the mailbox server could not be reached"

@@ -354,8 +354,9 @@ def test_a_failing_chunk_during_ingest_leaves_nothing_of_that_report(
 
     sink_write_daily = sink.write_daily
     monkeypatch.setattr(sink, "write_daily", fail_on_second_daily)
-    with pytest.raises(RuntimeError, match="roll-up write failed"):
-        service.ingest_now(big_report(domain.name, 120), source="cli", filename="x.xml")
+    raw, outcomes = service.ingest_now(big_report(domain.name, 120), source="cli", filename="x.xml")
+    assert [o.status for o in outcomes] == ["rejected"] and raw.status == "rejected"
+    assert raw.error == "unexpected error while reading the file (RuntimeError)"
     assert calls["daily"] >= 2
     no_trace(domain.id)
     monkeypatch.setattr(sink, "write_daily", sink_write_daily)
