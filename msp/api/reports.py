@@ -160,8 +160,9 @@ class DomainSenderItem(MethodView):
 
 def _check_mailbox_access(tenant_id: int | None) -> None:
     principal = require_principal()
-    if tenant_id is None and not principal.is_msp:
-        raise Forbidden("MSP-wide mailboxes are for MSP staff")
+    # An MSP-wide mailbox feeds every tenant: only staff who reach every tenant may write one.
+    if tenant_id is None and not (principal.is_msp and principal.all_tenants):
+        raise Forbidden("MSP-wide mailboxes are for MSP staff who reach every tenant")
     if tenant_id is not None:
         require_manage(tenant_id)
 

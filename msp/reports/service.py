@@ -411,14 +411,16 @@ def requeue_stale(now: datetime | None = None, minutes: int | None = None) -> in
 
 
 def upload_tenant(principal: Principal, tenant_id: int | None) -> int | None:
-    """The tenant an upload is restricted to: None for MSP staff without ``tenant_id``."""
+    """The tenant an upload is restricted to: None (route anywhere) only for MSP staff who
+    reach every tenant; anyone else writes only where they may manage (the same reach as reads).
+    """
     if tenant_id is not None:
         if not principal.reaches(tenant_id) or db.session.get(Tenant, tenant_id) is None:
             raise NotFound(f"tenant {tenant_id} not found")
         if not principal.can_manage(tenant_id):
             raise Forbidden("you may view but not upload reports for this tenant")
         return tenant_id
-    if principal.is_msp:
+    if principal.is_msp and principal.all_tenants:
         return None
     manageable = [t for t in principal.tenant_roles if principal.can_manage(t)]
     if len(manageable) != 1:
