@@ -1,0 +1,411 @@
+"""The publisher: writes a published change's records through the domain's DNS provider.
+
+Policy issues an approved change at its change window (status ``published``: awaiting DNS).
+For a domain whose publish mode is not manual, :func:`publish_change` writes the records
+(compare-and-swap against what the last DNS check saw or what the engine last wrote), records
+the publication, asks for a DNS check now, and lets policy's verification move the stage. A
+hand edit holds the publication (nothing written, an event says what differs); a provider
+error is retried with back-off and never moves the stage; the last failed attempt raises an
+event for the owning team. The service never commits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import and_, or_, select
+
+from msp.auth.audit import audit
+from msp.db import utcnow
+from msp.domains.models import Domain
+from msp.errors import Conflict, NotFound
+from msp.extensions import db
+from msp.policy.models import PolicyChange
+from msp.publishing import accounts, journal
+from msp.publishing.models import DnsProvider, DomainPublishing, Publication
+from msp.publishing.plan import PublishPlan, RecordPlan, desired_values, targets
+from msp.publishing.providers import (
+    Account,
+    Provider,
+    ProviderError,
+    RRset,
+    StaleRRset,
+    get_provider,
+)
+from msp.publishing.settings import Mode, PublishSettings, publish_settings
+from msp.queues import CHECKS, enqueue
+from msp.tenancy.models import Tenant
+
+AUTO_APPROVER = "auto-escalation"  # msp.policy.changes: who approves an auto-escalation
+FINAL = ("written", "held", "failed")
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a domain's records are written: the provider, its account and the zone."""
+
+    provider: Provider
+    account: Account
+    label: str
+    provider_id: int | None
+    delegated_zone: str | None = None
+
+    def name_for(self, name: str, domain: str) -> str | None:
+        """Where ``name`` is written; None when a delegated domain cannot delegate it."""
+        if self.delegated_zone is None:
+            return name
+        if name == f"_dmarc.{domain}":
+            return f"{domain}._dmarc.{self.delegated_zone}"
+        return None
+
+
+def _settings() -> PublishSettings:
+    return publish_settings(current_app.config)
+
+
+def _key() -> str | None:
+    return current_app.config.get("MSP_ENCRYPTION_KEY")
+
+
+def hosted_target(cfg: PublishSettings) -> Target:
+    """The MSP's own zone for delegated domains (``MSP_HOSTED_*``)."""
+    if not cfg.hosted_zone or not cfg.hosted_kind:
+        raise Conflict("no hosted zone is configured (MSP_HOSTED_ZONE, MSP_HOSTED_PROVIDER_KIND)")
+    provider = get_provider(cfg.hosted_kind)
+    options = dict(cfg.hosted_options)
+    secrets = {k: v for k, v in options.items() if k in provider.secret_fields}
+    account = Account(config=options, secrets=secrets, zone=cfg.hosted_zone, timeout=cfg.timeout)
+    return Target(provider, account, f"hosted:{cfg.hosted_zone}", None, cfg.hosted_zone)
+
+
+def target_of(domain: Domain, row: DomainPublishing | None) -> Target:
+    """The domain's provider and zone (Conflict when none is set)."""
+    cfg = _settings()
+    if row is not None and row.delegated:
+        return hosted_target(cfg)
+    if row is None or row.provider_id is None:
+        raise Conflict(f"{domain.name} has no DNS provider")
+    account_row = accounts.provider_for_domain(domain, row.provider_id)
+    zone = row.zone or domain.name
+    account = accounts.account_of(account_row, zone, _key(), cfg.timeout)
+    label = f"{account_row.name} ({account_row.kind})"
+    return Target(get_provider(account_row.kind), account, label, account_row.id)
+
+
+def _seen(domain: Domain, name: str, rtype: str) -> tuple[str, ...] | None:
+    """What the last DNS check saw of the engine's values at ``name`` (None: unknown)."""
+    from msp.dns.service import latest_posture
+
+    posture = latest_posture(domain.id)
+    if posture is None:
+        return None
+    if rtype == "TXT" and name == f"_dmarc.{domain.name}":
+        if posture.dmarc_status.value == "unknown":
+            return None
+        here = posture.dmarc_location in (None, name)
+        return (posture.dmarc_record,) if posture.dmarc_record and here else ()
+    if rtype == "TXT" and name == domain.name:
+        return (posture.spf_record,) if posture.spf_record else ()
+    if rtype == "MX" and name == domain.name:
+        hosts = (posture.result.get("mx") or {}).get("hosts") or []
+        return tuple(sorted(f"{h['preference']} {h['exchange'].rstrip('.')}." for h in hosts))
+    return None
+
+
+def _last_written(domain: Domain, name: str, rtype: str) -> tuple[str, ...] | None:
+    stmt = (
+        select(Publication)
+        .where(
+            Publication.tenant_id == domain.tenant_id,
+            Publication.domain_id == domain.id,
+            Publication.status == "written",
+        )
+        .order_by(Publication.written_at.desc(), Publication.id.desc())
+        .limit(1)
+    )
+    last = db.session.scalar(stmt)
+    for record in last.records if last else []:
+        if record["name"] == name and record["type"] == rtype:
+            return tuple(record["after"])
+    return None
+
+
+def _expected(domain: Domain, name: str, rtype: str) -> tuple[tuple[str, ...], ...]:
+    found = (_seen(domain, name, rtype), _last_written(domain, name, rtype))
+    return tuple(dict.fromkeys(v for v in found if v is not None))
+
+
+def make_plan(domain: Domain, records: list[dict[str, Any]], target: Target) -> PublishPlan:
+    """Read every RRset the change writes and plan the swap (raises ProviderError)."""
+    ttl = _settings().ttl
+    plans = []
+    for name, rtype in targets(records):
+        desired = desired_values(records, name, rtype)
+        where = target.name_for(name, domain.name)
+        if where is None:
+            skipped = "not delegable: publish it in the domain's own DNS"
+            plans.append(RecordPlan(name, RRset(name, rtype, ttl, ()), desired, (), skipped))
+            continue
+        current = target.provider.read(target.account, where, rtype)
+        if not current.values:
+            current = RRset(where, rtype, ttl, ())
+        plans.append(RecordPlan(name, current, desired, _expected(domain, name, rtype)))
+    return PublishPlan(target.label, target.account.zone, tuple(plans))
+
+
+def _publication(change: PolicyChange) -> Publication:
+    row = db.session.scalar(select(Publication).where(Publication.change_id == change.id))
+    if row is None:
+        row = Publication(
+            tenant_id=change.tenant_id,
+            domain_id=change.domain_id,
+            change_id=change.id,
+            status="pending",
+            attempts=0,
+            records=[],
+            approved_by=change.decided_by,
+        )
+        db.session.add(row)
+        db.session.flush()
+    return row
+
+
+def _wanted(change: PolicyChange, mode: Mode) -> bool:
+    """Whether the mode publishes this change without a person asking."""
+    if mode is Mode.MANUAL:
+        return False
+    if mode is Mode.AUTOMATIC or change.kind == "rollback":
+        return True  # a rollback stops lost mail: it goes out whoever approved it
+    return change.decided_by != AUTO_APPROVER
+
+
+def _lock_change(change_id: int) -> PolicyChange | None:
+    return db.session.scalar(
+        select(PolicyChange).where(PolicyChange.id == change_id).with_for_update()
+    )
+
+
+def publish_change(change_id: int, now: datetime | None = None, *, force: bool = False) -> str:
+    """Write one issued change's records if its domain's mode says so (``force``: a person
+    asked). Returns ``written``, ``held``, ``retrying``, ``failed``, or why nothing was done
+    (``manual``, ``not_issued``, ``wait``, or the final status of an earlier run)."""
+    now = now or utcnow()
+    change = _lock_change(change_id)
+    if change is None or change.status != "published" or change.closed_at is not None:
+        return "not_issued"
+    domain = db.session.get(Domain, change.domain_id)
+    tenant = db.session.get(Tenant, change.tenant_id)
+    if domain is None or tenant is None:
+        return "not_issued"
+    row = accounts.publishing_of(domain)
+    if not force and not _wanted(change, accounts.effective_mode(tenant, domain, row)):
+        return "manual"
+    publication = _publication(change)
+    if publication.status in FINAL and not (force and publication.status != "written"):
+        return publication.status
+    if not force and publication.next_attempt_at and publication.next_attempt_at > now:
+        return "wait"
+    return _attempt(publication, change, domain, row, now)
+
+
+def _attempt(
+    publication: Publication,
+    change: PolicyChange,
+    domain: Domain,
+    row: DomainPublishing | None,
+    now: datetime,
+) -> str:
+    publication.attempts += 1
+    try:
+        target = target_of(domain, row)
+        publication.provider, publication.zone = target.label, target.account.zone
+        publication.provider_id = target.provider_id
+        plan = make_plan(domain, list(change.records), target)
+        publication.records = [r.as_dict() for r in plan.records]
+        if plan.hand_edits:
+            return _hold(publication, change, plan.hand_edits, now)
+        for record in plan.to_write:
+            target.provider.write(target.account, record.current, record.after_rrset)
+    except StaleRRset as exc:
+        return _hold(publication, change, (str(exc),), now)
+    except (ProviderError, Conflict) as exc:
+        return _failed_attempt(publication, change, str(exc), now)
+    return _written(publication, change, domain, plan, now)
+
+
+def _hold(
+    publication: Publication, change: PolicyChange, reasons: tuple[str, ...], now: datetime
+) -> str:
+    publication.status, publication.error, publication.next_attempt_at = (
+        "held",
+        "; ".join(reasons),
+        None,
+    )
+    summary = "not written: the record was edited by hand: " + "; ".join(reasons)
+    journal.record(publication, change, "held", summary, now, differences=list(reasons))
+    return "held"
+
+
+def _failed_attempt(
+    publication: Publication, change: PolicyChange, error: str, now: datetime
+) -> str:
+    waits = _settings().retry_seconds
+    publication.error = error
+    if publication.attempts <= len(waits):
+        publication.status = "retrying"
+        publication.next_attempt_at = now + timedelta(seconds=waits[publication.attempts - 1])
+        summary = f"provider error (attempt {publication.attempts}), retrying: {error}"
+        journal.record(publication, change, "retrying", summary, now, error=error)
+        return "retrying"
+    publication.status, publication.next_attempt_at = "failed", None
+    summary = f"provider error, gave up after {publication.attempts} attempts: {error}"
+    journal.record(publication, change, "failed", summary, now, error=error)
+    return "failed"
+
+
+def _written(
+    publication: Publication, change: PolicyChange, domain: Domain, plan: PublishPlan, now: datetime
+) -> str:
+    publication.status, publication.written_at = "written", now
+    publication.error, publication.next_attempt_at = None, None
+    lines = [
+        f"{r.public_name} {r.current.rtype}: {' + '.join(r.before) or '(none)'} -> "
+        f"{' + '.join(r.desired)}"
+        for r in plan.records
+        if not r.skipped
+    ]
+    summary = f"written via {plan.provider} in {plan.zone}: " + "; ".join(lines)
+    journal.record(publication, change, "written", summary, now)
+    _ask_for_dns_check(domain.id, publication.id)
+    return "written"
+
+
+def _ask_for_dns_check(domain_id: int, publication_id: int) -> None:
+    """Check now (policy's check an hour after issuing keeps its own job id): the check's
+    result is what policy verifies before the stage moves."""
+    enqueue(
+        "workers.dns.check_domain",
+        queue=CHECKS,
+        job_id=f"dns-check-{domain_id}-publication-{publication_id}",
+        domain_id=domain_id,
+    )
+
+
+def due_change_ids(now: datetime | None = None) -> list[int]:
+    """Issued changes with no publication yet, or whose retry is due (every tenant)."""
+    now = now or utcnow()
+    stmt = (
+        select(PolicyChange.id)
+        .join(DomainPublishing, DomainPublishing.domain_id == PolicyChange.domain_id)
+        .outerjoin(Publication, Publication.change_id == PolicyChange.id)
+        .where(
+            PolicyChange.status == "published",
+            or_(DomainPublishing.provider_id.is_not(None), DomainPublishing.delegated),
+            or_(
+                Publication.id.is_(None),
+                and_(Publication.status == "retrying", Publication.next_attempt_at <= now),
+                Publication.status == "pending",
+            ),
+        )
+        .order_by(PolicyChange.id)
+    )
+    return list(db.session.scalars(stmt))
+
+
+def _open_change(domain: Domain) -> PolicyChange | None:
+    from msp.policy.changes import open_change
+
+    return open_change(domain)
+
+
+def dry_run(domain: Domain) -> dict[str, Any]:
+    """What publishing the open change would write now (read from the provider; no write)."""
+    change = _open_change(domain)
+    if change is None or not change.records:
+        raise Conflict(f"{domain.name} has no open change to publish")
+    try:
+        plan = make_plan(
+            domain, list(change.records), target_of(domain, accounts.publishing_of(domain))
+        )
+    except ProviderError as exc:
+        raise Conflict(f"the DNS provider could not be read: {exc}") from exc
+    return {"change_id": change.id, "change_status": change.status, **plan.as_dict()}
+
+
+def publish_domain(domain: Domain, now: datetime | None = None) -> dict[str, Any]:
+    """A person publishes the domain's issued change now, whatever the mode."""
+    change = _open_change(domain)
+    if change is None:
+        raise Conflict(f"{domain.name} has no open change")
+    if change.status != "published":
+        raise Conflict(
+            f"change {change.id} is {change.status}: it is written once issued at its window"
+        )
+    outcome = publish_change(change.id, now, force=True)
+    audit("dns.publish_request", "domain", domain.id, tenant_id=domain.tenant_id)
+    publication = db.session.scalar(select(Publication).where(Publication.change_id == change.id))
+    return {
+        "change_id": change.id,
+        "outcome": outcome,
+        "publication": publication_view(publication),
+    }
+
+
+def publication_view(row: Publication | None) -> dict[str, Any] | None:
+    if row is None:
+        return None
+    change = db.session.get(PolicyChange, row.change_id) if row.change_id else None
+    return {
+        "id": row.id,
+        "change_id": row.change_id,
+        "status": row.status,
+        "provider": row.provider,
+        "zone": row.zone,
+        "records": row.records,
+        "approved_by": row.approved_by,
+        "attempts": row.attempts,
+        "error": row.error,
+        "next_attempt_at": row.next_attempt_at.isoformat() if row.next_attempt_at else None,
+        "written_at": row.written_at.isoformat() if row.written_at else None,
+        "verified_at": change.verified_at.isoformat() if change and change.verified_at else None,
+    }
+
+
+def last_publication(domain: Domain) -> Publication | None:
+    return db.session.scalar(
+        select(Publication)
+        .where(Publication.tenant_id == domain.tenant_id, Publication.domain_id == domain.id)
+        .order_by(Publication.id.desc())
+        .limit(1)
+    )
+
+
+def state(domain: Domain) -> dict[str, Any]:
+    """The domain's publishing state: mode, provider, zone, last publication and the diff."""
+    tenant = db.session.get(Tenant, domain.tenant_id)
+    if tenant is None:
+        raise NotFound(f"tenant {domain.tenant_id} not found")
+    row = accounts.publishing_of(domain)
+    provider = db.session.get(DnsProvider, row.provider_id) if row and row.provider_id else None
+    diff: dict[str, Any] | None = None
+    error = None
+    if _open_change(domain) is not None and (provider is not None or (row and row.delegated)):
+        try:
+            diff = dry_run(domain)
+        except Conflict as exc:
+            error = exc.detail
+    return {
+        "domain_id": domain.id,
+        "domain": domain.name,
+        "mode": accounts.effective_mode(tenant, domain, row).value,
+        "provider": provider.name if provider else None,
+        "provider_id": provider.id if provider else None,
+        "zone": (row.zone if row else None) or domain.name,
+        "delegated": bool(row and row.delegated),
+        "last_publication": publication_view(last_publication(domain)),
+        "diff": diff,
+        "error": error,
+    }
