@@ -179,6 +179,13 @@ AREAS: tuple[Area, ...] = (
         ),
         jobs="workers.notifications",
     ),
+    Area(
+        "publishing",
+        models=("msp.publishing.models",),
+        settings="msp.publishing.settings",
+        jobs="workers.publishing",
+        tenant_settings=(("publishing", "msp.publishing.settings:validation_errors"),),
+    ),
 )
 
 
