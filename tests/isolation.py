@@ -99,7 +99,21 @@ CORE_FACTORIES: dict[str, Callable[[World], int | str]] = {
     "membership_id": lambda w: w.membership_b.id,
     "user_id": lambda w: w.user_b.id,
     "token_id": lambda w: w.token_b.id,
+    "invitation_id": lambda w: _invitation_b(w),
 }
+
+
+def _invitation_b(world: World) -> int:
+    """An open invitation of tenant B (its e-mail goes nowhere: no relay in tests)."""
+    from msp.auth.invites import invite
+
+    if "invitation_b" not in world.extra:
+        invitation, _raw = invite(
+            world.tenant_b, "invitee@b-secret.example", "tenant_viewer", by=None, now=_now()
+        )
+        world.extra["invitation_b"] = invitation.id
+        world.extra.setdefault("markers", []).append("invitee@b-secret.example")
+    return int(world.extra["invitation_b"])
 
 
 def all_factories() -> dict[str, Callable[[World], int | str]]:

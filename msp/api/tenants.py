@@ -1,4 +1,4 @@
-"""``/api/v1/tenants``: the MSP's clients, and their members."""
+"""``/api/v1/tenants``: the MSP's clients, their members and invitations."""
 
 from __future__ import annotations
 
@@ -10,8 +10,14 @@ from flask_smorest.pagination import PaginationParameters
 from sqlalchemy import select
 
 from msp.api.pagination import page_of
-from msp.api.schemas.tenants import MembershipSchema, TenantSchema, TenantUpdateSchema
-from msp.auth import users
+from msp.api.schemas.tenants import (
+    MembershipRoleSchema,
+    MembershipSchema,
+    TenantSchema,
+    TenantUpdateSchema,
+)
+from msp.api.schemas.users import InvitationSchema, InvitedSchema
+from msp.auth import invites, users
 from msp.auth.decorators import (
     require_auth,
     require_manage,
@@ -20,9 +26,9 @@ from msp.auth.decorators import (
     require_msp_unrestricted,
     require_unrestricted_msp,
 )
-from msp.auth.models import Membership, User
-from msp.errors import NotFound
-from msp.extensions import db
+from msp.auth.models import Invitation, Membership
+from msp.db import utcnow
+from msp.errors import Forbidden, NotFound
 from msp.tenancy import service
 from msp.tenancy.models import Tenant
 from msp.tenancy.scope import get_scoped, scoped_select
@@ -88,24 +94,74 @@ class Members(MethodView):
     @blp.arguments(MembershipSchema)
     @blp.response(201, MembershipSchema)
     def post(self, data: dict[str, Any], tenant_id: int) -> Any:
-        """Give a user a role in the tenant."""
+        """Give a user the caller already sees a role in the tenant (MSP staff; a tenant's own
+        managers add people by invitation)."""
         tenant = get_scoped(Tenant, tenant_id)
         actor = require_manage(tenant.id)
-        user = db.session.get(User, data["user_id"])
-        if user is None or (not actor.is_msp and user.msp_role is not None):
-            raise NotFound(f"user {data['user_id']} not found")
+        if not actor.is_msp:
+            raise Forbidden("add people to a tenant by e-mail invitation")
+        # Only users the caller may see already: adding is never a way to look someone up.
+        user = users.get_visible_user(actor, data["user_id"])
         return users.add_membership(tenant.id, user, data["role"])
+
+
+def _membership_of(tenant: Tenant, membership_id: int) -> Membership:
+    membership = get_scoped(Membership, membership_id)
+    if membership.tenant_id != tenant.id:
+        raise NotFound(f"membership {membership_id} not found")
+    return membership
 
 
 @blp.route("/<int:tenant_id>/members/<int:membership_id>")
 class MemberItem(MethodView):
+    @require_auth
+    @blp.arguments(MembershipRoleSchema)
+    @blp.response(200, MembershipSchema)
+    def patch(self, data: dict[str, Any], tenant_id: int, membership_id: int) -> Any:
+        """Change a member's role."""
+        tenant = get_scoped(Tenant, tenant_id)
+        require_manage(tenant.id)
+        return users.change_role(_membership_of(tenant, membership_id), data["role"])
+
     @require_auth
     @blp.response(204)
     def delete(self, tenant_id: int, membership_id: int) -> None:
         """Remove a membership."""
         tenant = get_scoped(Tenant, tenant_id)
         require_manage(tenant.id)
-        membership = get_scoped(Membership, membership_id)
-        if membership.tenant_id != tenant.id:
-            raise NotFound(f"membership {membership_id} not found")
-        users.remove_membership(membership)
+        users.remove_membership(_membership_of(tenant, membership_id))
+
+
+@blp.route("/<int:tenant_id>/invitations")
+class Invitations(MethodView):
+    @require_auth
+    @blp.response(200, InvitationSchema(many=True))
+    def get(self, tenant_id: int) -> Any:
+        """The tenant's open invitations."""
+        return invites.pending(get_scoped(Tenant, tenant_id), now=utcnow())
+
+    @require_auth
+    @blp.arguments(InvitationSchema)
+    @blp.response(202, InvitedSchema)
+    def post(self, data: dict[str, Any], tenant_id: int) -> Any:
+        """Invite an address to the tenant (an e-mail with a one-time link, valid 7 days)."""
+        tenant = get_scoped(Tenant, tenant_id)
+        actor = require_manage(tenant.id)
+        invitation, _raw = invites.invite(
+            tenant, data["email"], data["role"], by=actor, now=utcnow()
+        )
+        return invites.invited_answer(invitation)
+
+
+@blp.route("/<int:tenant_id>/invitations/<int:invitation_id>")
+class InvitationItem(MethodView):
+    @require_auth
+    @blp.response(204)
+    def delete(self, tenant_id: int, invitation_id: int) -> None:
+        """Revoke an open invitation."""
+        tenant = get_scoped(Tenant, tenant_id)
+        actor = require_manage(tenant.id)
+        invitation = get_scoped(Invitation, invitation_id)
+        if invitation.tenant_id != tenant.id:
+            raise NotFound(f"invitation {invitation_id} not found")
+        invites.revoke(invitation, by=actor, now=utcnow())

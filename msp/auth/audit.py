@@ -24,9 +24,14 @@ def audit(
     *,
     tenant_id: int | None,
     changes: dict[str, Any] | None = None,
+    actor: tuple[str, int | None, str] | None = None,
 ) -> AuditLog:
+    """Record a change. ``actor`` (type, id, label) names who acted when no principal is
+    authenticated yet (a user accepting an invitation or resetting a password)."""
     principal = current_principal() if has_app_context() else None
-    if principal is not None:
+    if actor is not None and principal is None:
+        actor_type, actor_id, label = actor
+    elif principal is not None:
         actor_type, actor_id, label = principal.kind, principal.id, principal.label
     else:
         actor_type, actor_id, label = "cli", None, f"cli:{getpass.getuser()}"

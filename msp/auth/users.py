@@ -92,6 +92,26 @@ def add_membership(tenant_id: int, user: User, role: str) -> Membership:
     return membership
 
 
+def change_role(membership: Membership, role: str) -> Membership:
+    """A member's new role, under the same rules as adding them."""
+    user = membership.user
+    if (role == "staff") != (user.msp_role == "msp_staff"):
+        raise ValidationFailed(
+            "staff assignments are for msp_staff users, tenant roles for everyone else",
+            errors={"role": ["invalid for this user"]},
+        )
+    if membership.role != role:
+        audit(
+            "membership.update",
+            "membership",
+            membership.id,
+            tenant_id=membership.tenant_id,
+            changes={"user_id": membership.user_id, "role": [membership.role, role]},
+        )
+        membership.role = role
+    return membership
+
+
 def remove_membership(membership: Membership) -> None:
     audit(
         "membership.delete",

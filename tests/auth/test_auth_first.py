@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 PUBLIC_ENDPOINTS = {
     "api-docs.openapi_json",  # the OpenAPI document
     "billing.StripeWebhook",  # the Stripe signature over the raw body
-    "invitations.AcceptInvitation",  # the one-time token in the body is the credential
+    "users.AcceptInvitation",  # the one-time token in the body is the credential
 }
 PARAM_RE = re.compile(r"<(?:(\w+):)?(\w+)>")
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}

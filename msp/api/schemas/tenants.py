@@ -60,3 +60,7 @@ class MembershipSchema(Schema):
     tenant_id = fields.Integer(dump_only=True)
     user_id = IdField(required=True)
     role = fields.String(required=True, validate=validate.OneOf(MEMBERSHIP_ROLES))
+
+
+class MembershipRoleSchema(Schema):
+    role = fields.String(required=True, validate=validate.OneOf(MEMBERSHIP_ROLES))

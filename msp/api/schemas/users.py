@@ -79,3 +79,29 @@ class MeSchema(Schema):
     msp_role = fields.String(allow_none=True)
     all_tenants = fields.Boolean()
     tenant_roles = fields.Dict(keys=fields.String(), values=fields.String())
+
+
+class InvitationSchema(Schema):
+    id = fields.Integer(dump_only=True)
+    tenant_id = fields.Integer(dump_only=True)
+    email = fields.Email(required=True, validate=validate.Length(max=254))
+    role = fields.String(load_default="tenant_viewer", validate=validate.OneOf(TENANT_ROLES))
+    expires_at = fields.DateTime(dump_only=True)
+    created_at = fields.DateTime(dump_only=True)
+
+
+class InvitedSchema(Schema):
+    """The answer to an invitation or a tenant user's creation by a tenant manager: the same
+    whether or not the address has an account anywhere."""
+
+    status = fields.String(metadata={"description": "always 'invited'"})
+    email = fields.String()
+    tenant_id = fields.Integer()
+    role = fields.String()
+    expires_at = fields.DateTime()
+
+
+class AcceptInvitationSchema(Schema):
+    token = fields.String(required=True, validate=validate.Length(min=10, max=200))
+    password = fields.String(load_default=None, validate=validate.Length(min=12, max=1024))
+    name = fields.String(load_default="", validate=validate.Length(max=200))
