@@ -8,7 +8,7 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from msp.web import account, domain_pages, shell, views  # noqa: F401  (each adds its routes)
+    from msp.web import account, domain_pages, onboarding, shell, views  # noqa: F401
     from msp.web.blueprint import bp
 
     app.register_blueprint(bp)
