@@ -114,24 +114,43 @@ def _parked_but_sending(facts: DomainFacts, minimum: int) -> tuple[str, ...]:
     )
 
 
+def legitimate_before(sender: SenderFacts, facts: DomainFacts) -> bool:
+    """Whether ``sender`` was legitimate before the rollback window: approved, or not marked
+    forwarder/abuse and passing DMARC on the mail it sent earlier in the memory horizon (an
+    unclassified but aligned service is legitimate too)."""
+    if sender.status is SenderStatus.APPROVED:
+        return True
+    if sender.status is not SenderStatus.UNKNOWN:
+        return False
+    known = next((k for k in facts.known_senders if k.key == sender.key), None)
+    if known is None:
+        return False
+    earlier = known.messages - sender.messages
+    passed = known.dmarc_pass - sender.dmarc_pass
+    cfg = facts.settings
+    return earlier >= cfg.new_sender_min_messages and passed >= earlier * cfg.sender_min_pass_share
+
+
 def rollback_evidence(facts: DomainFacts) -> tuple[str, ...]:
-    """Why legitimate mail is failing now (recent window), or () when it is not."""
+    """Why legitimate mail is failing now (recent window), or () when it is not. Every sender
+    that was legitimate before is watched, not only approved ones."""
     if not is_enforcing(facts.stage):
         return ()
     cfg, minimum = facts.settings, _rollback_minimum(facts)
     if facts.stage is Stage.PARKED:
         return _parked_but_sending(facts, minimum)
-    approved = [s for s in facts.recent_senders if s.status is SenderStatus.APPROVED]
+    watched = [s for s in facts.recent_senders if legitimate_before(s, facts)]
     evidence = [
-        f"{s.name}: {s.failing:,} of {s.messages:,} messages failed DMARC "
+        f"{s.name}{'' if s.status is SenderStatus.APPROVED else ' (unclassified, passed before)'}"
+        f": {s.failing:,} of {s.messages:,} messages failed DMARC "
         f"in the last {cfg.rollback_window_days} days"
-        for s in approved
+        for s in watched
         if _broken(s, facts, minimum)
     ]
-    total = sum(s.messages for s in approved)
-    share = sum(s.dmarc_pass for s in approved) / total if total else 1.0
+    total = sum(s.messages for s in watched)
+    share = sum(s.dmarc_pass for s in watched) / total if total else 1.0
     if total >= minimum and share < cfg.rollback_aligned_share:
-        evidence.insert(0, f"approved mail passing DMARC dropped to {share:.1%}")
+        evidence.insert(0, f"legitimate mail passing DMARC dropped to {share:.1%}")
     return tuple(evidence)
 
 

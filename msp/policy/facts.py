@@ -74,6 +74,42 @@ class SenderFacts:
 
 
 @dataclass(frozen=True)
+class KnownSender:
+    """A sender remembered over the memory horizon (``sender_horizon_days``), even when it is
+    quiet in the evidence window: a payroll run once a month must not be forgotten."""
+
+    key: str
+    name: str
+    status: SenderStatus
+    messages: int
+    dmarc_pass: int
+    first_seen: date
+    last_seen: date
+    active_days: int
+
+    @property
+    def pass_share(self) -> float:
+        return self.dmarc_pass / self.messages if self.messages else 1.0
+
+    @property
+    def typical_volume(self) -> int:
+        """Messages on a day it sends."""
+        return round(self.messages / max(self.active_days, 1))
+
+    @property
+    def cadence_days(self) -> int | None:
+        """Days between two sending days, on average (None: seen on one day only)."""
+        if self.active_days < 2:
+            return None
+        return round((self.last_seen - self.first_seen).days / (self.active_days - 1))
+
+    def rhythm(self) -> str:
+        cadence = self.cadence_days
+        every = f"every ~{cadence} days" if cadence else "seen on one day"
+        return f"~{self.typical_volume:,} messages {every}"
+
+
+@dataclass(frozen=True)
 class CoverageFacts:
     """How much report evidence there is: distinct reporters, days with reports, messages."""
 
@@ -136,3 +172,4 @@ class DomainFacts:
     settings: PolicySettings = DEFAULTS
     pending: PendingChange | None = None
     timezone: str = "UTC"
+    known_senders: tuple[KnownSender, ...] = ()

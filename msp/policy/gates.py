@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
-from msp.policy.facts import DomainFacts, PostureFacts, SenderFacts, SenderStatus
+from msp.policy.facts import DomainFacts, KnownSender, PostureFacts, SenderFacts, SenderStatus
 from msp.policy.records import RecordOptions, dmarc_for_stage, record_mismatches
 from msp.policy.stages import Stage
 
@@ -158,6 +158,46 @@ def new_senders(facts: DomainFacts, now: datetime) -> GateResult:
     return _verdict("new_senders", reasons, new=len(fresh))
 
 
+def _quiet_risk(known: KnownSender, facts: DomainFacts) -> bool:
+    """A remembered sender enforcement would hurt on its next run, which the window misses."""
+    cfg = facts.settings
+    if known.status not in (SenderStatus.UNKNOWN, SenderStatus.APPROVED):
+        return False  # marked forwarder or abuse
+    if known.pass_share >= cfg.sender_min_pass_share:
+        return False
+    if known.typical_volume < cfg.sender_volume_threshold:
+        return False  # low-volume noise
+    window = next((s for s in facts.senders if s.key == known.key), None)
+    # a sender busy in the window is judged there (senders, dkim), unless its window mail
+    # passes while its runs before did not (it may fail again on the next run)
+    return window is None or window.messages < cfg.sender_volume_threshold
+
+
+def quiet_senders(facts: DomainFacts, now: datetime) -> GateResult:
+    """No remembered sender that fails DMARC and sends enough on a day it sends, even if it is
+    quiet in the window: an unclassified one blocks until approved and aligned, marked, or
+    unseen for the memory horizon; an approved one until it passes (a monthly payroll run
+    must not be quarantined on its next run)."""
+    cfg = facts.settings
+    reasons = []
+    for known in sorted(facts.known_senders, key=lambda k: (-k.messages, k.key)):
+        if not _quiet_risk(known, facts):
+            continue
+        what = (
+            f"{known.rhythm()}, last on {known.last_seen.isoformat()}, "
+            f"{known.pass_share:.0%} pass DMARC"
+        )
+        if known.status is SenderStatus.APPROVED:
+            reasons.append(f"{known.name} (approved) sends rarely ({what}): align it")
+            continue
+        until = known.last_seen + timedelta(days=cfg.sender_horizon_days)
+        reasons.append(
+            f"{known.name} sends rarely ({what}): approve and align it or mark it; otherwise "
+            f"it blocks until {until.isoformat()}"
+        )
+    return _verdict("quiet_senders", reasons, blocking=len(reasons))
+
+
 def spf(facts: DomainFacts, now: datetime) -> GateResult:
     """SPF valid and within its DNS lookup limit."""
     posture = facts.posture
@@ -264,6 +304,7 @@ EVIDENCE_GATES: tuple[Gate, ...] = (
     coverage,
     aligned_share,
     senders,
+    quiet_senders,
     new_senders,
     spf,
     dkim,
@@ -294,7 +335,7 @@ def dmarc_published(facts: DomainFacts, now: datetime) -> GateResult:
     return _verdict("record", [] if posture.dmarc_tags else ["no DMARC record is published"])
 
 
-SENDER_GATES: tuple[Gate, ...] = (aligned_share, senders, new_senders, dkim)
+SENDER_GATES: tuple[Gate, ...] = (aligned_share, senders, quiet_senders, new_senders, dkim)
 
 
 def readiness_gates(facts: DomainFacts, target: Stage, now: datetime) -> tuple[GateResult, ...]:

@@ -29,6 +29,7 @@ from msp.policy.facts import (
     SenderFacts,
     SenderStatus,
 )
+from msp.policy.history import known_senders
 from msp.policy.models import PolicyChange, PolicyPlan
 from msp.policy.records import RecordOptions
 from msp.policy.simulate import DailyRow
@@ -192,6 +193,11 @@ def load_facts(
     cfg = domain_settings(tenant, domain)
     since, until = evidence_window(now, cfg.window_days)
     recent_since, _ = evidence_window(now, cfg.rollback_window_days)
+    horizon_since, _ = evidence_window(now, cfg.sender_horizon_days)
+    remembered = known_senders(
+        source.senders(domain.id, horizon_since, until),
+        source.daily_rows(domain.id, horizon_since, until),
+    )
     return DomainFacts(
         name=domain.name,
         stage=Stage(plan.stage),
@@ -205,4 +211,5 @@ def load_facts(
         settings=cfg,
         pending=pending_from_change(change),
         timezone=tenant.timezone or "UTC",
+        known_senders=remembered,
     )

@@ -19,6 +19,9 @@ is the foundation's ``Tenant.timezone`` column. Keys:
 ``sender_volume_threshold`` (20) messages in the window above which a sender must be approved
     and aligned, or marked forwarder/abuse.
 ``sender_min_pass_share`` (0.95) DMARC-pass share an approved sender needs to count as aligned.
+``sender_horizon_days`` (90) how long a sender is remembered: an unclassified sender that fails
+    DMARC and sent at least ``sender_volume_threshold`` messages on a day it sends blocks
+    escalation, even when quiet in the window, until it is approved, marked, or unseen this long.
 ``new_sender_quiet_days`` (7) / ``new_sender_min_messages`` (5) no new unknown sender with at
     least that many messages first seen in these last days.
 ``rollback_aligned_share`` (0.90) / ``rollback_sender_pass_share`` (0.80) while enforcing,
@@ -87,6 +90,7 @@ class PolicySettings:
     sender_volume_threshold: int = 20
     sender_min_pass_share: float = 0.95
     new_sender_quiet_days: int = 7
+    sender_horizon_days: int = 90
     new_sender_min_messages: int = 5
     rollback_aligned_share: float = 0.90
     rollback_sender_pass_share: float = 0.80
@@ -109,6 +113,7 @@ _COUNTS = (
     "sender_volume_threshold",
     "new_sender_quiet_days",
     "new_sender_min_messages",
+    "sender_horizon_days",
     "rollback_window_days",
     "publish_grace_hours",
     "reminder_interval_hours",

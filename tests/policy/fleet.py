@@ -30,11 +30,13 @@ from msp.policy.facts import (
     ChangeStatus,
     CoverageFacts,
     DomainFacts,
+    KnownSender,
     PendingChange,
     PostureFacts,
     SenderFacts,
     SenderStatus,
 )
+from msp.policy.history import known_senders
 from msp.policy.records import RecordOptions, dmarc_for_stage
 from msp.policy.simulate import DailyRow, apply_policy, parse_proposal
 from msp.policy.stages import Stage, rank
@@ -92,7 +94,13 @@ class Fleet:
     """Runs the world and the engine side by side and keeps the score."""
 
     def __init__(
-        self, domains: int = 60, days: int = 120, seed: int = 5, *, careless: bool = False
+        self,
+        domains: int = 60,
+        days: int = 120,
+        seed: int = 5,
+        *,
+        careless: bool = False,
+        forgetful: bool = False,
     ) -> None:
         rng = random.Random(seed)
         self.rng = rng
@@ -100,6 +108,8 @@ class Fleet:
         self.domains = [build_domain(i, rng) for i in range(domains)]
         for dom in self.domains if careless else ():
             dom.settings = replace(dom.settings, **CARELESS)  # type: ignore[arg-type]
+        for dom in self.domains if forgetful else ():  # senders remembered for the window only
+            dom.settings = replace(dom.settings, sender_horizon_days=dom.settings.window_days)
         self.report = FleetReport(domains, days, [], [], [])
 
     # --- the world ------------------------------------------------------------------------
@@ -112,7 +122,7 @@ class Fleet:
         dom.report_days[day] = reporters
         rows = []
         for sender in dom.senders:
-            if day < sender.appear:
+            if not sender.sends_on(day):
                 continue
             count = max(1, round(sender.daily * self.rng.uniform(0.7, 1.3)))
             failing = (
@@ -151,9 +161,10 @@ class Fleet:
         totals: dict[str, list[int]] = {}
         for day in range(max(first, 0), today):
             for row in dom.rows.get(day, ()):
-                entry = totals.setdefault(row.sender_key, [0, 0])
+                entry = totals.setdefault(row.sender_key, [0, 0, day])
                 entry[0] += row.count
                 entry[1] += row.count if row.spf_aligned else 0
+                entry[2] = day
         by_key = {s.key: s for s in dom.senders}
         return tuple(
             SenderFacts(
@@ -165,11 +176,16 @@ class Fleet:
                 spf_aligned_pass=p,
                 dkim_aligned_pass=p,
                 first_seen=_day(by_key[key].appear),
-                last_seen=_day(today - 1),
+                last_seen=_day(last),
                 dkim_selectors=("s1",),
             )
-            for key, (m, p) in sorted(totals.items())
+            for key, (m, p, last) in sorted(totals.items())
         )
+
+    def _known(self, dom: WorldDomain, day: int) -> tuple[KnownSender, ...]:
+        first = day - dom.settings.sender_horizon_days
+        rows = [r for d in range(max(first, 0), day) for r in dom.rows.get(d, ())]
+        return known_senders(self._senders(dom, first, day), rows)
 
     def _facts(self, dom: WorldDomain, day: int) -> DomainFacts:
         cfg = dom.settings
@@ -191,6 +207,7 @@ class Fleet:
             settings=cfg,
             pending=dom.pending,
             timezone=dom.timezone,
+            known_senders=self._known(dom, day),
         )
 
     # --- the engine and the people around it ------------------------------------------------
@@ -287,7 +304,7 @@ class Fleet:
             and dom.stage is not Stage.PARKED
         ):
             dom.broke_at = day + 3
-            service = next(s for s in dom.senders if s.legit and s.appear == 0)
+            service = next(s for s in dom.senders if s.legit and s.appear == 0 and s.every == 1)
             service.failing.append((day + 3, day + 15))
 
     # --- the score ------------------------------------------------------------------------

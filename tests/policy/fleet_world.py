@@ -2,9 +2,11 @@
 
 Each domain gets approved services (some misconfigured at onboarding and fixed during
 monitoring), a forwarder, spoofers that are classified as abuse a few days after they appear,
-low-volume noise, and, in about half of them, a shadow-IT service that appears between days 20
-and 70, is approved after triage and fixed later. One in ten domains is parked; one in seven is
-a complex estate with a 30-day monitoring soak; one in 25 has a single reporting receiver.
+low-volume noise, in about half of them a shadow-IT service that appears between days 20
+and 70, is approved after triage and fixed later, and in about a third a payroll service
+that sends a few hundred unaligned messages every four weeks until approved and fixed. One in
+ten domains is parked; one in seven is a complex estate with a 30-day monitoring soak; one in
+25 has a single reporting receiver.
 """
 
 from __future__ import annotations
@@ -37,6 +39,10 @@ class WorldSender:
     classified: int = 0  # day the MSP's classification (``status``) takes effect
     failing: list[tuple[int, int]] = field(default_factory=list)  # [start, end) day ranges
     fail_share: float = 0.0  # share failing outside ``failing`` (forwarders, spoofers)
+    every: int = 1  # sends on one day in ``every`` (a monthly payroll run: 28)
+
+    def sends_on(self, day: int) -> bool:
+        return day >= self.appear and (day - self.appear) % self.every == 0
 
     def status_on(self, day: int) -> SenderStatus:
         return self.status if day >= self.classified else SenderStatus.UNKNOWN
@@ -130,6 +136,20 @@ def _services(rng: random.Random) -> list[WorldSender]:
     senders.append(
         WorldSender("forwarder", False, SenderStatus.FORWARDER, rng.randint(2, 30), fail_share=0.5)
     )
+    if rng.random() < 0.3:  # payroll: 300 unaligned messages every four weeks (issue 15)
+        appear = rng.randint(0, 27)
+        approved = appear + rng.randint(20, 60)
+        payroll = WorldSender(
+            "payroll",
+            True,
+            SenderStatus.APPROVED,
+            rng.randint(200, 400),
+            appear=appear,
+            classified=approved,
+            every=28,
+        )
+        payroll.failing.append((appear, approved + rng.randint(10, 40)))
+        senders.append(payroll)
     if rng.random() < 0.45:  # shadow IT: appears, is approved after triage, fixed later
         appear = rng.randint(20, 70)
         approved = appear + rng.randint(2, 10)

@@ -43,7 +43,7 @@ def test_plan_shows_stage_record_next_stage_gates_and_readiness(
     assert "t=y" in body["next_record"]
     soak = next(g for g in body["gates"] if g["gate"] == "soak")
     assert (soak["status"], soak["reason"]) == ("blocked", "3 of 14 days in monitor")
-    assert body["readiness"] == 88 and body["action"] == "hold"
+    assert body["readiness"] == 89 and body["action"] == "hold"
 
 
 def test_viewer_cannot_propose_or_approve_but_tenant_admin_can(
@@ -203,12 +203,12 @@ def test_tenant_readiness_endpoint_reports_the_evaluated_domains(
     service.evaluate_domain(domain.id)
     headers = token_caller("tenant_viewer", tenant).headers
     body = _ok(client.get(f"{API}/tenants/{tenant.id}/readiness", headers=headers))
-    # nothing published and no reports: only SPF is ready for enforcement (1 of 7), never
+    # nothing published and no reports: only SPF is ready for enforcement (1 of 8), never
     # the 100 the single gate to monitoring would give (issue 10)
     assert body == {
         "tenant_id": tenant.id,
         "domains": 1,
-        "readiness": 14,
+        "readiness": 12,
         "stages": {"none": 1},
     }
 

@@ -66,7 +66,7 @@ def test_a_blocked_gate_holds_the_domain_and_lowers_readiness() -> None:
     unknown = sender("shadow-crm", SenderStatus.UNKNOWN, 500, 0, first_seen_days_ago=20)
     result = evaluate(facts(senders=(sender(), unknown)), NOW)
     assert result.action is Action.HOLD
-    assert result.readiness == 88  # 7 of 8 gates
+    assert result.readiness == 89  # 8 of 9 gates
     assert any("shadow-crm" in reason for reason in result.reasons)
 
 
@@ -119,7 +119,7 @@ def test_a_known_sender_breaking_after_escalation_proposes_a_rollback(
     settings = replace(DEFAULTS, legacy_pct_ramp=ramp)
     result = evaluate(facts(stage, recent_senders=(broken,), settings=settings), NOW)
     assert (result.action, result.target) == (Action.ROLLBACK, back)
-    assert result.reasons[0] == "approved mail passing DMARC dropped to 10.0%"
+    assert result.reasons[0] == "legitimate mail passing DMARC dropped to 10.0%"
     assert "google-workspace: 180 of 200 messages failed DMARC" in result.reasons[1]
 
 

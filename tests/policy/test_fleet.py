@@ -68,3 +68,12 @@ def test_calendar_only_escalation_loses_mail_in_the_same_world(
     with capsys.disabled():
         print("\ncalendar-only baseline: " + baseline.summary())
     assert baseline.lost_to_escalation > 0
+
+
+def test_rare_senders_are_remembered_and_forgetting_them_loses_mail(fleet: Fleet) -> None:
+    """Issue 15, judgement 1: payroll runs every four weeks; an engine that remembers senders
+    only for its 14-day window escalates over them and loses their next run."""
+    payroll = [s for d in fleet.domains for s in d.senders if s.key == "payroll"]
+    assert len(payroll) >= 10 and all(s.every == 28 for s in payroll)
+    forgetful = Fleet(domains=60, days=120, seed=5, forgetful=True).run()
+    assert forgetful.lost_to_escalation > 0

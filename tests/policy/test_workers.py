@@ -105,7 +105,7 @@ def test_msp_plan_json_prints_stage_records_gates_and_readiness(
     result: Result = app.test_cli_runner().invoke(plan, [domain.name, "--json"])
     assert result.exit_code == 0, result.output
     body = json.loads(result.output)
-    assert (body["stage"], body["next_stage"], body["readiness"]) == ("none", "monitor", 14)
+    assert (body["stage"], body["next_stage"], body["readiness"]) == ("none", "monitor", 12)
     assert body["next_records"][0]["name"] == f"_dmarc.{domain.name}"
     missing = app.test_cli_runner().invoke(plan, ["nowhere.example", "--json"])
     assert missing.exit_code == 1 and "no domain nowhere.example" in missing.output

@@ -1,0 +1,35 @@
+"""The senders a domain has ever had, within the memory horizon: pure, from the evidence the
+loader (or the fleet simulation) already has. A sender's volume and DMARC results over the
+horizon come from the sender statistics; on how many days it sent (its cadence) from the
+daily roll-up rows."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+
+from msp.policy.facts import KnownSender, SenderFacts
+from msp.policy.simulate import DailyRow
+
+
+def known_senders(
+    senders: Iterable[SenderFacts], rows: Iterable[DailyRow]
+) -> tuple[KnownSender, ...]:
+    """Every sender of ``senders`` (the horizon's statistics) with its sending days; its
+    ``first_seen`` is its first day within the horizon (the cadence is measured there)."""
+    days: dict[str, set[date]] = {}
+    for row in rows:
+        days.setdefault(row.sender_key, set()).add(row.day)
+    return tuple(
+        KnownSender(
+            key=s.key,
+            name=s.name,
+            status=s.status,
+            messages=s.messages,
+            dmarc_pass=s.dmarc_pass,
+            first_seen=min(days.get(s.key) or {s.first_seen}),
+            last_seen=s.last_seen,
+            active_days=len(days.get(s.key, ())) or 1,
+        )
+        for s in senders
+    )
