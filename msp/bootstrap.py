@@ -43,8 +43,15 @@ def migrate_to_latest() -> None:
 
 
 def run_standalone(host: str, port: int, demo: bool) -> None:
-    """Everything in one process on the embedded defaults (SQLite, in-process RQ)."""
-    from msp.inprocess import start_background_runtime
+    """Everything in one process on the embedded defaults (SQLite, in-process RQ).
+
+    The server's socket is opened before any background thread starts, and every child forked
+    later closes it and dies with this process (msp/inprocess.py): after a ``kill -9`` nothing
+    keeps the port, so the next start can bind it."""
+    from werkzeug.serving import make_server
+
+    from msp.inprocess import guard_forked_children, start_background_runtime
+    from workers.schedule import build_scheduler
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     migrate_to_latest()
@@ -58,16 +65,21 @@ def run_standalone(host: str, port: int, demo: bool) -> None:
         click.secho(
             f"First MSP admin: {created[0]}  password: {created[1]}  (shown once)", fg="green"
         )
-    if not app.config["MSP_REDIS_URL"]:
-        start_background_runtime(app)
-    click.echo(f"Serving on http://{host}:{port}/ (API: /api/v1, OpenAPI: /api/v1/openapi.json)")
     app.config["SESSION_COOKIE_SECURE"] = app.config["MSP_SECURE_COOKIES"] and host not in {
         "127.0.0.1",
         "localhost",
     }
-    from werkzeug.serving import run_simple
-
-    run_simple(host, port, app, threaded=True, use_reloader=False)
+    server = make_server(host, port, app, threaded=True)
+    guard_forked_children(server.socket)
+    if not app.config["MSP_REDIS_URL"]:
+        start_background_runtime(app, cron=build_scheduler)
+    click.echo(f"Serving on http://{host}:{port}/ (API: /api/v1, OpenAPI: /api/v1/openapi.json)")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
 
 
 def run_worker(
@@ -128,7 +140,9 @@ def _liveness_worker_class(liveness_file: Path | None) -> type[Worker]:
     path = liveness_file
 
     class LivenessWorker(Worker):
-        def heartbeat(self, timeout: int | None = None, pipeline: Pipeline | None = None) -> None:
+        def heartbeat(
+            self, timeout: int | None = None, pipeline: Pipeline[bytes] | None = None
+        ) -> None:
             touch(path)
             super().heartbeat(timeout, pipeline)
 
@@ -147,7 +161,7 @@ def run_scheduler(liveness_file: Path | None = None) -> None:
     scheduler = build_scheduler(dispatcher().connection)
     if liveness_file is not None:
         _touch_on_heartbeat(scheduler, liveness_file)
-    scheduler.start()
+    scheduler.start()  # type: ignore[no-untyped-call,unused-ignore]
 
 
 def _touch_on_heartbeat(scheduler: CronScheduler, liveness_file: Path) -> None:

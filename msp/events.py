@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, exists
+from sqlalchemy import Column, ForeignKey, Index, String, exists
 from sqlalchemy.orm import Mapped, mapped_column
 
 from msp.db import Base, TenantOwnedMixin, UTCDateTime, utcnow
@@ -66,25 +66,33 @@ def purge_events(
 ) -> int:
     """Delete events older than ``retention_days`` (0: keep for ever) in chunks; the count.
 
-    Only dispatched events that no delivery references go: ``notification_delivery.event_id``
-    cascades, so deleting an event would take its deliveries with it (open ones would never be
-    sent, finished ones would leave before ``MSP_NOTIFY_RETENTION_DAYS``). Such an event goes
-    in a later run, once its deliveries are pruned. Never commits.
+    Only dispatched events that no row of another table references go: a notification
+    delivery's ``event_id`` cascades, so deleting an event would take its deliveries with it
+    (open ones would never be sent, finished ones would leave before their own retention).
+    Such an event goes in a later run, once those rows are pruned. The referencing tables are
+    found in the schema, so this foundation module names no area above it. Never commits.
     """
     if retention_days <= 0:
         return 0
-    # notifications consume events: the one table that references them (imported here so this
-    # core module does not depend on an area at import time)
-    from msp.notifications.models import Delivery
-
     cutoff = now - timedelta(days=retention_days)
     return purge_in_chunks(
         Event,
         lambda old: (
             old.at < cutoff,
             old.dispatched_at.is_not(None),
-            ~exists().where(Delivery.event_id == old.id),
+            *(~exists().where(column == old.id) for column in _columns_referencing_events()),
         ),
         chunk=chunk,
         budget_seconds=budget_seconds,
     )
+
+
+def _columns_referencing_events() -> list[Column[Any]]:
+    """Every foreign-key column, in any area's table, that points at ``event.id``."""
+    event_id = Event.__table__.c.id
+    return [
+        fk.parent
+        for table in Base.metadata.sorted_tables
+        for fk in table.foreign_keys
+        if fk.column is event_id
+    ]
