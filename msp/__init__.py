@@ -68,10 +68,13 @@ def register_converters(app: Flask) -> None:
 
 def register_extensions(app: Flask) -> None:
     from msp import models, unit_of_work
+    from msp.db import tune_sqlite
     from msp.extensions import csrf, db, migrate
 
     models.load_all()
     db.init_app(app)
+    with app.app_context():
+        tune_sqlite(db.engine)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR)
     csrf.init_app(app)
     unit_of_work.init_app(app)

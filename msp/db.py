@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, MetaData, TypeDecorator
+from sqlalchemy import JSON, DateTime, Engine, ForeignKey, Integer, MetaData, TypeDecorator, event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column, registry
 
@@ -77,3 +77,25 @@ class TenantOwnedMixin:
         return mapped_column(
             Integer, ForeignKey("tenant.id", ondelete="CASCADE"), index=True, nullable=False
         )
+
+
+# SQLite (the standalone mode) under concurrent requests and the job threads: readers never
+# block the writer in WAL mode, and a writer that finds the database locked waits this long
+# instead of failing at once with "database is locked".
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def tune_sqlite(engine: Engine) -> None:
+    """On SQLite, every new connection gets WAL mode and a busy timeout (nothing elsewhere)."""
+    if engine.dialect.name == "sqlite" and not event.contains(engine, "connect", _sqlite_pragmas):
+        event.listen(engine, "connect", _sqlite_pragmas)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA journal_mode = WAL")  # in-memory databases keep 'memory'
+        cursor.execute("PRAGMA synchronous = NORMAL")  # durable at checkpoints; WAL's usual
+    finally:
+        cursor.close()

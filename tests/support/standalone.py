@@ -21,11 +21,15 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def run_standalone(tmp_path: Path, *extra: str) -> Iterator[dict[str, Any]]:
-    port = _free_port()
+def run_standalone(
+    tmp_path: Path, *extra: str, port: int | None = None
+) -> Iterator[dict[str, Any]]:
+    """``msp standalone`` on ``port`` (default: a free one) and a SQLite file in ``tmp_path``;
+    yields its base URL, log file and process."""
+    port = port or _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("MSP_")}
     env.update(MSP_DATABASE_URL=f"sqlite:///{tmp_path}/msp.sqlite3", MSP_SECURE_COOKIES="false")
-    log = (tmp_path / "standalone.log").open("w")
+    log = (tmp_path / "standalone.log").open("a")
     msp = Path(sys.executable).with_name("msp")
     proc = subprocess.Popen(
         [str(msp), "standalone", "--port", str(port), *extra],
@@ -46,9 +50,10 @@ def run_standalone(tmp_path: Path, *extra: str) -> Iterator[dict[str, Any]]:
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError((tmp_path / "standalone.log").read_text())
             time.sleep(0.2)
-        yield {"base": base, "log": tmp_path / "standalone.log"}
+        yield {"base": base, "log": tmp_path / "standalone.log", "proc": proc, "port": port}
     finally:
-        proc.terminate()
+        if proc.poll() is None:
+            proc.terminate()
         proc.wait(15)
         log.close()
 
@@ -57,8 +62,9 @@ def login(client: httpx.Client, base: str, email: str, password: str) -> httpx.R
     page = client.get(f"{base}/login").text
     token = re.search(r'name="csrf_token" value="([^"]+)"', page)
     assert token, page
-    return client.post(f"{base}/login", data={"csrf_token": token.group(1), "email": email,
-                                              "password": password})
+    return client.post(
+        f"{base}/login", data={"csrf_token": token.group(1), "email": email, "password": password}
+    )
 
 
 def first_admin(log: Path) -> tuple[str, str]:
