@@ -1,14 +1,20 @@
-"""Adding, changing and removing domains: FQDN validation, IDNA normalisation, uniqueness."""
+"""Adding, changing and removing domains: FQDN validation, IDNA normalisation, uniqueness, and
+what a tenant may claim (no public suffixes, nothing under another tenant's domain)."""
 
 from __future__ import annotations
 
 import re
+import secrets
 from typing import Any
 
 import idna
+from flask import has_app_context
 from sqlalchemy import select
 
 from msp.auth.audit import audit
+from msp.auth.principal import Principal, current_principal
+from msp.db import utcnow
+from msp.dns.psl import is_public_suffix
 from msp.domains.models import Domain
 from msp.errors import Conflict, ValidationFailed
 from msp.extensions import db
@@ -56,12 +62,53 @@ def validate_selectors(selectors: list[str]) -> list[str]:
     return cleaned
 
 
-def add_domain(tenant: Tenant, raw_name: str, **fields: Any) -> Domain:
-    name = normalise_fqdn(raw_name)
-    run_domain_add_checks(tenant)  # billing: the plan's domain limit (msp/areas.py)
+def _ancestors(name: str) -> list[str]:
+    labels = name.split(".")
+    return [".".join(labels[i:]) for i in range(1, len(labels) - 1)]
+
+
+def check_claimable(tenant: Tenant, name: str, *, allow_nested: bool = False) -> None:
+    """Refuse what nobody may claim: a public suffix (``co.uk``, ``github.io``), a managed
+    name, or a name under a domain another tenant manages (unless MSP staff allow it)."""
+    if is_public_suffix(name):
+        raise ValidationFailed(
+            f"{name} is a public suffix, not a domain one organisation controls",
+            errors={"name": ["public suffix"]},
+        )
     if db.session.scalar(select(Domain.id).where(Domain.name == name)) is not None:
         raise Conflict(f"domain {name} is already managed")
+    if allow_nested:
+        return
+    parent = db.session.scalar(
+        select(Domain.name).where(Domain.name.in_(_ancestors(name)), Domain.tenant_id != tenant.id)
+    )
+    if parent is not None:
+        raise Conflict(f"{name} is under a domain another client manages; MSP staff can allow it")
+
+
+def _trusted(actor: Principal | None) -> bool:
+    """Operators (CLI, jobs: no principal) and MSP staff add domains verified at once."""
+    return actor is None or actor.is_msp
+
+
+def add_domain(
+    tenant: Tenant,
+    raw_name: str,
+    *,
+    by: Principal | None = None,
+    allow_nested: bool = False,
+    **fields: Any,
+) -> Domain:
+    """Add a domain. A tenant's own users add it unverified, with a token to publish (its
+    reports wait until control is shown); ``allow_nested`` counts only for MSP staff."""
+    name = normalise_fqdn(raw_name)
+    actor = by if by is not None else (current_principal() if has_app_context() else None)
+    run_domain_add_checks(tenant)  # billing: the plan's domain limit (msp/areas.py)
+    check_claimable(tenant, name, allow_nested=allow_nested and _trusted(actor))
+    trusted = _trusted(actor)
     domain = Domain(
+        verified_at=utcnow() if trusted else None,
+        verification_token=None if trusted else secrets.token_hex(16),
         tenant_id=tenant.id,
         name=name,
         dkim_selectors=validate_selectors(fields.get("dkim_selectors") or []),
@@ -71,15 +118,26 @@ def add_domain(tenant: Tenant, raw_name: str, **fields: Any) -> Domain:
     )
     db.session.add(domain)
     db.session.flush()
-    audit("domain.create", "domain", domain.id, tenant_id=tenant.id, changes={"name": name})
-    # Reports that arrived before the domain was added are routed now.
+    audit(
+        "domain.create",
+        "domain",
+        domain.id,
+        tenant_id=tenant.id,
+        changes={"name": name, "verified": domain.verified_at is not None},
+    )
+    if domain.verified_at is not None:
+        route_waiting_reports(domain)
+    return domain
+
+
+def route_waiting_reports(domain: Domain) -> None:
+    """Reports that arrived before the domain was added (or verified) are routed now."""
     enqueue(
         "workers.reports.route_unrouted_for_domain",
         queue=REPORTS,
         job_id=f"route-unrouted-{domain.id}",
         domain_id=domain.id,
     )
-    return domain
 
 
 def update_domain(domain: Domain, changes: dict[str, Any]) -> Domain:

@@ -21,6 +21,30 @@ class DomainSchema(Schema):
     settings = fields.Dict(keys=fields.String(), load_default=dict)
     next_check_at = fields.DateTime(dump_only=True, allow_none=True)
     created_at = fields.DateTime(dump_only=True)
+    verified_at = fields.DateTime(
+        dump_only=True,
+        allow_none=True,
+        metadata={"description": "null: reports wait until control of the domain is shown"},
+    )
+    allow_nested = fields.Boolean(
+        load_only=True,
+        load_default=False,
+        metadata={"description": "MSP staff: allow a name under another client's domain"},
+    )
+
+
+class VerificationSchema(Schema):
+    verified = fields.Boolean()
+    method = fields.String()
+    detail = fields.String()
+    verified_at = fields.DateTime(allow_none=True)
+    txt_name = fields.String(
+        allow_none=True, metadata={"description": "publish a TXT record here ..."}
+    )
+    txt_value = fields.String(allow_none=True, metadata={"description": "... with this value"})
+    report_address = fields.String(
+        metadata={"description": "or a DMARC record whose rua names this address"}
+    )
 
 
 class DomainUpdateSchema(Schema):
