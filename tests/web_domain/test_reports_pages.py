@@ -37,6 +37,10 @@ def _text(client: FlaskClient, path: str) -> str:
     return html.unescape(response.get_data(True))
 
 
+def _row(page: str, raw_id: int) -> str:
+    return page.split(f'id="raw-{raw_id}">')[1].split("</tr>")[0]
+
+
 def _upload(client: FlaskClient, files: list[tuple[str, bytes]], **form: Any) -> str:
     data: dict[str, Any] = {"csrf_token": csrf(client, "/reports/upload"), **form}
     data["files"] = [(io.BytesIO(body), name) for name, body in files]
@@ -60,13 +64,14 @@ def test_admin_uploads_several_files_and_sees_status_and_reason(
     assert "2 files received" in page
     run_jobs()
     page = _text(client, "/reports")
-    good = page.split("good.xml")[1].split("</tr>")[0]
-    broken = page.split("broken.xml")[1].split("</tr>")[0]
-    assert "Read and stored" in good, good
-    assert "aggregate report from fresh about acme-web.test" in good, good
+    raws = {r.filename: r for r in db.session.scalars(select(RawReport))}
+    good = _row(page, raws["good.xml"].id)
+    broken = _row(page, raws["broken.xml"].id)
+    assert "Read and stored" in good and "Reprocess" not in good
+    assert "aggregate report from fresh about acme-web.test" in good
     assert "Could not be read" in broken and "Reprocess broken.xml" in broken
-    raw = db.session.scalar(select(RawReport).where(RawReport.filename == "broken.xml"))
-    assert raw is not None and raw.error and raw.error[:20] in broken
+    raw = raws["broken.xml"]
+    assert raw.error and raw.error[:20] in broken
     response = client.post(
         f"/reports/raw/{raw.id}/reprocess", data={"csrf_token": csrf(client, "/reports")}
     )
