@@ -21,7 +21,7 @@ from msp.publishing.providers import (
     StaleRRset,
     check_fields,
 )
-from msp.publishing.providers.wire import from_zone, normalize
+from msp.publishing.providers.wire import normalize, read_zone
 
 FIELDS = (
     ProviderField("api_token", "API token with Zone.DNS edit on the zone", secret=True),
@@ -57,7 +57,7 @@ def _value(record: Any, rtype: str) -> str:
     content = str(record.content or "")
     if rtype == "MX":
         return normalize("MX", f"{record.priority or 0} {content.rstrip('.') or ''}.")
-    return from_zone(rtype, content) if content.startswith('"') else content
+    return read_zone(rtype, content) if content.startswith('"') else content
 
 
 def _records(client: cloudflare.Cloudflare, zone_id: str, name: str, rtype: str) -> list[Any]:

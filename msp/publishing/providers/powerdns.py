@@ -22,7 +22,7 @@ from msp.publishing.providers import (
     absolute,
     check_fields,
 )
-from msp.publishing.providers.wire import from_zone, to_zone
+from msp.publishing.providers.wire import read_zone, to_zone
 
 FIELDS = (
     ProviderField("api_url", "http(s)://host:port of the PowerDNS webserver"),
@@ -68,7 +68,7 @@ def read(account: Account, name: str, rtype: str) -> RRset:
         if rrset["name"] == absolute(name) and rrset["type"] == rtype:
             values = tuple(
                 sorted(
-                    from_zone(rtype, r["content"]) for r in rrset["records"] if not r["disabled"]
+                    read_zone(rtype, r["content"]) for r in rrset["records"] if not r["disabled"]
                 )
             )
             return RRset(name, rtype, int(rrset["ttl"]), values)

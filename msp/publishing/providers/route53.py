@@ -1,8 +1,8 @@
 """Amazon Route 53 through boto3 (``endpoint_url`` reaches a stand-in or a compatible API).
 
-The compare-and-swap is Route 53's own: a change batch that DELETEs the RRset exactly as read
-(values and TTL must match, or the whole batch fails) and CREATEs the new one, atomically. The
-RRset is also re-read right before, since look-alike APIs are laxer than Route 53.
+The compare-and-swap re-reads the RRset right before the change and refuses when it differs
+from what the publisher read; a CREATE (nothing was there) and a DELETE are also checked by
+Route 53 itself.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from msp.publishing.providers import (
     absolute,
     check_fields,
 )
-from msp.publishing.providers.wire import from_zone, to_zone
+from msp.publishing.providers.wire import read_zone, to_zone
 
 FIELDS = (
     ProviderField("access_key_id", "AWS access key id"),
@@ -75,7 +75,7 @@ def _read(client: Any, zone_id: str, name: str, rtype: str) -> RRset:
     for rrset in page["ResourceRecordSets"]:
         if rrset["Name"] == absolute(name) and rrset["Type"] == rtype:
             records = rrset.get("ResourceRecords", [])
-            values = tuple(sorted(from_zone(rtype, r["Value"]) for r in records))
+            values = tuple(sorted(read_zone(rtype, r["Value"]) for r in records))
             return RRset(name, rtype, int(rrset.get("TTL", DEFAULT_TTL)), values)
     return RRset(name, rtype, DEFAULT_TTL, ())
 
@@ -110,13 +110,17 @@ def read(account: Account, name: str, rtype: str) -> RRset:
 def _swap(client: Any, zone_id: str, current: RRset, new: RRset) -> None:
     if _read(client, zone_id, current.name, current.rtype).values != current.values:
         raise StaleRRset(f"{current.name} {current.rtype} changed since it was read")
-    changes = []
-    if current.values:
-        changes.append({"Action": "DELETE", "ResourceRecordSet": _rrset(current)})
-    if new.values:
-        changes.append({"Action": "CREATE", "ResourceRecordSet": _rrset(new)})
-    if changes:
-        client.change_resource_record_sets(HostedZoneId=zone_id, ChangeBatch={"Changes": changes})
+    # One change per batch: CREATE fails if the RRset exists and DELETE unless it matches
+    # exactly (Route 53's own compare); a replacement is an UPSERT after the re-read above
+    # (moto cannot parse a DELETE + CREATE batch, which would close that last window).
+    if not new.values and not current.values:
+        return
+    if not new.values:
+        change = {"Action": "DELETE", "ResourceRecordSet": _rrset(current)}
+    else:
+        action = "UPSERT" if current.values else "CREATE"
+        change = {"Action": action, "ResourceRecordSet": _rrset(new)}
+    client.change_resource_record_sets(HostedZoneId=zone_id, ChangeBatch={"Changes": [change]})
 
 
 def write(account: Account, current: RRset, new: RRset) -> None:
@@ -124,10 +128,10 @@ def write(account: Account, current: RRset, new: RRset) -> None:
 
 
 def test(account: Account) -> str:
-    soa = read(account, account.zone, "SOA")
-    if not soa.values:
-        raise ProviderError(f"{account.zone} has no SOA in this hosted zone")
-    return f"{account.zone} SOA {soa.values[0]}"
+    ns = read(account, account.zone, "NS")
+    if not ns.values:
+        raise ProviderError(f"{account.zone} has no NS records in this hosted zone")
+    return f"{account.zone} NS {', '.join(ns.values)}"
 
 
 PROVIDER = Provider(

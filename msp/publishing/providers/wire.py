@@ -55,6 +55,15 @@ def from_zone(rtype: str, text: str) -> str:
     return from_rdata(rdata)
 
 
+def read_zone(rtype: str, text: str) -> str:
+    """Our value of a zone-file form read from a provider; text that does not parse is kept
+    as it is (it then differs from every value the engine writes, which is the point)."""
+    try:
+        return from_zone(rtype, text)
+    except ValueError:
+        return text
+
+
 def normalize(rtype: str, value: str) -> str:
     """One spelling per value, so values from different providers compare equal."""
     return value if rtype == "TXT" else from_rdata(to_rdata(rtype, value))
