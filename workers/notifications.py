@@ -14,7 +14,7 @@ from flask import current_app
 from msp import events
 from msp.db import utcnow
 from msp.extensions import db
-from msp.notifications import delivery
+from msp.notifications import delivery, digest_service
 from msp.notifications.settings import NotifySettings, notify_settings
 from msp.queues import NOTIFICATIONS, enqueue
 from msp.tenancy.models import Tenant
@@ -51,7 +51,7 @@ def send_delivery(delivery_id: int) -> dict[str, Any]:
 @job
 def digest_sweep() -> int:
     """Enqueue one digest job per tenant whose weekly digest is due in its own time zone."""
-    due = delivery.due_digests(_settings(), utcnow())
+    due = digest_service.due_digests(_settings(), utcnow())
     for tenant_id, week in due:
         enqueue(
             DIGEST_JOB,
@@ -64,11 +64,19 @@ def digest_sweep() -> int:
 
 @job
 def send_digest(tenant_id: int) -> int:
-    """Build this week's digest of one tenant and queue it to its digest endpoints."""
+    """Render this week's digest of one tenant once, claim it for each recipient (committed
+    before anything is sent) and queue one send job per new claim."""
     tenant = db.session.get(Tenant, tenant_id)
     if tenant is None:
         return 0
-    return len(delivery.queue_digest(tenant, _settings(), utcnow()))
+    return len(digest_service.prepare_week(tenant, _settings(), utcnow()))
+
+
+@job
+def send_digest_mail(send_id: int) -> dict[str, Any]:
+    """Send one recipient's digest (does nothing when it went out already)."""
+    outcome = digest_service.send_claimed(send_id, _settings(), utcnow())
+    return {"status": outcome.status, "attempts": outcome.attempts, "detail": outcome.detail}
 
 
 @job

@@ -8,17 +8,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app
+from flask import Response, current_app, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from flask_smorest.pagination import PaginationParameters
+from markupsafe import escape
 
 from msp.api.pagination import page_of
 from msp.api.schemas.notifications import (
     ChannelSchema,
     DeliveryQuerySchema,
     DeliverySchema,
+    DigestPreviewQuerySchema,
     DigestPreviewSchema,
+    DigestSettingsSchema,
     EndpointSchema,
     EndpointUpdateSchema,
     RulesSchema,
@@ -27,9 +30,11 @@ from msp.api.schemas.notifications import (
 )
 from msp.auth.decorators import require_auth, require_manage
 from msp.db import utcnow
-from msp.notifications import delivery, service
-from msp.notifications.digest import digest_message
+from msp.errors import BadRequest
+from msp.notifications import delivery, digest_service, service
+from msp.notifications.digest_render import with_data_uris
 from msp.notifications.models import NotificationEndpoint, NotificationTeam
+from msp.notifications.settings import NotifySettings, notify_settings
 from msp.tenancy.models import Tenant
 from msp.tenancy.scope import get_scoped
 
@@ -43,6 +48,10 @@ blp = Blueprint(
 
 def _key() -> str | None:
     return current_app.config.get("MSP_ENCRYPTION_KEY")
+
+
+def _notify() -> NotifySettings:
+    return notify_settings(current_app.config)
 
 
 def _managed_tenant(tenant_id: int) -> Tenant:
@@ -202,18 +211,76 @@ class Deliveries(MethodView):
         )
 
 
-@blp.route("/tenants/<int:tenant_id>/notification-digest")
+@blp.route("/tenants/<int:tenant_id>/digest/preview")
 class DigestPreview(MethodView):
     @require_auth
+    @blp.arguments(DigestPreviewQuerySchema, location="query")
     @blp.response(200, DigestPreviewSchema)
-    def get(self, tenant_id: int) -> Any:
-        """This week's posture digest as it would be sent now (nothing is sent)."""
+    def get(self, args: dict[str, Any], tenant_id: int) -> Any:
+        """The weekly digest as it would be sent now (or in ``week``); nothing is sent.
+        ``html`` carries its images as data URIs so it can be shown as it is."""
         tenant = _managed_tenant(tenant_id)
-        base_url = str(current_app.config.get("MSP_BASE_URL") or "")
-        message = digest_message(tenant, utcnow(), base_url)
+        settings = _notify()
+        moment = digest_service.moment_of(tenant, settings, args.get("week"), utcnow())
+        rendered = digest_service.render(tenant, settings, moment)
         return {
-            "subject": message.subject,
-            "text": message.text,
-            "html": message.html,
-            "week": message.data["digest"]["week"],
+            "subject": rendered.subject,
+            "text": rendered.text,
+            "html": with_data_uris(rendered.html, rendered.images),
+            "week": rendered.data["digest"]["week"],
         }
+
+
+@blp.route("/tenants/<int:tenant_id>/digest/settings")
+class DigestSettingsItem(MethodView):
+    @require_auth
+    @blp.response(200, DigestSettingsSchema)
+    def get(self, tenant_id: int) -> Any:
+        """When and to whom the weekly digest goes (``own`` false: the defaults)."""
+        tenant = _managed_tenant(tenant_id)
+        return digest_service.schedule_of(tenant, _notify())
+
+    @require_auth
+    @blp.arguments(DigestSettingsSchema)
+    @blp.response(200, DigestSettingsSchema)
+    def put(self, data: dict[str, Any], tenant_id: int) -> Any:
+        """Change the digest's day, hour, time zone, extra addresses, or turn it off."""
+        tenant = _managed_tenant(tenant_id)
+        return digest_service.update_schedule(tenant, data, _notify())
+
+
+UNSUBSCRIBE_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Unsubscribe</title></head>
+<body style="font-family:sans-serif; max-width:32rem; margin:3rem auto; padding:0 1rem;">
+<h1 style="font-size:1.3rem;">Stop the weekly report?</h1>
+<p>%s will no longer receive the weekly e-mail security report.</p>
+<form method="post"><input type="hidden" name="List-Unsubscribe" value="One-Click">
+<button type="submit" style="padding:.5rem 1rem;">Unsubscribe</button></form></body></html>"""
+DONE_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>Unsubscribed</title></head>
+<body style="font-family:sans-serif; max-width:32rem; margin:3rem auto; padding:0 1rem;">
+<h1 style="font-size:1.3rem;">Unsubscribed</h1><p>%s will receive no more weekly reports.</p>
+</body></html>"""
+
+
+@blp.route("/digest/unsubscribe/<string:token>")
+class DigestUnsubscribe(MethodView):
+    @blp.doc(security=[])
+    def get(self, token: str) -> Any:
+        """The footer link: a page with one button (a GET never unsubscribes, so link
+        scanners that open every URL cannot unsubscribe anyone)."""
+        _, address = digest_service.read_token(token, _notify().secret_key)
+        return Response(UNSUBSCRIBE_PAGE % escape(address), mimetype="text/html")
+
+    @blp.doc(security=[])
+    def post(self, token: str) -> Any:
+        """RFC 8058 one-click unsubscribe (no login: the signed token names the recipient)."""
+        secret_key = _notify().secret_key
+        digest_service.read_token(token, secret_key)  # an unknown link is 404 before all else
+        if request.form.get("List-Unsubscribe") != "One-Click":
+            raise BadRequest("expected the form field List-Unsubscribe=One-Click")
+        _, address = digest_service.unsubscribe(token, secret_key)
+        if request.accept_mimetypes.accept_html:
+            return Response(DONE_PAGE % escape(address), mimetype="text/html")
+        return Response(status=204)

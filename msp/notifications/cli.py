@@ -6,6 +6,7 @@ they work in the standalone mode too; the command commits once at the end.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import click
@@ -14,9 +15,10 @@ from flask.cli import with_appcontext
 from sqlalchemy import select
 
 from msp.db import utcnow
+from msp.errors import AppError
 from msp.extensions import db
-from msp.notifications import delivery, service
-from msp.notifications.digest import digest_message
+from msp.notifications import delivery, digest_service, service
+from msp.notifications.digest_render import with_data_uris
 from msp.notifications.models import Delivery, NotificationEndpoint
 from msp.notifications.settings import NotifySettings, notify_settings
 from msp.tenancy.models import Tenant
@@ -148,25 +150,39 @@ def digest() -> None:
 
 @digest.command("send")
 @click.option("--tenant", "slug", required=True, help="tenant slug")
-@click.option("--dry-run", is_flag=True, help="print the digest instead of sending it")
-@click.option("--html", "as_html", is_flag=True, help="with --dry-run: print the HTML part")
 @with_appcontext
-def digest_send(slug: str, dry_run: bool, as_html: bool) -> None:
-    """Send this week's digest of a tenant to its digest endpoints (once per week)."""
+def digest_send(slug: str) -> None:
+    """Send this week's digest of a tenant now, to each recipient that has not had it."""
     tenant, settings, now = _tenant(slug), _settings(), utcnow()
-    if dry_run:
-        message = digest_message(tenant, now, settings.base_url)
-        click.echo(f"Subject: {message.subject}\n")
-        click.echo(message.html if as_html else message.text, nl=False)
-        db.session.rollback()
-        return
-    created = delivery.queue_digest(tenant, settings, now, queue=False)
-    outcomes = [delivery.send_delivery(d.id, settings, now) for d in created]
+    claimed = digest_service.prepare_week(tenant, settings, now)
+    db.session.commit()  # the claims exist before anything is sent
+    outcomes = [digest_service.send_claimed(send_id, settings, now) for send_id in claimed]
     db.session.commit()
     if not outcomes:
-        click.echo("nothing to send: no digest endpoint, or this week's digest went out")
+        click.echo("nothing to send: no recipient, or this week's digest went out")
     for outcome in outcomes:
-        click.echo(f"delivery {outcome.delivery_id}: {outcome.status} ({outcome.detail})")
+        click.echo(f"digest {outcome.delivery_id}: {outcome.status} ({outcome.detail})")
+
+
+@digest.command("preview")
+@click.option("--tenant", "slug", required=True, help="tenant slug")
+@click.option("--html", "html_file", required=True, type=click.Path(dir_okay=False, writable=True))
+@click.option("--text", "text_file", type=click.Path(dir_okay=False, writable=True))
+@click.option("--week", help="the digest of this ISO week (YYYY-Www) instead of now")
+@with_appcontext
+def digest_preview(slug: str, html_file: str, text_file: str | None, week: str | None) -> None:
+    """Write the digest's HTML (images inline, viewable in a browser) and text; send nothing."""
+    tenant, settings = _tenant(slug), _settings()
+    try:
+        moment = digest_service.moment_of(tenant, settings, week, utcnow())
+    except AppError as exc:
+        raise click.BadParameter(exc.detail or exc.title, param_hint="--week") from exc
+    rendered = digest_service.render(tenant, settings, moment)
+    db.session.rollback()
+    Path(html_file).write_text(with_data_uris(rendered.html, rendered.images), encoding="utf-8")
+    if text_file:
+        Path(text_file).write_text(rendered.text, encoding="utf-8")
+    click.echo(f"Subject: {rendered.subject}")
 
 
 COMMANDS: list[click.Command] = [notify, digest]

@@ -14,7 +14,6 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, func, select
 
@@ -24,7 +23,6 @@ from msp.extensions import db
 from msp.notifications import messages
 from msp.notifications.channels import DeliveryError, Message, Target, get_channel
 from msp.notifications.crypto import SecretStoreError, unseal
-from msp.notifications.digest import digest_message, iso_week
 from msp.notifications.models import (
     FAILED,
     OPEN_STATUSES,
@@ -295,78 +293,6 @@ def send_probe(endpoint: NotificationEndpoint, tenant_name: str, *, queue: bool 
     if queue:
         enqueue_send(delivery)
     return delivery
-
-
-def _digest_endpoints(tenant_id: int) -> list[NotificationEndpoint]:
-    return list(
-        db.session.scalars(
-            select(NotificationEndpoint)
-            .join(NotificationTeam, NotificationTeam.id == NotificationEndpoint.team_id)
-            .where(
-                NotificationEndpoint.tenant_id == tenant_id,
-                NotificationEndpoint.enabled.is_(True),
-                NotificationTeam.receives_digest.is_(True),
-            )
-            .order_by(NotificationEndpoint.id)
-        )
-    )
-
-
-def queue_digest(
-    tenant: Tenant, settings: NotifySettings, now: datetime, *, queue: bool = True
-) -> list[Delivery]:
-    """This week's digest for every digest endpoint of ``tenant`` that has not had it yet,
-    sent by jobs (``queue``) or by the caller."""
-    endpoints = _digest_endpoints(tenant.id)
-    if not endpoints:
-        return []
-    message = digest_message(tenant, now, settings.base_url)
-    key = f"digest:{message.data['digest']['week']}"
-    created = [d for d in (add_delivery(e, key, message) for e in endpoints) if d is not None]
-    db.session.flush()
-    for delivery in created if queue else []:
-        enqueue_send(delivery)
-    return created
-
-
-def digest_week_due(timezone: str, settings: NotifySettings, now: datetime) -> str | None:
-    """The ISO week whose digest is due for a tenant in ``timezone`` at ``now``, if any."""
-    local = now.astimezone(ZoneInfo(timezone or "UTC"))
-    if (local.weekday(), local.hour) < (settings.digest_weekday, settings.digest_hour):
-        return None
-    return iso_week(local)
-
-
-def due_digests(settings: NotifySettings, now: datetime) -> list[tuple[int, str]]:
-    """(tenant id, week) of every active tenant whose digest is due and not yet created."""
-    rows = db.session.execute(
-        select(Tenant.id, Tenant.timezone)
-        .where(Tenant.status == "active")
-        .where(
-            Tenant.id.in_(
-                select(NotificationEndpoint.tenant_id)
-                .join(NotificationTeam, NotificationTeam.id == NotificationEndpoint.team_id)
-                .where(
-                    NotificationTeam.receives_digest.is_(True),
-                    NotificationEndpoint.enabled.is_(True),
-                )
-            )
-        )
-        .order_by(Tenant.id)
-    ).all()
-    due: list[tuple[int, str]] = []
-    for tenant_id, timezone in rows:
-        week = digest_week_due(timezone, settings, now)
-        if week is None:
-            continue
-        done = db.session.scalar(
-            select(Delivery.id)
-            .where(Delivery.tenant_id == tenant_id, Delivery.key == f"digest:{week}")
-            .limit(1)
-        )
-        if done is None:
-            due.append((tenant_id, week))
-    return due
 
 
 def prune_deliveries(settings: NotifySettings, now: datetime) -> int:

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from msp.db import Base, TenantOwnedMixin, TimestampMixin, UTCDateTime
+from msp.db import Base, JSONType, TenantOwnedMixin, TimestampMixin, UTCDateTime, utcnow
 
 PENDING, RETRYING, SENT, FAILED = "pending", "retrying", "sent", "failed"
 DELIVERY_STATUSES = (PENDING, RETRYING, SENT, FAILED)
@@ -27,6 +27,13 @@ class NotificationTeam(TenantOwnedMixin, TimestampMixin, Base):
     name: Mapped[str] = mapped_column(String(64))
     label: Mapped[str] = mapped_column(String(200), default="")
     receives_digest: Mapped[bool] = mapped_column(default=False)
+    # Quiet hours in the tenant's time zone ([start, end) local hours; start > end spans
+    # midnight): deliveries wait until they end, except critical ones.
+    quiet_start: Mapped[int | None] = mapped_column()
+    quiet_end: Mapped[int | None] = mapped_column()
+    # One message a day (at ``summary_hour`` local time) instead of one per event.
+    summary_mode: Mapped[bool] = mapped_column(default=False)
+    summary_hour: Mapped[int] = mapped_column(default=8)
 
     endpoints: Mapped[list[NotificationEndpoint]] = relationship(
         back_populates="team", cascade="all, delete-orphan", order_by="NotificationEndpoint.id"
@@ -98,3 +105,80 @@ class Delivery(TenantOwnedMixin, TimestampMixin, Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     endpoint: Mapped[NotificationEndpoint] = relationship()
+
+
+class DigestSettings(TenantOwnedMixin, TimestampMixin, Base):
+    """A tenant's weekly digest: on/off, when (weekday, hour, time zone) and extra addresses
+    (besides the e-mail endpoints of its teams that receive the digest). No row: the
+    deployment's defaults and the tenant's time zone."""
+
+    __tablename__ = "notification_digest_settings"
+    __table_args__ = (UniqueConstraint("tenant_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    enabled: Mapped[bool] = mapped_column(default=True)
+    weekday: Mapped[int | None] = mapped_column()
+    hour: Mapped[int | None] = mapped_column()
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    addresses: Mapped[list[Any]] = mapped_column(JSONType, default=list)
+
+
+class DigestOptOut(TenantOwnedMixin, Base):
+    """A recipient who unsubscribed from a tenant's digest (one-click or the footer link)."""
+
+    __tablename__ = "notification_digest_optout"
+    __table_args__ = (UniqueConstraint("tenant_id", "address"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    address: Mapped[str] = mapped_column(String(254))
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class DigestIssue(TenantOwnedMixin, TimestampMixin, Base):
+    """One week's rendered digest of a tenant, the same for every recipient."""
+
+    __tablename__ = "notification_digest_issue"
+    __table_args__ = (UniqueConstraint("tenant_id", "week"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    week: Mapped[str] = mapped_column(String(10))
+    content: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class DigestSend(TenantOwnedMixin, TimestampMixin, Base):
+    """One recipient's copy of one week's digest. The row is claimed (inserted, committed)
+    before the mail is sent; the unique key makes a second run of the job a no-op."""
+
+    __tablename__ = "notification_digest_send"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "week", "address"),
+        Index("ix_notification_digest_send_tenant_id_issue_id", "tenant_id", "issue_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    issue_id: Mapped[int] = mapped_column(
+        ForeignKey("notification_digest_issue.id", ondelete="CASCADE")
+    )
+    week: Mapped[str] = mapped_column(String(10))
+    address: Mapped[str] = mapped_column(String(254))
+    status: Mapped[str] = mapped_column(String(16), default=PENDING)
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class ProblemState(TenantOwnedMixin, Base):
+    """The last state of one problem (a domain's finding code) that was notified: the same
+    open problem notifies once, then again only when it changes or is resolved."""
+
+    __tablename__ = "notification_problem_state"
+    __table_args__ = (UniqueConstraint("tenant_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(200))
+    is_open: Mapped[bool] = mapped_column(default=True)
+    fingerprint: Mapped[str] = mapped_column(String(64), default="")
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    notified_open: Mapped[bool] = mapped_column(default=False)

@@ -7,6 +7,7 @@ service and the channels take as an argument (they never read ``current_app`` th
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -68,7 +69,45 @@ SETTINGS: list[Setting] = [
         help="weekday of the posture digest (0 = Monday), in each tenant's time zone",
     ),
     Setting("DIGEST_HOUR", int, 8, help="local hour from which the weekly digest is sent"),
+    Setting("BRAND_NAME", str, "DMARC service", help="the MSP's name in e-mails to clients"),
+    Setting(
+        "BRAND_LOGO_FILE",
+        str,
+        None,
+        help="PNG logo shown in the digest (attached by Content-ID; unset: the name only)",
+    ),
+    Setting("BRAND_COLOR", str, "#1f4e79", help="the MSP's main colour (#rrggbb) in e-mails"),
+    Setting("BRAND_REPLY_TO", str, None, help="Reply-To: of the digest (the MSP's support)"),
+    Setting(
+        "BRAND_POSTAL_ADDRESS", str, "", help="the MSP's postal address in the digest's footer"
+    ),
 ]
+
+
+@dataclass(frozen=True)
+class Brand:
+    """How the MSP presents itself in e-mails to its clients."""
+
+    name: str = "DMARC service"
+    logo_file: str | None = None
+    color: str = "#1f4e79"
+    reply_to: str | None = None
+    postal_address: str = ""
+
+
+HEX_COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
+
+
+def brand_of(config: Mapping[str, Any]) -> Brand:
+    color = str(config.get("MSP_BRAND_COLOR") or Brand.color)
+    return Brand(
+        name=str(config.get("MSP_BRAND_NAME") or Brand.name),
+        logo_file=config.get("MSP_BRAND_LOGO_FILE") or None,
+        # the colour goes into inline CSS: anything but #rrggbb falls back to the default
+        color=color if HEX_COLOR.match(color) else Brand.color,
+        reply_to=config.get("MSP_BRAND_REPLY_TO") or None,
+        postal_address=str(config.get("MSP_BRAND_POSTAL_ADDRESS") or ""),
+    )
 
 
 @dataclass(frozen=True)
@@ -93,6 +132,8 @@ class NotifySettings:
     digest_hour: int = 8
     base_url: str = "http://127.0.0.1:8000"
     encryption_key: str | None = None
+    secret_key: str = ""
+    brand: Brand = Brand()
 
     @property
     def max_attempts(self) -> int:
@@ -126,4 +167,6 @@ def notify_settings(config: Mapping[str, Any]) -> NotifySettings:
         digest_hour=int(get("DIGEST_HOUR", defaults.digest_hour)),
         base_url=str(get("BASE_URL", defaults.base_url)),
         encryption_key=config.get("MSP_ENCRYPTION_KEY") or None,
+        secret_key=str(config.get("SECRET_KEY") or ""),
+        brand=brand_of(config),
     )

@@ -41,4 +41,8 @@ def _endpoint_b(world: World) -> NotificationEndpoint:
 FACTORIES: dict[str, Callable[[World], Any]] = {
     "team_id": lambda w: _team_b(w).id,
     "endpoint_id": lambda w: _endpoint_b(w).id,
+    # A valid unsubscribe token is a capability by design (RFC 8058: no login; whoever holds
+    # the recipient's link may stop that recipient's digest), so no other caller can be denied
+    # it; the walk proves that a made-up token reaches nothing (404).
+    "token": lambda w: "made-up-token.not-signed",
 }

@@ -297,9 +297,48 @@ def test_digest_preview_renders_this_week_without_sending(
     tenant = make_tenant(name="Preview Co")
     make_domain(tenant, "preview.example")
     admin = token_caller("tenant_admin", tenant)
-    body = _ok(
-        client.get(f"/api/v1/tenants/{tenant.id}/notification-digest", headers=admin.headers)
-    )
-    assert body["subject"].startswith("Weekly DMARC posture for Preview Co")
+    url = f"/api/v1/tenants/{tenant.id}/digest/preview"
+    body = _ok(client.get(url, headers=admin.headers))
+    assert body["subject"].startswith("Preview Co: your e-mail security this week")
     assert "preview.example" in body["text"] and "preview.example" in body["html"]
     assert body["week"].startswith("20") and mail_sink.received == []
+    older = _ok(client.get(f"{url}?week=2026-W10", headers=admin.headers))
+    assert older["week"] == "2026-W10"
+    _problem(client.get(f"{url}?week=2026-10", headers=admin.headers), 422)
+    _problem(client.get(f"{url}?week=2026-W60", headers=admin.headers), 400)
+    viewer = token_caller("tenant_viewer", tenant)
+    _problem(client.get(url, headers=viewer.headers), 403)
+
+
+def test_digest_settings_are_read_and_changed_by_tenant_admins(
+    client: FlaskClient, notify_config: dict[str, Any]
+) -> None:
+    tenant = make_tenant(name="Schedule Co", timezone="Europe/Paris")
+    admin = token_caller("tenant_admin", tenant)
+    url = f"/api/v1/tenants/{tenant.id}/digest/settings"
+    default = _ok(client.get(url, headers=admin.headers))
+    assert default == {
+        "enabled": True, "weekday": 0, "hour": 8, "timezone": "Europe/Paris",
+        "addresses": [], "own": False,
+    }  # fmt: skip
+    changed = _ok(
+        client.put(
+            url,
+            json={
+                "weekday": 4,
+                "hour": 16,
+                "timezone": "America/New_York",
+                "addresses": ["CEO@Schedule.example"],
+            },
+            headers=admin.headers,
+        )
+    )
+    assert (changed["weekday"], changed["hour"], changed["timezone"]) == (4, 16, "America/New_York")
+    assert changed["addresses"] == ["ceo@schedule.example"] and changed["own"] is True
+    bad = _problem(
+        client.put(url, json={"timezone": "Mars/Olympus", "addresses": ["x"]},
+                   headers=admin.headers), 422)  # fmt: skip
+    assert set(bad["errors"]) == {"timezone", "addresses"}
+    _problem(client.put(url, json={"hour": 24}, headers=admin.headers), 422)
+    off = _ok(client.put(url, json={"enabled": False}, headers=admin.headers))
+    assert off["enabled"] is False and off["weekday"] == 4

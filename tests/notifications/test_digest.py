@@ -1,204 +1,229 @@
-"""The weekly posture digest: built from the tenant's domains and events and the other areas'
-sections, rendered as text and HTML, sent once per week in the tenant's time zone."""
+"""The weekly posture digest: what it says for a seeded tenant (headline, chart data, one
+sentence per domain, what changed, actions with their team and link), rendered as text and
+HTML with inline images, and the schedule in each tenant's time zone."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from flask import Flask
 
 from msp.db import utcnow
-from msp.events import emit_event
-from msp.extensions import db
-from msp.notifications import cli, sources
-from msp.notifications.channels.webhook import verify
-from msp.notifications.delivery import digest_week_due, due_digests
-from msp.notifications.digest import build_digest, render_digest
-from msp.notifications.settings import NotifySettings, notify_settings
-from msp.queues import NOTIFICATIONS, enqueue
-from tests.factories import make_domain, make_tenant
-from tests.notifications.helpers import SECRET, deliveries, email_endpoint, webhook_endpoint
-from tests.notifications.servers import Hook, MailSink
+from msp.notifications.digest import build_digest, scheduled_in
+from msp.notifications.digest_render import (
+    CHART_CID,
+    UNSUBSCRIBE_PLACEHOLDER,
+    render_digest,
+    with_data_uris,
+)
+from msp.notifications.digest_service import Schedule, week_due
+from msp.notifications.digest_text import domain_sentence
+from msp.notifications.settings import Brand
+from msp.notifications.sources import DomainFacts, PlanFacts
+from tests.notifications.digest_world import World, seed_world
 
 BASE = "https://msp.example"
+NOW = datetime(2026, 11, 30, 7, 30, tzinfo=UTC)  # Monday 08:30 in Berlin
 
 
-def _tenant_with_domains() -> Any:
-    tenant = make_tenant(name="Contoso <Holdings>", timezone="Europe/Berlin")
-    shop = make_domain(tenant, "shop.contoso.example")
-    make_domain(tenant, "mail.contoso.example")
-    make_domain(tenant, "old.contoso.example", parked=True)
-    emit_event(tenant.id, "dns.drift", {"key": "spf"}, domain_id=shop.id)
-    emit_event(
-        tenant.id,
-        "dns.finding.opened",
-        {"code": "spf_missing"},
-        domain_id=shop.id,
-        severity="error",
+@pytest.fixture
+def world(db_session: Any) -> World:
+    return seed_world(NOW)
+
+
+def test_headline_counts_each_protection_level_and_what_moved(world: World) -> None:
+    digest = build_digest(world.tenant, NOW, BASE)
+    assert dict(digest.headline.counts) == {
+        "reject": 1,
+        "quarantine": 1,
+        "monitoring": 1,
+        "unprotected": 1,
+    }
+    assert dict(digest.headline.deltas) == {
+        "reject": 1,
+        "quarantine": 0,
+        "monitoring": -1,
+        "unprotected": 0,
+    }
+    assert digest.headline.sentences == (
+        "1 domain moved to p=reject",
+        "1 domain moved to quarantine",
     )
-    emit_event(
-        tenant.id, "dns.finding.opened", {"code": "mx_missing"}, domain_id=shop.id, severity="error"
+    assert digest.parked == ("old.contoso.example",)  # parked: listed, not counted
+
+
+def test_chart_data_is_twelve_complete_weeks_of_volume_and_pass_share(world: World) -> None:
+    weeks = build_digest(world.tenant, NOW, BASE).weeks
+    assert len(weeks) == 12
+    assert weeks[-1].start == datetime(2026, 11, 23).date()  # the last complete week
+    assert [w.start.weekday() for w in weeks] == [0] * 12
+    last = weeks[-1]
+    # Google (~900/day) passes on three domains; the newsletter (~480/day) fails on shop;
+    # the CRM (40/day, passing) started four days before NOW.
+    assert 22_000 < last.messages < 23_000
+    assert last.share is not None and 0.84 < last.share < 0.86
+    assert weeks[0].share == 1.0  # the newsletter still signed with DKIM back then
+
+
+def test_each_domain_gets_one_plain_sentence_and_a_link(world: World) -> None:
+    lines = {d.name: d for d in build_digest(world.tenant, NOW, BASE).domains}
+    assert set(lines) == {
+        "contoso.example",
+        "shop.contoso.example",
+        "mail.contoso.example",
+        "legacy.contoso.example",
+    }
+    assert lines["contoso.example"].sentence.startswith("Fully protected")
+    assert lines["contoso.example"].grade == "A" and not lines["contoso.example"].attention
+    shop = lines["shop.contoso.example"]
+    assert shop.sentence.startswith("Blocked: 3,3") and "Newsletter Co" in shop.sentence
+    assert shop.attention and shop.stage == "quarantine"
+    assert lines["mail.contoso.example"].sentence == (
+        "Next step: quarantine (test), waiting for your approval."
     )
-    old = emit_event(tenant.id, "sender.new", {}, domain_id=shop.id)
-    old.at = utcnow() - timedelta(days=9)  # last week: not in this digest
-    return tenant
+    assert lines["legacy.contoso.example"].sentence.startswith("No DMARC record")
+    assert lines["legacy.contoso.example"].protection == "unprotected"
+    assert shop.link == f"{BASE}/domains/{world.shop.id}"
 
 
-def test_digest_lists_domains_events_and_a_section_per_area(db_session: Any) -> None:
-    tenant = _tenant_with_domains()
-    digest = build_digest(tenant, utcnow(), BASE)
-    assert digest.domains == ("mail.contoso.example", "shop.contoso.example")
-    assert digest.parked == ("old.contoso.example",)
-    assert dict(digest.event_counts) == {"dns.finding.opened": 2, "dns.drift": 1}
-    assert sorted((h.kind, h.detail) for h in digest.highlights) == [
-        ("dns.finding.opened", "mx_missing"),
-        ("dns.finding.opened", "spf_missing"),
-    ]
-    assert [s.key for s in digest.sections] == ["dns", "reports", "policy"]
-    dns = digest.sections[0]
-    if dns.available:  # the DNS area is present: never-checked domains say so
-        assert {r.text for r in dns.rows} == {"not checked yet"}
-    assert digest.link == f"{BASE}/tenants/{tenant.id}"
+def test_changes_list_new_senders_record_changes_stage_moves_and_problems(world: World) -> None:
+    changes = build_digest(world.tenant, NOW, BASE).changes
+    found = {(c.what, c.domain) for c in changes}
+    assert found == {
+        ("new sender", "shop.contoso.example"),
+        ("record change", "shop.contoso.example"),
+        ("problem opened", "mail.contoso.example"),
+        ("problem closed", "contoso.example"),
+        ("stage move", "contoso.example"),
+    }
+    [new] = [c for c in changes if c.what == "new sender"]
+    assert new.text.startswith("new sender Acme CRM (")
 
 
-def test_digest_renders_text_and_escaped_html(db_session: Any) -> None:
-    tenant = _tenant_with_domains()
-    message = render_digest(build_digest(tenant, utcnow(), BASE))
-    assert message.subject.startswith("Weekly DMARC posture for Contoso <Holdings> (")
-    assert "shop.contoso.example" in message.text and "Parked" in message.text
-    assert "    2  dns.finding.opened" in message.text
-    assert message.html is not None
-    assert "Contoso &lt;Holdings&gt;" in message.html and "<Holdings>" not in message.html
-    assert message.data["type"] == "digest"
-    assert message.data["digest"]["domains"] == ["mail.contoso.example", "shop.contoso.example"]
+def test_actions_name_the_owning_team_and_link_into_the_web_view(world: World) -> None:
+    actions = build_digest(world.tenant, NOW, BASE).actions
+    first = actions[0]
+    assert first.text == "Approve the move of mail.contoso.example to quarantine (test)"
+    assert first.team == "Service desk" and first.link == f"{BASE}/domains/{world.mail.id}"
+    newsletter = next(a for a in actions if "Newsletter Co fail" in a.text)
+    assert newsletter.team == "Security" and newsletter.domain == "shop.contoso.example"
+    assert 1 < len(actions) <= 6
 
 
-def test_a_missing_area_makes_its_section_say_not_available(
-    db_session: Any, monkeypatch: pytest.MonkeyPatch
+def test_html_and_text_say_the_same_with_the_chart_inline_and_nothing_remote(
+    world: World,
 ) -> None:
-    missing = sources.Source(
-        "dns", "DNS posture", (("msp.no_such_area.service", "x"),), sources._dns_row
-    )
-    monkeypatch.setattr(sources, "SOURCES", (missing,))
-    monkeypatch.setattr("msp.notifications.digest.SOURCES", (missing,))
-    tenant = _tenant_with_domains()
-    digest = build_digest(tenant, utcnow(), BASE)
-    [section] = digest.sections
-    assert not section.available and section.note.startswith("not available")
-    assert "not available" in render_digest(digest).text
+    brand = Brand(name="Acme IT", color="#0a7d5a", reply_to="help@acme-it.example",
+                  postal_address="1 Main St, Springfield")  # fmt: skip
+    rendered = render_digest(build_digest(world.tenant, NOW, BASE), brand)
+    html, text = rendered.html, rendered.text
+    [chart] = rendered.images
+    assert chart.cid == CHART_CID and chart.data.startswith(b"\x89PNG")
+    assert f'src="cid:{CHART_CID}"' in html
+    for needle in ("1 domain moved to p=reject", "Newsletter Co", "Service desk",
+                   "Acme IT", "1 Main St, Springfield", "help@acme-it.example",
+                   f"{BASE}/domains/{world.mail.id}", UNSUBSCRIBE_PLACEHOLDER):  # fmt: skip
+        assert needle in html and needle in text, needle
+    # no remote resource: every src is a cid:, and no script or stylesheet link
+    assert "<script" not in html and "<link" not in html
+    assert all(src.startswith("cid:") for src in _attributes(html, "src"))
+    assert "#0a7d5a" in html  # the brand colour
+    assert rendered.subject == "Contoso Ltd: your e-mail security this week (2026-W49)"
+    assert "data:image/png;base64," in with_data_uris(html, rendered.images)
 
 
-def test_a_failing_area_does_not_break_the_digest_or_the_transaction(
-    db_session: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    def broken(domain_id: int) -> Any:
-        db.session.execute(db.text("SELECT 1/0"))
+def _attributes(html: str, name: str) -> list[str]:
+    import re
 
-    monkeypatch.setattr(sources, "find_function", lambda candidates: broken)
-    tenant = _tenant_with_domains()
-    digest = build_digest(tenant, utcnow(), BASE)
-    assert all(not s.available for s in digest.sections)
-    assert digest.domains  # the session still works after the failed statement
+    return re.findall(rf'{name}="([^"]*)"', html)
+
+
+def test_names_are_escaped_in_html(db_session: Any) -> None:
+    world = seed_world(NOW, name="Contoso <Holdings>")
+    rendered = render_digest(build_digest(world.tenant, NOW, BASE), Brand(), chart=False)
+    assert "Contoso &lt;Holdings&gt;" in rendered.html and "<Holdings>" not in rendered.html
+    assert rendered.images == ()
+
+
+def test_a_tenant_without_reports_gets_no_chart_but_says_so(db_session: Any) -> None:
+    from tests.factories import make_domain, make_tenant
+
+    tenant = make_tenant(name="Quiet Co")
+    make_domain(tenant, "quiet.example")
+    rendered = render_digest(build_digest(tenant, utcnow(), BASE), Brand())
+    assert rendered.images == ()
+    assert "No DMARC reports received in the last 12 weeks." in rendered.text
+    assert "Not checked yet" in rendered.text
+
+
+def _facts(plan: PlanFacts | None, policy: str | None = "none") -> DomainFacts:
+    from msp.dns.service import PostureView
+
+    posture = PostureView(1, 1, NOW, "B", None, {}, policy, policy, True, 1, {}, None, (), {})
+    return DomainFacts(1, "x.example", posture, policy, True, plan, ())
+
+
+def _plan(**changes: Any) -> PlanFacts:
+    values: dict[str, Any] = {
+        "stage": "monitor",
+        "next_stage": "quarantine_test",
+        "readiness": 50,
+        "action": "hold",
+        "blocked": (),
+        "ready_on": None,
+        "change_to": None,
+        "change_status": None,
+        "change_at": None,
+    }
+    return PlanFacts(**{**values, **changes})
 
 
 @pytest.mark.parametrize(
-    ("now", "timezone", "week"),
+    ("plan", "sentence", "attention"),
     [
-        (datetime(2026, 11, 30, 6, 59, tzinfo=UTC), "Europe/Berlin", None),  # Mon 07:59 local
-        (datetime(2026, 11, 30, 7, 0, tzinfo=UTC), "Europe/Berlin", "2026-W49"),  # Mon 08:00
-        (datetime(2026, 11, 30, 7, 0, tzinfo=UTC), "America/New_York", None),  # Mon 02:00 local
-        (datetime(2026, 11, 30, 13, 0, tzinfo=UTC), "America/New_York", "2026-W49"),
-        (datetime(2026, 11, 29, 23, 30, tzinfo=UTC), "Asia/Tokyo", "2026-W49"),  # Mon 08:30 Tokyo
-        (datetime(2026, 11, 29, 23, 30, tzinfo=UTC), "UTC", "2026-W48"),  # Sunday: W48 if missed
-        (datetime(2026, 12, 3, 12, 0, tzinfo=UTC), "UTC", "2026-W49"),  # Thursday: catch up
+        (_plan(change_to="quarantine_test", change_status="scheduled",
+               change_at=datetime(2026, 12, 4, 9, tzinfo=UTC)),
+         "Next step: quarantine (test) on Fri 04 Dec.", False),
+        (_plan(blocked=(("soak", "3 of 14 days in monitor"),),
+               ready_on=datetime(2026, 12, 11, tzinfo=UTC)),
+         "On track: quarantine (test) from Fri 11 Dec.", False),
+        (_plan(blocked=(("coverage", "reports from 1 receivers, 2 needed"),
+                        ("senders", "3,400 messages/week from Mailer fail DKIM alignment"))),
+         "Blocked: 3,400 messages/week from Mailer fail DKIM alignment (and 1 more).", True),
+        (_plan(), "Ready for quarantine (test): the change will be proposed at the next daily "
+                  "check.", False),
+        (_plan(stage="reject", next_stage=None), "Fully protected: receivers reject mail that "
+                                                 "fails DMARC.", False),
+    ],
+)  # fmt: skip
+def test_domain_sentences(plan: PlanFacts, sentence: str, attention: bool) -> None:
+    assert domain_sentence(_facts(plan), NOW) == (sentence, attention)
+
+
+@pytest.mark.parametrize(
+    ("now", "schedule", "week"),
+    [
+        (datetime(2026, 11, 30, 6, 59, tzinfo=UTC), ("Europe/Berlin", 0, 8), None),
+        (datetime(2026, 11, 30, 7, 0, tzinfo=UTC), ("Europe/Berlin", 0, 8), "2026-W49"),
+        (datetime(2026, 11, 30, 7, 0, tzinfo=UTC), ("America/New_York", 0, 8), None),
+        (datetime(2026, 11, 30, 13, 0, tzinfo=UTC), ("America/New_York", 0, 8), "2026-W49"),
+        (datetime(2026, 11, 29, 23, 30, tzinfo=UTC), ("Asia/Tokyo", 0, 8), "2026-W49"),
+        (datetime(2026, 12, 3, 12, 0, tzinfo=UTC), ("UTC", 0, 8), "2026-W49"),  # catch up
+        (datetime(2026, 12, 3, 12, 0, tzinfo=UTC), ("UTC", 4, 16), None),  # Friday 16:00
+        (datetime(2026, 12, 4, 16, 0, tzinfo=UTC), ("UTC", 4, 16), "2026-W49"),
     ],
 )
-def test_the_digest_is_due_from_monday_eight_in_the_tenants_time_zone(
-    now: datetime, timezone: str, week: str | None
+def test_the_digest_is_due_from_its_day_and_hour_in_the_tenants_time_zone(
+    now: datetime, schedule: tuple[str, int, int], week: str | None
 ) -> None:
-    settings = NotifySettings(digest_weekday=0, digest_hour=8)
-    assert digest_week_due(timezone, settings, now) == week
+    zone, weekday, hour = schedule
+    assert week_due(Schedule(True, weekday, hour, zone, (), True), now) == week
 
 
-def test_digest_goes_out_once_per_week_through_the_worker(
-    notify_config: dict[str, Any],
-    mail_sink: MailSink,
-    app: Flask,
-    monkeypatch: pytest.MonkeyPatch,
-    run_jobs: Callable[..., Any],
-) -> None:
-    monkeypatch.setitem(app.config, "MSP_DIGEST_HOUR", 0)
-    tenant = _tenant_with_domains()
-    silent = make_tenant()  # no endpoints: no digest, no job
-    email_endpoint(tenant, "service_desk", "desk@contoso.example")
-    email_endpoint(tenant, "security", "sec@contoso.example")  # security gets no digest
-    settings = notify_settings(app.config)
-    due = due_digests(settings, utcnow())
-    assert [tenant_id for tenant_id, _ in due] == [tenant.id]
-    assert silent.id not in dict(due)
-    for _ in range(2):
-        enqueue("workers.notifications.digest_sweep", queue=NOTIFICATIONS)
-        db.session.commit()
-        run_jobs()
-    [(_, recipients, mail)] = mail_sink.received
-    assert recipients == ["desk@contoso.example"]
-    assert mail["Subject"].startswith("Weekly DMARC posture for Contoso")
-    kinds = sorted(p.get_content_type() for p in mail.walk() if not p.is_multipart())
-    assert kinds == ["text/html", "text/plain"]
-    [row] = deliveries(tenant_id=tenant.id)
-    assert row.key.startswith("digest:") and row.status == "sent"
-    assert due_digests(settings, utcnow()) == []
+def test_scheduled_in_reads_iso_weeks() -> None:
+    from zoneinfo import ZoneInfo
 
-
-def test_cli_digest_dry_run_prints_and_sends_nothing(
-    notify_config: dict[str, Any], mail_sink: MailSink, app: Flask
-) -> None:
-    tenant = _tenant_with_domains()
-    email_endpoint(tenant, "service_desk", "desk@contoso.example")
-    result = app.test_cli_runner().invoke(
-        cli.digest, ["send", "--tenant", tenant.slug, "--dry-run"]
-    )
-    assert result.exit_code == 0, result.output
-    assert "Subject: Weekly DMARC posture for Contoso <Holdings>" in result.output
-    assert "shop.contoso.example" in result.output
-    assert mail_sink.received == [] and deliveries(tenant_id=tenant.id) == []
-
-
-def test_cli_digest_send_delivers_now_and_only_once(
-    notify_config: dict[str, Any], mail_sink: MailSink, app: Flask
-) -> None:
-    tenant = _tenant_with_domains()
-    email_endpoint(tenant, "sysadmins", "ops@contoso.example")
-    runner = app.test_cli_runner()
-    first = runner.invoke(cli.digest, ["send", "--tenant", tenant.slug])
-    second = runner.invoke(cli.digest, ["send", "--tenant", tenant.slug])
-    assert first.exit_code == 0 and ": sent (" in first.output, first.output
-    assert "nothing to send" in second.output
-    assert len(mail_sink.received) == 1
-
-
-def test_digest_to_a_webhook_is_signed_json_with_the_sections(
-    notify_config: dict[str, Any],
-    hooks: Callable[[], Hook],
-    app: Flask,
-    monkeypatch: pytest.MonkeyPatch,
-    run_jobs: Callable[..., Any],
-) -> None:
-    monkeypatch.setitem(app.config, "MSP_DIGEST_HOUR", 0)
-    tenant = _tenant_with_domains()
-    hook = hooks()
-    webhook_endpoint(tenant, "sysadmins", hook.url)
-    enqueue("workers.notifications.send_digest", queue=NOTIFICATIONS, tenant_id=tenant.id)
-    db.session.commit()
-    run_jobs()
-    [(headers, body)] = hook.received
-    assert verify(body, SECRET, headers["x-msp-signature"])
-    assert headers["x-msp-event"] == "digest"
-    digest = json.loads(body)["digest"]
-    assert digest["tenant_id"] == tenant.id
-    assert [s["key"] for s in digest["sections"]] == ["dns", "reports", "policy"]
-    assert digest["parked"] == ["old.contoso.example"]
+    moment = scheduled_in("2026-W01", 0, 8, ZoneInfo("Europe/Berlin"))
+    assert moment == datetime(2025, 12, 29, 8, tzinfo=ZoneInfo("Europe/Berlin"))
+    assert moment + timedelta(days=7) == scheduled_in("2026-W02", 0, 8, ZoneInfo("Europe/Berlin"))

@@ -15,7 +15,9 @@ from msp.dns import service as dns_service
 from msp.dns.options import CheckOptions
 from msp.dns.resolver import Nameserver, ResolverSettings
 from msp.extensions import db
-from msp.notifications.digest import build_digest, render_digest
+from msp.notifications.digest import build_digest
+from msp.notifications.digest_render import render_digest
+from msp.notifications.settings import Brand
 from msp.queues import NOTIFICATIONS, enqueue
 from tests.factories import make_domain, make_tenant
 from tests.notifications.helpers import email_endpoint, webhook_endpoint
@@ -77,5 +79,8 @@ def test_dns_drift_and_mx_findings_reach_the_right_teams(
 
     posture = dns_service.latest_posture(domain.id)
     assert posture is not None
-    text = render_digest(build_digest(tenant, utcnow(), "https://msp.example")).text
-    assert f"e2e.test: grade {posture.grade}, {len(posture.findings)} finding(s)" in text
+    digest = build_digest(tenant, utcnow(), "https://msp.example")
+    text = render_digest(digest, Brand(), chart=False).text
+    assert f"e2e.test - grade {posture.grade}, not started" in text  # the real check's grade
+    assert dict(digest.headline.counts)["monitoring"] == 1  # p=none is published
+    assert any(c.what == "record change" and c.domain == "e2e.test" for c in digest.changes)

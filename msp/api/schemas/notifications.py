@@ -110,3 +110,24 @@ class DigestPreviewSchema(Schema):
     text = fields.String(dump_only=True)
     html = fields.String(dump_only=True)
     week = fields.String(dump_only=True)
+
+
+class DigestPreviewQuerySchema(Schema):
+    week = fields.String(
+        validate=validate.Regexp(r"^\d{4}-W\d{2}$"),
+        metadata={"description": "ISO week (YYYY-Www) the digest is sent in; default: now"},
+    )
+
+
+class DigestSettingsSchema(Schema):
+    enabled = fields.Boolean()
+    weekday = fields.Integer(validate=validate.Range(0, 6), metadata={"description": "0 = Monday"})
+    hour = fields.Integer(validate=validate.Range(0, 23), metadata={"description": "local hour"})
+    timezone = fields.String(validate=validate.Length(max=64))
+    addresses = fields.List(
+        fields.String(validate=validate.Length(max=254)),
+        metadata={"description": "besides the e-mail endpoints of the teams receiving it"},
+    )
+    own = fields.Boolean(
+        dump_only=True, metadata={"description": "false: the deployment's defaults apply"}
+    )

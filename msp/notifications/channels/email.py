@@ -66,10 +66,10 @@ def _smtp_error(exc: smtplib.SMTPException) -> DeliveryError:
     return DeliveryError(f"SMTP {code or 'error'}: {text or exc}", permanent=500 <= code < 600)
 
 
-def send(message: Message, target: Target, settings: NotifySettings) -> str:
+def smtp_send(mail: EmailMessage, settings: NotifySettings) -> dict[str, Any]:
+    """Send ``mail`` through the relay; the recipients it refused (DeliveryError if all)."""
     if not settings.smtp_host:
         raise DeliveryError("MSP_SMTP_HOST is not set", permanent=True)
-    mail = build(message, target, settings)
     try:
         with smtplib.SMTP(
             settings.smtp_host, settings.smtp_port, timeout=settings.smtp_timeout
@@ -78,11 +78,17 @@ def send(message: Message, target: Target, settings: NotifySettings) -> str:
                 smtp.starttls(context=ssl.create_default_context(cafile=settings.smtp_ca_file))
             if settings.smtp_user:
                 smtp.login(settings.smtp_user, settings.smtp_password or "")
-            refused = smtp.send_message(mail)
+            return dict(smtp.send_message(mail))
     except smtplib.SMTPException as exc:
         raise _smtp_error(exc) from exc
     except OSError as exc:
         raise DeliveryError(f"SMTP connection failed: {exc}") from exc
+
+
+def send(message: Message, target: Target, settings: NotifySettings) -> str:
+    if not settings.smtp_host:
+        raise DeliveryError("MSP_SMTP_HOST is not set", permanent=True)
+    refused = smtp_send(build(message, target, settings), settings)
     accepted = len(target.config["to"]) - len(refused)
     receipt = f"accepted for {accepted} recipient(s)"
     return receipt + (f"; refused {sorted(refused)}" if refused else "")
