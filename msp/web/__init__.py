@@ -8,7 +8,14 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from msp.web import account, domain_pages, onboarding, shell, views  # noqa: F401
+    from msp.web import (  # noqa: F401  (each adds its routes)
+        account,
+        domain_pages,
+        onboarding,
+        settings_pages,
+        shell,
+        views,
+    )
     from msp.web.blueprint import bp
 
     app.register_blueprint(bp)
