@@ -111,10 +111,10 @@ class PowerDns:
             f"webserver-port={self.api_port}\nwebserver-allow-from=127.0.0.1\n"
             "default-soa-content=ns1.@ hostmaster.@ 0 3600 600 86400 300\n"
         )
-        log = open(self.dir / "pdns.log", "wb")  # noqa: SIM115 - kept open for the process
-        self.proc = subprocess.Popen(
-            ["pdns_server", f"--config-dir={self.dir}"], stdout=log, stderr=subprocess.STDOUT
-        )
+        with open(self.dir / "pdns.log", "wb") as log:  # the child keeps its own descriptor
+            self.proc = subprocess.Popen(
+                ["pdns_server", f"--config-dir={self.dir}"], stdout=log, stderr=subprocess.STDOUT
+            )
         self.add_zone("ready.test", [])
         _wait_dns(self.port, "ready.test", self.proc)
         return self
