@@ -35,6 +35,9 @@ from msp.tenancy.models import Tenant
 from msp.tenancy.scope import get_scoped, require_principal, scoped_select
 
 blp = Blueprint("reports", __name__, url_prefix="/api/v1", description="DMARC and TLS reports")
+# Per-domain lists are written by strangers (any receiver may send reports): always paged.
+LIST_PAGE = 50
+LIST_PAGE_MAX = 200
 
 
 def _uploaded_files() -> list[tuple[str, bytes]]:
@@ -49,10 +52,10 @@ def _uploaded_files() -> list[tuple[str, bytes]]:
 
 @blp.route("/reports")
 class Reports(MethodView):
+    @require_auth
     @blp.arguments(ReportQuerySchema, location="query")
     @blp.response(200, ReportSchema(many=True))
     @blp.paginate()
-    @require_auth
     def get(self, args: dict[str, Any], pagination_parameters: PaginationParameters) -> Any:
         """List parsed reports the caller reaches, newest first."""
         stmt = scoped_select(Report).order_by(Report.begin.desc(), Report.id.desc())
@@ -62,9 +65,9 @@ class Reports(MethodView):
             stmt = stmt.where(Report.kind == args["kind"])
         return page_of(stmt, pagination_parameters)
 
+    @require_auth
     @blp.arguments(UploadQuerySchema, location="query")
     @blp.response(202, RawReportSchema(many=True))
-    @require_auth
     def post(self, args: dict[str, Any]) -> Any:
         """Upload report files: a raw body, or multipart with any number of files."""
         tenant_id = service.upload_tenant(require_principal(), args.get("tenant_id"))
@@ -73,8 +76,8 @@ class Reports(MethodView):
 
 @blp.route("/reports/<int:report_id>")
 class ReportItem(MethodView):
-    @blp.response(200, ReportSchema)
     @require_auth
+    @blp.response(200, ReportSchema)
     def get(self, report_id: int) -> Any:
         """One parsed report."""
         return get_scoped(Report, report_id)
@@ -82,10 +85,10 @@ class ReportItem(MethodView):
 
 @blp.route("/reports/raw")
 class RawReports(MethodView):
+    @require_auth
     @blp.arguments(RawQuerySchema, location="query")
     @blp.response(200, RawReportSchema(many=True))
     @blp.paginate()
-    @require_auth
     def get(self, args: dict[str, Any], pagination_parameters: PaginationParameters) -> Any:
         """List received files with their status (unrouted ones: MSP staff only)."""
         stmt = scoped_select(RawReport).order_by(RawReport.id.desc())
@@ -98,9 +101,9 @@ class RawReports(MethodView):
 
 @blp.route("/reports/unrouted")
 class UnroutedReports(MethodView):
+    @require_msp
     @blp.response(200, RawReportSchema(many=True))
     @blp.paginate()
-    @require_msp
     def get(self, pagination_parameters: PaginationParameters) -> Any:
         """Files about domains nobody manages yet (MSP staff)."""
         stmt = scoped_select(RawReport).where(RawReport.status == "unrouted")
@@ -109,8 +112,8 @@ class UnroutedReports(MethodView):
 
 @blp.route("/reports/raw/<int:raw_id>/reprocess")
 class RawReprocess(MethodView):
-    @blp.response(202, RawReportSchema)
     @require_auth
+    @blp.response(202, RawReportSchema)
     def post(self, raw_id: int) -> Any:
         """Parse a rejected or unrouted file again."""
         raw = get_scoped(RawReport, raw_id)
@@ -126,31 +129,52 @@ def _window(args: dict[str, Any]) -> tuple[Any, Any]:
 
 @blp.route("/domains/<int:domain_id>/senders")
 class DomainSenders(MethodView):
+    @require_auth
     @blp.arguments(WindowQuerySchema, location="query")
     @blp.response(200, SenderStatSchema(many=True))
-    @require_auth
-    def get(self, args: dict[str, Any], domain_id: int) -> Any:
-        """The domain's senders in a window (default: the last 30 days)."""
+    @blp.paginate(page_size=LIST_PAGE, max_page_size=LIST_PAGE_MAX)
+    def get(
+        self, args: dict[str, Any], domain_id: int, pagination_parameters: PaginationParameters
+    ) -> Any:
+        """The domain's senders in a window (default: the last 30 days), busiest first."""
         domain = get_scoped(Domain, domain_id)
-        return service.sender_stats(domain.id, *_window(args), with_network=True)
+        page = service.sender_page(
+            domain.id,
+            *_window(args),
+            limit=pagination_parameters.page_size,
+            offset=pagination_parameters.first_item,
+            with_network=True,
+        )
+        pagination_parameters.item_count = page.total
+        return page.items
 
 
 @blp.route("/domains/<int:domain_id>/tls")
 class DomainTls(MethodView):
+    @require_auth
     @blp.arguments(WindowQuerySchema, location="query")
     @blp.response(200, TlsStatSchema(many=True))
-    @require_auth
-    def get(self, args: dict[str, Any], domain_id: int) -> Any:
+    @blp.paginate(page_size=LIST_PAGE, max_page_size=LIST_PAGE_MAX)
+    def get(
+        self, args: dict[str, Any], domain_id: int, pagination_parameters: PaginationParameters
+    ) -> Any:
         """TLS-RPT results per policy and receiving MX (default: the last 30 days)."""
         domain = get_scoped(Domain, domain_id)
-        return service.tls_summary(domain.id, *_window(args))
+        page = service.tls_page(
+            domain.id,
+            *_window(args),
+            limit=pagination_parameters.page_size,
+            offset=pagination_parameters.first_item,
+        )
+        pagination_parameters.item_count = page.total
+        return page.items
 
 
 @blp.route("/domains/<int:domain_id>/senders/<string:key>")
 class DomainSenderItem(MethodView):
+    @require_auth
     @blp.arguments(SenderVerdictSchema)
     @blp.response(200, SenderSchema)
-    @require_auth
     def put(self, data: dict[str, Any], domain_id: int, key: str) -> Any:
         """Approve a sender, or mark it as a forwarder or as abuse."""
         domain = get_scoped(Domain, domain_id)
@@ -169,18 +193,18 @@ def _check_mailbox_access(tenant_id: int | None) -> None:
 
 @blp.route("/report-mailboxes")
 class Mailboxes(MethodView):
+    @require_auth
     @blp.response(200, MailboxSchema(many=True))
     @blp.paginate()
-    @require_auth
     def get(self, pagination_parameters: PaginationParameters) -> Any:
         """List the report mailboxes the caller reaches."""
         return page_of(
             scoped_select(ReportMailbox).order_by(ReportMailbox.id), pagination_parameters
         )
 
+    @require_auth
     @blp.arguments(MailboxSchema)
     @blp.response(201, MailboxSchema)
-    @require_auth
     def post(self, data: dict[str, Any]) -> Any:
         """Add an IMAP mailbox (a tenant's, or MSP-wide without tenant_id)."""
         tenant_id = data.pop("tenant_id", None)
@@ -192,23 +216,23 @@ class Mailboxes(MethodView):
 
 @blp.route("/report-mailboxes/<int:mailbox_id>")
 class MailboxItem(MethodView):
-    @blp.response(200, MailboxSchema)
     @require_auth
+    @blp.response(200, MailboxSchema)
     def get(self, mailbox_id: int) -> Any:
         """One report mailbox."""
         return get_scoped(ReportMailbox, mailbox_id)
 
+    @require_auth
     @blp.arguments(MailboxUpdateSchema)
     @blp.response(200, MailboxSchema)
-    @require_auth
     def patch(self, data: dict[str, Any], mailbox_id: int) -> Any:
         """Change a report mailbox (a new password is stored encrypted)."""
         mailbox = get_scoped(ReportMailbox, mailbox_id)
         _check_mailbox_access(mailbox.tenant_id)
         return mailboxes.update_mailbox(mailbox, data)
 
-    @blp.response(204)
     @require_auth
+    @blp.response(204)
     def delete(self, mailbox_id: int) -> None:
         """Remove a report mailbox (reports already received stay)."""
         mailbox = get_scoped(ReportMailbox, mailbox_id)

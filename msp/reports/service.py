@@ -33,14 +33,19 @@ from msp.reports.models import SENDER_STATUSES, RawReport, ReportMailbox, Sender
 from msp.reports.queries import (
     Coverage,
     DailyRow,
+    SenderPage,
     SenderStat,
+    TlsPage,
     TlsStat,
     coverage,
     daily_rows,
     learnt_dkim_selectors,
+    sender_page,
     sender_stats,
+    tls_page,
     tls_summary,
 )
+from msp.reports.sender_queries import known_sender_keys, well_formed_key
 from msp.tenancy.models import Tenant
 
 __all__ = [
@@ -48,7 +53,9 @@ __all__ = [
     "DailyRow",
     "Outcome",
     "ReportsConfig",
+    "SenderPage",
     "SenderStat",
+    "TlsPage",
     "TlsStat",
     "coverage",
     "daily_rows",
@@ -62,8 +69,10 @@ __all__ = [
     "reprocess",
     "requeue_stale",
     "route_pending",
+    "sender_page",
     "sender_stats",
     "set_sender_status",
+    "tls_page",
     "tls_summary",
     "upload_tenant",
 ]
@@ -446,12 +455,16 @@ def set_sender_status(domain: Domain, key: str, status: str, note: str | None = 
         raise ValidationFailed(
             f"status must be one of {', '.join(SENDER_STATUSES)}", errors={"status": ["invalid"]}
         )
+    if not well_formed_key(key):
+        raise ValidationFailed("not a sender key", errors={"key": ["malformed"]})
     sender = db.session.scalar(
         select(Sender).where(
             Sender.tenant_id == domain.tenant_id, Sender.domain_id == domain.id, Sender.key == key
         )
     )
     if sender is None:
+        if key not in known_sender_keys(domain.id, [key]):
+            raise NotFound(f"no sender {key} has been seen for {domain.name}")
         name = key.removeprefix("ip:")
         sender = Sender(
             tenant_id=domain.tenant_id, domain_id=domain.id, key=key[:253], name=name[:255]

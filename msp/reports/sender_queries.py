@@ -1,0 +1,384 @@
+"""A domain's senders as the reports saw them: counts, passes, first and last seen, DKIM
+selectors and, for the API and pages, where the mail came from (ASNs, countries, busiest IPs).
+
+A sender is keyed by the enrichment's naming rule; an IP not enriched yet is its own sender
+(``ip:<address>``) until the enrichment job names it. Lists are ranked, cut and counted in SQL
+(:func:`sender_page`), and each sender's network details are capped at ``TOP_NETWORK_ITEMS``,
+so a report with a hundred thousand source IPs costs the reader one page.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import case, func, select
+
+from msp.domains.models import Domain
+from msp.extensions import db
+from msp.reports.models import DkimSelectorSeen, IpInfo, ReportDaily, Sender
+from msp.reports.read_base import (
+    as_day,
+    daily_where,
+    domain_or_404,
+    sender_key,
+    sender_statuses,
+)
+
+TOP_NETWORK_ITEMS = 5
+
+
+@dataclass(frozen=True)
+class AsnShare:
+    asn: int
+    as_name: str | None
+    messages: int
+
+
+@dataclass(frozen=True)
+class CountryShare:
+    country: str
+    messages: int
+
+
+@dataclass(frozen=True)
+class SourceIp:
+    ip: str
+    messages: int
+    ptr: str | None
+    asn: int | None
+    as_name: str | None
+    country: str | None
+
+
+@dataclass(frozen=True)
+class SenderNetwork:
+    """Where a sender's mail came from in the window, busiest first.
+
+    ``asns`` and ``countries`` count only IPs whose facts are known (the enrichment may not have
+    run yet, or found nothing), so their messages can sum to less than the sender's; ``top_ips``
+    lists the busiest addresses whether known or not. Each list is capped at
+    ``TOP_NETWORK_ITEMS``; ``ips`` is the number of distinct source IPs.
+    """
+
+    ips: int
+    asns: tuple[AsnShare, ...]
+    countries: tuple[CountryShare, ...]
+    top_ips: tuple[SourceIp, ...]
+
+    @property
+    def asn(self) -> AsnShare | None:
+        """The ASN that carried most of the sender's known mail."""
+        return self.asns[0] if self.asns else None
+
+
+@dataclass(frozen=True)
+class SenderStat:
+    key: str
+    display_name: str
+    status: str
+    is_new: bool
+    messages: int
+    dmarc_pass: int
+    spf_aligned_pass: int
+    dkim_aligned_pass: int
+    first_seen: date
+    last_seen: date
+    dkim_selectors: frozenset[str]
+    network: SenderNetwork | None = None  # None: not asked for (``with_network=False``)
+
+
+def _per_key(
+    domain: Domain,
+    since: date | None,
+    until: date | None,
+    keys: list[str] | None = None,
+    page: tuple[int, int] | None = None,
+) -> list[Any]:
+    """Per sender key: name, messages, passes, first and last day; busiest first.
+
+    ``keys`` narrows to those senders; ``page`` is (limit, offset), applied in SQL.
+    """
+    key = sender_key(ReportDaily.source_ip).label("key")
+    passed = ReportDaily.spf_aligned | ReportDaily.dkim_aligned
+    messages = func.sum(ReportDaily.messages)
+    stmt = (
+        select(
+            key,
+            func.max(func.coalesce(IpInfo.sender_name, ReportDaily.source_ip)),
+            messages,
+            func.sum(case((passed, ReportDaily.messages), else_=0)),
+            func.sum(case((ReportDaily.spf_aligned, ReportDaily.messages), else_=0)),
+            func.sum(case((ReportDaily.dkim_aligned, ReportDaily.messages), else_=0)),
+            func.min(ReportDaily.day),
+            func.max(ReportDaily.day),
+        )
+        .select_from(ReportDaily)
+        .outerjoin(IpInfo, IpInfo.ip == ReportDaily.source_ip)
+        .where(*daily_where(domain, since, until))
+        .group_by(key)
+    )
+    if keys is not None:
+        stmt = stmt.where(sender_key(ReportDaily.source_ip).in_(keys))
+    if page is not None:
+        stmt = stmt.order_by(messages.desc(), key).limit(page[0]).offset(page[1])
+    return list(db.session.execute(stmt))
+
+
+def _sender_count(domain: Domain, since: date, until: date) -> int:
+    """How many senders the window has (counted in SQL, for the pager)."""
+    key = sender_key(ReportDaily.source_ip)
+    grouped = (
+        select(key.label("key"))
+        .select_from(ReportDaily)
+        .outerjoin(IpInfo, IpInfo.ip == ReportDaily.source_ip)
+        .where(*daily_where(domain, since, until))
+        .group_by(key)
+        .subquery()
+    )
+    return int(db.session.scalar(select(func.count()).select_from(grouped)) or 0)
+
+
+def _selectors(
+    domain: Domain, since: date, until: date, keys: list[str] | None = None
+) -> dict[str, set[str]]:
+    key = sender_key(DkimSelectorSeen.source_ip)
+    stmt = (
+        select(key, DkimSelectorSeen.selector)
+        .outerjoin(IpInfo, IpInfo.ip == DkimSelectorSeen.source_ip)
+        .where(
+            DkimSelectorSeen.tenant_id == domain.tenant_id,
+            DkimSelectorSeen.domain_id == domain.id,
+            DkimSelectorSeen.last_seen >= since,
+            DkimSelectorSeen.first_seen <= until,
+        )
+        .distinct()
+    )
+    if keys is not None:
+        stmt = stmt.where(key.in_(keys))
+    out: dict[str, set[str]] = {}
+    for sender, selector in db.session.execute(stmt):
+        out.setdefault(sender, set()).add(selector)
+    return out
+
+
+def _per_ip(domain: Domain, since: date, until: date, keys: list[str] | None) -> Any:
+    """A subquery: messages per (sender key, source IP) with the IP's facts."""
+    key = sender_key(ReportDaily.source_ip)
+    facts = (IpInfo.ptr, IpInfo.asn, IpInfo.as_name, IpInfo.country)
+    stmt = (
+        select(
+            key.label("key"),
+            ReportDaily.source_ip.label("ip"),
+            func.sum(ReportDaily.messages).label("messages"),
+            *facts,
+        )
+        .select_from(ReportDaily)
+        .outerjoin(IpInfo, IpInfo.ip == ReportDaily.source_ip)
+        .where(*daily_where(domain, since, until))
+        .group_by(key, ReportDaily.source_ip, *facts)
+    )
+    if keys is not None:
+        stmt = stmt.where(key.in_(keys))
+    return stmt.subquery()
+
+
+def _top(grouped: Any, order: tuple[Any, ...]) -> Any:
+    """The ``TOP_NETWORK_ITEMS`` first rows per sender key of a grouped subquery, with how
+    many rows the key has (window functions: the database ranks, Python gets a handful)."""
+    ranked = select(
+        grouped,
+        func.row_number().over(partition_by=grouped.c.key, order_by=order).label("rank"),
+        func.count().over(partition_by=grouped.c.key).label("of"),
+    ).subquery()
+    return select(ranked).where(ranked.c.rank <= TOP_NETWORK_ITEMS)
+
+
+def _networks_sql(
+    domain: Domain, since: date, until: date, keys: list[str] | None
+) -> dict[str, SenderNetwork]:
+    """Per sender: distinct IPs, top ASNs, countries and IPs, each capped in SQL."""
+    ip = _per_ip(domain, since, until, keys)
+    out: dict[str, dict[str, Any]] = {}
+    for row in db.session.execute(_top(ip, (ip.c.messages.desc(), ip.c.ip))):
+        entry = out.setdefault(row.key, {"ips": row.of, "asns": [], "countries": [], "top": []})
+        country = row.country.upper() if row.country else None
+        entry["top"].append(
+            SourceIp(row.ip, int(row.messages), row.ptr, row.asn, row.as_name, country)
+        )
+    asns = (
+        select(ip.c.key, ip.c.asn, func.max(ip.c.as_name).label("name"))
+        .add_columns(func.sum(ip.c.messages).label("messages"))
+        .where(ip.c.asn.is_not(None))
+        .group_by(ip.c.key, ip.c.asn)
+        .subquery()
+    )
+    for row in db.session.execute(_top(asns, (asns.c.messages.desc(), asns.c.asn))):
+        out[row.key]["asns"].append(AsnShare(row.asn, row.name, int(row.messages)))
+    country = func.upper(ip.c.country)
+    countries = (
+        select(ip.c.key, country.label("country"), func.sum(ip.c.messages).label("messages"))
+        .where(ip.c.country.is_not(None), ip.c.country != "")
+        .group_by(ip.c.key, country)
+        .subquery()
+    )
+    for row in db.session.execute(
+        _top(countries, (countries.c.messages.desc(), countries.c.country))
+    ):
+        out[row.key]["countries"].append(CountryShare(row.country, int(row.messages)))
+    return {
+        key: SenderNetwork(e["ips"], tuple(e["asns"]), tuple(e["countries"]), tuple(e["top"]))
+        for key, e in out.items()
+    }
+
+
+def _network(ips: list[SourceIp]) -> SenderNetwork:
+    """The same summary as :func:`_networks_sql`, from a list of source IPs (the web page's)."""
+    asns: dict[int, list[Any]] = {}
+    countries: dict[str, int] = {}
+    for source in ips:
+        if source.asn is not None:
+            entry = asns.setdefault(source.asn, [source.as_name, 0])
+            entry[0] = entry[0] or source.as_name
+            entry[1] += source.messages
+        if source.country:
+            countries[source.country] = countries.get(source.country, 0) + source.messages
+    top = TOP_NETWORK_ITEMS
+    return SenderNetwork(
+        ips=len(ips),
+        asns=tuple(
+            AsnShare(asn, name, messages)
+            for asn, (name, messages) in sorted(asns.items(), key=lambda i: (-i[1][1], i[0]))[:top]
+        ),
+        countries=tuple(
+            CountryShare(country, messages)
+            for country, messages in sorted(countries.items(), key=lambda i: (-i[1], i[0]))[:top]
+        ),
+        top_ips=tuple(sorted(ips, key=lambda s: (-s.messages, s.ip))[:top]),
+    )
+
+
+def sender_networks(
+    domain_id: int, since: date | datetime, until: date | datetime, keys: list[str] | None = None
+) -> dict[str, SenderNetwork]:
+    """Per sender key (all, or ``keys``), the ASNs, countries and busiest source IPs."""
+    return _networks_sql(domain_or_404(domain_id), as_day(since), as_day(until), keys)
+
+
+@dataclass(frozen=True)
+class SenderPage:
+    """One page of a domain's senders, busiest first, and how many there are in all."""
+
+    total: int
+    items: list[SenderStat]
+
+
+def sender_stats(
+    domain_id: int,
+    since: date | datetime,
+    until: date | datetime,
+    *,
+    with_network: bool = False,
+    limit: int | None = None,
+    offset: int = 0,
+) -> list[SenderStat]:
+    """The senders of the domain in [since, until], busiest first: all of them, or ``limit``
+    from ``offset`` on (ranked and cut in SQL). ``with_network`` adds where each one's mail
+    came from (more grouped queries, which the policy engine does not need)."""
+    domain = domain_or_404(domain_id)
+    start, end = as_day(since), as_day(until)
+    page = (limit, offset) if limit is not None else None
+    window = _per_key(domain, start, end, page=page)
+    keys = [row[0] for row in window] if page is not None else None
+    if keys == []:
+        return []
+    history = {row[0]: (row[6], row[7]) for row in _per_key(domain, None, None, keys)}
+    statuses = sender_statuses(domain)
+    selectors = _selectors(domain, start, end, keys)
+    networks = _networks_sql(domain, start, end, keys) if with_network else {}
+    stats = [
+        SenderStat(
+            key=key,
+            display_name=name,
+            status=statuses.get(key, "unknown"),
+            is_new=history.get(key, (first,))[0] >= start,
+            messages=int(total),
+            dmarc_pass=int(passed),
+            spf_aligned_pass=int(spf),
+            dkim_aligned_pass=int(dkim),
+            first_seen=history.get(key, (first, last))[0],
+            last_seen=history.get(key, (first, last))[1],
+            dkim_selectors=frozenset(selectors.get(key, ())),
+            network=networks.get(key, _network([])) if with_network else None,
+        )
+        for key, name, total, passed, spf, dkim, first, last in window
+    ]
+    return sorted(stats, key=lambda s: (-s.messages, s.key))
+
+
+def sender_page(
+    domain_id: int,
+    since: date | datetime,
+    until: date | datetime,
+    *,
+    limit: int,
+    offset: int = 0,
+    with_network: bool = False,
+) -> SenderPage:
+    """:func:`sender_stats` for one page, with the total number of senders in the window."""
+    domain = domain_or_404(domain_id)
+    total = _sender_count(domain, as_day(since), as_day(until))
+    if offset >= total:
+        return SenderPage(total, [])
+    items = sender_stats(
+        domain.id, since, until, with_network=with_network, limit=limit, offset=offset
+    )
+    return SenderPage(total, items)
+
+
+# The naming rule's keys (msp.reports.senders): a base domain, or ``ip:`` and an address.
+SENDER_KEY = re.compile(r"^(ip:[0-9A-Fa-f:.]{2,45}|[A-Za-z0-9._-]{1,253})$")
+
+
+def well_formed_key(key: str) -> bool:
+    """Whether ``key`` could be a sender key at all (checked before any query)."""
+    if not SENDER_KEY.match(key):
+        return False
+    if key.startswith("ip:"):
+        try:
+            ipaddress.ip_address(key[3:])
+        except ValueError:
+            return False
+    return True
+
+
+def known_sender_keys(domain_id: int, keys: list[str]) -> set[str]:
+    """Which of ``keys`` name a sender of the domain: declared, or seen in its reports."""
+    wanted = [k for k in dict.fromkeys(keys) if well_formed_key(k)]
+    if not wanted:
+        return set()
+    domain = domain_or_404(domain_id)
+    declared = set(
+        db.session.scalars(
+            select(Sender.key).where(
+                Sender.tenant_id == domain.tenant_id,
+                Sender.domain_id == domain.id,
+                Sender.key.in_(wanted),
+            )
+        )
+    )
+    rest = [k for k in wanted if k not in declared]
+    if not rest:
+        return declared
+    key = sender_key(ReportDaily.source_ip)
+    seen = db.session.scalars(
+        select(key)
+        .select_from(ReportDaily)
+        .outerjoin(IpInfo, IpInfo.ip == ReportDaily.source_ip)
+        .where(*daily_where(domain, None, None), key.in_(rest))
+        .distinct()
+    )
+    return declared | set(seen)
