@@ -2,8 +2,12 @@
 
 Files are stored and processed in batches (up to 200 files or 64 MB), each batch in its own
 transaction, so an interruption loses at most the batch in progress and a bad file never stops
-the others. A
-progress bar is shown on a terminal; ``--json`` prints one JSON object per file (JSON Lines).
+the others. A progress bar is shown on a terminal; ``--json`` prints one JSON object per file
+(JSON Lines).
+
+The command finishes what it started: with ``MSP_REDIS_URL`` set, the enrichment jobs (naming
+the senders) go to the queue for the workers when each batch commits; without it (standalone),
+no worker would ever run them, so the reports are enriched here before the command exits.
 """
 
 from __future__ import annotations
@@ -15,16 +19,19 @@ from pathlib import Path
 from typing import Any
 
 import click
+from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import select
 from tqdm import tqdm
 
 from msp.extensions import db
-from msp.reports import service
+from msp.reports import enrichment, service
 from msp.tenancy.models import Tenant
 
 BATCH = 200  # files per transaction: amortises the batch's statements over many reports
 BATCH_BYTES = 64 * 1024 * 1024  # ... unless they are large: bounds the memory a batch holds
+ENRICH_CHUNK = 200  # reports per enrichment transaction, as in the enrichment jobs
+ENRICH_PASSES = 3  # reverse DNS has a time budget per pass; what is left goes to the sweep
 
 
 def batches(files: list[Path]) -> Iterator[list[Path]]:
@@ -100,9 +107,15 @@ def _unreadable(path: Path, error: str) -> dict[str, Any]:
 
 
 def ingest_batch(
-    paths: list[Path], tenant_id: int | None, slugs: dict[int, str]
+    paths: list[Path],
+    tenant_id: int | None,
+    slugs: dict[int, str],
+    ingested: list[int] | None = None,
 ) -> list[dict[str, Any]]:
-    """Ingest a few files in one transaction (committed here); one result per file."""
+    """Ingest a few files in one transaction (committed here); one result per file.
+
+    The ids of the aggregate reports it ingested are appended to ``ingested``.
+    """
     contents = {path: _read(path) for path in paths}
     files = [(p.name, data) for p, data in contents.items() if isinstance(data, bytes)]
     processed = iter(service.ingest_files(files, source="cli", tenant_id=tenant_id))
@@ -115,7 +128,29 @@ def ingest_batch(
         raw, outcomes = next(processed)
         outcomes = outcomes or [service.Outcome(raw.status, error=raw.error)]
         results.append(file_result(path, raw.status, outcomes, slugs))
+        if ingested is not None:
+            ingested.extend(
+                o.report_pk
+                for o in outcomes
+                if o.status == "ingested" and o.kind == "aggregate" and o.report_pk
+            )
     return results
+
+
+def enrich_here(report_ids: list[int]) -> int:
+    """Enrich the reports in this process (no queue would run the jobs); IPs looked up."""
+    identifier = enrichment.identifier_from_config()
+    budget = float(current_app.config["MSP_REPORTS_ENRICH_SECONDS"])
+    looked_up = 0
+    for start in range(0, len(report_ids), ENRICH_CHUNK):
+        chunk = report_ids[start : start + ENRICH_CHUNK]
+        for _pass in range(ENRICH_PASSES):
+            result = enrichment.enrich_reports(chunk, identifier, budget)
+            db.session.commit()
+            looked_up += result.ips_looked_up
+            if not result.incomplete:
+                break
+    return looked_up
 
 
 @click.command("ingest")
@@ -137,8 +172,9 @@ def ingest(paths: tuple[str, ...], tenant_slug: str | None, as_json: bool) -> No
     # runs one thread (msp.reports.parse_process).
     tqdm.monitor_interval = 0
     bar = tqdm(total=len(files), unit="file", disable=not sys.stderr.isatty(), file=sys.stderr)
+    ingested: list[int] = []
     for batch in batches(files):
-        for result in ingest_batch(batch, tenant_id, slugs):
+        for result in ingest_batch(batch, tenant_id, slugs, ingested):
             counts[result["status"]] = counts.get(result["status"], 0) + 1
             if as_json:
                 click.echo(json.dumps(result))
@@ -146,6 +182,8 @@ def ingest(paths: tuple[str, ...], tenant_slug: str | None, as_json: bool) -> No
                 bar.write(f"rejected {result['path']}: {result['error']}", file=sys.stderr)
             bar.update(1)
     bar.close()
+    if ingested and not current_app.config.get("MSP_REDIS_URL"):
+        enrich_here(ingested)
     if not as_json:
         summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
         click.echo(f"{len(files)} files: {summary}")
