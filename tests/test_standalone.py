@@ -25,7 +25,10 @@ from rq import Queue
 from rq.job import JobStatus
 from rq.serializers import JSONSerializer
 
+from msp import create_app
+from msp.extensions import db
 from msp.inprocess import ThreadScheduler
+from tests.conftest import test_config
 from tests.support.standalone import first_admin, login, run_standalone
 
 CORPUS = Path(__file__).parent / "data" / "corpus" / "aggregate"
@@ -133,6 +136,17 @@ def test_a_restart_after_kill_9_binds_the_same_port(tmp_path: Path) -> None:
         assert httpx.get(f"{restarted['base']}/healthz").status_code == 200
     finally:
         again.close()
+
+
+def test_sqlite_connections_use_wal_and_wait_when_the_database_is_locked(tmp_path: Path) -> None:
+    """Readers never block the writer (WAL), and a writer that meets a lock waits for it
+    instead of failing at once with "database is locked"."""
+    app = create_app(test_config(f"sqlite:///{tmp_path}/msp.sqlite3", None))
+    with app.app_context():
+        with db.engine.connect() as connection:
+            assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 10_000
+        db.engine.dispose()
 
 
 def record(value: str) -> str:

@@ -1,20 +1,20 @@
-"""Per-tenant usage: domains in use, and messages reported in a period when reports exist.
+"""Per-tenant usage: domains in use, and messages reported in a period.
 
-The message count reads the reports area's daily roll-up (``report_daily``). Where that area
-is not installed or its table is not migrated yet, ``messages`` is None rather than a guess.
+The message count reads the reports area's daily roll-up (``report_daily``) directly: billing
+builds on reports, so a renamed column fails the type checker here instead of turning silently
+into "no count".
 """
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
 
-from sqlalchemy import func, inspect, select
+from sqlalchemy import func, select
 
 from msp.domains.models import Domain
 from msp.extensions import db
+from msp.reports.models import ReportDaily
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,7 @@ class Usage:
     start: date
     end: date
     domains: int
-    messages: int | None  # None: the reports area does not expose message counts here
+    messages: int
 
 
 def domains_in_use(tenant_id: int) -> int:
@@ -33,27 +33,10 @@ def domains_in_use(tenant_id: int) -> int:
     return int(db.session.scalar(stmt) or 0)
 
 
-def _report_daily_model() -> Any | None:
-    try:
-        module = importlib.import_module("msp.reports.models")
-    except ImportError:
-        return None
-    model = getattr(module, "ReportDaily", None)
-    if model is None or not hasattr(model, "messages") or not hasattr(model, "day"):
-        return None
-    connection = db.session.connection()
-    if not inspect(connection).has_table(model.__tablename__):
-        return None
-    return model
-
-
-def messages_reported(tenant_id: int, start: date, end: date) -> int | None:
-    """Messages in the tenant's aggregate reports for days ``start``..``end``, if known."""
-    model = _report_daily_model()
-    if model is None:
-        return None
-    stmt = select(func.coalesce(func.sum(model.messages), 0)).where(
-        model.tenant_id == tenant_id, model.day >= start, model.day <= end
+def messages_reported(tenant_id: int, start: date, end: date) -> int:
+    """Messages in the tenant's aggregate reports for days ``start``..``end``."""
+    stmt = select(func.coalesce(func.sum(ReportDaily.messages), 0)).where(
+        ReportDaily.tenant_id == tenant_id, ReportDaily.day >= start, ReportDaily.day <= end
     )
     return int(db.session.scalar(stmt) or 0)
 
