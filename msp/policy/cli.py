@@ -58,10 +58,10 @@ def plan(domain: str, as_json: bool) -> None:
 @click.command("simulate")
 @click.argument("domain")
 @click.option("--record", required=True, help="the proposed DMARC record (v=DMARC1; p=...)")
-@click.option("--days", default=30, show_default=True, type=int, help="days of reports")
+@click.option("--days", default=None, type=int, help="days of reports (default: the gates' window)")
 @click.option("--json", "as_json", is_flag=True, help="print JSON")
 @with_appcontext
-def simulate(domain: str, record: str, days: int, as_json: bool) -> None:
+def simulate(domain: str, record: str, days: int | None, as_json: bool) -> None:
     """Replay DOMAIN's last N days of aggregate data under a proposed record."""
     from msp.policy import service
 

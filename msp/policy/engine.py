@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from msp.policy.drift import Drift, drift
 from msp.policy.facts import (
     OPEN_STATUSES,
     ChangeKind,
@@ -22,9 +23,11 @@ from msp.policy.facts import (
     SenderFacts,
     SenderStatus,
 )
+from msp.policy.forwarding import ForwardedMail
 from msp.policy.gates import (
     GateResult,
     GateStatus,
+    issued_is_live,
     published_mismatches,
     readiness_gates,
     run_gates,
@@ -58,6 +61,8 @@ class Evaluation:
     auto: bool
     reasons: tuple[str, ...]
     unreachable: tuple[str, ...] = ()  # records the last DNS check could not read
+    forwarded: ForwardedMail | None = None  # forwarded and list mail, as one line
+    drift: Drift | None = None  # the published record is not the stage's
 
     @property
     def ready(self) -> bool:
@@ -182,6 +187,18 @@ def _withdraw_reasons(
     )
 
 
+def _pending_status(pending: PendingChange, facts: DomainFacts) -> str:
+    """What the open change waits for; an issued record says whether DNS shows it yet."""
+    if pending.status is not ChangeStatus.PUBLISHED:
+        return f"{pending.kind.value} to {pending.to_stage.value} is {pending.status.value}"
+    to = pending.to_stage.value
+    if facts.posture is not None and unread_for(facts.posture, pending.to_stage):
+        return f"the record issued for {to} is being published; DNS could not be read to see it"
+    if issued_is_live(facts):
+        return f"the record issued for {to} is live in DNS: the next check verifies it"
+    return f"the record issued for {to} is being published: not in DNS yet"
+
+
 def _decide(
     facts: DomainFacts, target: Stage | None, gates: tuple[GateResult, ...]
 ) -> tuple[Action, Stage | None, tuple[str, ...]]:
@@ -194,14 +211,27 @@ def _decide(
         withdraw = _withdraw_reasons(pending, facts, gates)
         if withdraw:
             return Action.WITHDRAW, pending.to_stage, withdraw
-        status = f"{pending.kind.value} to {pending.to_stage.value} is {pending.status.value}"
-        return Action.HOLD, pending.to_stage, (status,)
+        return Action.HOLD, pending.to_stage, (_pending_status(pending, facts),)
     blocked = tuple(reason for gate in gates if not gate.passed for reason in gate.reasons)
     if target is None:
         return Action.HOLD, None, ("at the end of the road",)
     if blocked:
         return Action.HOLD, target, blocked
     return Action.PROPOSE, target, (f"every gate to {target.value} passed",)
+
+
+def forwarded_mail(senders: tuple[SenderFacts, ...]) -> ForwardedMail | None:
+    """The window's forwarded sources as one line (kept out of the blocking gates)."""
+    found = [s for s in senders if s.forwarded]
+    if not found:
+        return None
+    busiest = sorted(found, key=lambda s: (-s.messages, s.key))
+    return ForwardedMail(
+        sources=len(found),
+        messages=sum(s.messages for s in found),
+        failing=sum(s.failing for s in found),
+        examples=tuple(s.name for s in busiest[:3]),
+    )
 
 
 def evaluate(facts: DomainFacts, now: datetime) -> Evaluation:
@@ -212,6 +242,9 @@ def evaluate(facts: DomainFacts, now: datetime) -> Evaluation:
     unreachable = tuple(sorted(facts.posture.unreachable)) if facts.posture else ()
     if unreachable and action is Action.HOLD:
         reasons = (unreachable_reason(unreachable), *(r for r in reasons if "could not" not in r))
+    drifted = drift(facts)
+    if drifted is not None and action is Action.HOLD:
+        reasons = (*drifted.reasons, *reasons)
     scored = readiness_gates(facts, target, now) if target is not None else ()
     return Evaluation(
         stage=facts.stage,
@@ -225,6 +258,8 @@ def evaluate(facts: DomainFacts, now: datetime) -> Evaluation:
         auto=facts.settings.auto_escalate and action in {Action.PROPOSE, Action.ROLLBACK},
         reasons=reasons,
         unreachable=unreachable,
+        forwarded=forwarded_mail(facts.senders),
+        drift=drifted,
     )
 
 

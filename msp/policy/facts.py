@@ -63,10 +63,17 @@ class SenderFacts:
     last_seen: date
     is_new: bool = False
     dkim_selectors: tuple[str, ...] = ()
+    forwarding: tuple[str, ...] = ()  # why its failing mail looks forwarded (see forwarding)
+    dkim_broken_since: date | None = None  # first day of its current DKIM-failing streak
 
     @property
     def pass_share(self) -> float:
         return self.dmarc_pass / self.messages if self.messages else 1.0
+
+    @property
+    def forwarded(self) -> bool:
+        """Unclassified, and its failing mail carries the marks of forwarding or a list."""
+        return self.status is SenderStatus.UNKNOWN and bool(self.forwarding)
 
     @property
     def failing(self) -> int:
@@ -86,6 +93,7 @@ class KnownSender:
     first_seen: date
     last_seen: date
     active_days: int
+    forwarded: bool = False
 
     @property
     def pass_share(self) -> float:

@@ -12,7 +12,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from msp.policy.facts import DomainFacts, KnownSender, PostureFacts, SenderFacts, SenderStatus
+from msp.policy.facts import (
+    ChangeStatus,
+    DomainFacts,
+    KnownSender,
+    PostureFacts,
+    SenderFacts,
+    SenderStatus,
+)
 from msp.policy.records import RecordOptions, dmarc_for_stage, record_mismatches
 from msp.policy.stages import Stage
 
@@ -68,13 +75,21 @@ def _per_week(messages: int, window_days: int) -> int:
     return round(messages * 7 / max(window_days, 1))
 
 
-def _failing_auth(sender: SenderFacts) -> str:
-    """Which aligned mechanism fails for most of a sender's mail."""
-    half = sender.messages / 2
-    dkim_bad, spf_bad = sender.dkim_aligned_pass < half, sender.spf_aligned_pass < half
-    if dkim_bad and spf_bad:
+def failure_cause(sender: SenderFacts, domain: str) -> str:
+    """The real cause of a sender's failing mail: the mechanism it relies on that broke. A
+    sender whose SPF never aligned relies on DKIM, so its failures are a DKIM break (which
+    selector, which signing domain, since when), never "fail SPF alignment"."""
+    if sender.spf_aligned_pass == 0 and (sender.dkim_aligned_pass > 0 or sender.dkim_broken_since):
+        selectors = ", ".join(sender.dkim_selectors) or "unknown selector"
+        since = (
+            f", since {sender.dkim_broken_since.isoformat()}" if sender.dkim_broken_since else ""
+        )
+        return f"DKIM broke (selector {selectors}, d={domain}{since}; SPF never aligned)"
+    if sender.spf_aligned_pass > 0 and sender.dkim_aligned_pass == 0:
+        return "SPF alignment broke (it sends no aligned DKIM signature)"
+    if sender.spf_aligned_pass == 0 and sender.dkim_aligned_pass == 0:
         return "fail SPF and DKIM alignment"
-    return "fail DKIM alignment" if dkim_bad else "fail SPF alignment"
+    return "fail SPF and DKIM alignment on part of its mail"
 
 
 def soak(facts: DomainFacts, now: datetime) -> GateResult:
@@ -126,7 +141,7 @@ def senders(facts: DomainFacts, now: datetime) -> GateResult:
     """Every sender above the volume threshold is approved and aligned, or forwarder/abuse."""
     cfg, reasons = facts.settings, []
     for sender in sorted(facts.senders, key=lambda s: -s.messages):
-        if sender.messages < cfg.sender_volume_threshold:
+        if sender.messages < cfg.sender_volume_threshold or sender.forwarded:
             continue
         week = f"{_per_week(sender.messages, cfg.window_days):,} messages/week from {sender.name}"
         if sender.status is SenderStatus.UNKNOWN:
@@ -135,7 +150,8 @@ def senders(facts: DomainFacts, now: datetime) -> GateResult:
             sender.status is SenderStatus.APPROVED and sender.pass_share < cfg.sender_min_pass_share
         ):
             failing = _per_week(sender.failing, cfg.window_days)
-            reasons.append(f"{failing:,} messages/week from {sender.name} {_failing_auth(sender)}")
+            cause = failure_cause(sender, facts.name)
+            reasons.append(f"{failing:,} messages/week from {sender.name}: {cause}")
     return _verdict("senders", reasons, blocking=len(reasons))
 
 
@@ -147,6 +163,7 @@ def new_senders(facts: DomainFacts, now: datetime) -> GateResult:
         s
         for s in facts.senders
         if s.status is SenderStatus.UNKNOWN
+        and not s.forwarded
         and s.first_seen.toordinal() > since
         and s.messages >= cfg.new_sender_min_messages
     ]
@@ -161,8 +178,8 @@ def new_senders(facts: DomainFacts, now: datetime) -> GateResult:
 def _quiet_risk(known: KnownSender, facts: DomainFacts) -> bool:
     """A remembered sender enforcement would hurt on its next run, which the window misses."""
     cfg = facts.settings
-    if known.status not in (SenderStatus.UNKNOWN, SenderStatus.APPROVED):
-        return False  # marked forwarder or abuse
+    if known.status not in (SenderStatus.UNKNOWN, SenderStatus.APPROVED) or known.forwarded:
+        return False  # marked forwarder or abuse, or forwarded mail by its evidence
     if known.pass_share >= cfg.sender_min_pass_share:
         return False
     if known.typical_volume < cfg.sender_volume_threshold:
@@ -252,6 +269,14 @@ def unread_for(posture: PostureFacts | None, stage: Stage) -> tuple[str, ...]:
     return posture.unknown("dmarc")
 
 
+def issued_is_live(facts: DomainFacts) -> bool:
+    """The record this plan issued (a published change) is what DNS shows now."""
+    pending = facts.pending
+    if pending is None or pending.status is not ChangeStatus.PUBLISHED:
+        return False
+    return not published_mismatches(facts.posture, pending.to_stage, facts.records)
+
+
 def published_mismatches(
     posture: PostureFacts | None, stage: Stage, options: RecordOptions
 ) -> list[str]:
@@ -288,6 +313,8 @@ def dns_checked(facts: DomainFacts, now: datetime) -> GateResult:
     if facts.posture.unknown("dmarc"):
         return _unknown("dns_checked", ("dmarc",))
     if facts.stage is Stage.NONE and facts.posture.dmarc_tags:
+        if issued_is_live(facts):
+            return _verdict("dns_checked", [], issued="live")
         return _verdict("dns_checked", ["a DMARC record is already published"])
     return _verdict("dns_checked", [])
 

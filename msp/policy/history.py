@@ -30,6 +30,24 @@ def known_senders(
             first_seen=min(days.get(s.key) or {s.first_seen}),
             last_seen=s.last_seen,
             active_days=len(days.get(s.key, ())) or 1,
+            forwarded=s.forwarded,
         )
         for s in senders
     )
+
+
+def dkim_breaks(rows: Iterable[DailyRow]) -> dict[str, date]:
+    """Per sender whose DKIM aligned before and no longer does: the first day it stopped."""
+    aligned: dict[str, date] = {}
+    failing: dict[str, list[date]] = {}
+    for row in rows:
+        if row.dkim_aligned:
+            aligned[row.sender_key] = max(row.day, aligned.get(row.sender_key, row.day))
+        else:
+            failing.setdefault(row.sender_key, []).append(row.day)
+    breaks = {}
+    for key, last_ok in aligned.items():
+        after = [d for d in failing.get(key, ()) if d > last_ok]
+        if after:
+            breaks[key] = min(after)
+    return breaks

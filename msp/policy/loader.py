@@ -10,6 +10,7 @@ area's integration tests do).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 from urllib.parse import urlparse
@@ -19,6 +20,7 @@ from flask import current_app
 from msp.dns import service as dns_service
 from msp.domains.models import Domain
 from msp.policy import settings as policy_settings
+from msp.policy.evidence_reads import forwarding_evidence
 from msp.policy.facts import (
     ChangeKind,
     ChangeStatus,
@@ -29,7 +31,7 @@ from msp.policy.facts import (
     SenderFacts,
     SenderStatus,
 )
-from msp.policy.history import known_senders
+from msp.policy.history import dkim_breaks, known_senders
 from msp.policy.models import PolicyChange, PolicyPlan
 from msp.policy.records import RecordOptions
 from msp.policy.simulate import DailyRow
@@ -50,6 +52,10 @@ class EvidenceSource(Protocol):
     def coverage(self, domain_id: int, since: date, until: date) -> CoverageFacts: ...
 
     def daily_rows(self, domain_id: int, since: date, until: date) -> list[DailyRow]: ...
+
+    def forwarding(
+        self, domain_id: int, since: date, until: date
+    ) -> Mapping[str, tuple[str, ...]]: ...
 
 
 def _status(raw: str) -> SenderStatus:
@@ -125,6 +131,38 @@ class ServiceEvidence:
     def daily_rows(self, domain_id: int, since: date, until: date) -> list[DailyRow]:
         return [row_from_daily(r) for r in report_queries.daily_rows(domain_id, since, until)]
 
+    def forwarding(self, domain_id: int, since: date, until: date) -> Mapping[str, tuple[str, ...]]:
+        return forwarding_evidence(domain_id, since, until)
+
+
+def with_forwarding(
+    senders: tuple[SenderFacts, ...], signs: Mapping[str, tuple[str, ...]]
+) -> tuple[SenderFacts, ...]:
+    """The senders with the forwarding evidence of their failing mail."""
+    return tuple(replace(s, forwarding=signs[s.key]) if s.key in signs else s for s in senders)
+
+
+def annotated(
+    senders: tuple[SenderFacts, ...],
+    signs: Mapping[str, tuple[str, ...]],
+    breaks: Mapping[str, date],
+) -> tuple[SenderFacts, ...]:
+    """The senders with their forwarding evidence and the day their DKIM broke, if it did."""
+    return tuple(
+        replace(s, dkim_broken_since=breaks[s.key]) if s.key in breaks else s
+        for s in with_forwarding(senders, signs)
+    )
+
+
+def forwarded_rows(rows: list[DailyRow], signs: Mapping[str, tuple[str, ...]]) -> list[DailyRow]:
+    """Daily rows of unclassified forwarded sources marked as forwarded (for the what-if)."""
+    return [
+        replace(r, forwarded=True)
+        if r.sender_key in signs and r.sender_status is SenderStatus.UNKNOWN
+        else r
+        for r in rows
+    ]
+
 
 def evidence_source() -> EvidenceSource:
     source: EvidenceSource | None = current_app.extensions.get(EXTENSION_KEY)
@@ -194,17 +232,19 @@ def load_facts(
     since, until = evidence_window(now, cfg.window_days)
     recent_since, _ = evidence_window(now, cfg.rollback_window_days)
     horizon_since, _ = evidence_window(now, cfg.sender_horizon_days)
+    signs = source.forwarding(domain.id, since, until)
+    rows = source.daily_rows(domain.id, horizon_since, until)
+    breaks = dkim_breaks(rows)
     remembered = known_senders(
-        source.senders(domain.id, horizon_since, until),
-        source.daily_rows(domain.id, horizon_since, until),
+        with_forwarding(source.senders(domain.id, horizon_since, until), signs), rows
     )
     return DomainFacts(
         name=domain.name,
         stage=Stage(plan.stage),
         stage_since=plan.stage_since,
         parked=domain.parked,
-        senders=source.senders(domain.id, since, until),
-        recent_senders=source.senders(domain.id, recent_since, until),
+        senders=annotated(source.senders(domain.id, since, until), signs, breaks),
+        recent_senders=annotated(source.senders(domain.id, recent_since, until), signs, breaks),
         coverage=source.coverage(domain.id, since, until),
         posture=source.posture(domain.id),
         records=record_options(tenant, cfg, current_app.config),

@@ -7,7 +7,7 @@ It never commits.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -21,7 +21,14 @@ from msp.extensions import db
 from msp.policy import changes, timeline
 from msp.policy.engine import Action, Evaluation, evaluate
 from msp.policy.facts import DomainFacts
-from msp.policy.loader import EvidenceSource, evidence_source, evidence_window, load_facts
+from msp.policy.loader import (
+    EvidenceSource,
+    domain_settings,
+    evidence_source,
+    evidence_window,
+    forwarded_rows,
+    load_facts,
+)
 from msp.policy.models import PolicyChange, PolicyPlan, PolicyTimelineEntry
 from msp.policy.records import infer_stage
 from msp.policy.simulate import SimulationInputError, parse_proposal, simulate
@@ -155,6 +162,16 @@ def evaluate_domain(
         evidence=view,
         at=now,
     )
+    if result.drift is not None:
+        timeline.record(
+            tenant_id=domain.tenant_id,
+            domain_id=domain.id,
+            kind="drift",
+            stage=plan.stage,
+            summary="; ".join(result.drift.reasons),
+            evidence={"drift": view["drift"]},
+            at=now,
+        )
     _act(domain, facts, result, now)
     return result
 
@@ -235,9 +252,12 @@ def evaluable_domain_ids() -> list[int]:
 
 
 def simulate_domain(
-    domain: Domain, record: str, days: int, now: datetime | None = None
+    domain: Domain, record: str, days: int | None = None, now: datetime | None = None
 ) -> dict[str, Any]:
-    """What-if: the last ``days`` days of reports replayed under ``record``."""
+    """What-if: the last ``days`` days of reports replayed under ``record`` (by default the
+    gates' evidence window, so the what-if and the plan read the same mail). Senders carry the
+    names the plan uses, and forwarded sources are one line, as in the plan."""
+    days = days or domain_settings(_tenant(domain), domain).window_days
     if not 1 <= days <= MAX_SIMULATION_DAYS:
         raise ValidationFailed(
             f"days must be 1 to {MAX_SIMULATION_DAYS}", errors={"days": ["out of range"]}
@@ -247,7 +267,13 @@ def simulate_domain(
     except SimulationInputError as exc:
         raise ValidationFailed(str(exc), errors={"record": [str(exc)]}) from exc
     since, until = evidence_window(now or utcnow(), days)
-    rows = evidence_source().daily_rows(domain.id, since, until)
+    source = evidence_source()
+    names = {s.key: s.name for s in source.senders(domain.id, since, until)}
+    rows = [
+        replace(r, sender_name=r.sender_name or names.get(r.sender_key, r.sender_key))
+        for r in source.daily_rows(domain.id, since, until)
+    ]
+    rows = forwarded_rows(rows, source.forwarding(domain.id, since, until))
     return simulation_view(simulate(domain.name, rows, policy), record)
 
 

@@ -45,6 +45,7 @@ class DailyRow:
     sender_name: str = ""
     spf_domain: str | None = None
     dkim_domains: tuple[str, ...] | None = None
+    forwarded: bool = False  # an unclassified source whose mail looks forwarded
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,9 @@ class Outcome:
         return self.quarantined + self.rejected
 
 
+FORWARDED_KEY = "forwarded"
+
+
 @dataclass(frozen=True)
 class SenderImpact:
     sender_key: str
@@ -83,6 +87,7 @@ class SenderImpact:
     failing: int
     rfc9989: Outcome
     rfc7489: Outcome
+    sources: int = 1  # the forwarded line groups several sources
 
     @property
     def worst(self) -> Outcome:
@@ -97,13 +102,18 @@ class SimulationResult:
     strict_alignment_estimated: bool
 
     def group(self, statuses: Iterable[SenderStatus]) -> Outcome:
-        """Worst-case outcome summed over senders with one of ``statuses``."""
+        """Worst-case outcome summed over senders with one of ``statuses`` (forwarded mail,
+        one line of its own, is not in any status group)."""
         wanted = set(statuses)
         total = Outcome()
         for sender in self.senders:
-            if sender.status in wanted:
+            if sender.status in wanted and sender.sender_key != FORWARDED_KEY:
                 total = total + sender.worst
         return total
+
+    def forwarded(self) -> Outcome:
+        line = next((s for s in self.senders if s.sender_key == FORWARDED_KEY), None)
+        return line.worst if line is not None else Outcome()
 
 
 def _policy(tags: Mapping[str, str], name: str, default: str) -> Policy:
@@ -174,9 +184,19 @@ def _requested(policy: ProposedPolicy, domain: str, header_from: str) -> Policy:
     return policy.p if header_from.lower().rstrip(".") == domain.lower() else policy.sp
 
 
+def _first_impact(row: DailyRow) -> SenderImpact:
+    if row.forwarded:
+        return SenderImpact(
+            FORWARDED_KEY, "forwarded mail", SenderStatus.UNKNOWN, 0, 0, Outcome(), Outcome(), 0
+        )
+    name = row.sender_name or row.sender_key
+    return SenderImpact(row.sender_key, name, row.sender_status, 0, 0, Outcome(), Outcome())
+
+
 def simulate(domain: str, rows: Iterable[DailyRow], policy: ProposedPolicy) -> SimulationResult:
     """Replay ``rows`` of ``domain`` under ``policy``."""
     impacts: dict[str, SenderImpact] = {}
+    forwarded_sources: set[str] = set()
     days: set[date] = set()
     estimated_any = False
     for row in rows:
@@ -186,16 +206,12 @@ def simulate(domain: str, rows: Iterable[DailyRow], policy: ProposedPolicy) -> S
         failing = 0 if passes else row.count
         requested = _requested(policy, domain, row.header_from)
         rfc9989, rfc7489 = apply_policy(policy, requested, failing)
-        seen = impacts.get(row.sender_key) or SenderImpact(
-            row.sender_key,
-            row.sender_name or row.sender_key,
-            row.sender_status,
-            0,
-            0,
-            Outcome(),
-            Outcome(),
-        )
-        impacts[row.sender_key] = replace(
+        key = FORWARDED_KEY if row.forwarded else row.sender_key
+        seen = impacts.get(key) or _first_impact(row)
+        if row.forwarded and row.sender_key not in forwarded_sources:
+            forwarded_sources.add(row.sender_key)
+            seen = replace(seen, sources=len(forwarded_sources))
+        impacts[key] = replace(
             seen,
             messages=seen.messages + row.count,
             failing=seen.failing + failing,

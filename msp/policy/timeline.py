@@ -27,8 +27,9 @@ EVENT_KINDS = {
     "rollback_proposed": "policy.rollback_proposed",
     "withdrawn": "policy.withdrawn",
     "superseded": "policy.superseded",
+    "drift": "policy.drift",
 }
-SEVERITY = {"rollback_proposed": "warning", "reminder": "warning"}
+SEVERITY = {"rollback_proposed": "warning", "reminder": "warning", "drift": "warning"}
 
 
 def actor_label() -> str:

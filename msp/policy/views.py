@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from msp.policy.drift import Drift
 from msp.policy.engine import Evaluation
 from msp.policy.facts import SenderStatus
+from msp.policy.forwarding import ForwardedMail
 from msp.policy.gates import GateResult
 from msp.policy.records import StageRecords
-from msp.policy.simulate import Outcome, SimulationResult
+from msp.policy.simulate import FORWARDED_KEY, Outcome, SimulationResult
 
 
 def gate_view(gate: GateResult) -> dict[str, Any]:
@@ -46,6 +48,30 @@ def evaluation_view(evaluation: Evaluation) -> dict[str, Any]:
         "target": evaluation.target.value if evaluation.target else None,
         "auto": evaluation.auto,
         "reasons": list(evaluation.reasons),
+        "dns_unreachable": list(evaluation.unreachable),
+        "forwarded": forwarded_view(evaluation.forwarded),
+        "drift": drift_view(evaluation.drift),
+    }
+
+
+def drift_view(found: Drift | None) -> dict[str, Any] | None:
+    """The published record's drift from the stage, with the records that fix it."""
+    if found is None:
+        return None
+    return {"reasons": list(found.reasons), "fix": records_view(found.fix)}
+
+
+def forwarded_view(mail: ForwardedMail | None) -> dict[str, Any] | None:
+    """Forwarded and list mail as one line (kept out of the blocking gates)."""
+    if mail is None:
+        return None
+    return {
+        "sources": mail.sources,
+        "messages": mail.messages,
+        "failing": mail.failing,
+        "examples": list(mail.examples),
+        "summary": f"forwarded mail: {mail.messages:,} messages from {mail.sources} sources "
+        f"({mail.failing:,} fail DMARC, as forwarding does; not counted against escalation)",
     }
 
 
@@ -65,12 +91,16 @@ def simulation_view(result: SimulationResult, record: str) -> dict[str, Any]:
         "record": record,
         "days": result.days,
         "strict_alignment_estimated": result.strict_alignment_estimated,
-        "totals": {name: _outcome(result.group(statuses)) for name, statuses in GROUPS.items()},
+        "totals": {
+            **{name: _outcome(result.group(statuses)) for name, statuses in GROUPS.items()},
+            "forwarded": _outcome(result.forwarded()),
+        },
         "senders": [
             {
                 "sender": s.sender_key,
                 "name": s.name,
-                "status": s.status.value,
+                "status": "forwarded" if s.sender_key == FORWARDED_KEY else s.status.value,
+                "sources": s.sources,
                 "messages": s.messages,
                 "failing": s.failing,
                 "rfc9989": _outcome(s.rfc9989),

@@ -7,7 +7,7 @@ The database, the queue and the workers in these tests are the real ones.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
@@ -31,6 +31,7 @@ class StaticEvidence:
     coverages: dict[int, CoverageFacts] = field(default_factory=dict)
     rows: dict[int, list[DailyRow]] = field(default_factory=dict)
     windows: list[tuple[date, date]] = field(default_factory=list)
+    forwarded: dict[int, dict[str, tuple[str, ...]]] = field(default_factory=dict)
 
     def posture(self, domain_id: int) -> PostureFacts | None:
         return self.postures.get(domain_id, self.default_posture)
@@ -46,6 +47,9 @@ class StaticEvidence:
 
     def daily_rows(self, domain_id: int, since: date, until: date) -> list[DailyRow]:
         return [r for r in self.rows.get(domain_id, []) if since <= r.day <= until]
+
+    def forwarding(self, domain_id: int, since: date, until: date) -> Mapping[str, tuple[str, ...]]:
+        return self.forwarded.get(domain_id, {})
 
 
 @pytest.fixture

@@ -141,3 +141,50 @@ def test_a_domain_already_at_reject_is_adopted_never_proposed_a_downgrade(
     view = service.plan_view(domain, now + timedelta(minutes=2)).as_dict()
     assert (view["stage"], view["next_stage"], view["action"]) == ("reject", None, "hold")
     assert db.session.scalars(select(PolicyChange)).first() is None
+
+
+def forwarded_report(day: datetime) -> bytes:
+    """A list re-sends the domain's mail: its own DKIM signature broken, SPF passing for the
+    list's domain; a spoofer's mail carries no such mark."""
+    begin, end = int(day.timestamp()), int((day + timedelta(days=1)).timestamp()) - 1
+    rows = [
+        (
+            "198.51.100.21",
+            9,
+            f"<dkim><domain>{DOMAIN}</domain><selector>s1</selector><result>fail</result></dkim>",
+            "lists.example.org",
+        ),
+        ("203.0.113.66", 40, "", "spoof.example.net"),
+    ]
+    records = "".join(
+        f"<record><row><source_ip>{ip}</source_ip><count>{n}</count><policy_evaluated>"
+        "<disposition>none</disposition><dkim>fail</dkim><spf>fail</spf></policy_evaluated>"
+        f"</row><identifiers><header_from>{DOMAIN}</header_from></identifiers>"
+        f"<auth_results>{dkim}<spf><domain>{spf}</domain><result>pass</result></spf>"
+        "</auth_results></record>"
+        for ip, n, dkim, spf in rows
+    )
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?><feedback><report_metadata>'
+        "<org_name>receiver.test</org_name><email>noreply@receiver.test</email>"
+        f"<report_id>fwd-{begin}</report_id><date_range><begin>{begin}</begin>"
+        f"<end>{end}</end></date_range></report_metadata><policy_published>"
+        f"<domain>{DOMAIN}</domain><p>none</p></policy_published>{records}</feedback>"
+    ).encode()
+
+
+def test_forwarded_mail_is_read_from_real_reports_and_shown_as_one_line(
+    db_session: Any, knot: KnotServer
+) -> None:
+    domain = make_domain(make_tenant(), DOMAIN)
+    now = utcnow()
+    yesterday = datetime.combine(now.date() - timedelta(days=1), datetime.min.time(), now.tzinfo)
+    raw = reports.receive(
+        forwarded_report(yesterday), source="upload", filename="f.xml", tenant_id=domain.tenant_id
+    )
+    reports.process_raw(raw.id)
+    view = service.plan_view(domain, now).as_dict()
+    assert view["forwarded"]["sources"] == 1 and view["forwarded"]["messages"] == 9
+    what_if = service.simulate_domain(domain, "v=DMARC1; p=reject", now=now)
+    assert what_if["totals"]["forwarded"]["rejected"] == 9
+    assert what_if["totals"]["unknown"]["rejected"] == 40

@@ -7,7 +7,9 @@ from marshmallow import Schema, fields, validate
 
 class PolicyGateSchema(Schema):
     gate = fields.String()
-    status = fields.String(metadata={"description": "passed or blocked"})
+    status = fields.String(
+        metadata={"description": "passed, blocked, or unknown (DNS could not be read)"}
+    )
     reason = fields.String()
     reasons = fields.List(fields.String())
     evidence = fields.Dict(keys=fields.String())
@@ -18,6 +20,14 @@ class PolicyDnsRecordSchema(Schema):
     type = fields.String()
     value = fields.String()
     zone_line = fields.String()
+
+
+class PolicyForwardedSchema(Schema):
+    sources = fields.Integer()
+    messages = fields.Integer()
+    failing = fields.Integer()
+    examples = fields.List(fields.String())
+    summary = fields.String()
 
 
 class PolicyPlanSchema(Schema):
@@ -39,11 +49,24 @@ class PolicyPlanSchema(Schema):
     auto = fields.Boolean()
     reasons = fields.List(fields.String())
     open_change_id = fields.Integer(allow_none=True)
+    dns_unreachable = fields.List(
+        fields.String(),
+        metadata={"description": "records the last DNS check could not read (spf, dmarc, ...)"},
+    )
+    forwarded = fields.Nested(
+        PolicyForwardedSchema,
+        allow_none=True,
+        metadata={"description": "forwarded and list mail, one line, not blocking"},
+    )
 
 
 class PolicySimulateInSchema(Schema):
     record = fields.String(required=True, validate=validate.Length(min=8, max=2048))
-    days = fields.Integer(load_default=30, validate=validate.Range(min=1, max=366))
+    days = fields.Integer(
+        load_default=None,
+        validate=validate.Range(min=1, max=366),
+        metadata={"description": "days of reports (default: the gates' evidence window)"},
+    )
 
 
 class PolicyOutcomeSchema(Schema):
@@ -54,7 +77,8 @@ class PolicyOutcomeSchema(Schema):
 class PolicySenderImpactSchema(Schema):
     sender = fields.String()
     name = fields.String()
-    status = fields.String()
+    status = fields.String(metadata={"description": "a sender status, or forwarded"})
+    sources = fields.Integer()
     messages = fields.Integer()
     failing = fields.Integer()
     rfc9989 = fields.Nested(PolicyOutcomeSchema)
