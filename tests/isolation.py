@@ -100,6 +100,8 @@ CORE_FACTORIES: dict[str, Callable[[World], int | str]] = {
     "user_id": lambda w: w.user_b.id,
     "token_id": lambda w: w.token_b.id,
     "invitation_id": lambda w: _invitation_b(w),
+    # One-time links (/invite/<token>, /reset/<token>): the token is the credential itself.
+    "token": lambda w: "not-a-valid-one-time-token",
 }
 
 

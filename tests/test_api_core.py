@@ -191,16 +191,21 @@ def test_health_and_readiness(client: FlaskClient) -> None:
 
 
 def test_adding_a_domain_beyond_the_plan_is_refused_when_billing_is_on(
-        app: Any, client: FlaskClient, monkeypatch: Any) -> None:
+    app: Any, client: FlaskClient, monkeypatch: Any
+) -> None:
     monkeypatch.setitem(app.config, "MSP_STRIPE_API_KEY", "sk_test_quota")
     admin = token_caller("msp_admin")
     tenant = make_tenant(plan="trial")  # three domains
     for n in range(3):
-        r = client.post(f"/api/v1/tenants/{tenant.id}/domains", json={"name": f"q{n}.example"},
-                        headers=admin.headers)
+        r = client.post(
+            f"/api/v1/tenants/{tenant.id}/domains",
+            json={"name": f"q{n}.example"},
+            headers=admin.headers,
+        )
         assert r.status_code == 201, r.get_data(as_text=True)
-    r = client.post(f"/api/v1/tenants/{tenant.id}/domains", json={"name": "q3.example"},
-                    headers=admin.headers)
+    r = client.post(
+        f"/api/v1/tenants/{tenant.id}/domains", json={"name": "q3.example"}, headers=admin.headers
+    )
     assert "allows 3 domains" in _problem(r, 409)["detail"]
 
 
@@ -208,8 +213,18 @@ def test_sender_verdicts_and_mailbox_changes_are_audited(client: FlaskClient) ->
     tenant = make_tenant()
     domain = make_domain(tenant)
     admin = token_caller("tenant_admin", tenant)
-    r = client.put(f"/api/v1/domains/{domain.id}/senders/ip:192.0.2.9",
-                   json={"status": "forwarder"}, headers=admin.headers)
+    from msp.reports.models import Sender
+
+    # A verdict is only for a sender the domain has (seen in reports, or declared as here).
+    db.session.add(
+        Sender(tenant_id=tenant.id, domain_id=domain.id, key="ip:192.0.2.9", name="192.0.2.9")
+    )
+    db.session.flush()
+    r = client.put(
+        f"/api/v1/domains/{domain.id}/senders/ip:192.0.2.9",
+        json={"status": "forwarder"},
+        headers=admin.headers,
+    )
     assert r.status_code == 200, r.get_data(as_text=True)
     actions = {a.action for a in db.session.query(AuditLog).filter_by(tenant_id=tenant.id)}
     assert "sender.verdict" in actions

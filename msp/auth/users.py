@@ -123,7 +123,13 @@ def remove_membership(membership: Membership) -> None:
     db.session.delete(membership)
 
 
-def set_password(user: User, password: str, *, keep_session_raw: str | None) -> int:
+def set_password(
+    user: User,
+    password: str,
+    *,
+    keep_session_raw: str | None,
+    actor: tuple[str, int | None, str] | None = None,
+) -> int:
     """A new password ends the user's other web sessions (``keep_session_raw``, the one making
     the change, stays; None ends them all, as a reset does). API tokens are left alone: they
     are separate credentials with their own revocation. How many sessions ended."""
@@ -135,6 +141,7 @@ def set_password(user: User, password: str, *, keep_session_raw: str | None) -> 
         user.id,
         tenant_id=None,
         changes={"sessions_ended": ended},
+        actor=actor,
     )
     return ended
 

@@ -1,18 +1,42 @@
-"""Account pages: log in, log out (and, later, password and second-factor pages)."""
+"""Account pages: log in and out, forgotten password and reset link, accepting an invitation,
+one's own account (profile, password), API tokens, and a tenant's people (members, roles,
+invitations). Thin callers of the auth services; every write is CSRF-protected and audited
+by the service it calls. Objects are loaded (scoped, 404 outside reach) before the CSRF check,
+so another tenant's id answers 404 whatever the request carries."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, redirect, render_template, request, session, url_for
+from flask import current_app, flash, redirect, render_template, request, session, url_for
+from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from msp.auth import service
-from msp.auth.request import SESSION_KEY, client_ip
+from msp.auth import invites, resets, service, users
+from msp.auth.audit import audit
+from msp.auth.decorators import require_manage
+from msp.auth.models import TENANT_ROLES, ApiToken, Invitation, Membership, User
+from msp.auth.passwords import verify_password
+from msp.auth.principal import Principal, current_principal
+from msp.auth.request import SESSION_KEY, client_ip, current_session_raw
 from msp.db import utcnow
-from msp.errors import TooManyRequests, Unauthorized
+from msp.errors import AppError, NotFound, TooManyRequests, Unauthorized
 from msp.extensions import csrf, db
+from msp.tenancy.models import Tenant
+from msp.tenancy.scope import get_scoped, require_principal, scoped_select
 from msp.web.blueprint import bp
+
+
+def _start_session(user: User) -> None:
+    session.clear()
+    session[SESSION_KEY] = service.open_session(
+        user,
+        client_ip(),
+        request.headers.get("User-Agent", ""),
+        current_app.config["MSP_SESSION_HOURS"],
+        utcnow(),
+    )
+    session.permanent = True
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -33,15 +57,7 @@ def login() -> Any:
             db.session.commit()  # keep the failed attempt for the rate limit
             error, status = exc.detail, exc.status
         else:
-            session.clear()
-            session[SESSION_KEY] = service.open_session(
-                user,
-                client_ip(),
-                request.headers.get("User-Agent", ""),
-                current_app.config["MSP_SESSION_HOURS"],
-                utcnow(),
-            )
-            session.permanent = True
+            _start_session(user)
             return redirect(url_for("web.dashboard"))
     return render_template("login.html", error=error), status
 
@@ -53,3 +69,291 @@ def logout() -> Response:
     if raw:
         service.close_session(raw, utcnow())
     return redirect(url_for("web.login"))
+
+
+# --- forgotten password ----------------------------------------------------------------------
+
+
+@bp.route("/forgot-password", methods=["GET", "POST"])
+def forgot_password() -> Any:
+    sent = False
+    if request.method == "POST":
+        csrf.protect()
+        resets.request_reset(request.form.get("email", ""), now=utcnow())
+        sent = True  # the same answer whether or not the address has an account
+    return render_template("account/forgot.html", principal=current_principal(), sent=sent)
+
+
+@bp.route("/reset/<token>", methods=["GET", "POST"])
+def reset_password(token: str) -> Any:
+    resets.open_reset(token, utcnow())  # 404 for a used, expired or unknown link
+    error = None
+    if request.method == "POST":
+        csrf.protect()
+        password = request.form.get("password", "")
+        if password != request.form.get("confirm", ""):
+            error = "The two passwords differ."
+        else:
+            try:
+                resets.reset_password(token, password, now=utcnow())
+            except AppError as exc:
+                error = exc.detail
+            else:
+                session.pop(SESSION_KEY, None)
+                flash("Your password is changed and every session ended. Log in again.", "ok")
+                return redirect(url_for("web.login"))
+    return render_template("account/reset.html", principal=None, error=error), (
+        422 if error else 200
+    )
+
+
+# --- invitations -----------------------------------------------------------------------------
+
+
+@bp.route("/invite/<token>", methods=["GET", "POST"])
+def accept_invite(token: str) -> Any:
+    invitation = invites.open_invitation(token, utcnow())  # 404 unless open
+    tenant = db.session.get_one(Tenant, invitation.tenant_id)
+    # The holder of the link owns the address, so telling them about their account is fine.
+    existing = invites.account_exists(invitation.email)
+    error = None
+    if request.method == "POST":
+        csrf.protect()
+        try:
+            user = invites.accept(
+                token,
+                password=request.form.get("password") or None,
+                name=request.form.get("name", ""),
+                now=utcnow(),
+            )
+        except AppError as exc:
+            error = exc.detail
+        else:
+            if existing:
+                flash(f"You have joined {tenant.name}. Log in with your account.", "ok")
+                return redirect(url_for("web.login"))
+            db.session.flush()
+            _start_session(user)
+            flash(f"Welcome to {tenant.name}.", "ok")
+            return redirect(url_for("web.dashboard"))
+    return render_template(
+        "account/invite.html",
+        principal=current_principal(),
+        invitation=invitation,
+        tenant=tenant,
+        existing=existing,
+        error=error,
+    ), (422 if error else 200)
+
+
+# --- own account -----------------------------------------------------------------------------
+
+
+def _signed_in_user() -> tuple[Principal, User] | None:
+    principal = current_principal()
+    if principal is None or principal.kind != "user" or principal.user_id is None:
+        return None
+    return principal, db.session.get_one(User, principal.user_id)
+
+
+@bp.route("/account", methods=["GET", "POST"])
+def account() -> Any:
+    signed_in = _signed_in_user()
+    if signed_in is None:
+        return redirect(url_for("web.login"))
+    principal, user = signed_in
+    error = None
+    if request.method == "POST":
+        csrf.protect()
+        error = _account_change(principal, user, request.form.get("action", ""))
+        if error is None:
+            return redirect(url_for("web.account"))
+    return render_template("account/account.html", principal=principal, user=user, error=error), (
+        422 if error else 200
+    )
+
+
+def _account_change(principal: Principal, user: User, action: str) -> str | None:
+    """Apply one form of the account page; an error message, or None when done."""
+    form = request.form
+    if action == "profile":
+        users.update_user(principal, user, {"name": form.get("name", "")[:200]})
+        flash("Your name is saved.", "ok")
+        return None
+    if action != "password":
+        return "Unknown action."
+    if not verify_password(user.password_hash, form.get("current", "")):
+        return "Your current password is not right."
+    if form.get("password", "") != form.get("confirm", ""):
+        return "The two new passwords differ."
+    try:
+        ended = users.set_password(
+            user, form.get("password", ""), keep_session_raw=current_session_raw()
+        )
+    except AppError as exc:
+        return exc.detail
+    flash(f"Your password is changed; {ended} other session(s) ended.", "ok")
+    return None
+
+
+# --- API tokens ------------------------------------------------------------------------------
+
+
+def _own_tokens(principal: Principal) -> list[ApiToken]:
+    stmt = select(ApiToken).where(ApiToken.created_by_id == principal.user_id)
+    return list(db.session.scalars(stmt.order_by(ApiToken.id.desc())))
+
+
+@bp.route("/account/tokens", methods=["GET", "POST"])
+def tokens() -> Any:
+    signed_in = _signed_in_user()
+    if signed_in is None:
+        return redirect(url_for("web.login"))
+    principal, _user = signed_in
+    secret, error = None, None
+    if request.method == "POST":
+        csrf.protect()
+        try:
+            secret = _token_change(principal)
+        except AppError as exc:
+            error = exc.detail
+    tenants = list(db.session.scalars(scoped_select(Tenant).order_by(Tenant.name).limit(500)))
+    return render_template(
+        "account/tokens.html",
+        principal=principal,
+        tokens=_own_tokens(principal),
+        tenants=tenants,
+        secret=secret,
+        error=error,
+        now=utcnow(),
+    ), (422 if error else 200)
+
+
+def _token_change(principal: Principal) -> str | None:
+    """Create (the secret, shown once) or revoke a token of the signed-in user."""
+    form = request.form
+    if form.get("action") == "revoke":
+        token = db.session.scalar(
+            select(ApiToken).where(
+                ApiToken.id == _int(form.get("token_id")),
+                ApiToken.created_by_id == principal.user_id,
+            )
+        )
+        if token is None:
+            raise NotFound("token not found")
+        service.revoke_token(token, utcnow())
+        audit("token.revoke", "api_token", token.id, tenant_id=token.tenant_id)
+        flash(f"Token {token.name} is revoked.", "ok")
+        return None
+    tenant_id = _int(form.get("tenant_id")) or None
+    if tenant_id is not None:
+        get_scoped(Tenant, tenant_id)
+    issued = service.issue_token(
+        principal,
+        name=form.get("name", "").strip()[:100] or "token",
+        tenant_id=tenant_id,
+        role=form.get("role", "tenant_viewer"),
+        days=_int(form.get("days")) or 90,
+        now=utcnow(),
+    )
+    audit(
+        "token.create",
+        "api_token",
+        issued.token.id,
+        tenant_id=tenant_id,
+        changes={"name": issued.token.name, "role": issued.token.role},
+    )
+    return issued.secret
+
+
+def _int(raw: str | None) -> int:
+    return int(raw) if raw and raw.isdigit() and len(raw) < 12 else 0
+
+
+# --- a tenant's people -----------------------------------------------------------------------
+
+
+def _members(tenant: Tenant) -> list[tuple[Membership, User]]:
+    stmt = (
+        select(Membership, User)
+        .join(User, User.id == Membership.user_id)
+        .where(Membership.tenant_id == tenant.id)
+        .order_by(User.email)
+    )
+    return [(row[0], row[1]) for row in db.session.execute(stmt).all()]
+
+
+@bp.get("/tenants/<int:tenant_id>/people")
+def people(tenant_id: int) -> Any:
+    if current_principal() is None:
+        return redirect(url_for("web.login"))
+    tenant = get_scoped(Tenant, tenant_id)
+    return render_template(
+        "account/people.html",
+        principal=require_principal(),
+        tenant=tenant,
+        members=_members(tenant),
+        invitations=invites.pending(tenant, now=utcnow()),
+        roles=TENANT_ROLES,
+    )
+
+
+def _managed_tenant(tenant_id: int) -> tuple[Tenant, Principal]:
+    tenant = get_scoped(Tenant, tenant_id)
+    principal = require_manage(tenant.id)
+    csrf.protect()
+    return tenant, principal
+
+
+def _member_of(tenant: Tenant, membership_id: int) -> Membership:
+    membership = get_scoped(Membership, membership_id)
+    if membership.tenant_id != tenant.id:
+        raise NotFound(f"membership {membership_id} not found")
+    return membership
+
+
+@bp.post("/tenants/<int:tenant_id>/people/invite")
+def invite_person(tenant_id: int) -> Response:
+    tenant, principal = _managed_tenant(tenant_id)
+    email = request.form.get("email", "")
+    try:
+        invites.invite(tenant, email, request.form.get("role", ""), by=principal, now=utcnow())
+    except AppError as exc:
+        flash(exc.detail, "error")
+    else:
+        flash(f"An invitation is on its way to {email.strip().lower()}.", "ok")
+    return redirect(url_for("web.people", tenant_id=tenant.id))
+
+
+@bp.post("/tenants/<int:tenant_id>/people/<int:membership_id>/role")
+def change_person_role(tenant_id: int, membership_id: int) -> Response:
+    tenant, _principal = _managed_tenant(tenant_id)
+    membership = _member_of(tenant, membership_id)
+    try:
+        users.change_role(membership, request.form.get("role", ""))
+    except AppError as exc:
+        flash(exc.detail, "error")
+    else:
+        flash(f"{membership.user.email} is now {membership.role.replace('_', ' ')}.", "ok")
+    return redirect(url_for("web.people", tenant_id=tenant.id))
+
+
+@bp.post("/tenants/<int:tenant_id>/people/<int:membership_id>/remove")
+def remove_person(tenant_id: int, membership_id: int) -> Response:
+    tenant, _principal = _managed_tenant(tenant_id)
+    membership = _member_of(tenant, membership_id)
+    email = membership.user.email
+    users.remove_membership(membership)
+    flash(f"{email} no longer has access to {tenant.name}.", "ok")
+    return redirect(url_for("web.people", tenant_id=tenant.id))
+
+
+@bp.post("/tenants/<int:tenant_id>/invitations/<int:invitation_id>/revoke")
+def revoke_invitation(tenant_id: int, invitation_id: int) -> Response:
+    tenant, principal = _managed_tenant(tenant_id)
+    invitation = get_scoped(Invitation, invitation_id)
+    if invitation.tenant_id != tenant.id:
+        raise NotFound(f"invitation {invitation_id} not found")
+    invites.revoke(invitation, by=principal, now=utcnow())
+    flash(f"The invitation to {invitation.email} is revoked.", "ok")
+    return redirect(url_for("web.people", tenant_id=tenant.id))
