@@ -10,7 +10,6 @@ The reports pages live in ``reports_pages`` (imported at the end so its routes r
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Any
 
@@ -18,20 +17,19 @@ from flask import flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from msp.auth.principal import Principal
-from msp.db import utcnow
 from msp.domains.models import Domain
 from msp.errors import AppError, Forbidden, NotFound
+from msp.extensions import db
 from msp.policy import service as policy_service
 from msp.policy.models import PolicyChange
-from msp.reports.models import SENDER_STATUSES
-from msp.reports.queries import sender_stats
 from msp.reports.service import set_sender_status
 from msp.tenancy.scope import get_scoped
 from msp.web import domain_advice, domain_read, domain_words
 from msp.web.blueprint import bp, principal_or_none
+from msp.web.shell import view_as_tenant
 
-SENDER_KEY = re.compile(r"^(ip:[0-9A-Fa-f:.]{2,45}|[A-Za-z0-9._-]{1,253})$")
 MAX_BULK = 200
+JUDGED = ("approved", "forwarder", "abuse")
 STATUS_WORDS = {
     "approved": "approved",
     "forwarder": "a forwarder",
@@ -52,18 +50,15 @@ def domain_view(domain_id: int) -> Any:
         return redirect(url_for("web.login"))
     domain = get_scoped(Domain, domain_id)
     status = request.args.get("status")
-    page = domain_read.domain_page(
-        domain,
-        request.args.get("page", 1, type=int) or 1,
-        status if status in SENDER_STATUSES else None,
-    )
+    status = status if status in JUDGED else None
+    page = domain_read.domain_page(domain, request.args.get("page", 1, type=int) or 1, status)
     return render_template(
         "domain.html",
         principal=principal,
         page=page,
         activity=domain_read.activity(domain),
-        can_manage=principal.can_manage(domain.tenant_id),
-        status_filter=status if status in SENDER_STATUSES else None,
+        can_manage=principal.can_manage(domain.tenant_id) and view_as_tenant() is None,
+        status_filter=status,
         **_helpers(page),
     )
 
@@ -100,40 +95,32 @@ def _managed_domain(domain_id: int) -> tuple[Principal, Domain]:
     return principal, domain
 
 
-def _known_keys(domain: Domain, keys: list[str]) -> list[str]:
-    """The keys that name a sender of this domain (a verdict on junk is refused)."""
-    if any(not SENDER_KEY.match(k) for k in keys):
-        return []
-    seen = {s.key for s in sender_stats(domain.id, datetime(1970, 1, 1), utcnow())}
-    return [k for k in keys if k in seen]
+def _verdict_form() -> tuple[str, list[str]]:
+    """(status, keys) from a row's own button ("<status> <key>") or the bulk form."""
+    one = request.form.get("one", "")
+    if one:
+        status, _, key = one.partition(" ")
+        return status, [key]
+    keys = request.form.getlist("keys") or [request.form.get("key", "")]
+    return request.form.get("status", ""), [k for k in keys if k][:MAX_BULK]
 
 
 @bp.post("/domains/<int:domain_id>/senders")
 def sender_verdict(domain_id: int) -> Response:
-    """A verdict on one sender (``key``) or on every checked one (``keys``)."""
+    """A verdict on one sender or on every checked one: all of them, or none."""
     _, domain = _managed_domain(domain_id)
-    one = request.form.get("one", "")
-    if one:  # a row's own button: "<status> <key>"
-        status, _, key = one.partition(" ")
-        keys = [key]
-    else:
-        keys = request.form.getlist("keys") or [request.form.get("key", "")]
-        status = request.form.get("status", "")
-    keys = [k for k in keys if k][:MAX_BULK]
-    known = _known_keys(domain, keys)
+    status, keys = _verdict_form()
     if not keys:
         flash("Tick at least one sender first.", "error")
-    elif len(known) != len(keys):
-        flash("That sender has not been seen for this domain; nothing was changed.", "error")
-    elif status not in SENDER_STATUSES:
-        flash(
-            f"'{status[:40]}' is not a verdict: choose approved, forwarder, abuse or unknown.",
-            "error",
-        )
+        return _back(domain, "#senders-section")
+    try:
+        with db.session.begin_nested():
+            for key in keys:
+                set_sender_status(domain, key, status)
+    except AppError as exc:
+        flash(f"Nothing was changed: {exc.detail}.", "error")
     else:
-        for key in known:
-            set_sender_status(domain, key, status)
-        what = known[0].removeprefix("ip:") if len(known) == 1 else f"{len(known)} senders"
+        what = keys[0].removeprefix("ip:") if len(keys) == 1 else f"{len(keys)} senders"
         flash(f"{what} marked {STATUS_WORDS[status]}.", "ok")
     return _back(domain, "#senders-section")
 

@@ -10,13 +10,13 @@ that page's senders only, so a domain with 120,000 source IPs still renders a sm
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import current_app
-from sqlalchemy import String, and_, case, func, literal, or_, select
+from sqlalchemy import and_, case, func, or_, select
 
 from msp.db import utcnow
 from msp.dns import service as dns_service
@@ -32,10 +32,12 @@ from msp.reports.queries import (
     SenderStat,
     SourceIp,
     TlsStat,
-    sender_stats,
+    coverage,
+    sender_page,
     tls_summary,
 )
 from msp.reports.queries import _network as network_of  # one rule for the network summary
+from msp.reports.read_base import daily_where, sender_key, sender_statuses
 from msp.tenancy.models import Tenant
 from msp.web.domain_advice import SpfAdvice, relevant_findings, suggest_spf
 
@@ -67,9 +69,12 @@ class SenderFacts:
         return f"{'up' if change > 0 else 'down'} {abs(change)}%"
 
 
+Row = tuple[SenderStat, "SenderFacts"]
+
+
 @dataclass(frozen=True)
 class SenderPage:
-    rows: list[tuple[SenderStat, SenderFacts]]
+    rows: list[Row]
     total: int
     page: int
     pages: int
@@ -151,10 +156,6 @@ def read_plan(domain: Domain) -> PlanData:
     return data
 
 
-def _key(ip_column: Any) -> Any:
-    return func.coalesce(IpInfo.sender_key, literal("ip:", String) + ip_column)
-
-
 def _keys_filter(keys: list[str], ip_column: Any) -> Any:
     """Rows of the given sender keys (``ip:`` keys by address, named ones by the IP facts)."""
     ips = [k.removeprefix("ip:") for k in keys if k.startswith("ip:")]
@@ -165,46 +166,58 @@ def _keys_filter(keys: list[str], ip_column: Any) -> Any:
     )
 
 
-def _daily_base(domain: Domain, since: date, until: date) -> list[Any]:
-    return [
-        ReportDaily.tenant_id == domain.tenant_id,
-        ReportDaily.domain_id == domain.id,
-        ReportDaily.day >= since,
-        ReportDaily.day <= until,
-    ]
+@dataclass
+class _Tally:
+    """Per sender key, what the page's grouped query adds up."""
+
+    ips: list[SourceIp] = field(default_factory=list)
+    name: str = ""
+    messages: int = 0
+    recent: int = 0
+    passed: int = 0
+    spf: int = 0
+    dkim: int = 0
+    first: date | None = None
+    last: date | None = None
 
 
-def _networks_and_trend(
-    domain: Domain, keys: list[str], since: date, until: date
-) -> tuple[dict[str, list[SourceIp]], dict[str, tuple[int, int]]]:
-    key = _key(ReportDaily.source_ip).label("key")
+def _tallies(domain: Domain, keys: list[str], since: date, until: date) -> dict[str, _Tally]:
+    """One grouped read of the given senders' daily rows: per source IP with its facts."""
+    key = sender_key(ReportDaily.source_ip).label("key")
     mid = since + (until - since) / 2
-    facts = (IpInfo.ptr, IpInfo.asn, IpInfo.as_name, IpInfo.country)
+    m = ReportDaily.messages
+    facts = (IpInfo.ptr, IpInfo.asn, IpInfo.as_name, IpInfo.country, IpInfo.sender_name)
     rows = db.session.execute(
         select(
             key,
             ReportDaily.source_ip,
-            func.sum(ReportDaily.messages),
-            func.sum(case((ReportDaily.day > mid, ReportDaily.messages), else_=0)),
+            func.sum(m),
+            func.sum(case((ReportDaily.day > mid, m), else_=0)),
+            func.sum(case((ReportDaily.spf_aligned | ReportDaily.dkim_aligned, m), else_=0)),
+            func.sum(case((ReportDaily.spf_aligned, m), else_=0)),
+            func.sum(case((ReportDaily.dkim_aligned, m), else_=0)),
+            func.min(ReportDaily.day),
+            func.max(ReportDaily.day),
             *facts,
         )
         .outerjoin(IpInfo, IpInfo.ip == ReportDaily.source_ip)
-        .where(*_daily_base(domain, since, until), _keys_filter(keys, ReportDaily.source_ip))
+        .where(*daily_where(domain, since, until), _keys_filter(keys, ReportDaily.source_ip))
         .group_by(key, ReportDaily.source_ip, *facts)
     )
-    ips: dict[str, list[SourceIp]] = {}
-    trend: dict[str, tuple[int, int]] = {}
-    for sender, ip, total, recent, ptr, asn, as_name, country in rows:
-        ips.setdefault(sender, []).append(
-            SourceIp(ip, int(total), ptr, asn, as_name, country.upper() if country else None)
-        )
-        r, e = trend.get(sender, (0, 0))
-        trend[sender] = (r + int(recent), e + int(total) - int(recent))
-    return ips, trend
+    out: dict[str, _Tally] = {}
+    for k, ip, total, recent, passed, spf, dkim, first, last, *more in rows:
+        ptr, asn, as_name, country, name = more
+        t = out.setdefault(k, _Tally(name=name or ip))
+        t.ips.append(SourceIp(ip, int(total), ptr, asn, as_name, (country or "").upper() or None))
+        t.messages, t.recent = t.messages + int(total), t.recent + int(recent)
+        t.passed, t.spf, t.dkim = t.passed + int(passed), t.spf + int(spf), t.dkim + int(dkim)
+        t.first = min(first, t.first or first)
+        t.last = max(last, t.last or last)
+    return out
 
 
 def _dkim(domain: Domain, keys: list[str], since: date) -> dict[str, set[tuple[str, str, bool]]]:
-    key = _key(DkimSelectorSeen.source_ip)
+    key = sender_key(DkimSelectorSeen.source_ip)
     rows = db.session.execute(
         select(
             key,
@@ -238,7 +251,7 @@ def _spf_domains(domain: Domain, keys: list[str]) -> dict[str, set[str]]:
         .order_by(Report.begin.desc())
         .limit(SPF_SAMPLE_REPORTS)
     )
-    key = _key(ReportRecord.source_ip)
+    key = sender_key(ReportRecord.source_ip)
     rows = db.session.execute(
         select(key, ReportRecord.spf_domain)
         .outerjoin(IpInfo, IpInfo.ip == ReportRecord.source_ip)
@@ -256,65 +269,87 @@ def _spf_domains(domain: Domain, keys: list[str]) -> dict[str, set[str]]:
     return out
 
 
-def sender_facts(
-    domain: Domain, keys: list[str], since: date, until: date
-) -> dict[str, SenderFacts]:
-    """Networks, DKIM and SPF domains and the trend of the given senders only."""
-    if not keys:
-        return {}
-    ips, trend = _networks_and_trend(domain, keys, since, until)
-    dkim, spf = _dkim(domain, keys, since), _spf_domains(domain, keys)
-    return {
-        k: SenderFacts(
-            network=network_of(ips.get(k, [])),
-            dkim=tuple(sorted(dkim.get(k, ()))),
-            spf_domains=tuple(sorted(spf.get(k, ()))),
-            recent=trend.get(k, (0, 0))[0],
-            earlier=trend.get(k, (0, 0))[1],
-        )
-        for k in keys
-    }
-
-
-def with_network(stat: SenderStat, facts: SenderFacts) -> SenderStat:
-    from dataclasses import replace
-
-    return replace(stat, network=facts.network)
-
-
-def senders_page(domain: Domain, page: int, status: str | None = None) -> SenderPage:
-    """One page of the domain's senders in the window, busiest first."""
-    since, until = _window()
-    stats = sender_stats(domain.id, since, until)
-    unknown = [s for s in stats if s.status == "unknown"]
-    shown = [s for s in stats if status is None or s.status == status]
-    pages = max(1, -(-len(shown) // SENDERS_PER_PAGE))
-    page = min(max(page, 1), pages)
-    chunk = shown[(page - 1) * SENDERS_PER_PAGE : page * SENDERS_PER_PAGE]
-    facts = sender_facts(domain, [s.key for s in chunk], since, until)
-    return SenderPage(
-        rows=[(with_network(s, facts[s.key]), facts[s.key]) for s in chunk],
-        total=len(shown),
-        page=page,
-        pages=pages,
-        unknown_messages=sum(s.messages for s in unknown),
-        unknown_senders=len(unknown),
-        messages=sum(s.messages for s in stats),
+def _stat(key: str, status: str, tally: _Tally, since: date) -> SenderStat:
+    """A sender's line built from the page's own tally (senders judged, filtered pages)."""
+    first, last = tally.first or since, tally.last or since
+    return SenderStat(
+        key=key,
+        display_name=tally.name if not key.startswith("ip:") else key.removeprefix("ip:"),
+        status=status,
+        is_new=first > since,
+        messages=tally.messages,
+        dmarc_pass=tally.passed,
+        spf_aligned_pass=tally.spf,
+        dkim_aligned_pass=tally.dkim,
+        first_seen=first,
+        last_seen=last,
+        dkim_selectors=frozenset(),
+        network=network_of(tally.ips),
     )
 
 
-def _approved_with_network(domain: Domain) -> list[SenderStat]:
-    """The approved senders with their networks (the SPF advice needs their addresses)."""
+def _facts(domain: Domain, stats: list[SenderStat], tallies: dict[str, _Tally]) -> list[Row]:
+    keys = [s.key for s in stats]
+    dkim, spf = _dkim(domain, keys, _window()[0]), _spf_domains(domain, keys)
+    rows = []
+    for stat in stats:
+        tally = tallies.get(stat.key, _Tally())
+        facts = SenderFacts(
+            network=network_of(tally.ips),
+            dkim=tuple(sorted(dkim.get(stat.key, ()))),
+            spf_domains=tuple(sorted(spf.get(stat.key, ()))),
+            recent=tally.recent,
+            earlier=tally.messages - tally.recent,
+        )
+        rows.append((replace(stat, network=facts.network), facts))
+    return rows
+
+
+def judged_senders(domain: Domain, statuses: dict[str, str]) -> dict[str, list[SenderStat]]:
+    """The senders with a verdict, by verdict (they are few: each was judged by a person)."""
     since, until = _window()
-    approved = [s for s in sender_stats(domain.id, since, until) if s.status == "approved"]
-    facts = sender_facts(domain, [s.key for s in approved], since, until)
-    return [with_network(s, facts[s.key]) for s in approved]
+    tallies = _tallies(domain, list(statuses), since, until) if statuses else {}
+    out: dict[str, list[SenderStat]] = {}
+    for key, tally in tallies.items():
+        out.setdefault(statuses[key], []).append(_stat(key, statuses[key], tally, since))
+    for stats in out.values():
+        stats.sort(key=lambda s: (-s.messages, s.key))
+    return out
+
+
+def senders_page(
+    domain: Domain, page: int, status: str | None, judged: dict[str, list[SenderStat]]
+) -> SenderPage:
+    """One page of the domain's senders in the window, busiest first, paged in SQL."""
+    since, until = _window()
+    size = SENDERS_PER_PAGE
+    total_messages = coverage(domain.id, since, until).messages
+    if status is None:
+        found = sender_page(domain.id, since, until, limit=size, offset=(max(page, 1) - 1) * size)
+        stats, total = found.items, found.total
+    else:
+        every = judged.get(status, [])
+        stats, total = every[(page - 1) * size : page * size], len(every)
+    pages = max(1, -(-total // size))
+    tallies = _tallies(domain, [s.key for s in stats], since, until) if stats else {}
+    judged_count = sum(len(v) for v in judged.values())
+    return SenderPage(
+        rows=_facts(domain, stats, tallies),
+        total=total,
+        page=min(max(page, 1), pages),
+        pages=pages,
+        unknown_messages=total_messages - sum(s.messages for v in judged.values() for s in v),
+        unknown_senders=max(total - judged_count, 0) if status is None else 0,
+        messages=total_messages,
+    )
 
 
 def domain_page(domain: Domain, page: int = 1, status: str | None = None) -> DomainPage:
     tenant = tenant_of(domain)
     posture = dns_service.latest_posture(domain.id)
     spf_published = posture.result.get("spf") if posture else None
+    verdicts = {k: v for k, v in sender_statuses(domain).items() if v != "unknown"}
+    judged = judged_senders(domain, verdicts)
     config = current_app.config
     return DomainPage(
         domain=domain,
@@ -322,8 +357,8 @@ def domain_page(domain: Domain, page: int = 1, status: str | None = None) -> Dom
         zone=tenant_zone(tenant),
         posture=posture,
         findings=relevant_findings(dns_service.open_findings(domain), domain.parked),
-        senders=senders_page(domain, page, status),
-        spf=suggest_spf(_approved_with_network(domain), spf_published),
+        senders=senders_page(domain, page, status, judged),
+        spf=suggest_spf(judged.get("approved", []), spf_published),
         plan=read_plan(domain),
         report_address=report_address(tenant, config),
         reports_domain_missing=not config.get("MSP_REPORTS_DOMAIN"),

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import flash, jsonify, redirect, render_template, request, url_for
 from sqlalchemy import Select, func, select
 from werkzeug.wrappers import Response
 
@@ -24,6 +24,7 @@ from msp.reports.service import receive_many, reprocess, upload_tenant
 from msp.tenancy.models import Tenant
 from msp.tenancy.scope import get_scoped, scoped_select
 from msp.web.blueprint import bp, principal_or_none
+from msp.web.shell import view_as_tenant
 
 PER_PAGE = 50
 RAW_STATUSES = ("pending", "ingested", "duplicate", "rejected", "unrouted")
@@ -89,9 +90,10 @@ def reports() -> Any:
         status_words=STATUS_WORDS,
         reprocessable=REPROCESSABLE,
         tenant_names=names,
-        can_upload=principal.is_msp or bool(_manageable(principal)),
+        can_upload=view_as_tenant() is None and (principal.is_msp or bool(_manageable(principal))),
         can_manage=lambda raw: (
-            principal.can_manage(raw.tenant_id) if raw.tenant_id else principal.is_msp
+            view_as_tenant() is None
+            and (principal.can_manage(raw.tenant_id) if raw.tenant_id else principal.is_msp)
         ),
     )
 
@@ -112,13 +114,15 @@ def report_upload() -> Any:
     )
 
 
-def _receive(principal: Principal) -> Response:
+def _receive(principal: Principal) -> Any:
     files = [(f.filename or "upload", f.read()) for f in request.files.getlist("files")]
     tenant_id = request.form.get("tenant_id", type=int)
     try:
         received = receive_many(files, tenant_id=upload_tenant(principal, tenant_id))
     except AppError as exc:
         flash(f"Nothing was uploaded: {exc.detail}.", "error")
+        if request.headers.get("X-Upload") == "script":
+            return jsonify({"next": url_for("web.report_upload")})
         return redirect(url_for("web.report_upload"))
     count = len(received)
     flash(
@@ -126,6 +130,9 @@ def _receive(principal: Principal) -> Response:
         "and its status below changes when it is done.",
         "ok",
     )
+    if request.headers.get("X-Upload") == "script":
+        # the upload script navigates itself: a redirect followed by XHR would eat the message
+        return jsonify({"next": url_for("web.reports")})
     return redirect(url_for("web.reports"))
 
 

@@ -23,13 +23,19 @@ document.addEventListener("DOMContentLoaded", function () {
     event.preventDefault();
     var request = new XMLHttpRequest();
     request.open("POST", form.action);
+    request.setRequestHeader("X-Upload", "script");
     request.upload.addEventListener("progress", function (progress) {
       if (progress.lengthComputable) {
         bar.value = Math.round(100 * progress.loaded / progress.total);
         status.textContent = "Uploading: " + bar.value + "%";
       }
     });
-    request.addEventListener("load", function () { window.location.assign(request.responseURL); });
+    request.addEventListener("load", function () {
+      var next = null;
+      try { next = JSON.parse(request.responseText).next; } catch (ignored) { next = null; }
+      if (next) { window.location.assign(next); return; }
+      status.textContent = "The upload was refused (" + request.status + "); reload the page and try again.";
+    });
     request.addEventListener("error", function () {
       status.textContent = "The upload failed; check the connection and try again.";
     });
