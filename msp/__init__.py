@@ -26,6 +26,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     register_web(app)
     register_health(app)
     register_observability(app)
+    register_http_guards(app)
     return app
 
 
@@ -122,3 +123,9 @@ def register_observability(app: Flask) -> None:
     from msp import observability
 
     observability.init_app(app)
+
+
+def register_http_guards(app: Flask) -> None:
+    from msp import http
+
+    http.init_app(app)

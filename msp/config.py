@@ -82,6 +82,12 @@ CORE_SETTINGS: list[Setting] = [
         "SECURE_COOKIES", parse_bool, True, help="Secure flag on cookies (off for plain HTTP dev)"
     ),
     Setting("LOGIN_RATE_LIMIT", int, 10, help="failed logins per IP and 15 minutes"),
+    Setting(
+        "TRUSTED_PROXIES",
+        int,
+        0,
+        help="reverse proxies in front of the app whose X-Forwarded-* headers are trusted",
+    ),
     Setting("TOKEN_DEFAULT_DAYS", int, 90, help="default API token lifetime"),
     Setting("JOB_RETRIES", int, 3, help="retries for a failed job (with back-off)"),
     Setting("LOG_FORMAT", str, "text", help="text or json"),
