@@ -21,6 +21,7 @@ from msp.publishing.models import DnsProvider, DomainPublishing
 from msp.publishing.providers import (
     Account,
     ProviderConfigError,
+    ProviderError,
     UnknownProvider,
     get_provider,
 )
@@ -214,3 +215,55 @@ def effective_mode(tenant: Tenant, domain: Domain, row: DomainPublishing | None)
     if mode is Mode.AUTOMATIC and not auto_escalation(tenant, domain):
         return Mode.ON_APPROVAL
     return mode
+
+
+def provider_view(row: DnsProvider) -> dict[str, Any]:
+    """The account as it may be shown: plain options and the names of the secrets set."""
+    return {
+        "id": row.id,
+        "tenant_id": row.tenant_id,
+        "name": row.name,
+        "kind": row.kind,
+        "options": dict(row.config),
+        "secrets_set": secrets_set(row),
+        "created_at": row.created_at,
+    }
+
+
+def zones_of(row: DnsProvider) -> list[str]:
+    """The zones of the domains this account publishes (what its test reads)."""
+    stmt = (
+        select(DomainPublishing.zone, Domain.name)
+        .join(Domain, Domain.id == DomainPublishing.domain_id)
+        .where(DomainPublishing.provider_id == row.id, DomainPublishing.tenant_id == row.tenant_id)
+    )
+    return sorted({zone or name for zone, name in db.session.execute(stmt)})
+
+
+def test_provider(
+    row: DnsProvider, zone: str | None, key: str | None, timeout: float
+) -> list[dict[str, Any]]:
+    """Read each zone (given, else the zones of its domains) with the account's credentials.
+    Each result says ``ok`` and what was read or why not."""
+    zones = [zone.rstrip(".").lower()] if zone else zones_of(row)
+    if not zones:
+        raise ValidationFailed(
+            f"DNS provider {row.name!r} publishes no domain yet: name a zone to test",
+            errors={"zone": ["required"]},
+        )
+    provider = get_provider(row.kind)
+    results = []
+    for name in zones:
+        try:
+            detail, ok = provider.test(account_of(row, name, key, timeout)), True
+        except ProviderError as exc:
+            detail, ok = str(exc), False
+        results.append({"zone": name, "ok": ok, "detail": detail})
+    audit(
+        "dns_provider.test",
+        "dns_provider",
+        row.id,
+        tenant_id=row.tenant_id,
+        changes={"results": results},
+    )
+    return results
