@@ -183,6 +183,20 @@ AREAS: tuple[Area, ...] = (
         "publishing",
         models=("msp.publishing.models",),
         settings="msp.publishing.settings",
+        api=("msp.api.publishing",),
+        commands=(
+            Command("providers", "msp.publishing.cli:providers", "DNS provider accounts."),
+            Command(
+                "publish",
+                "msp.publishing.cli:publish",
+                "Write DOMAIN's issued change through its DNS provider (or show the diff).",
+            ),
+            Command(
+                "publish-set-provider",
+                "msp.publishing.cli:set_provider",
+                "Set DOMAIN's DNS provider account, zone and publish mode.",
+            ),
+        ),
         jobs="workers.publishing",
         tenant_settings=(("publishing", "msp.publishing.settings:validation_errors"),),
     ),
