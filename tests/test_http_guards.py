@@ -5,6 +5,7 @@ number of proxies."""
 from __future__ import annotations
 
 import io
+from pathlib import Path
 from typing import Any
 
 from flask import Flask, request
@@ -12,6 +13,9 @@ from flask import Flask, request
 from msp import create_app
 from msp.http import OTHER_CSP, PAGE_CSP
 from tests.conftest import test_config
+from tests.production.test_chart import by_kind, helm, manifests
+
+__all__ = ["helm"]  # the chart tests' fixture (downloads helm once)
 
 LIMIT = 1000
 # What a server gives the app for a chunked body: no length, a stream it terminates.
@@ -71,3 +75,14 @@ def test_forwarded_headers_count_only_from_trusted_proxies(database_url: str) ->
     assert direct.text == "127.0.0.1 http"  # default 0: a client cannot claim an address
     proxied = _app(database_url, TRUSTED_PROXIES=1).test_client()
     assert proxied.get("/_test/client", headers=forwarded).text == "203.0.113.7 https"
+
+
+def test_the_chart_trusts_one_proxy_behind_its_ingress(helm: Path) -> None:
+    def config(*sets: str) -> dict[str, str]:
+        items = manifests(helm, "--set", "secrets.existingSecret=x", *sets)
+        return dict(by_kind(items, "ConfigMap")["rel-msp-config"]["data"])
+
+    assert "MSP_TRUSTED_PROXIES" not in config()
+    assert config("--set", "ingress.enabled=true")["MSP_TRUSTED_PROXIES"] == "1"
+    own = config("--set", "ingress.enabled=true", "--set", "config.MSP_TRUSTED_PROXIES=2")
+    assert own["MSP_TRUSTED_PROXIES"] == "2"
