@@ -86,6 +86,7 @@ AREAS: tuple[Area, ...] = (
     Area(
         "auth",
         models=("msp.auth.models",),
+        settings="msp.auth.settings",
         api=("msp.api.me", "msp.api.users", "msp.api.tokens", "msp.api.audit"),
         commands=(
             Command("users", "msp.auth.cli:users", "Create and list users."),
