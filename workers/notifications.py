@@ -14,7 +14,7 @@ from flask import current_app
 from msp import events
 from msp.db import utcnow
 from msp.extensions import db
-from msp.notifications import delivery, digest_service
+from msp.notifications import delivery, digest_service, rollup
 from msp.notifications.settings import NotifySettings, notify_settings
 from msp.queues import NOTIFICATIONS, enqueue
 from msp.tenancy.models import Tenant
@@ -80,6 +80,23 @@ def send_digest_mail(send_id: int) -> dict[str, Any]:
 
 
 @job
+def rollup_sweep() -> int:
+    """Claim this week's roll-up for each MSP staff member (once per week) and queue sends."""
+    now = utcnow()
+    settings = _settings()
+    if digest_service.week_due(digest_service.rollup_schedule(settings), now) is None:
+        return 0
+    return len(rollup.claim_week(now))
+
+
+@job
+def send_rollup(send_id: int) -> dict[str, Any]:
+    """Send one staff member's roll-up (does nothing when it went out already)."""
+    outcome = rollup.send_claimed(send_id, _settings(), utcnow())
+    return {"status": outcome.status, "attempts": outcome.attempts, "detail": outcome.detail}
+
+
+@job
 def prune_deliveries() -> int:
     """Delete finished deliveries past the retention period."""
     return delivery.prune_deliveries(_settings(), utcnow())
@@ -94,6 +111,7 @@ def purge_events() -> int:
 CRON: list[CronEntry] = [
     CronEntry(func=dispatch_events, queue=NOTIFICATIONS, interval=30),
     CronEntry(func=digest_sweep, queue=NOTIFICATIONS, cron="7 * * * *"),
+    CronEntry(func=rollup_sweep, queue=NOTIFICATIONS, cron="17 * * * *"),
     CronEntry(func=prune_deliveries, queue=NOTIFICATIONS, cron="41 3 * * *"),
     # after the deliveries' prune, so the events they freed go the same night
     CronEntry(func=purge_events, queue=NOTIFICATIONS, cron="53 3 * * *"),

@@ -1,5 +1,5 @@
 """notifications: the weekly digest (per-tenant settings, opt-outs, rendered issues, one claimed
-row per recipient and week), teams' quiet hours and daily summary, problem states for
+row per recipient and week, the MSP staff's roll-up claims), teams' quiet hours and daily summary, problem states for
 duplicate suppression
 
 Revision ID: 0011_notify_digest
@@ -96,6 +96,22 @@ def upgrade():
     op.create_index(op.f(f'ix_{t}_tenant_id'), t, ['tenant_id'], unique=False)
     op.create_index(f'ix_{t}_tenant_id_issue_id', t, ['tenant_id', 'issue_id'], unique=False)
 
+    t = 'notification_rollup_send'
+    op.create_table(t,
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('week', sa.String(length=10), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('last_error', sa.Text(), nullable=True),
+    sa.Column('sent_at', sa.DateTime(timezone=True), nullable=True),
+    *_stamps(),
+    sa.ForeignKeyConstraint(['user_id'], ['user_account.id'], name=op.f(f'fk_{t}_user_id_user_account'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f(f'pk_{t}')),
+    sa.UniqueConstraint('week', 'user_id', name=op.f(f'uq_{t}_week_user_id'))
+    )
+    op.create_index(op.f(f'ix_{t}_user_id'), t, ['user_id'], unique=False)
+
     t = 'notification_problem_state'
     op.create_table(t,
     sa.Column('id', sa.Integer(), nullable=False),
@@ -115,6 +131,7 @@ def upgrade():
 
 def downgrade():
     op.drop_table('notification_problem_state')
+    op.drop_table('notification_rollup_send')
     op.drop_table('notification_digest_send')
     op.drop_table('notification_digest_issue')
     op.drop_table('notification_digest_optout')

@@ -141,6 +141,11 @@ def recipients(tenant_id: int, schedule: Schedule) -> list[str]:
     return sorted(found - gone)
 
 
+def rollup_schedule(settings: NotifySettings) -> Schedule:
+    """The staff roll-up goes out on the deployment's digest day and hour, in UTC."""
+    return Schedule(True, settings.digest_weekday, settings.digest_hour, "UTC", (), False)
+
+
 def week_due(schedule: Schedule, now: datetime) -> str | None:
     """The ISO week whose digest is due at ``now`` (from its day and hour on), if any."""
     zone = ZoneInfo(schedule.timezone)

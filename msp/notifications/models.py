@@ -182,3 +182,22 @@ class ProblemState(TenantOwnedMixin, Base):
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     notified_open: Mapped[bool] = mapped_column(default=False)
+
+
+class RollupSend(TimestampMixin, Base):
+    """One MSP staff member's weekly roll-up across the tenants they look after: claimed
+    (inserted, committed) before it is sent, unique per week and person. Not tenant-owned:
+    it spans tenants and goes to the MSP's own people."""
+
+    __tablename__ = "notification_rollup_send"
+    __table_args__ = (UniqueConstraint("week", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    week: Mapped[str] = mapped_column(String(10))
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("user_account.id", ondelete="CASCADE"), index=True
+    )
+    status: Mapped[str] = mapped_column(String(16), default=PENDING)
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
