@@ -22,35 +22,40 @@ from tests.publishing.test_end_to_end import issue, txt_at
 from tests.publishing.test_failures import WRONG_SECRET
 
 
+def body(response: Any) -> Any:
+    """The JSON of a test client response (typed as Any for the assertions)."""
+    return response.get_json()
+
+
 def test_provider_crud_keeps_secrets_write_only_and_tests_the_zone(
     client: FlaskClient, knot: TsigKnot
 ) -> None:
     tenant = make_tenant()
     admin = token_caller("tenant_admin", tenant)
     base = f"/api/v1/tenants/{tenant.id}/dns-providers"
-    body = {"name": "knot", "kind": "rfc2136", "options": knot.options()}
-    created = client.post(base, json=body, headers=admin.headers)
+    payload = {"name": "knot", "kind": "rfc2136", "options": knot.options()}
+    created = client.post(base, json=payload, headers=admin.headers)
     assert created.status_code == 201, created.json
-    row = created.json
+    row = body(created)
     assert row["secrets_set"] == ["tsig_secret"] and "tsig_secret" not in row["options"]
     assert knot.options()["tsig_secret"] not in json.dumps(
-        client.get(base, headers=admin.headers).json
+        body(client.get(base, headers=admin.headers))
     )
     item = f"{base}/{row['id']}"
     tested = client.post(f"{item}/test?zone={DOMAIN}", headers=admin.headers)
-    assert tested.status_code == 200 and tested.json[0]["ok"] is True
+    assert tested.status_code == 200 and body(tested)[0]["ok"] is True
     patched = client.patch(
         item, json={"options": {"tsig_secret": WRONG_SECRET}}, headers=admin.headers
     )
-    assert patched.status_code == 200 and patched.json["options"] == row["options"]
+    assert patched.status_code == 200 and body(patched)["options"] == row["options"]
     refused = client.post(f"{item}/test?zone={DOMAIN}", headers=admin.headers)
-    assert refused.json[0]["ok"] is False and "TSIG" in refused.json[0]["detail"]
+    assert body(refused)[0]["ok"] is False and "TSIG" in body(refused)[0]["detail"]
     bad = client.post(
-        base, json={**body, "name": "x", "options": {"server": "1.2.3.4"}}, headers=admin.headers
+        base, json={**payload, "name": "x", "options": {"server": "1.2.3.4"}}, headers=admin.headers
     )
     assert bad.status_code == 422
     viewer = token_caller("tenant_viewer", tenant)
-    assert client.post(base, json=body, headers=viewer.headers).status_code == 403
+    assert client.post(base, json=payload, headers=viewer.headers).status_code == 403
     assert client.delete(item, headers=admin.headers).status_code == 204
     assert client.get(item, headers=admin.headers).status_code == 404
 
@@ -89,7 +94,7 @@ def test_state_shows_the_diff_dry_run_writes_nothing_and_publish_writes(
     db.session.flush()
     admin = token_caller("tenant_admin", wired.tenant)
     url = f"/api/v1/domains/{wired.domain.id}/publish"
-    state = client.get(url, headers=admin.headers).json
+    state = body(client.get(url, headers=admin.headers))
     assert state["mode"] == "manual" and state["provider"] == wired.provider.name
     record = state["diff"]["records"][0]
     assert (record["before"], record["after"], record["rrset_before"]) == (
@@ -98,12 +103,12 @@ def test_state_shows_the_diff_dry_run_writes_nothing_and_publish_writes(
         [NOTE],
     )
     dry = client.post(url, json={"dry_run": True}, headers=admin.headers)
-    assert dry.status_code == 200 and dry.json["records"][0]["changed"] is True
+    assert dry.status_code == 200 and body(dry)["records"][0]["changed"] is True
     assert txt_at(knot, f"_dmarc.{DOMAIN}") == {NOTE}
     done = client.post(url, json={}, headers=admin.headers)
-    assert done.status_code == 200 and done.json["outcome"] == "written"
+    assert done.status_code == 200 and body(done)["outcome"] == "written"
     assert txt_at(knot, f"_dmarc.{DOMAIN}") == {NOTE, change.records[0]["value"]}
-    state = client.get(url, headers=admin.headers).json
+    state = body(client.get(url, headers=admin.headers))
     assert state["last_publication"]["status"] == "written"
     assert state["diff"]["records"][0]["changed"] is False
 
