@@ -8,7 +8,7 @@ from datetime import date
 from html import escape
 
 WIDTH, HEIGHT = 720, 240
-LEFT, RIGHT, TOP, BOTTOM = 52, 52, 16, 34
+LEFT, RIGHT, TOP, BOTTOM = 70, 52, 16, 34
 BAR = "#7f9cb8"
 LINE = "#1b6f35"
 INK = "#1d2733"

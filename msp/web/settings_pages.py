@@ -107,6 +107,18 @@ def notification_team_create(tenant_id: int) -> Response:
     return _done(f"Team {team.name} added.", **back)
 
 
+@bp.post("/tenants/<int:tenant_id>/settings/notifications/standard-teams")
+def notification_standard_teams(tenant_id: int) -> Response:
+    """Create the standard teams the built-in rules name (those that exist stay as they are)."""
+    tenant = _managed(tenant_id)
+    teams = notify.ensure_default_teams(tenant.id)
+    return _done(
+        f"{len(teams)} teams ready: add an endpoint to each team that should hear.",
+        "web.notification_settings",
+        tenant_id=tenant.id,
+    )
+
+
 def _channel_values(kind: str, form: Any) -> dict[str, Any]:
     channel = registry().get(kind)
     if channel is None:
@@ -180,7 +192,7 @@ def notification_rules(tenant_id: int) -> Response:
     document = notify.rules_document(tenant.id)
     rules = document["rules"]
     action = request.form.get("action", "")
-    if document["defaults"] and action == "add":
+    if document["defaults"] and action in {"add", "remove"}:
         # The built-in rules name the standard teams: they must exist once the rules are own.
         notify.ensure_default_teams(tenant.id)
     if action == "add":

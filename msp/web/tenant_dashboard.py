@@ -14,7 +14,6 @@ from typing import Any
 
 from flask import current_app
 from sqlalchemy import case, func, select
-from sqlalchemy.dialects.postgresql import distinct_on
 
 from msp.dns.models import PostureFinding, PostureRun
 from msp.domains.models import Domain
@@ -65,11 +64,18 @@ class TenantDashboard:
 
 
 def _latest_runs(tenant_id: int) -> dict[int, tuple[str, datetime]]:
-    rows = db.session.execute(
-        select(PostureRun.domain_id, PostureRun.grade, PostureRun.checked_at)
+    # Each domain's latest run: a join on the per-domain maximum (portable: SQLite too).
+    latest = (
+        select(PostureRun.domain_id, func.max(PostureRun.checked_at).label("at"))
         .where(PostureRun.tenant_id == tenant_id)
-        .ext(distinct_on(PostureRun.domain_id))
-        .order_by(PostureRun.domain_id, PostureRun.checked_at.desc())
+        .group_by(PostureRun.domain_id)
+        .subquery()
+    )
+    rows = db.session.execute(
+        select(PostureRun.domain_id, PostureRun.grade, PostureRun.checked_at).join(
+            latest,
+            (latest.c.domain_id == PostureRun.domain_id) & (latest.c.at == PostureRun.checked_at),
+        )
     )
     return {domain_id: (grade, at) for domain_id, grade, at in rows}
 
@@ -87,11 +93,11 @@ def _open_changes(tenant_id: int) -> dict[int, PolicyChange]:
 
 def _freshness(tenant_id: int) -> dict[int, tuple[datetime, date]]:
     rows = db.session.execute(
-        select(Report.domain_id, func.max(Report.created_at), func.max(func.date(Report.end)))
+        select(Report.domain_id, func.max(Report.created_at), func.max(Report.end))
         .where(Report.tenant_id == tenant_id)
         .group_by(Report.domain_id)
     )
-    return {domain_id: (received, day) for domain_id, received, day in rows}
+    return {domain_id: (received, end.date()) for domain_id, received, end in rows}
 
 
 def _problems(tenant_id: int) -> dict[int, int]:
@@ -154,27 +160,31 @@ def _week_start(day: date) -> date:
 
 
 def compliance(tenant_id: int, today: date, domain_id: int | None = None) -> list[Period]:
-    """Messages and DMARC passes per week over the last 13 weeks (empty weeks included)."""
+    """Messages and DMARC passes per week over the last 13 weeks (empty weeks included).
+    Summed per day in SQL (at most 91 rows), bucketed into weeks here (portable)."""
     first = _week_start(today - timedelta(days=CHART_DAYS - 1))
-    week = func.date_trunc("week", ReportDaily.day)
     passed = ReportDaily.spf_aligned | ReportDaily.dkim_aligned
     stmt = (
         select(
-            week,
+            ReportDaily.day,
             func.sum(ReportDaily.messages),
             func.sum(case((passed, ReportDaily.messages), else_=0)),
         )
         .where(
             ReportDaily.tenant_id == tenant_id, ReportDaily.day >= first, ReportDaily.day <= today
         )
-        .group_by(week)
+        .group_by(ReportDaily.day)
     )
     if domain_id is not None:
         stmt = stmt.where(ReportDaily.domain_id == domain_id)
-    found = {start.date(): (int(m or 0), int(p or 0)) for start, m, p in db.session.execute(stmt)}
+    weeks: dict[date, tuple[int, int]] = {}
+    for day, messages, ok in db.session.execute(stmt):
+        start = _week_start(day)
+        before = weeks.get(start, (0, 0))
+        weeks[start] = (before[0] + int(messages or 0), before[1] + int(ok or 0))
     periods, start = [], first
     while start <= today:
-        messages, ok = found.get(start, (0, 0))
+        messages, ok = weeks.get(start, (0, 0))
         periods.append(Period(start, messages, ok))
         start += timedelta(days=7)
     return periods

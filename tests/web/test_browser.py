@@ -12,9 +12,16 @@ import pytest
 
 from tests.support.standalone import first_admin, run_standalone
 
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +43,8 @@ def demo_site(tmp_path: Path) -> Iterator[dict[str, Any]]:
 
 
 def test_msp_admin_logs_in_sees_demo_tenant_and_logs_out(
-        browser: Any, demo_site: dict[str, Any], tmp_path: Path) -> None:
+    browser: Any, demo_site: dict[str, Any], tmp_path: Path
+) -> None:
     email, password = first_admin(demo_site["log"])
     page = browser.new_page(viewport={"width": 1100, "height": 700})
     page.goto(demo_site["base"] + "/")
@@ -51,7 +59,7 @@ def test_msp_admin_logs_in_sees_demo_tenant_and_logs_out(
     page.wait_for_url("**/dashboard")
     assert page.inner_text("#who") == email
     assert "Demo client" in page.inner_text("#tenants")
-    page.click("text=Demo client")
+    page.click("#tenants >> text=Demo client")
     page.wait_for_selector("#tenant-name")
     assert "demo-client.example" in page.inner_text("#domains")
     page.screenshot(path=str(tmp_path / "tenant.png"))

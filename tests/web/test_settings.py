@@ -167,3 +167,16 @@ def test_audit_log_filters_and_scoping(client: FlaskClient) -> None:
     assert "membership.create" in filtered and "tenant.create" not in filtered
     future = client.get("/settings/audit?since=2999-01-01").get_data(True)
     assert "No change matches." in future
+
+
+def test_standard_teams_are_created_for_the_built_in_rules(client: FlaskClient) -> None:
+    tenant = make_tenant()
+    login(client, make_user("tenant_admin", tenant).email)
+    base = f"/tenants/{tenant.id}/settings/notifications"
+    page = client.get(base).get_data(True)
+    assert "Create the standard teams" in page
+    client.post(f"{base}/standard-teams", data={"csrf_token": csrf_token(client, base)})
+    page = client.get(base).get_data(True)
+    assert "Create the standard teams" not in page
+    for name in ("sysadmins", "security", "network", "service_desk"):
+        assert f"({name})</span></h3>" in page, name

@@ -7,9 +7,9 @@
     var target = document.querySelector(button.getAttribute("data-copy"));
     if (!target || !navigator.clipboard) { return; }
     navigator.clipboard.writeText(target.textContent.trim()).then(function () {
-      var label = button.textContent;
+      var label = button.innerHTML;
       button.textContent = "Copied";
-      setTimeout(function () { button.textContent = label; }, 1500);
+      setTimeout(function () { button.innerHTML = label; }, 1500);
     }, function () { /* the text stays selectable by hand */ });
   }
 
