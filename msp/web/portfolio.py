@@ -386,9 +386,7 @@ def _filter_choices(principal: Principal) -> tuple[list[str], list[tuple[int, st
     staff = [
         (user_id, email)
         for user_id, email in db.session.execute(
-            select(User.id, User.email)
-            .where(User.msp_role == "msp_staff")
-            .order_by(User.email)
+            select(User.id, User.email).where(User.msp_role == "msp_staff").order_by(User.email)
         )
     ]
     return plans, staff
