@@ -38,10 +38,9 @@ def endpoint_url(endpoint: str, **values: Any) -> str | None:
 
 def _nav_items(principal: Principal) -> list[tuple[str, str, dict[str, Any]]]:
     if principal.is_msp and view_as_tenant() is None:
-        items: list[tuple[str, str, dict[str, Any]]] = [
-            ("Portfolio", "web.dashboard", {}),
-            ("Add a client", "web.onboard_tenant", {}),
-        ]
+        items: list[tuple[str, str, dict[str, Any]]] = [("Portfolio", "web.dashboard", {})]
+        if principal.all_tenants:  # only staff who reach every client create clients
+            items.append(("Add a client", "web.onboard_tenant", {}))
     else:
         items = [("Overview", "web.dashboard", {})]
     items += [("Reports", "web.reports", {}), ("Settings", "web.settings", {})]

@@ -177,6 +177,8 @@ def test_restricted_staff_see_only_assigned_clients(client: FlaskClient) -> None
     login(client, staff.email)
     page = client.get("/dashboard").get_data(True)
     assert "Assigned Ltd" in page and "Elsewhere Ltd" not in page
+    assert "Add a client" not in page, "restricted staff cannot create clients"
+    assert client.get("/onboard").status_code == 403
     assert client.get(f"/tenants/{theirs.id}").status_code == 404
 
 
@@ -236,3 +238,14 @@ def test_navigation_names_only_registered_pages(app: Flask, client: FlaskClient)
     assert "Portfolio" in nav
     for endpoint, label in (("web.reports", "Reports"), ("web.account", "Account")):
         assert (label in nav) == (endpoint in app.view_functions)
+
+
+def test_every_sort_and_filter_renders(client: FlaskClient) -> None:
+    _client_with_data("Sorted Co", utcnow().date())
+    login(client, make_user("msp_admin").email)
+    for sort in ("name", "domains", "pass_rate", "unknown", "problems", "last_report"):
+        for direction in ("asc", "desc"):
+            response = client.get(f"/dashboard?sort={sort}&dir={direction}&stage=not+evaluated")
+            assert response.status_code == 200 and "Sorted Co" in response.get_data(True)
+    odd = client.get("/dashboard?sort=drop+table&page=-1&per_page=9999999&staff=x&stage=zzz")
+    assert odd.status_code == 200
