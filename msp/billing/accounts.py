@@ -62,6 +62,19 @@ def replaces_current(account: BillingAccount, snap: SubscriptionSnapshot) -> boo
     return snap.status not in ENDED_STATUSES or account.status in ENDED_STATUSES
 
 
+def _is_news(account: BillingAccount, snap: SubscriptionSnapshot, at: datetime) -> bool:
+    """Whether an event of ``at`` about ``snap`` is newer than what the account holds: not
+    older, about a subscription that may replace the current one, and not reviving an ended
+    subscription (in Stripe an ended subscription never becomes live again, so such an event
+    can only be older news delivered late, even within the same second)."""
+    if account.subscription_event_at is not None and at < account.subscription_event_at:
+        return False
+    if not replaces_current(account, snap):
+        return False
+    revives = account.status in ENDED_STATUSES and snap.status not in ENDED_STATUSES
+    return not (account.stripe_subscription_id == snap.id and revives)
+
+
 def apply_subscription(
     account: BillingAccount,
     snap: SubscriptionSnapshot,
@@ -74,11 +87,8 @@ def apply_subscription(
     Stripe (subscribe, sync): it is the truth now, and it does not move the event clock, so a
     skewed local clock can never make later webhooks look old.
     """
-    if at is not None:
-        if account.subscription_event_at is not None and at < account.subscription_event_at:
-            return False
-        if not replaces_current(account, snap):
-            return False
+    if at is not None and not _is_news(account, snap, at):
+        return False
     previous = account.status
     account.stripe_subscription_id = snap.id
     account.status = snap.status

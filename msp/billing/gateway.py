@@ -18,6 +18,7 @@ import stripe
 from msp.billing.errors import (
     BillingGatewayError,
     BillingNotConfigured,
+    WebhookMalformed,
     WebhooksDisabled,
     WebhookSignatureInvalid,
 )
@@ -99,6 +100,23 @@ def subscription_from_data(data: Mapping[str, Any]) -> SubscriptionSnapshot:
         current_period_end=_timestamp(period_end),
         cancel_at_period_end=bool(data.get("cancel_at_period_end")),
     )
+
+
+def webhook_event_from_data(data: Mapping[str, Any]) -> WebhookEvent:
+    """The event of a verified webhook body; WebhookMalformed (400) when it is not one."""
+    try:
+        obj = (data.get("data") or {}).get("object") or {}
+        if not isinstance(obj, Mapping) or not isinstance(data["id"], str):
+            raise TypeError("no event id, or data.object is not an object")
+        return WebhookEvent(
+            id=data["id"],
+            type=str(data.get("type", "")),
+            created=_timestamp(data.get("created")) or datetime.now(UTC),
+            livemode=bool(data.get("livemode")),
+            object=dict(obj),
+        )
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
+        raise WebhookMalformed(f"webhook body is not a well-formed Stripe event: {exc}") from exc
 
 
 class StripeGateway:
@@ -186,14 +204,9 @@ class StripeGateway:
             raise WebhookSignatureInvalid(f"webhook signature does not verify: {exc}") from exc
         except ValueError as exc:  # signed, but not a JSON event
             raise WebhookSignatureInvalid("webhook body is not a JSON event") from exc
-        data = event.to_dict()
-        return WebhookEvent(
-            id=str(data["id"]),
-            type=str(data.get("type", "")),
-            created=_timestamp(data.get("created")) or datetime.now(UTC),
-            livemode=bool(data.get("livemode")),
-            object=dict((data.get("data") or {}).get("object") or {}),
-        )
+        except (TypeError, AttributeError, KeyError) as exc:  # JSON, but not an object
+            raise WebhookMalformed("webhook body is not a Stripe event") from exc
+        return webhook_event_from_data(event.to_dict())
 
     def _call(self, request: Any) -> Any:
         client = self.client()

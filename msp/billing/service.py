@@ -309,4 +309,5 @@ def receive_webhook(
     """Verify the raw body against ``Stripe-Signature`` and apply the event once."""
     gateway = gateway or StripeGateway(settings.gateway)
     event = gateway.verify_webhook(payload, signature)
-    return webhooks.handle_event(event, settings.prices)
+    fetch = gateway.retrieve_subscription if gateway.enabled else None
+    return webhooks.handle_event(event, settings.prices, fetch)

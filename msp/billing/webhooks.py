@@ -8,6 +8,7 @@ applied twice.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
@@ -15,7 +16,8 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from msp.billing import accounts
-from msp.billing.gateway import WebhookEvent, subscription_from_data
+from msp.billing.errors import BillingGatewayError, WebhookMalformed
+from msp.billing.gateway import SubscriptionSnapshot, WebhookEvent, subscription_from_data
 from msp.billing.models import BillingAccount, StripeEvent
 from msp.db import utcnow
 from msp.extensions import db
@@ -29,6 +31,8 @@ SUBSCRIPTION_TYPES = frozenset(
 )
 INVOICE_TYPES = frozenset({"invoice.paid", "invoice.payment_failed"})
 HANDLED_TYPES = SUBSCRIPTION_TYPES | INVOICE_TYPES
+
+log = logging.getLogger(__name__)
 
 APPLIED, STALE, UNMATCHED, IGNORED, DUPLICATE = (
     "applied",
@@ -80,14 +84,51 @@ def _outcome(row_id: int, outcome: str, tenant_id: int | None) -> None:
     )
 
 
-def _subscription(event: WebhookEvent, account: BillingAccount, prices: Mapping[str, str]) -> bool:
-    snap = subscription_from_data(event.object)
+# The subscription as Stripe has it now (StripeGateway.retrieve_subscription).
+Fetch = Callable[[str], SubscriptionSnapshot]
+
+
+def _subscription(
+    event: WebhookEvent, account: BillingAccount, prices: Mapping[str, str], fetch: Fetch | None
+) -> bool:
+    snap = _snapshot(event)
     if event.type == "customer.subscription.deleted" and snap.status not in accounts.ENDED_STATUSES:
         snap = replace(snap, status="canceled")
+    if fetch is not None and _same_second(event, account, snap):
+        snap = _current_state(snap, fetch)
     return accounts.apply_subscription(account, snap, prices, event.created)
 
 
-def _invoice(event: WebhookEvent, account: BillingAccount, prices: Mapping[str, str]) -> bool:
+def _current_state(snap: SubscriptionSnapshot, fetch: Fetch) -> SubscriptionSnapshot:
+    """Stripe's ``created`` has one-second resolution and delivery order is not guaranteed:
+    two events of one subscription in the same second cannot be ordered by their content, so
+    the subscription's state as Stripe has it now decides. If Stripe cannot say, the event's
+    own snapshot goes on under the ordering rules (accounts.apply_subscription)."""
+    try:
+        return fetch(snap.id)
+    except BillingGatewayError as exc:
+        log.warning("subscription %s not fetched to order same-second events: %s", snap.id, exc)
+        return snap
+
+
+def _snapshot(event: WebhookEvent) -> SubscriptionSnapshot:
+    try:
+        return subscription_from_data(event.object)
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
+        raise WebhookMalformed(f"event {event.id}: not a well-formed subscription") from exc
+
+
+def _same_second(event: WebhookEvent, account: BillingAccount, snap: SubscriptionSnapshot) -> bool:
+    return (
+        account.subscription_event_at is not None
+        and account.stripe_subscription_id == snap.id
+        and event.created == account.subscription_event_at
+    )
+
+
+def _invoice(
+    event: WebhookEvent, account: BillingAccount, prices: Mapping[str, str], fetch: Fetch | None
+) -> bool:
     return accounts.record_payment(
         account,
         paid=event.type == "invoice.paid",
@@ -96,7 +137,7 @@ def _invoice(event: WebhookEvent, account: BillingAccount, prices: Mapping[str, 
     )
 
 
-Handler = Callable[[WebhookEvent, BillingAccount, Mapping[str, str]], bool]
+Handler = Callable[[WebhookEvent, BillingAccount, Mapping[str, str], Fetch | None], bool]
 
 
 def _handler(event_type: str) -> Handler | None:
@@ -114,8 +155,12 @@ def _customer_of(event: WebhookEvent) -> str:
     return str(customer or "")
 
 
-def handle_event(event: WebhookEvent, prices: Mapping[str, str]) -> WebhookResult:
-    """Apply a verified event once; the caller commits."""
+def handle_event(
+    event: WebhookEvent, prices: Mapping[str, str], fetch: Fetch | None = None
+) -> WebhookResult:
+    """Apply a verified event once; the caller commits. ``fetch`` reads a subscription from
+    Stripe when two of its events tie on time (without it, Stripe's ordering rules decide:
+    an ended subscription never comes back)."""
     row_id = _record(event)
     if row_id is None:
         known = db.session.scalar(
@@ -129,6 +174,6 @@ def handle_event(event: WebhookEvent, prices: Mapping[str, str]) -> WebhookResul
     if account is None:
         _outcome(row_id, UNMATCHED, None)
         return WebhookResult(event.id, event.type, UNMATCHED, None)
-    outcome = APPLIED if handler(event, account, prices) else STALE
+    outcome = APPLIED if handler(event, account, prices, fetch) else STALE
     _outcome(row_id, outcome, account.tenant_id)
     return WebhookResult(event.id, event.type, outcome, account.tenant_id)

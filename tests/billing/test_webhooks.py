@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -15,6 +16,7 @@ from msp.events import Event
 from msp.extensions import db
 from msp.tenancy.models import Tenant
 from tests.billing.stripe_events import event, invoice, subscription
+from tests.billing.stripe_standin import StripeStandin
 from tests.factories import make_domain, make_tenant
 
 
@@ -288,3 +290,86 @@ def test_without_a_webhook_secret_the_endpoint_does_not_exist(
     assert r.mimetype == "application/problem+json"
     with bare.app_context():
         db.engine.dispose()
+
+
+def _in_stripe(standin: StripeStandin, sub_id: str, status: str) -> None:
+    """What the stand-in answers for ``GET /v1/subscriptions/{sub_id}``."""
+    standin.state.subscriptions[sub_id] = subscription(sub_id, "cus_acme", status=status)
+
+
+def test_deleted_then_updated_in_the_same_second_stays_canceled(
+    post_webhook: Any, stripe_standin: StripeStandin
+) -> None:
+    """Stripe delivers out of order and `created` has one-second resolution: an "updated"
+    that comes after the "deleted" of the same second must not revive the subscription."""
+    tenant = _customer()
+    now = int(time.time())
+    post_webhook(
+        event("customer.subscription.created", subscription("sub_1", "cus_acme"), created=now - 5)
+    )
+    _in_stripe(stripe_standin, "sub_1", "canceled")
+    deleted = subscription("sub_1", "cus_acme", status="canceled")
+    updated = subscription("sub_1", "cus_acme", status="active")
+    post_webhook(event("customer.subscription.deleted", deleted, created=now))
+    post_webhook(event("customer.subscription.updated", updated, created=now))
+    assert _account(tenant).status == "canceled"
+
+
+def test_same_second_events_are_ordered_by_the_subscription_as_fetched(
+    post_webhook: Any, stripe_standin: StripeStandin
+) -> None:
+    tenant = _customer()
+    now = int(time.time())
+    _in_stripe(stripe_standin, "sub_1", "past_due")
+    for status in ("past_due", "active"):  # delivered in the wrong order, same second
+        post_webhook(
+            event(
+                "customer.subscription.updated",
+                subscription("sub_1", "cus_acme", status=status),
+                created=now,
+            )
+        )
+    assert _account(tenant).status == "past_due"
+    fetched = [r for r in stripe_standin.state.requests if r.path == "/v1/subscriptions/sub_1"]
+    assert len(fetched) == 1  # only the tie asked Stripe
+
+
+def test_without_stripe_an_ended_subscription_is_never_revived(post_webhook: Any) -> None:
+    """The ordering rule when Stripe cannot be asked (the stand-in knows no sub_1 here)."""
+    tenant = _customer()
+    now = int(time.time())
+    deleted = subscription("sub_1", "cus_acme", status="canceled")
+    post_webhook(event("customer.subscription.deleted", deleted, created=now))
+    late = post_webhook(
+        event(
+            "customer.subscription.updated",
+            subscription("sub_1", "cus_acme", status="active"),
+            created=now,
+        )
+    )
+    assert late.status_code == 200 and late.get_json()["outcome"] == "stale"
+    assert _account(tenant).status == "canceled"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"[1, 2]",
+        b'"an event"',
+        json.dumps({"id": 5, "type": "invoice.paid", "data": {"object": {}}}).encode(),
+        json.dumps({"id": "evt_x", "type": "invoice.paid", "data": {"object": "x"}}).encode(),
+        json.dumps({"id": "evt_x", "created": "soon", "data": {"object": {}}}).encode(),
+        event("customer.subscription.updated", {"customer": "cus_acme", "status": "active"}),
+        event("customer.subscription.updated", {"id": "sub_1", "customer": "cus_acme", "items": 3}),
+    ],
+)
+def test_a_signed_but_malformed_event_is_a_400_and_writes_nothing(
+    post_webhook: Any, body: bytes
+) -> None:
+    tenant = _customer()
+    before = db.session.scalar(select(func.count()).select_from(StripeEvent))
+    r = post_webhook(body)
+    assert r.status_code == 400, r.get_data(as_text=True)
+    assert r.mimetype == "application/problem+json"
+    assert db.session.scalar(select(func.count()).select_from(StripeEvent)) == before
+    assert _account(tenant).status == "none"
