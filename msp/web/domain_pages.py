@@ -213,6 +213,12 @@ def schedule_change(domain_id: int, change_id: int) -> Response:
     return _back(domain, "#plan")
 
 
+def _suggested_record(domain: Domain) -> str:
+    """The next stage's record (else this stage's) to start the what-if from."""
+    view = domain_read.read_plan(domain).view
+    return str(view.get("next_record") or view.get("record") or "v=DMARC1; p=reject")
+
+
 @bp.get("/domains/<int:domain_id>/what-if")
 def what_if(domain_id: int) -> Any:
     """The what-if simulator: a record and a number of days in, per-sender outcomes out."""
@@ -220,13 +226,7 @@ def what_if(domain_id: int) -> Any:
     if principal is None:
         return redirect(url_for("web.login"))
     domain = get_scoped(Domain, domain_id)
-    plan = domain_read.read_plan(domain)
-    record = (
-        request.args.get("record")
-        or plan.view.get("next_record")
-        or plan.view.get("record")
-        or "v=DMARC1; p=reject"
-    )
+    record = request.args.get("record") or _suggested_record(domain)
     days = request.args.get("days", 30, type=int) or 30
     result, error = None, None
     if "record" in request.args:

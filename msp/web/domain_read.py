@@ -1,11 +1,12 @@
 """The domain page's read model: everything one domain page shows, gathered through the areas'
 services and read-only queries, without writing anything.
 
-The policy plan is read inside a SAVEPOINT that is always rolled back: ``plan_view`` may create
-the plan or adopt a published stage, and a GET must never write (the daily evaluation and the
-domain's creation are where plans are made). The senders are one capped page ("and N more"),
-and the facts shown beside each sender (networks, DKIM and SPF domains, trend) are read for
-that page's senders only, so a domain with 120,000 source IPs still renders a small page.
+The policy plan is read inside a SAVEPOINT that is always rolled back: ``plan_view`` promises
+to write nothing (it previews a missing plan), and the savepoint makes that a guarantee of this
+page whatever the engine does later, since a GET must never write. The senders are one page
+paged in SQL ("and N more"), and the facts shown beside each sender (networks, DKIM and SPF
+domains, trend) are read for that page's senders only, so a domain with 120,000 source IPs
+still renders a small page.
 """
 
 from __future__ import annotations
@@ -157,12 +158,13 @@ def read_plan(domain: Domain) -> PlanData:
 
 
 def _keys_filter(keys: list[str], ip_column: Any) -> Any:
-    """Rows of the given sender keys (``ip:`` keys by address, named ones by the IP facts)."""
+    """Rows of the given sender keys: narrowed by address (``ip:`` keys) or by the IP facts'
+    name (named keys), then exact on the key rule (an IP the enrichment saw keeps its name)."""
     ips = [k.removeprefix("ip:") for k in keys if k.startswith("ip:")]
     named = [k for k in keys if not k.startswith("ip:")]
-    return or_(
-        and_(IpInfo.sender_key.is_(None), ip_column.in_(ips or [""])),
-        IpInfo.sender_key.in_(named or [""]),
+    return and_(
+        or_(ip_column.in_(ips or [""]), IpInfo.sender_key.in_(named or [""])),
+        sender_key(ip_column).in_(keys or [""]),
     )
 
 

@@ -100,6 +100,18 @@ def world(db_session: Any, dns_options: CheckOptions) -> World:
             complete=True,
         )
     )
+    # an address the enrichment looked up but could not name: its key stays ip:<address>
+    db.session.add(
+        IpInfo(
+            ip="192.0.2.10",
+            sender_key="ip:192.0.2.10",
+            sender_name="192.0.2.10",
+            asn=64500,
+            as_name="EXAMPLE-NET",
+            country="nl",
+            complete=True,
+        )
+    )
     db.session.flush()
     ingest_month(domain)
     for d in (domain, parked):

@@ -61,6 +61,24 @@ def test_fixes_use_the_tenant_report_address_and_the_senders_seen(
     assert "?all" not in spf.group(1)
 
 
+def test_each_sender_shows_network_authentication_domains_and_trend(
+    client: FlaskClient, world: World
+) -> None:
+    login(client, world.admin)
+    page = _page(client, world)
+    newsletter = _row(page, "sendgrid.net")
+    assert "SendGrid" in newsletter and "AS11377 SENDGRID" in newsletter and "US" in newsletter
+    assert "1 address" in newsletter and "SPF domain: bounce.mailer.example" in newsletter
+    assert "To align:" in newsletter and "d=acme-web.test" in newsletter
+    workspace = _row(page, "ip:192.0.2.10")
+    assert "AS64500 EXAMPLE-NET" in workspace and "NL" in workspace
+    assert "DKIM: acme-web.test (google, passes)" in workspace
+    assert "SPF domain: acme-web.test" in workspace and "To align:" not in workspace
+    assert re.search(r"<small>(steady|up \d+%|down \d+%)</small>", workspace)
+    crm = _row(page, "ip:203.0.113.30")
+    assert "new in this period" in crm
+
+
 def test_a_parked_domain_is_told_only_the_parked_records(client: FlaskClient, world: World) -> None:
     login(client, world.admin)
     page = html.unescape(client.get(f"/domains/{world.parked.id}").get_data(True))
