@@ -1,5 +1,6 @@
-"""Report jobs: parse a stored file, enrich a report, route after a new domain, poll mailboxes,
-and the sweeps that re-enqueue stalled work. Jobs take ids and call one service each.
+"""Report jobs: parse stored files (one job, for a range of ids), enrich reports, route after
+a new domain, poll mailboxes, and the sweeps that re-enqueue stalled work. Jobs take ids and
+call one service each.
 """
 
 from __future__ import annotations
@@ -15,13 +16,6 @@ from msp.queues import REPORTS, enqueue
 from msp.reports import enrichment, mailboxes, service
 from msp.reports.models import FailureReportRow, Report
 from workers.runtime import CronEntry, job
-
-
-@job
-def parse_raw(raw_id: int) -> dict[str, object]:
-    """Parse one stored raw file (ingest, dedupe, route, roll up)."""
-    outcomes = service.process_raw(raw_id)
-    return {"raw_id": raw_id, "statuses": [o.status for o in outcomes]}
 
 
 @job

@@ -15,21 +15,27 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, BinaryIO
 
 from lxml import etree
 
+from msp.reports.aggregate_xml import (
+    ALLOWED_NAMESPACES,
+    DMARC_TAGS,
+    HEAD_BYTES,
+    RECOVER_MAX_BYTES,
+    XS_SCHEMA,
+    Header,
+    PolicyPublished,
+    Stats,
+    build_header,
+    check_head,
+    document_parser,
+    iterparse,
+    local_name,
+    text_of,
+)
 from msp.reports.records import AggregateError, DkimResult, Names, Record, SpfResult, convert
-
-RFC9990_NS = "urn:ietf:params:xml:ns:dmarc-2.0"
-ALLOWED_NAMESPACES = frozenset({"", RFC9990_NS, "http://dmarc.org/dmarc-xml/0.1"})
-RECOVER_MAX_BYTES = 32 * 1024 * 1024
-_TAGS = ("{*}report_metadata", "{*}policy_published", "{*}record", "{*}version")
-_DOCTYPE = re.compile(rb"<!(DOCTYPE|ENTITY)", re.IGNORECASE)
-_XS_SCHEMA = re.compile(rb"</?xs:schema[^<>]*>")
-_HEAD_BYTES = 4096
 
 __all__ = [
     "AggregateError",
@@ -43,178 +49,6 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class PolicyPublished:
-    domain: str
-    adkim: str
-    aspf: str
-    p: str
-    sp: str | None
-    np: str | None
-    pct: int | None
-    fo: str | None
-    testing: str | None
-    discovery_method: str | None
-
-
-@dataclass(frozen=True)
-class Header:
-    """Report metadata and the published policy: everything before the records."""
-
-    org_name: str
-    email: str | None
-    report_id: str
-    begin: datetime
-    end: datetime
-    extra_contact_info: str | None
-    generator: str | None
-    errors: tuple[str, ...]
-    version: str | None
-    namespace: str
-    policy: PolicyPublished
-
-
-@dataclass(frozen=True)
-class Stats:
-    """What the parse skipped, filled in while records stream."""
-
-    skipped: int
-    first_skip_reason: str | None
-
-
-def _local(tag: object) -> str:
-    return str(tag).rpartition("}")[2]
-
-
-def _children(elem: Any) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for child in elem:
-        if isinstance(child.tag, str):
-            out.setdefault(_local(child.tag), child)
-    return out
-
-
-def _all(elem: Any, name: str) -> list[Any]:
-    return [c for c in elem if isinstance(c.tag, str) and _local(c.tag) == name]
-
-
-def _text(elem: Any | None) -> str | None:
-    if elem is None or elem.text is None:
-        return None
-    value = elem.text.strip()
-    return value or None
-
-
-def _lower(elem: Any | None) -> str | None:
-    value = _text(elem)
-    return value.lower() if value else None
-
-
-def _timestamp(elem: Any | None, what: str) -> datetime:
-    raw = _text(elem)
-    if raw is None:
-        raise AggregateError(f"missing date_range {what}")
-    try:
-        return datetime.fromtimestamp(int(raw.split(".")[0]), tz=UTC)
-    except (ValueError, OverflowError, OSError) as exc:
-        raise AggregateError(f"invalid date_range {what}: {raw[:40]!r}") from exc
-
-
-def _header(meta: Any, policy: Any, version: str | None, namespace: str) -> Header:
-    fields = _children(meta)
-    email = _text(fields.get("email"))
-    org_name = _text(fields.get("org_name")) or (email.rpartition("@")[2] if email else None)
-    if not org_name:
-        raise AggregateError("missing org_name")
-    report_id = (_text(fields.get("report_id")) or "").strip("<>").strip()
-    if not report_id:
-        raise AggregateError("missing report_id")
-    date_range = _children(fields["date_range"]) if "date_range" in fields else {}
-    begin = _timestamp(date_range.get("begin"), "begin")
-    end = _timestamp(date_range.get("end"), "end")
-    if end < begin:
-        raise AggregateError("date_range ends before it begins")
-    return Header(
-        org_name=org_name,
-        email=email,
-        report_id=report_id,
-        begin=begin,
-        end=end,
-        extra_contact_info=_text(fields.get("extra_contact_info")),
-        generator=_text(fields.get("generator")),
-        errors=tuple(t for t in (_text(e) for e in _all(meta, "error")) if t),
-        version=version,
-        namespace=namespace,
-        policy=_policy(policy),
-    )
-
-
-def _int_or_none(elem: Any | None) -> int | None:
-    raw = _text(elem)
-    try:
-        return int(raw) if raw is not None else None
-    except ValueError:
-        return None
-
-
-def _policy(policy: Any) -> PolicyPublished:
-    if policy is None:
-        raise AggregateError("missing policy_published")
-    f = _children(policy)
-    domain = _lower(f.get("domain"))
-    if not domain:
-        raise AggregateError("missing policy_published domain")
-    p = _lower(f.get("p")) or "none"
-    return PolicyPublished(
-        domain=domain.rstrip("."),
-        adkim=_lower(f.get("adkim")) or "r",
-        aspf=_lower(f.get("aspf")) or "r",
-        p=p,
-        sp=_lower(f.get("sp")) or p,
-        np=_lower(f.get("np")),
-        pct=_int_or_none(f.get("pct")),
-        fo=_text(f.get("fo")),
-        testing=_lower(f.get("testing")),
-        discovery_method=_lower(f.get("discovery_method")),
-    )
-
-
-def _check_head(head: bytes) -> None:
-    if _DOCTYPE.search(head):
-        raise AggregateError("DOCTYPE or ENTITY declarations are not allowed")
-
-
-def _iterparse(source: Any, recover: bool = False) -> Any:
-    return etree.iterparse(
-        source,
-        events=("end",),
-        tag=_TAGS,
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        dtd_validation=False,
-        huge_tree=False,
-        recover=recover,
-        remove_blank_text=True,
-        remove_comments=True,
-        remove_pis=True,
-    )
-
-
-def _document_parser() -> Any:
-    # One per call: lxml parsers must not be shared between threads.
-    return etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        dtd_validation=False,
-        huge_tree=False,
-        remove_blank_text=True,
-        remove_comments=True,
-        remove_pis=True,
-    )
-
-
 def parse_document(data: bytes) -> tuple[Header, list[Record], Stats] | None:
     """A small report read in one go (lxml builds its tree in C, faster than streaming).
 
@@ -222,18 +56,18 @@ def parse_document(data: bytes) -> tuple[Header, list[Record], Stats] | None:
     well-formed or has DMARC elements nested in others, so that the streaming parser (and its
     recovery mode) deals with it.
     """
-    _check_head(data[:_HEAD_BYTES])
-    if b"xs:schema" in data[:_HEAD_BYTES]:
-        data = _XS_SCHEMA.sub(b"", data)
+    check_head(data[:HEAD_BYTES])
+    if b"xs:schema" in data[:HEAD_BYTES]:
+        data = XS_SCHEMA.sub(b"", data)
     try:
-        root = etree.fromstring(data, _document_parser())
+        root = etree.fromstring(data, document_parser())
     except etree.XMLSyntaxError:
         return None
     names = Names()
     parts = _HeaderParts()
     records: list[Record] = []
     skipped, first_skip = 0, None
-    for elem in root.iter(*_TAGS):
+    for elem in root.iter(*DMARC_TAGS):
         if elem.getparent() is not root:
             return None  # a DMARC element nested in another: the streaming parser's order rules
         name = parts.meet(elem, names[elem.tag])
@@ -269,12 +103,12 @@ class _HeaderParts:
         elif name == "policy_published":
             self.policy = self.policy if self.policy is not None else elem
         elif name == "version":
-            self.version = _text(elem)
+            self.version = text_of(elem)
 
     def header(self) -> Header:
         if self.meta is None:
             raise AggregateError("not a DMARC aggregate report: no report_metadata")
-        return _header(self.meta, self.policy, self.version, self.namespace or "")
+        return build_header(self.meta, self.policy, self.version, self.namespace or "")
 
 
 def _skip_reason(exc: Exception) -> str:
@@ -307,8 +141,8 @@ class AggregateParser:
     def _start(self, recover: bool) -> None:
         self.close()
         stream: Any = self._opener()
-        head = stream.read(_HEAD_BYTES)
-        _check_head(head)
+        head = stream.read(HEAD_BYTES)
+        check_head(head)
         if recover or b"xs:schema" in head:
             data = head + stream.read(RECOVER_MAX_BYTES + 1)
             stream.close()
@@ -317,11 +151,11 @@ class AggregateParser:
             if recover:
                 data = data.decode("utf-8", errors="ignore").encode("utf-8")
                 data = re.sub(rb"^<\?xml[^>]*\?>", b'<?xml version="1.0"?>', data)
-            stream = io.BytesIO(_XS_SCHEMA.sub(b"", data))
+            stream = io.BytesIO(XS_SCHEMA.sub(b"", data))
         else:
             stream = _Prefixed(head, stream)
         self._stream = stream
-        self._events = iter(_iterparse(stream, recover=recover))
+        self._events = iter(iterparse(stream, recover=recover))
         self._recovering = recover
 
     def close(self) -> None:
@@ -354,7 +188,7 @@ class AggregateParser:
         self._start(recover)
         parts = _HeaderParts()
         while (elem := self._next()) is not None:
-            name = parts.meet(elem, _local(elem.tag))
+            name = parts.meet(elem, local_name(elem.tag))
             if name == "record":
                 self._pending = elem
                 break
@@ -398,7 +232,7 @@ class AggregateParser:
     def _valid_records(self) -> Iterator[Record]:
         elem, self._pending = self._pending, None
         while elem is not None:
-            if _local(elem.tag) == "record":
+            if local_name(elem.tag) == "record":
                 record = self._convert(elem)
                 if record is not None:
                     yield record

@@ -19,10 +19,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from msp.extensions import db
-from msp.reports import bulk, ingest, sink
+from msp.reports import bulk, sink
 from msp.reports.aggregate import AggregateParser, Header, Record, parse_document
-from msp.reports.ingest import Context, Outcome
 from msp.reports.models import Report
+from msp.reports.pipeline import Context, Outcome, dialect, dialect_insert, report_fields
 from msp.reports.routing import Route, route_many
 
 SMALL_BYTES = 2 * 1024 * 1024
@@ -158,14 +158,14 @@ def _claim(items: list[tuple[Deferred, Route]]) -> dict[tuple[str, str, str], in
                 "policy_domain": domain,
                 "created_at": now,
                 "enriched": False,
-                **ingest.report_fields(item.header, item.ctx.raw_id),
+                **report_fields(item.header, item.ctx.raw_id),
                 "records": len(item.records),
                 "messages": sum(r.count for r in item.records),
             }
         )
     if not rows:
         return {}
-    if ingest.dialect() == "postgresql":
+    if dialect() == "postgresql":
         columns = list(rows[0])
         policy = columns.index("policy")
         found = bulk.copy_upsert(
@@ -185,7 +185,7 @@ def _claim(items: list[tuple[Deferred, Route]]) -> dict[tuple[str, str, str], in
     claimed: dict[tuple[str, str, str], int] = {}
     for start in range(0, len(rows), _SQLITE_ROWS):
         stmt = (
-            ingest.dialect_insert(table)
+            dialect_insert(table)
             .values(rows[start : start + _SQLITE_ROWS])
             .on_conflict_do_nothing(index_elements=list(_KEY))
             .returning(table.c.id, *(table.c[k] for k in _KEY))
@@ -196,7 +196,7 @@ def _claim(items: list[tuple[Deferred, Route]]) -> dict[tuple[str, str, str], in
 
 
 def _write(items: list[tuple[Deferred, Route, int]]) -> None:
-    pg = ingest.dialect() == "postgresql"
+    pg = dialect() == "postgresql"
     writer = bulk.InlineWriter(bulk.connection() if pg else None)
     out = sink.RecordSink(writer, postgresql=pg)
     for item, where, report_pk in items:

@@ -19,8 +19,8 @@ from sqlalchemy import case, func, or_, select, update
 from msp.events import emit_event
 from msp.extensions import db
 from msp.reports import bulk, parsing, reverse_dns
-from msp.reports.ingest import dialect_insert, fewer_gc_passes
 from msp.reports.models import IpInfo, Report, ReportRecord, Sender
+from msp.reports.pipeline import dialect_insert, fewer_gc_passes
 from msp.reports.rollup import day_span
 from msp.reports.senders import SenderIdentifier, SenderIdentity
 

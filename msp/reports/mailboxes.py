@@ -26,6 +26,8 @@ from msp.netguard import Guard
 from msp.queues import REPORTS, enqueue
 from msp.reports import imap
 from msp.reports.models import RawReport, ReportMailbox
+from msp.reports.origin import Origin
+from msp.reports.service import receive
 
 EDITABLE = ("name", "host", "port", "tls", "username", "folder", "archive_folder", "enabled")
 MAX_BACKOFF = timedelta(hours=6)
@@ -138,8 +140,6 @@ def _failed(
 
 def poll(mailbox_id: int, *, now: datetime | None = None) -> PollResult:
     """Fetch, store and enqueue one batch of a mailbox; archive comes after the commit."""
-    from msp.reports.service import receive
-
     now = now or datetime.now(UTC)
     cfg = current_app.config
     mailbox = db.session.get(ReportMailbox, mailbox_id)
@@ -165,13 +165,13 @@ def poll(mailbox_id: int, *, now: datetime | None = None) -> PollResult:
             continue
         if _already_stored(mailbox.id, message.data):
             continue
-        receive(
-            message.data,
-            source="imap",
+        origin = Origin(
+            "imap",
             filename=f"imap-{mailbox.id}-{message.uid}.eml",
             mailbox_id=mailbox.id,
             mailbox_uid=message.uid,
         )
+        receive(message.data, origin)
         stored += 1
     if uids:
         enqueue(

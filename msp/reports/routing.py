@@ -47,13 +47,17 @@ def candidate_names(name: str) -> list[str]:
 
 
 def owning_domains(names: Iterable[str]) -> dict[str, Owner | None]:
-    """The domain owning each name: itself or its nearest parent (one query per 500 names)."""
+    """The domain owning each name: itself or its nearest parent (one query per 500 names).
+
+    Only verified domains own reports: a domain a tenant added without showing control yet
+    leaves its reports unrouted, and they are routed when it is verified.
+    """
     wanted = {name: candidate_names(name) for name in set(names)}
     every = sorted({c for candidates in wanted.values() for c in candidates})
     found: dict[str, Owner] = {}
     for start in range(0, len(every), 500):
         stmt = select(Domain.id, Domain.tenant_id, Domain.name).where(
-            bulk.one_of(Domain.name, every[start : start + 500])
+            bulk.one_of(Domain.name, every[start : start + 500]), Domain.verified_at.is_not(None)
         )
         found.update(
             {name: Owner(id_, tenant_id, name) for id_, tenant_id, name in db.session.execute(stmt)}

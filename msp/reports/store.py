@@ -18,6 +18,7 @@ from typing import Protocol
 from msp.extensions import db
 from msp.reports.formats import MAGIC_GZIP, MAGIC_ZIP
 from msp.reports.models import RawReport
+from msp.reports.origin import Origin
 
 
 class ObjectStore(Protocol):
@@ -73,26 +74,22 @@ def _encode(data: bytes) -> tuple[str, bytes]:
 
 def store_raw(
     data: bytes,
+    origin: Origin,
     *,
-    source: str,
-    filename: str = "",
-    recipient: str | None = None,
-    tenant_id: int | None = None,
-    mailbox_id: int | None = None,
-    mailbox_uid: str | None = None,
     object_store: ObjectStore | None = None,
     flush: bool = True,
 ) -> RawReport:
     """Keep one received file as a ``pending`` raw report (flushed unless told otherwise)."""
     digest = hashlib.sha256(data).hexdigest()
     codec, stored = _encode(data)
+    recipient = origin.recipient
     raw = RawReport(
-        tenant_id=tenant_id,
-        source=source,
-        filename=filename[:255],
+        tenant_id=origin.tenant_id,
+        source=origin.source,
+        filename=origin.filename[:255],
         recipient=(recipient or None) and recipient[:320].lower(),
-        mailbox_id=mailbox_id,
-        mailbox_uid=mailbox_uid,
+        mailbox_id=origin.mailbox_id,
+        mailbox_uid=origin.mailbox_uid,
         sha256=digest,
         size=len(data),
         codec=codec,

@@ -13,9 +13,9 @@ from datetime import UTC, date, datetime, timedelta
 
 from msp.extensions import db
 from msp.reports import rollup
-from msp.reports.ingest import Context, Outcome, claim_report, cut, not_routed, route_for
 from msp.reports.models import FailureReportRow, TlsResult
 from msp.reports.parsing import FailureReport, TlsReport
+from msp.reports.pipeline import Context, Outcome, claim_report, cut, not_routed, route_for
 from msp.reports.routing import Route
 from msp.tenancy.models import Tenant
 

@@ -6,12 +6,8 @@ import io
 
 import pytest
 
-from msp.reports.aggregate import (
-    RECOVER_MAX_BYTES,
-    RFC9990_NS,
-    AggregateError,
-    AggregateParser,
-)
+from msp.reports.aggregate import AggregateError, AggregateParser
+from msp.reports.aggregate_xml import RECOVER_MAX_BYTES, RFC9990_NS
 from tests.reports import hostile
 
 

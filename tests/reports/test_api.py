@@ -118,6 +118,12 @@ def test_unrouted_report_is_routed_when_its_domain_is_added(
     assert response.status_code == 201
     run_jobs()
     raw = db.session.scalars(select(RawReport)).one()
+    assert raw.status == "unrouted", "a tenant's domain gets reports once control is shown"
+    domain_id = response.get_json()["id"]
+    vouched = client.post(f"/api/v1/domains/{domain_id}/mark-verified", headers=staff.headers)
+    assert vouched.status_code == 200
+    run_jobs()
+    db.session.refresh(raw)
     assert (raw.status, raw.tenant_id) == ("ingested", tenant.id)
     assert client.get("/api/v1/reports/unrouted", headers=staff.headers).get_json() == []
 

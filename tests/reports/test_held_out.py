@@ -44,7 +44,7 @@ def boom_member(monkeypatch: pytest.MonkeyPatch) -> bytes:
     archive = zip_of({"boom.xml": report_xml(domain="held.example", report_id="boom")})
     real_open = zipfile.ZipFile.open
 
-    def open_member(self: zipfile.ZipFile, name: Any, mode: str = "r", **kwargs: Any) -> Any:
+    def open_member(self: zipfile.ZipFile, name: Any, mode: Any = "r", **kwargs: Any) -> Any:
         if mode == "r" and getattr(name, "filename", name) == "boom.xml":
             raise RuntimeError("library bug")
         return real_open(self, name, mode, **kwargs)

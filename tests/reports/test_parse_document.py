@@ -22,7 +22,7 @@ from lxml import etree
 from msp.reports import formats
 from msp.reports.aggregate import AggregateError, AggregateParser, parse_document
 from msp.reports.batch import Batch
-from msp.reports.ingest import Context
+from msp.reports.pipeline import Context
 from tests.reports.corpus import GENERATORS, corpus_files, rel
 from tests.reports.hostile import BILLION_LAUGHS, GOOD_XML, WRONG_NAMESPACE, XXE, report_xml
 

@@ -91,13 +91,25 @@ def test_route_many_decides_what_route_decides_for_each_name(
 
 
 def test_a_subdomain_goes_to_its_nearest_managed_parent(world: dict[str, Any]) -> None:
-    sub = make_domain(world["b"], "mail.alpha.example")  # another tenant manages the subdomain
+    # another tenant manages the subdomain (MSP staff allowed it)
+    sub = make_domain(world["b"], "mail.alpha.example", allow_nested=True)
     many = route_many(["x.mail.alpha.example", "mail.alpha.example", "other.alpha.example"])
     assert many["x.mail.alpha.example"].domain_id == sub.id
     assert many["mail.alpha.example"].tenant_id == world["b"].id
     assert many["other.alpha.example"].domain_id == world["alpha"].id
     for name, where in many.items():
         assert route(name) == where
+
+
+def test_a_domain_not_verified_yet_owns_no_reports(world: dict[str, Any]) -> None:
+    sub = make_domain(world["b"], "new.alpha.example", allow_nested=True)
+    sub.verified_at = None  # as a tenant's own user adds it, before control is shown
+    db.session.flush()
+    where = route("x.new.alpha.example")
+    assert (where.status, where.domain_id) == ("routed", world["alpha"].id)
+    world["alpha"].verified_at = None
+    db.session.flush()
+    assert route("x.new.alpha.example").status == "unrouted"
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 
 from msp.domains.service import remove_domain
 from msp.extensions import db
-from msp.reports import batch, bulk, ingest, service, sink
+from msp.reports import batch, bulk, pipeline, service, sink
 from msp.reports.aggregate import AggregateParser
 from msp.reports.models import DkimSelectorSeen, Report, ReportDaily, ReportRecord
 from msp.reports.rollup import report_days
@@ -284,8 +284,8 @@ def no_trace(domain_id: int) -> None:
 def claim(domain: Any, report_id: str) -> tuple[int, sink.Target]:
     """A report row claimed as ingest_aggregate claims it, and where its records go."""
     header = AggregateParser(lambda: io.BytesIO(big_report(domain.name, 1))).header
-    fields = ingest.report_fields(header, 0) | {"raw_id": None}
-    pk = ingest.claim_report(
+    fields = pipeline.report_fields(header, 0) | {"raw_id": None}
+    pk = pipeline.claim_report(
         "aggregate", "receiver.test", report_id, domain.name, route(domain.name), **fields
     )
     assert pk is not None
@@ -559,12 +559,12 @@ def test_gc_relaxation_nested_in_threads_restores_the_thresholds() -> None:
     release = threading.Event()
 
     def other_thread() -> None:
-        with ingest.fewer_gc_passes():
+        with pipeline.fewer_gc_passes():
             inside.set()
             release.wait(5)
 
     thread = threading.Thread(target=other_thread)
-    with ingest.fewer_gc_passes():
+    with pipeline.fewer_gc_passes():
         thread.start()
         assert inside.wait(5)
         assert gc.get_threshold()[0] >= 50_000
