@@ -89,7 +89,9 @@ def event_message(facts: EventFacts, base_url: str) -> Message:
     where = facts.domain_name or facts.tenant_name
     subject = f"[{facts.severity.upper()}] {_title(facts.kind)}: {where}"
     summary = _summary(facts.kind, facts.payload)
-    link = f"{base_url.rstrip('/')}/tenants/{facts.tenant_id}"
+    base = base_url.rstrip("/")
+    link = f"{base}/tenants/{facts.tenant_id}"
+    domain_link = f"{base}/domains/{facts.domain_id}" if facts.domain_id else link
     lines = [
         f"{_title(facts.kind)} for {where} ({facts.tenant_name}).",
         *([summary] if summary else []),
@@ -101,7 +103,13 @@ def event_message(facts: EventFacts, base_url: str) -> Message:
         "",
         f"Open the tenant: {link}",
     ]
-    data = {"type": "event", "event": {**asdict(facts), "at": facts.at.isoformat()}}
+    data = {
+        "type": "event",
+        "event": {**asdict(facts), "at": facts.at.isoformat()},
+        "title": _title(facts.kind),
+        "summary": summary,
+        "link": domain_link,
+    }
     return Message(subject=subject[:300], text="\n".join(lines) + "\n", data=data)
 
 

@@ -134,10 +134,17 @@ class NotifySettings:
     encryption_key: str | None = None
     secret_key: str = ""
     brand: Brand = Brand()
+    outbound_allow: tuple[str, ...] = ()  # MSP_OUTBOUND_ALLOW (msp.netguard): CIDRs
 
     @property
     def max_attempts(self) -> int:
         return len(self.retry_seconds) + 1
+
+
+def _cidrs(raw: Any) -> tuple[str, ...]:
+    if not raw:
+        return ()
+    return tuple(str(v) for v in (raw.split(",") if isinstance(raw, str) else raw))
 
 
 def notify_settings(config: Mapping[str, Any]) -> NotifySettings:
@@ -168,5 +175,6 @@ def notify_settings(config: Mapping[str, Any]) -> NotifySettings:
         base_url=str(get("BASE_URL", defaults.base_url)),
         encryption_key=config.get("MSP_ENCRYPTION_KEY") or None,
         secret_key=str(config.get("SECRET_KEY") or ""),
+        outbound_allow=_cidrs(config.get("MSP_OUTBOUND_ALLOW")),
         brand=brand_of(config),
     )

@@ -3,6 +3,7 @@ records webhook POSTs and answers with a scripted sequence of status codes."""
 
 from __future__ import annotations
 
+import json
 import socket
 import ssl
 import threading
@@ -114,6 +115,120 @@ def webhook_server(
         server.socket = tls_context.wrap_socket(server.socket, server_side=True)
         scheme = "https"
     hook.url = f"{scheme}://{host}:{server.server_address[1]}{path}"
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
+    thread.start()
+    try:
+        yield hook
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+SLACK_PATH = "/services/T000/B000/XXXX"
+TEAMS_PATH = "/workflows/abc/triggers/manual/paths/invoke"
+ADAPTIVE = "application/vnd.microsoft.card.adaptive"
+
+
+def slack_problem(path: str, payload: Any) -> tuple[int, str] | None:
+    """What Slack answers to a payload it refuses (its documented errors), None if fine."""
+    if path != SLACK_PATH:
+        return 404, "no_service"
+    if not isinstance(payload, dict) or not (payload.get("text") or payload.get("blocks")):
+        return 400, "invalid_payload"
+    blocks = payload.get("blocks", [])
+    if not isinstance(blocks, list) or len(blocks) > 50:
+        return 400, "invalid_blocks"
+    for block in blocks:
+        if not isinstance(block, dict) or not block.get("type"):
+            return 400, "invalid_blocks"
+        text = block.get("text")
+        if block["type"] == "header" and (
+            text.get("type") != "plain_text" or not 0 < len(text.get("text", "")) <= 150
+        ):
+            return 400, "invalid_blocks"
+        if block["type"] == "section" and len(text.get("text", "")) > 3000:
+            return 400, "invalid_blocks"
+        for element in block.get("elements", []):
+            if element.get("type") == "button" and not element.get("url", "").startswith("http"):
+                return 400, "invalid_blocks"
+    return None
+
+
+def teams_problem(path: str, payload: Any) -> str | None:
+    """Why a Teams Workflows trigger refuses a payload (None: accepted)."""
+    if path != TEAMS_PATH:
+        return "unknown workflow"
+    if not isinstance(payload, dict) or payload.get("type") != "message":
+        return "type must be message"
+    attachments = payload.get("attachments")
+    if not isinstance(attachments, list) or not attachments:
+        return "no attachments"
+    for attachment in attachments:
+        content = attachment.get("content") or {}
+        if attachment.get("contentType") != ADAPTIVE:
+            return f"contentType {attachment.get('contentType')!r}"
+        if content.get("type") != "AdaptiveCard" or not content.get("$schema"):
+            return "content is not an AdaptiveCard with a $schema"
+        if content.get("version") not in {"1.0", "1.1", "1.2", "1.3", "1.4", "1.5"}:
+            return f"version {content.get('version')!r}"
+        if not isinstance(content.get("body"), list) or not content["body"]:
+            return "body must be a non-empty list"
+        if any(not isinstance(e, dict) or not e.get("type") for e in content["body"]):
+            return "every body element needs a type"
+    return None
+
+
+@dataclass
+class ChatHook:
+    """A Slack or Teams stand-in: validates payload shapes, records what it accepted."""
+
+    kind: str
+    url: str = ""
+    received: list[dict[str, Any]] = field(default_factory=list)
+    refused: list[tuple[int, str]] = field(default_factory=list)
+
+
+def _chat_handler(hook: ChatHook) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            raw = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            try:
+                payload = json.loads(raw)
+            except ValueError:
+                payload = None
+            status, body = self._judge(payload)
+            if status >= 300:
+                hook.refused.append((status, body))
+            else:
+                hook.received.append(payload)
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body.encode())
+
+        def _judge(self, payload: Any) -> tuple[int, str]:
+            if hook.kind == "slack":
+                problem = slack_problem(self.path, payload)
+                return problem if problem else (200, "ok")
+            reason = teams_problem(self.path, payload)
+            return (400, reason) if reason else (202, "")
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    return Handler
+
+
+@contextmanager
+def chat_server(kind: str) -> Iterator[ChatHook]:
+    """A Slack (``kind="slack"``) or Teams (``"teams"``) receiver on 127.0.0.1."""
+    hook = ChatHook(kind)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _chat_handler(hook))
+    path = SLACK_PATH if kind == "slack" else TEAMS_PATH
+    hook.url = f"http://127.0.0.1:{server.server_address[1]}{path}"
     thread = threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
     )

@@ -44,7 +44,7 @@ def _settings(**changes: object) -> NotifySettings:
 
 def test_registry_declares_each_channel_and_its_secret_fields() -> None:
     channels = registry()
-    assert set(channels) == {"email", "webhook"}
+    assert set(channels) == {"email", "webhook", "slack", "teams"}
     assert channels["webhook"].secret_fields == {"secret"}
     assert channels["email"].secret_fields == frozenset()
     with pytest.raises(UnknownChannel):
@@ -162,11 +162,29 @@ def test_webhook_refuses_non_public_targets_by_default(url: str) -> None:
     assert failure.value.permanent
 
 
-def test_webhook_connects_to_the_addresses_it_checked() -> None:
-    requests = webhook.pinned_requests("https://localhost:8443/p?q=1", allow_private=True)
-    assert {r.url for r in requests} <= {"https://127.0.0.1:8443/p?q=1", "https://[::1]:8443/p?q=1"}
-    assert requests and all(r.headers == {"Host": "localhost:8443"} for r in requests)
-    assert all(r.extensions == {"sni_hostname": "localhost"} for r in requests)
+def test_webhook_connects_to_the_address_the_guard_checked(
+    hooks: Callable[[], Hook], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The name is resolved once, by the guard; the POST goes to that address with the name in
+    Host (a DNS answer changing between check and connect cannot redirect it)."""
+    from msp.netguard import Guard
+    from msp.notifications.channels import http
+
+    hook = hooks()
+    port = hook.url.split(":")[2].split("/")[0]
+    lookups: list[str] = []
+
+    def resolver(host: str, port: int) -> list[str]:
+        lookups.append(host)
+        return ["127.0.0.1"]
+
+    monkeypatch.setattr(http, "guard_of", lambda s: Guard(allow_private=True, resolver=resolver))
+    target = Target(
+        config={"url": f"http://hooks.tenant.test:{port}/hook"}, secrets={"secret": SECRET}
+    )
+    assert webhook.send(MESSAGE, target, _settings()) == "HTTP 200"
+    [(headers, _)] = hook.received
+    assert headers["host"] == f"hooks.tenant.test:{port}" and lookups == ["hooks.tenant.test"]
 
 
 @pytest.mark.parametrize(
@@ -243,7 +261,9 @@ def test_webhook_over_https_pins_the_address_and_still_verifies_the_name(
     authority = trustme.CA()
     client_context = ssl.create_default_context()
     authority.configure_trust(client_context)
-    monkeypatch.setattr(webhook, "_tls_context", lambda: client_context)
+    from msp.notifications.channels import http
+
+    monkeypatch.setattr(http, "_tls_context", lambda: client_context)
     for name, ok in (("localhost", True), ("elsewhere.example", False)):
         server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         authority.issue_cert(name).configure_cert(server_context)

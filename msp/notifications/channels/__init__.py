@@ -13,7 +13,12 @@ from typing import Any
 
 from msp.notifications.settings import NotifySettings
 
-CHANNEL_MODULES = ("msp.notifications.channels.email", "msp.notifications.channels.webhook")
+CHANNEL_MODULES = (
+    "msp.notifications.channels.email",
+    "msp.notifications.channels.webhook",
+    "msp.notifications.channels.slack",
+    "msp.notifications.channels.teams",
+)
 
 
 class DeliveryError(Exception):
