@@ -18,9 +18,10 @@ PURGE_CRON = "23 3 * * *"  # daily, 03:23 UTC: before the evaluations add the da
 
 
 @job
-def evaluate_domain(domain_id: int) -> str:
-    """Evaluate one domain today (skipped if already done today)."""
-    result = service.evaluate_domain(domain_id)
+def evaluate_domain(domain_id: int, force: bool = False) -> str:
+    """Evaluate one domain now: the daily sweep's is skipped if already done today; ``force``
+    (after a DNS check, or asked by hand) evaluates again."""
+    result = service.evaluate_domain(domain_id, force=force)
     return "skipped" if result is None else result.action.value
 
 

@@ -15,6 +15,7 @@ from msp.api.schemas.policy import (
     PolicyPlanSchema,
     PolicyReadinessSchema,
     PolicyRejectSchema,
+    PolicyRollbackSchema,
     PolicyScheduleSchema,
     PolicySettingsSchema,
     PolicySimulateInSchema,
@@ -40,6 +41,30 @@ class Plan(MethodView):
         return service.plan_view(get_scoped(Domain, domain_id)).as_dict()
 
 
+@blp.route("/domains/<int:domain_id>/evaluate")
+class Evaluate(MethodView):
+    @require_auth
+    @blp.response(200, PolicyPlanSchema)
+    def post(self, domain_id: int) -> Any:
+        """Run the domain's evaluation now (propose, withdraw or roll back); the new plan."""
+        domain = get_scoped(Domain, domain_id)
+        require_manage(domain.tenant_id)
+        service.evaluate_domain(domain.id, force=True)
+        return service.plan_view(domain).as_dict()
+
+
+@blp.route("/domains/<int:domain_id>/rollback")
+class Rollback(MethodView):
+    @require_auth
+    @blp.arguments(PolicyRollbackSchema)
+    @blp.response(201, PolicyChangeSchema)
+    def post(self, data: dict[str, Any], domain_id: int) -> Any:
+        """Propose a rollback by hand, with a reason (kept in the timeline and the audit)."""
+        domain = get_scoped(Domain, domain_id)
+        require_manage(domain.tenant_id)
+        return service.propose_rollback(domain, data["reason"])
+
+
 @blp.route("/domains/<int:domain_id>/simulate")
 class Simulate(MethodView):
     @require_auth
@@ -48,7 +73,7 @@ class Simulate(MethodView):
     def post(self, data: dict[str, Any], domain_id: int) -> Any:
         """What-if: the last N days of reports replayed under a proposed record."""
         domain = get_scoped(Domain, domain_id)
-        return service.simulate_domain(domain, data["record"], data["days"])
+        return service.simulate_domain(domain, data["record"], data.get("days"))
 
 
 @blp.route("/domains/<int:domain_id>/escalations")

@@ -27,7 +27,7 @@ from msp.dns.settings import checker_options
 from msp.domains.models import Domain
 from msp.errors import NotFound
 from msp.extensions import db
-from msp.queues import CHECKS, enqueue
+from msp.queues import CHECKS, DEFAULT, enqueue
 from msp.tenancy.models import Tenant
 
 
@@ -176,7 +176,22 @@ def record_run(domain: Domain, result: DomainResult, now: datetime) -> PostureRu
     tracking.sync_findings(run, result, findings, now)
     schedule_next(domain, now)
     db.session.flush()
+    ask_for_evaluation(domain.id)
     return run
+
+
+def ask_for_evaluation(domain_id: int) -> None:
+    """Every stored check is followed by the policy engine's evaluation of the domain, so a
+    new domain has a plan after its first check (the sweep checks it within minutes) and a
+    change in DNS is judged at once, not at the next daily sweep. By job name: the DNS area
+    does not import the policy area (which reads it)."""
+    enqueue(
+        "workers.policy.evaluate_domain",
+        queue=DEFAULT,
+        job_id=f"policy-evaluate-after-check-{domain_id}",
+        domain_id=domain_id,
+        force=True,
+    )
 
 
 def _id_not_changed(drifts: list[RecordDrift]) -> Finding | None:

@@ -25,7 +25,7 @@ from msp.policy.models import PolicyChange, PolicyPlan
 from msp.policy.records import records_for_stage
 from msp.policy.stages import StageError, check_transition
 from msp.policy.views import evaluation_view, records_view
-from msp.queues import CHECKS, enqueue
+from msp.queues import CHECKS, DEFAULT, enqueue
 
 OPEN = tuple(s.value for s in OPEN_STATUSES)
 DECIDABLE = (ChangeStatus.PROPOSED.value, ChangeStatus.APPROVED.value, ChangeStatus.SCHEDULED.value)
@@ -130,6 +130,20 @@ def _schedule(change: PolicyChange, at: datetime, now: datetime, *, by: str) -> 
     change.status = ChangeStatus.SCHEDULED.value
     change.scheduled_for = at
     _log(change, "scheduled", f"to be issued at {at.isoformat()}", now, at=at.isoformat(), by=by)
+    _ask_to_issue(change, at, now)
+
+
+def _ask_to_issue(change: PolicyChange, at: datetime, now: datetime) -> None:
+    """The issuing job, enqueued for the scheduled time (at once when the window is open), so
+    an approval is issued in the same minute, not at the next 15-minute sweep (which remains
+    the safety net)."""
+    enqueue(
+        "workers.policy.advance_change",
+        queue=DEFAULT,
+        job_id=f"policy-issue-{change.id}-{int(at.timestamp())}",
+        at=at if at > now else None,
+        change_id=change.id,
+    )
 
 
 def reject(change: PolicyChange, now: datetime, *, by: str, note: str | None) -> PolicyChange:
@@ -208,11 +222,18 @@ def _publish(change: PolicyChange, facts: DomainFacts, now: datetime) -> str:
 
 
 def _ask_for_dns_check(domain_id: int, now: datetime) -> None:
-    """Have the DNS checker look again an hour after issuing."""
+    """Verification follows publication: a DNS check right away (an automatic publisher may
+    already have written the record) and another an hour later (a person publishing by hand)."""
     enqueue(
         "workers.dns.check_domain",
         queue=CHECKS,
         job_id=check_job_id(domain_id),
+        domain_id=domain_id,
+    )
+    enqueue(
+        "workers.dns.check_domain",
+        queue=CHECKS,
+        job_id=f"{check_job_id(domain_id)}-verify-{int(now.timestamp())}",
         at=now + timedelta(hours=1),
         domain_id=domain_id,
     )

@@ -28,11 +28,12 @@ from msp.policy.loader import (
     evidence_window,
     forwarded_rows,
     load_facts,
+    with_forwarding,
 )
 from msp.policy.models import PolicyChange, PolicyPlan, PolicyTimelineEntry
 from msp.policy.records import infer_stage
 from msp.policy.simulate import SimulationInputError, parse_proposal, simulate
-from msp.policy.stages import Stage
+from msp.policy.stages import Stage, rollback_target
 from msp.policy.views import evaluation_view, simulation_view
 from msp.tenancy.models import Tenant
 
@@ -67,35 +68,70 @@ def _tenant(domain: Domain) -> Tenant:
     return tenant
 
 
-def ensure_plan(domain: Domain, source: EvidenceSource, now: datetime) -> PolicyPlan:
-    """The domain's plan. A plan without a record adopts the stage of a record found published
-    (a domain joining at ``p=reject`` must never be proposed ``p=none``)."""
-    plan = db.session.scalar(
+def _stored_plan(domain: Domain) -> PolicyPlan | None:
+    return db.session.scalar(
         select(PolicyPlan).where(
             PolicyPlan.tenant_id == domain.tenant_id, PolicyPlan.domain_id == domain.id
         )
     )
+
+
+def ensure_plan(domain: Domain, source: EvidenceSource, now: datetime) -> PolicyPlan:
+    """The domain's plan, created if needed. A plan without a record adopts the stage of a
+    record found published (a domain joining at ``p=reject`` must never be proposed
+    ``p=none``)."""
+    plan = _stored_plan(domain)
     if plan is None:
-        plan = PolicyPlan(
-            tenant_id=domain.tenant_id,
-            domain_id=domain.id,
-            stage=Stage.NONE.value,
-            stage_since=now,
-            readiness=0,
-            last_evaluation={},
-        )
+        plan = _new_plan(domain, now)
         db.session.add(plan)
         db.session.flush()
     if plan.stage == Stage.NONE.value:
-        _adopt(domain, plan, source, now)
+        stage = _adoptable(domain, source)
+        if stage is not None:
+            _adopt(domain, plan, stage, source, now)
     return plan
 
 
-def _adopt(domain: Domain, plan: PolicyPlan, source: EvidenceSource, now: datetime) -> None:
+def _new_plan(domain: Domain, now: datetime) -> PolicyPlan:
+    return PolicyPlan(
+        tenant_id=domain.tenant_id,
+        domain_id=domain.id,
+        stage=Stage.NONE.value,
+        stage_since=now,
+        readiness=0,
+        last_evaluation={},
+    )
+
+
+def peek_plan(domain: Domain, source: EvidenceSource, now: datetime) -> PolicyPlan:
+    """The plan as :func:`ensure_plan` would make it, without writing anything: a GET never
+    writes. A missing or adoptable plan is a transient object, never added to the session."""
+    plan = _stored_plan(domain)
+    if plan is not None and plan.stage != Stage.NONE.value:
+        return plan
+    stage = _adoptable(domain, source)
+    if plan is not None and stage is None:
+        return plan
+    preview = _new_plan(domain, now)
+    if plan is not None:
+        preview.stage_since, preview.readiness = plan.stage_since, plan.readiness
+    if stage is not None:
+        preview.stage = stage.value
+    return preview
+
+
+def _adoptable(domain: Domain, source: EvidenceSource) -> Stage | None:
     posture = source.posture(domain.id)
     stage = infer_stage(posture.dmarc_tags if posture else None)
     if stage is Stage.NONE or changes.open_change(domain) is not None:
-        return
+        return None
+    return stage
+
+
+def _adopt(
+    domain: Domain, plan: PolicyPlan, stage: Stage, source: EvidenceSource, now: datetime
+) -> None:
+    posture = source.posture(domain.id)
     plan.stage, plan.stage_since = stage.value, now
     timeline.record(
         tenant_id=domain.tenant_id,
@@ -109,18 +145,19 @@ def _adopt(domain: Domain, plan: PolicyPlan, source: EvidenceSource, now: dateti
 
 
 def _facts(
-    domain: Domain, now: datetime, source: EvidenceSource | None = None
+    domain: Domain, now: datetime, source: EvidenceSource | None = None, *, read_only: bool = False
 ) -> tuple[PolicyPlan, PolicyChange | None, DomainFacts]:
     source = source or evidence_source()
-    plan = ensure_plan(domain, source, now)
+    plan = peek_plan(domain, source, now) if read_only else ensure_plan(domain, source, now)
     change = changes.open_change(domain)
     return plan, change, load_facts(domain, _tenant(domain), plan, change, now, source)
 
 
 def plan_view(domain: Domain, now: datetime | None = None) -> PlanView:
-    """The engine's verdict now, without acting on it (``msp plan``, ``GET .../plan``)."""
+    """The engine's verdict now, without acting on it or writing anything (``msp plan``,
+    ``GET .../plan``, the pages, the digest)."""
     now = now or utcnow()
-    plan, change, facts = _facts(domain, now)
+    plan, change, facts = _facts(domain, now, read_only=True)
     return PlanView(domain, plan, evaluate(facts, now), change, now)
 
 
@@ -152,7 +189,19 @@ def evaluate_domain(
     plan, _, facts = _facts(domain, now, source)
     result = evaluate(facts, now)
     view = evaluation_view(result)
+    # a forced evaluation (after each DNS check) writes the timeline only when something
+    # changed; the first of the day always does
+    noteworthy = last is None or last.date() != now.date() or view != plan.last_evaluation
     plan.readiness, plan.last_evaluated_at, plan.last_evaluation = result.readiness, now, view
+    if noteworthy:
+        _record_evaluation(domain, plan, result, view, now)
+    _act(domain, facts, result, now)
+    return result
+
+
+def _record_evaluation(
+    domain: Domain, plan: PolicyPlan, result: Evaluation, view: dict[str, Any], now: datetime
+) -> None:
     timeline.record(
         tenant_id=domain.tenant_id,
         domain_id=domain.id,
@@ -172,8 +221,6 @@ def evaluate_domain(
             evidence={"drift": view["drift"]},
             at=now,
         )
-    _act(domain, facts, result, now)
-    return result
 
 
 def propose(domain: Domain, now: datetime | None = None) -> PolicyChange:
@@ -206,6 +253,57 @@ def _change_facts(change: PolicyChange, now: datetime) -> tuple[PolicyPlan, Doma
         raise NotFound(f"domain {change.domain_id} not found")
     plan, _, facts = _facts(domain, now)
     return plan, facts
+
+
+def propose_rollback(domain: Domain, reason: str, now: datetime | None = None) -> PolicyChange:
+    """A rollback proposed by hand, with a reason: one step back as the engine would take
+    (the highest stage whose failing mail is delivered under RFC 7489 and RFC 9989 alike)."""
+    now = now or utcnow()
+    if not reason.strip():
+        raise ValidationFailed("say why", errors={"reason": ["required"]})
+    _, _, facts = _facts(domain, now)
+    back = rollback_target(facts.stage, legacy_pct_ramp=facts.settings.legacy_pct_ramp)
+    if back is None:
+        raise Conflict(f"{domain.name} is at {facts.stage.value}: there is nothing to roll back")
+    by = timeline.actor_label()
+    result = replace(
+        evaluate(facts, now),
+        action=Action.ROLLBACK,
+        target=back,
+        auto=False,
+        reasons=(f"rollback proposed by {by}: {reason.strip()}",),
+    )
+    change = changes.open_for(domain, facts, result, now, by=by)
+    audit(
+        "policy.rollback",
+        "policy_change",
+        change.id,
+        tenant_id=domain.tenant_id,
+        changes={"to_stage": change.to_stage, "reason": reason.strip()},
+    )
+    return change
+
+
+def sender_list(domain: Domain, days: int | None = None) -> list[dict[str, Any]]:
+    """The domain's senders in the window (the gates' by default), as the plan sees them."""
+    now = utcnow()
+    days = days or domain_settings(_tenant(domain), domain).window_days
+    since, until = evidence_window(now, days)
+    source = evidence_source()
+    signs = source.forwarding(domain.id, since, until)
+    return [
+        {
+            "key": s.key,
+            "name": s.name,
+            "status": s.status.value,
+            "forwarded": s.forwarded,
+            "messages": s.messages,
+            "pass_share": round(s.pass_share, 4),
+            "first_seen": s.first_seen.isoformat(),
+            "last_seen": s.last_seen.isoformat(),
+        }
+        for s in with_forwarding(source.senders(domain.id, since, until), signs)
+    ]
 
 
 def approve(change: PolicyChange, now: datetime | None = None) -> PolicyChange:

@@ -13,6 +13,7 @@ from msp.db import utcnow
 from msp.extensions import db
 from msp.policy import service
 from msp.policy.facts import SenderStatus
+from msp.policy.models import PolicyChange, PolicyPlan
 from msp.policy.simulate import DailyRow
 from msp.policy.stages import Stage
 from tests.factories import make_domain, make_tenant, token_caller
@@ -227,3 +228,32 @@ def test_anonymous_requests_with_a_bad_body_get_401_not_field_errors(
         method = client.put if url.endswith("policy-settings") else client.post
         response = method(url, json={"record": 5, "days": "x", "at": [], "policy": 1})
         assert response.status_code == 401, (url, response.get_data(as_text=True))
+
+
+def test_evaluate_and_rollback_by_hand_through_the_api(
+    client: FlaskClient, evidence: StaticEvidence
+) -> None:
+    tenant = make_tenant()
+    domain = make_domain(tenant)
+    admin = token_caller("tenant_admin", tenant)
+    viewer = token_caller("tenant_viewer", tenant)
+    url = f"{API}/domains/{domain.id}"
+    assert client.post(f"{url}/evaluate", headers=viewer.headers).status_code == 403
+    body = _ok(client.post(f"{url}/evaluate", headers=admin.headers))
+    assert body["open_change_id"] is not None and body["target"] == "monitor"
+    now = utcnow()
+    make_ready(evidence, domain, Stage.QUARANTINE, now)
+    service.reject(db.session.get(PolicyChange, body["open_change_id"]), "not now")
+    put_at_stage(domain, Stage.QUARANTINE, now - timedelta(days=3), evidence)
+    r = client.post(f"{url}/rollback", json={"reason": "invoices bounce"}, headers=admin.headers)
+    change = _ok(r, 201)
+    assert (change["kind"], change["to_stage"]) == ("rollback", "monitor")
+    assert "invoices bounce" in change["evidence"]["reasons"][0]
+
+
+def test_reading_a_plan_writes_nothing(client: FlaskClient, evidence: StaticEvidence) -> None:
+    tenant = make_tenant()
+    domain = make_domain(tenant)
+    viewer = token_caller("tenant_viewer", tenant)
+    _ok(client.get(f"{API}/domains/{domain.id}/plan", headers=viewer.headers))
+    assert db.session.scalars(select(PolicyPlan)).first() is None

@@ -62,7 +62,10 @@ def test_a_domain_joining_with_a_record_starts_at_the_stage_it_already_has(
     assert result is not None and result.action is Action.HOLD  # not checked yet: no proposal
     evidence.postures[domain.id] = published(domain, Stage.REJECT, WED_0500)
     assert service.plan_view(domain, WED_0500).evaluation.stage is Stage.REJECT
-    assert _timeline(domain.id) == ["evaluated", "adopted"]
+    assert _timeline(domain.id) == ["evaluated"]  # a read shows the adoption, writes nothing
+    service.evaluate_domain(domain.id, WED_0500, force=True)
+    # adopted at reject, and (no report in the window) its rollback watch is blind: drift
+    assert _timeline(domain.id) == ["evaluated", "adopted", "evaluated", "drift"]
     assert "policy.adopted" in _events(domain.id)
 
 

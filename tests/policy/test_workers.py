@@ -17,7 +17,7 @@ from msp.db import utcnow
 from msp.events import Event
 from msp.extensions import db
 from msp.policy import service
-from msp.policy.models import PolicyChange, PolicyTimelineEntry
+from msp.policy.models import PolicyChange, PolicyPlan, PolicyTimelineEntry
 from msp.policy.stages import Stage
 from msp.queues import DEFAULT, enqueue
 from tests.factories import make_domain, make_tenant
@@ -132,3 +132,34 @@ def test_msp_simulate_json_replays_rows(
     assert body["totals"]["approved"] == {"quarantined": 12, "rejected": 0}
     bad = app.test_cli_runner().invoke(simulate, [domain.name, "--record", "p=reject"])
     assert bad.exit_code == 1 and "v=DMARC1" in bad.output
+
+
+def test_an_approval_in_an_open_window_is_issued_by_its_own_job_not_the_sweep(
+    db_session: Any, evidence: StaticEvidence, run_jobs: Callable[..., Any]
+) -> None:
+    domain = make_domain(make_tenant())
+    now = utcnow()
+    make_ready(evidence, domain, Stage.MONITOR, now)
+    put_at_stage(domain, Stage.MONITOR, now - timedelta(days=30), evidence)
+    service.evaluate_domain(domain.id, now)
+    change = db.session.scalars(select(PolicyChange)).one()
+    service.approve(change, now)
+    service.schedule(change, now)  # the window is open now
+    db.session.commit()
+    run_jobs((DEFAULT,))  # no sweep was enqueued: the approval's own job issues it
+    db.session.refresh(change)
+    assert change.status == "published"
+
+
+def test_every_dns_check_is_followed_by_an_evaluation(
+    db_session: Any, evidence: StaticEvidence, run_jobs: Callable[..., Any]
+) -> None:
+    from msp.dns.checker import unknown_result
+    from msp.dns.service import record_run
+
+    domain = make_domain(make_tenant())
+    record_run(domain, unknown_result(domain.name, "test"), utcnow())
+    db.session.commit()
+    run_jobs((DEFAULT,))
+    plan = db.session.scalars(select(PolicyPlan).where(PolicyPlan.domain_id == domain.id)).one()
+    assert plan.last_evaluated_at is not None  # a plan without anyone opening a page

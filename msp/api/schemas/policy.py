@@ -121,6 +121,10 @@ class PolicyRejectSchema(Schema):
     note = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
 
 
+class PolicyRollbackSchema(Schema):
+    reason = fields.String(required=True, validate=validate.Length(min=3, max=2000))
+
+
 class PolicyScheduleSchema(Schema):
     at = fields.AwareDateTime(required=True, metadata={"description": "when to issue (UTC)"})
 
