@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from flask_smorest.pagination import PaginationParameters
@@ -11,10 +12,10 @@ from sqlalchemy import or_, select
 
 from msp.api.pagination import page_of
 from msp.api.schemas.users import IssuedTokenSchema, TokenSchema
-from msp.auth import service
+from msp.auth import mfa, service
 from msp.auth.audit import audit
 from msp.auth.decorators import require_auth
-from msp.auth.models import ApiToken
+from msp.auth.models import ApiToken, User
 from msp.auth.principal import Principal
 from msp.db import utcnow
 from msp.errors import NotFound
@@ -54,6 +55,12 @@ class Tokens(MethodView):
         actor = require_principal()
         if data["tenant_id"] is not None:
             get_scoped(Tenant, data["tenant_id"])  # 404 unless it exists and is reachable
+        mfa.require_for_token(
+            db.session.get(User, actor.user_id) if actor.user_id else None,
+            data.get("mfa_code"),
+            now=utcnow(),
+            config=current_app.config,
+        )
         issued = service.issue_token(
             actor,
             name=data["name"],

@@ -132,6 +132,12 @@ def check_account_backoff(email: str, now: datetime) -> None:
         )
 
 
+def record_login_failure(email: str, ip: str, now: datetime) -> None:
+    """A wrong password or second-factor code: counts for the address and the account."""
+    db.session.add(LoginAttempt(ip=ip, email=email.strip().lower()[:254], at=now))
+    db.session.flush()
+
+
 def authenticate(email: str, password: str, ip: str, limit: int, now: datetime) -> User:
     """The active user with these credentials. A failure counts against ``ip`` (the address
     limit) and against the account (a short back-off), separately: behind a shared proxy
@@ -143,8 +149,7 @@ def authenticate(email: str, password: str, ip: str, limit: int, now: datetime) 
     user = db.session.scalar(select(User).where(User.email == email))
     ok = verify_password(user.password_hash if user else None, password)
     if not ok or user is None or not user.is_active:
-        db.session.add(LoginAttempt(ip=ip, email=email, at=now))
-        db.session.flush()
+        record_login_failure(email, ip, now)
         raise Unauthorized("wrong e-mail or password")
     user.last_login_at = now
     return user

@@ -12,7 +12,7 @@ from flask import current_app, flash, redirect, render_template, request, sessio
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from msp.auth import invites, resets, service, users
+from msp.auth import invites, mfa, resets, service, users
 from msp.auth.audit import audit
 from msp.auth.decorators import require_manage
 from msp.auth.models import TENANT_ROLES, ApiToken, Invitation, Membership, User
@@ -20,11 +20,18 @@ from msp.auth.passwords import verify_password
 from msp.auth.principal import Principal, current_principal
 from msp.auth.request import SESSION_KEY, client_ip, current_session_raw
 from msp.db import utcnow
-from msp.errors import AppError, NotFound, TooManyRequests, Unauthorized
+from msp.errors import AppError, Forbidden, NotFound, TooManyRequests, Unauthorized
 from msp.extensions import csrf, db
 from msp.tenancy.models import Tenant
 from msp.tenancy.scope import get_scoped, require_principal, scoped_select
 from msp.web.blueprint import bp
+
+MFA_PENDING_KEY = "mfa_pending"
+MFA_PENDING_SECONDS = 300
+# What an MSP staff member who must set up a second factor may still open.
+MFA_SETUP_ENDPOINTS = frozenset(
+    {"web.account", "web.logout", "web.login", "web.login_mfa", "web.static"}
+)
 
 
 def _start_session(user: User) -> None:
@@ -57,9 +64,51 @@ def login() -> Any:
             db.session.commit()  # keep the failed attempt for the rate limit
             error, status = exc.detail, exc.status
         else:
+            if mfa.enabled(user):
+                session.clear()
+                session[MFA_PENDING_KEY] = [user.id, int(utcnow().timestamp())]
+                return redirect(url_for("web.login_mfa"))
             _start_session(user)
             return redirect(url_for("web.dashboard"))
     return render_template("login.html", error=error), status
+
+
+def _pending_mfa_user() -> User | None:
+    """The user who gave the right password moments ago and owes the second factor."""
+    pending = session.get(MFA_PENDING_KEY)
+    if not isinstance(pending, list) or len(pending) != 2:
+        return None
+    user_id, at = pending
+    if not isinstance(at, int) or utcnow().timestamp() - at > MFA_PENDING_SECONDS:
+        return None
+    user = db.session.get(User, user_id) if isinstance(user_id, int) else None
+    return user if user is not None and user.is_active else None
+
+
+@bp.route("/login/mfa", methods=["GET", "POST"])
+def login_mfa() -> Any:
+    """The second step of a login: a code from the authenticator app, or a recovery code.
+    Wrong codes count against the account like wrong passwords (the same back-off)."""
+    user = _pending_mfa_user()
+    if user is None:
+        session.pop(MFA_PENDING_KEY, None)
+        return redirect(url_for("web.login"))
+    error, status = None, 200
+    if request.method == "POST":
+        csrf.protect()
+        try:
+            service.check_account_backoff(user.email, utcnow())
+        except TooManyRequests as exc:
+            error, status = exc.detail, exc.status
+        else:
+            key = current_app.config.get("MSP_ENCRYPTION_KEY")
+            if mfa.check(user, request.form.get("code", ""), now=utcnow(), key=key):
+                _start_session(user)
+                return redirect(url_for("web.dashboard"))
+            service.record_login_failure(user.email, client_ip(), utcnow())
+            db.session.commit()
+            error, status = "That code is not right.", 401
+    return render_template("account/mfa_login.html", principal=None, error=error), status
 
 
 @bp.post("/logout")
@@ -69,6 +118,19 @@ def logout() -> Response:
     if raw:
         service.close_session(raw, utcnow())
     return redirect(url_for("web.login"))
+
+
+@bp.before_request
+def require_mfa_enrolment() -> Response | None:
+    """MSP staff who must use a second factor set it up before anything else."""
+    signed_in = _signed_in_user()
+    if signed_in is None or request.endpoint in MFA_SETUP_ENDPOINTS:
+        return None
+    _principal, user = signed_in
+    if mfa.required(user, current_app.config) and not mfa.enabled(user):
+        flash("Set up a second factor (an authenticator app) to continue.", "error")
+        return redirect(url_for("web.account", _anchor="mfa"))
+    return None
 
 
 # --- forgotten password ----------------------------------------------------------------------
@@ -162,38 +224,75 @@ def account() -> Any:
     if signed_in is None:
         return redirect(url_for("web.login"))
     principal, user = signed_in
+    shown: dict[str, Any] = {}
     error = None
     if request.method == "POST":
         csrf.protect()
-        error = _account_change(principal, user, request.form.get("action", ""))
-        if error is None:
+        action = request.form.get("action", "")
+        try:
+            if action.startswith("mfa_"):
+                shown = _mfa_change(user, action)
+            else:
+                _account_change(principal, user, action)
+        except AppError as exc:
+            error = exc.detail
+        if error is None and not shown:
             return redirect(url_for("web.account"))
-    return render_template("account/account.html", principal=principal, user=user, error=error), (
-        422 if error else 200
-    )
+    if user.totp_secret is not None and not mfa.enabled(user) and "enrolment" not in shown:
+        shown["enrolment"] = mfa.enrolment_of(user, key=_key())
+    return render_template(
+        "account/account.html",
+        principal=principal,
+        user=user,
+        error=error,
+        mfa_enabled=mfa.enabled(user),
+        mfa_required=mfa.required(user, current_app.config),
+        **shown,
+    ), (422 if error else 200)
 
 
-def _account_change(principal: Principal, user: User, action: str) -> str | None:
-    """Apply one form of the account page; an error message, or None when done."""
+def _key() -> str | None:
+    return current_app.config.get("MSP_ENCRYPTION_KEY")
+
+
+def _account_change(principal: Principal, user: User, action: str) -> None:
+    """Apply the profile or password form of the account page (AppError when refused)."""
     form = request.form
     if action == "profile":
         users.update_user(principal, user, {"name": form.get("name", "")[:200]})
         flash("Your name is saved.", "ok")
-        return None
+        return
     if action != "password":
-        return "Unknown action."
+        raise NotFound("unknown action")
     if not verify_password(user.password_hash, form.get("current", "")):
-        return "Your current password is not right."
+        raise Unauthorized("Your current password is not right.")
     if form.get("password", "") != form.get("confirm", ""):
-        return "The two new passwords differ."
-    try:
-        ended = users.set_password(
-            user, form.get("password", ""), keep_session_raw=current_session_raw()
-        )
-    except AppError as exc:
-        return exc.detail
+        raise Unauthorized("The two new passwords differ.")
+    ended = users.set_password(
+        user, form.get("password", ""), keep_session_raw=current_session_raw()
+    )
     flash(f"Your password is changed; {ended} other session(s) ended.", "ok")
-    return None
+
+
+def _mfa_change(user: User, action: str) -> dict[str, Any]:
+    """The second-factor forms: start, confirm (recovery codes shown once), new recovery
+    codes or turning it off (both need a current code). What the page shows next."""
+    code = request.form.get("code", "")
+    if action == "mfa_begin":
+        return {"enrolment": mfa.begin(user, key=_key())}
+    if action == "mfa_confirm":
+        return {"recovery_codes": mfa.confirm(user, code, now=utcnow(), key=_key())}
+    if not mfa.check(user, code, now=utcnow(), key=_key()):
+        raise Unauthorized("That code is not right.")
+    if action == "mfa_codes":
+        return {"recovery_codes": mfa.regenerate_recovery_codes(user)}
+    if action == "mfa_disable":
+        if mfa.required(user, current_app.config):
+            raise Forbidden("MSP staff must keep a second factor")
+        mfa.disable(user)
+        flash("The second factor is turned off.", "ok")
+        return {}
+    raise NotFound("unknown action")
 
 
 # --- API tokens ------------------------------------------------------------------------------
@@ -221,6 +320,7 @@ def tokens() -> Any:
     return render_template(
         "account/tokens.html",
         principal=principal,
+        needs_code=mfa.enabled(_user),
         tokens=_own_tokens(principal),
         tenants=tenants,
         secret=secret,
@@ -248,6 +348,12 @@ def _token_change(principal: Principal) -> str | None:
     tenant_id = _int(form.get("tenant_id")) or None
     if tenant_id is not None:
         get_scoped(Tenant, tenant_id)
+    mfa.require_for_token(
+        db.session.get(User, principal.user_id) if principal.user_id else None,
+        form.get("code"),
+        now=utcnow(),
+        config=current_app.config,
+    )
     issued = service.issue_token(
         principal,
         name=form.get("name", "").strip()[:100] or "token",

@@ -14,6 +14,7 @@ PUBLIC_ENDPOINTS = {
     "api-docs.openapi_json",  # the OpenAPI document
     "billing.StripeWebhook",  # the Stripe signature over the raw body
     "users.AcceptInvitation",  # the one-time token in the body is the credential
+    "notifications.DigestUnsubscribe",  # the signed token in the e-mailed link
 }
 PARAM_RE = re.compile(r"<(?:(\w+):)?(\w+)>")
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}

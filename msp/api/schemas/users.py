@@ -42,6 +42,11 @@ class TokenSchema(Schema):
     tenant_id = IdField(allow_none=True, load_default=None)
     role = fields.String(required=True, validate=validate.OneOf((*MSP_ROLES, *TENANT_ROLES)))
     expires_in_days = fields.Integer(load_only=True, load_default=90)
+    mfa_code = fields.String(
+        load_only=True,
+        validate=validate.Length(max=32),
+        metadata={"description": "a current second-factor code, if the creator has one"},
+    )
     prefix = fields.String(dump_only=True)
     expires_at = fields.DateTime(dump_only=True)
     revoked_at = fields.DateTime(dump_only=True, allow_none=True)
