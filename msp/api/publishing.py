@@ -15,6 +15,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from msp.api.schemas.publishing import (
+    DelegationSchema,
     DomainProviderSchema,
     ProviderSchema,
     ProviderTestQuerySchema,
@@ -153,3 +154,12 @@ class Publish(MethodView):
         """Write the issued change now (``dry_run``: only show what would be written)."""
         domain = _managed_domain(domain_id)
         return service.dry_run(domain) if data["dry_run"] else service.publish_domain(domain)
+
+
+@blp.route("/domains/<int:domain_id>/delegation")
+class Delegation(MethodView):
+    @require_auth
+    @blp.response(200, DelegationSchema)
+    def get(self, domain_id: int) -> Any:
+        """The CNAMEs a client publishes once to hand its records to the MSP's hosted zone."""
+        return service.delegation(get_scoped(Domain, domain_id))

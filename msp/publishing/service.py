@@ -57,8 +57,9 @@ class Target:
         """Where ``name`` is written; None when a delegated domain cannot delegate it."""
         if self.delegated_zone is None:
             return name
-        if name == f"_dmarc.{domain}":
-            return f"{domain}._dmarc.{self.delegated_zone}"
+        for label in DELEGATED_LABELS:
+            if name == f"{label}.{domain}":
+                return f"{domain}.{label}.{self.delegated_zone}"
         return None
 
 
@@ -409,3 +410,23 @@ def state(domain: Domain) -> dict[str, Any]:
         "diff": diff,
         "error": error,
     }
+
+
+DELEGATED_LABELS = ("_dmarc", "_smtp._tls", "_mta-sts")
+
+
+def delegation(domain: Domain) -> dict[str, Any]:
+    """What a client publishes once to hand its records to the MSP's hosted zone: one CNAME
+    per record (DMARC, TLS-RPT, the MTA-STS id) and the ``mta-sts`` host this app answers."""
+    cfg = _settings()
+    if not cfg.hosted_zone:
+        raise Conflict("no hosted zone is configured (MSP_HOSTED_ZONE)")
+    cnames = [
+        {
+            "name": f"{label}.{domain.name}",
+            "type": "CNAME",
+            "value": f"{domain.name}.{label}.{cfg.hosted_zone}.",
+        }
+        for label in DELEGATED_LABELS
+    ]
+    return {"domain": domain.name, "hosted_zone": cfg.hosted_zone, "records": cnames}

@@ -76,3 +76,9 @@ class PublishResultSchema(Schema):
     zone = fields.String()
     records = fields.List(fields.Dict())
     hand_edits = fields.List(fields.String())
+
+
+class DelegationSchema(Schema):
+    domain = fields.String()
+    hosted_zone = fields.String()
+    records = fields.List(fields.Dict(keys=fields.String(), values=fields.String()))

@@ -1,0 +1,103 @@
+"""A delegated domain: the client published ``_dmarc CNAME <domain>._dmarc.<hosted zone>``
+once; the publisher writes only into the MSP's hosted zone, and the checker follows the CNAME
+to verify."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import dns.message
+import dns.query
+import pytest
+from flask import Flask
+from sqlalchemy import select
+
+from msp.db import utcnow
+from msp.extensions import db
+from msp.publishing import accounts, service
+from msp.publishing.models import Publication
+from tests.factories import make_domain, make_tenant
+from tests.publishing.conftest import DnsEvidence, check_now
+from tests.publishing.servers import TsigKnot, zone
+from tests.publishing.test_end_to_end import issue, stage_of, txt_at
+
+CLIENT = "client-deleg.test"
+HOSTED = "records.msp.test"
+TARGET = f"{CLIENT}._dmarc.{HOSTED}"
+
+
+@pytest.fixture
+def knot() -> Iterator[TsigKnot]:
+    client = [
+        f"_dmarc CNAME {TARGET}.",
+        '@ TXT "v=spf1 ip4:192.0.2.0/24 -all"',
+        "@ MX 10 mx1",
+        "mx1 A 192.0.2.25",
+    ]
+    server = TsigKnot({CLIENT: zone(CLIENT, client), HOSTED: zone(HOSTED, ['@ TXT "msp"'])})
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def serial(knot: TsigKnot, origin: str) -> int:
+    query = dns.message.make_query(f"{origin}.", "SOA")
+    answer = dns.query.tcp(query, "127.0.0.1", port=knot.port, timeout=2).answer
+    return int(answer[0][0].serial)
+
+
+@pytest.fixture
+def hosted(app: Flask, knot: TsigKnot, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(app.config, "MSP_HOSTED_ZONE", HOSTED)
+    monkeypatch.setitem(app.config, "MSP_HOSTED_PROVIDER_KIND", "rfc2136")
+    monkeypatch.setitem(app.config, "MSP_HOSTED_PROVIDER_OPTIONS", knot.options())
+
+
+def test_onboarding_lists_the_cnames_to_publish(db_session: Any, hosted: None) -> None:
+    domain = make_domain(make_tenant(), CLIENT)
+    records = service.delegation(domain)["records"]
+    assert records[0] == {"name": f"_dmarc.{CLIENT}", "type": "CNAME", "value": f"{TARGET}."}
+    assert [r["name"] for r in records] == [
+        f"_dmarc.{CLIENT}",
+        f"_smtp._tls.{CLIENT}",
+        f"_mta-sts.{CLIENT}",
+    ]
+
+
+def test_a_delegated_domain_is_escalated_by_writing_only_into_the_msp_zone(
+    db_session: Any, knot: TsigKnot, evidence: DnsEvidence, hosted: None
+) -> None:
+    tenant = make_tenant()
+    domain = make_domain(tenant, CLIENT)
+    accounts.set_tenant_mode(tenant, "on_approval")
+    accounts.set_domain_provider(domain, None, delegated=True)
+    db.session.flush()
+    at = utcnow()
+    check_now(knot.nameserver, domain.id, at - timedelta(minutes=5))
+    change = issue(domain.id, at)
+    assert service.publish_change(change.id, at) == "written"
+    assert txt_at(knot, TARGET) == {change.records[0]["value"]}
+    assert (serial(knot, CLIENT), serial(knot, HOSTED)) == (1, 2)  # one update, in ours
+    publication = db.session.scalars(select(Publication)).one()
+    assert (publication.zone, publication.provider) == (HOSTED, f"hosted:{HOSTED}")
+    assert publication.records[0]["written_at"] == TARGET
+    check_now(knot.nameserver, domain.id, at + timedelta(minutes=1))
+    from msp.policy import service as policy
+
+    assert policy.advance_change(change.id, at + timedelta(minutes=2)) == "verified"
+    assert stage_of(domain.id) == "monitor"
+
+
+def test_the_api_shows_the_onboarding_cnames(client: Any, hosted: None) -> None:
+    from tests.factories import token_caller
+
+    tenant = make_tenant()
+    domain = make_domain(tenant, CLIENT)
+    viewer = token_caller("tenant_viewer", tenant)
+    answer = client.get(f"/api/v1/domains/{domain.id}/delegation", headers=viewer.headers)
+    assert answer.status_code == 200
+    assert answer.get_json()["records"][0]["value"] == f"{TARGET}."
