@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from msp.errors import ValidationFailed
-from msp.hooks import tenant_setting_errors
+from msp.hooks import tenant_setting_errors, tenant_setting_validators
 
 FAILURE_REPORTS_REDACTED = "failure_reports_redacted"
 FAILURE_REPORT_RETENTION_DAYS = "failure_report_retention_days"
@@ -53,6 +53,19 @@ def _policy(value: Any) -> str | dict[str, str] | None:
     return tenant_setting_errors(POLICY, value) or None
 
 
+def _area_check(key: str) -> Callable[[Any], str | dict[str, str] | None] | None:
+    """A key another area declares in msp/areas.py (``tenant_settings``): an object it checks."""
+    if key not in tenant_setting_validators():
+        return None
+
+    def check(value: Any) -> str | dict[str, str] | None:
+        if not isinstance(value, Mapping):
+            return "must be an object"
+        return tenant_setting_errors(key, value) or None
+
+    return check
+
+
 CHECKS: dict[str, Callable[[Any], str | dict[str, str] | None]] = {
     FAILURE_REPORTS_REDACTED: _boolean,
     FAILURE_REPORT_RETENTION_DAYS: _retention,
@@ -65,9 +78,10 @@ def settings_errors(raw: Mapping[str, Any]) -> dict[str, Any]:
     """Problems with a tenant settings object, keyed by setting name (empty when valid)."""
     errors: dict[str, Any] = {}
     for key, value in raw.items():
-        check = CHECKS.get(key)
+        check = CHECKS.get(key) or _area_check(key)
         if check is None:
-            errors[key] = f"unknown tenant setting (known: {', '.join(sorted(KNOWN_KEYS))})"
+            known = sorted(KNOWN_KEYS | set(tenant_setting_validators()))
+            errors[key] = f"unknown tenant setting (known: {', '.join(known)})"
             continue
         problem = check(value)
         if problem:
