@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from flask import current_app, g, request, session
 
-from msp.auth import service
+from msp.auth import mfa, service
 from msp.auth.audit import set_origin
 from msp.auth.guards import guard_request
+from msp.auth.models import User
 from msp.auth.principal import set_principal
 from msp.db import utcnow
+from msp.errors import Forbidden
 
 SESSION_KEY = "sid"
 
@@ -20,6 +22,10 @@ def current_session_raw() -> str | None:
 
 def client_ip() -> str:
     return (request.remote_addr or "")[:45]
+
+
+def _owes_second_factor(user: User) -> bool:
+    return mfa.required(user, current_app.config) and not mfa.enabled(user)
 
 
 def load_principal() -> None:
@@ -45,3 +51,6 @@ def load_principal() -> None:
         if request.method not in {"GET", "HEAD", "OPTIONS"}:
             # Cookie-authenticated writes need the CSRF token (API tokens do not).
             current_app.extensions["csrf"].protect()
+        if request.path.startswith("/api/") and _owes_second_factor(user):
+            # The web pages send such a user to the set-up; the API refuses them.
+            raise Forbidden("set up a second factor on your account first")

@@ -27,6 +27,7 @@ TOKEN_PREFIX = "msp_"
 RATE_WINDOW = timedelta(minutes=15)
 BACKOFF_FREE_FAILURES = 5  # wrong passwords an account may have before it waits at all
 BACKOFF_MAX_SECONDS = 60
+LAST_USED_EVERY = timedelta(minutes=1)
 
 
 def _digest(raw: str) -> str:
@@ -253,7 +254,10 @@ def resolve_token(raw: str, now: datetime) -> ApiToken:
         raise Unauthorized("API token revoked")
     if token.expires_at <= now:
         raise Unauthorized("API token expired")
-    token.last_used_at = now
+    # At most one write a minute per token: reads should not each pay for (and, on SQLite,
+    # serialise on) an UPDATE of the token row.
+    if token.last_used_at is None or now - token.last_used_at >= LAST_USED_EVERY:
+        token.last_used_at = now
     return token
 
 

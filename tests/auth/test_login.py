@@ -114,3 +114,17 @@ def test_password_change_ends_other_sessions_keeps_this_one_and_tokens(
     assert other.get("/api/v1/me").status_code == 401, "every other session ends"
     assert api_token is not None and api_token.revoked_at is None
     assert client.get("/api/v1/me", headers=token.headers).status_code == 200
+
+
+def test_token_use_is_recorded_at_most_once_a_minute(db_session: Any) -> None:
+    caller = token_caller("msp_admin")
+    token = db.session.get(ApiToken, caller.principal.id)
+    assert token is not None
+    secret = caller.headers["Authorization"].removeprefix("Bearer ")
+    now = utcnow()
+    service.resolve_token(secret, now)
+    assert token.last_used_at == now
+    service.resolve_token(secret, now + timedelta(seconds=30))
+    assert token.last_used_at == now, "no write within the minute"
+    service.resolve_token(secret, now + timedelta(seconds=61))
+    assert token.last_used_at == now + timedelta(seconds=61)

@@ -111,8 +111,10 @@ def test_staff_must_enrol_when_the_setting_is_on(
         headers={"X-CSRFToken": _csrf(client, "/account")},
     )
     assert r.status_code == 403, r.get_data(as_text=True)
+    assert client.get("/api/v1/tenants").status_code == 403, "the API refuses them too"
     _enrol(client, staff)
     assert client.get("/dashboard").status_code == 200
+    assert client.get("/api/v1/tenants").status_code == 200
     # A tenant user is not held by the staff rule.
     viewer = make_user("tenant_viewer", make_tenant())
     other = app.test_client()
