@@ -136,30 +136,43 @@ def _broken_records(principal: Principal, now: datetime) -> tuple[list[Attention
 
 def _unknown_senders(principal: Principal, now: datetime) -> tuple[list[AttentionItem], int]:
     since = now.date() - timedelta(days=UNKNOWN_WINDOW_DAYS - 1)
-    key = func.coalesce(IpInfo.sender_key, literal("ip:", String) + ReportDaily.source_ip)
-    name = func.max(func.coalesce(IpInfo.sender_name, ReportDaily.source_ip))
-    volume = func.sum(ReportDaily.messages)
-    rows, total = _limited(
-        select(Tenant.id, Tenant.name, Domain.id, Domain.name, name, volume)
-        .select_from(ReportDaily)
-        .join(Domain, Domain.id == ReportDaily.domain_id)
-        .join(Tenant, Tenant.id == ReportDaily.tenant_id)
-        .outerjoin(IpInfo, IpInfo.ip == ReportDaily.source_ip)
+    # Sum per source IP first (no joins over the raw roll-up rows), then name the IPs' senders
+    # and their verdicts on that much smaller result: the sender key is a function of the IP.
+    per_ip: Any = (
+        select(
+            ReportDaily.tenant_id,
+            ReportDaily.domain_id,
+            ReportDaily.source_ip,
+            func.sum(ReportDaily.messages).label("messages"),
+        )
+        .where(ReportDaily.day >= since)
+        .group_by(ReportDaily.tenant_id, ReportDaily.domain_id, ReportDaily.source_ip)
+    )
+    ips = scope_filter(per_ip, ReportDaily, principal).subquery()
+    key = func.coalesce(IpInfo.sender_key, literal("ip:", String) + ips.c.source_ip)
+    name = func.max(func.coalesce(IpInfo.sender_name, ips.c.source_ip))
+    volume = func.sum(ips.c.messages)
+    stmt = (
+        select(Tenant.id, Tenant.name, Domain.id, Domain.name, name, volume, func.count().over())
+        .select_from(ips)
+        .join(Domain, Domain.id == ips.c.domain_id)
+        .join(Tenant, Tenant.id == ips.c.tenant_id)
+        .outerjoin(IpInfo, IpInfo.ip == ips.c.source_ip)
         .outerjoin(
             Sender,
             and_(
-                Sender.tenant_id == ReportDaily.tenant_id,
-                Sender.domain_id == ReportDaily.domain_id,
+                Sender.tenant_id == ips.c.tenant_id,
+                Sender.domain_id == ips.c.domain_id,
                 Sender.key == key,
             ),
         )
-        .where(ReportDaily.day >= since, func.coalesce(Sender.status, "unknown") == "unknown")
+        .where(func.coalesce(Sender.status, "unknown") == "unknown")
         .group_by(Tenant.id, Tenant.name, Domain.id, Domain.name, key)
         .having(volume >= UNKNOWN_SENDER_THRESHOLD)
-        .order_by(volume.desc()),
-        ReportDaily,
-        principal,
+        .order_by(volume.desc())
+        .limit(ATTENTION_LIMIT)
     )
+    rows = db.session.execute(stmt).all()
     items = [
         AttentionItem(
             "unknown_sender",
@@ -171,24 +184,34 @@ def _unknown_senders(principal: Principal, now: datetime) -> tuple[list[Attentio
             d,
             dn,
         )
-        for t, tn, d, dn, sender, n in rows
+        for t, tn, d, dn, sender, n, _ in rows
     ]
-    return items, total
+    return items, int(rows[0][-1]) if rows else 0
 
 
 def _reports_stopped(principal: Principal, now: datetime) -> tuple[list[AttentionItem], int]:
     today = now.date()
-    last = func.max(ReportDaily.day)
+    # Each domain's last report day by a probe of the roll-up's primary key (tenant, domain,
+    # day, ...) per domain, instead of aggregating every row of the look-back window.
+    last = (
+        select(func.max(ReportDaily.day))
+        .where(ReportDaily.tenant_id == Domain.tenant_id, ReportDaily.domain_id == Domain.id)
+        .correlate(Domain)
+        .scalar_subquery()
+    )
+    by_domain: Any = select(
+        Domain.tenant_id, Domain.id.label("domain_id"), Domain.name, last.label("last")
+    )
+    latest = scope_filter(by_domain, Domain, principal).subquery()
     rows, total = _limited(
-        select(Tenant.id, Tenant.name, Domain.id, Domain.name, last)
-        .select_from(ReportDaily)
-        .join(Domain, Domain.id == ReportDaily.domain_id)
-        .join(Tenant, Tenant.id == ReportDaily.tenant_id)
-        .where(ReportDaily.day >= today - timedelta(days=STALE_LOOKBACK_DAYS))
-        .group_by(Tenant.id, Tenant.name, Domain.id, Domain.name)
-        .having(last < today - timedelta(days=STALE_REPORT_DAYS))
-        .order_by(last),
-        ReportDaily,
+        select(Tenant.id, Tenant.name, latest.c.domain_id, latest.c.name, latest.c.last)
+        .join(Tenant, Tenant.id == latest.c.tenant_id)
+        .where(
+            latest.c.last >= today - timedelta(days=STALE_LOOKBACK_DAYS),
+            latest.c.last < today - timedelta(days=STALE_REPORT_DAYS),
+        )
+        .order_by(latest.c.last),
+        Tenant,
         principal,
     )
     items = [

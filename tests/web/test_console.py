@@ -16,7 +16,7 @@ from msp.dns.models import PostureFinding
 from msp.domains.models import Domain
 from msp.extensions import db
 from msp.policy.models import PolicyChange, PolicyPlan
-from msp.reports.models import ReportDaily
+from msp.reports.models import ReportDaily, Sender
 from msp.tenancy.models import Tenant
 from tests.factories import make_domain, make_tenant, make_user
 from tests.web.support import count_statements, csrf_token, login
@@ -102,6 +102,17 @@ def test_portfolio_shows_attention_queue_and_tenant_lines(client: FlaskClient) -
     tenant, domain = _client_with_data("Acme Dental", today)
     quiet = make_domain(tenant, "quiet.acme.example")
     _traffic(quiet, today - timedelta(days=9), 5, True)
+    _traffic(domain, today - timedelta(days=2), 25, False, "203.0.113.5")
+    _traffic(domain, today - timedelta(days=2), 30, False, "198.51.100.50")
+    db.session.add(
+        Sender(
+            tenant_id=tenant.id,
+            domain_id=domain.id,
+            key="ip:198.51.100.50",
+            name="198.51.100.50",
+            status="approved",
+        )
+    )
     db.session.add(
         PolicyChange(
             tenant_id=tenant.id,
@@ -118,11 +129,14 @@ def test_portfolio_shows_attention_queue_and_tenant_lines(client: FlaskClient) -
     assert "waiting for your approval" in attention and domain.name in attention
     assert "1 broken record: SPF record missing" in attention
     assert "No reports since" in attention and "quiet.acme.example" in attention
+    assert "Unknown sender 203.0.113.5 sent 25 messages in 14 days" in attention
+    assert "198.51.100.50" not in attention, "an approved sender needs no attention"
+    assert "198.51.100.9" not in attention, "10 messages are below the threshold"
     row = page[page.index("Acme Dental</a>") :]
     row = row[: row.index("</tr>")]
     # 3 domains: one monitored, two not evaluated yet; the stage counts add up to 3
     assert "monitoring (p=none): 1" in row and "not evaluated yet: 2" in row
-    assert "90.5%" in row, "95 of 105 messages passed"
+    assert "59.4%" in row, "95 of 160 messages passed"
 
 
 def test_portfolio_filters_sort_and_pages(client: FlaskClient) -> None:
