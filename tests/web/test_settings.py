@@ -71,8 +71,8 @@ def test_rules_can_be_added_removed_and_restored(client: FlaskClient) -> None:
     _setup_endpoint(client, tenant)
     base = f"/tenants/{tenant.id}/settings/notifications"
     token = csrf_token(client, base)
-    client.post(f"{base}/rules", data={"csrf_token": token, "action": "defaults"})
-    before = client.get(base).get_data(True).count("Remove rule ")
+    page = client.get(base).get_data(True)
+    assert "built-in rules are in force" in page and "Remove rule " not in page
     client.post(
         f"{base}/rules",
         data={
@@ -85,17 +85,21 @@ def test_rules_can_be_added_removed_and_restored(client: FlaskClient) -> None:
         },
     )
     page = client.get(base).get_data(True)
-    assert "own rules are in force" in page and page.count("Remove rule ") == before + 1
-    assert "dns.* to it_desk" in page
+    own = page.count("Remove rule ")
+    assert "own rules are in force" in page and own > 1, "the built-in rules plus the new one"
+    assert f"Remove rule {own} (dns.* to it_desk)" in page
     bad = client.post(
         f"{base}/rules", data={"csrf_token": token, "action": "add", "team": "nobody", "kinds": "*"}
     )
     assert bad.status_code == 302
     assert "unknown team" in client.get(base).get_data(True)
     client.post(
-        f"{base}/rules", data={"csrf_token": token, "action": "remove", "index": str(before)}
+        f"{base}/rules", data={"csrf_token": token, "action": "remove", "index": str(own - 1)}
     )
-    assert client.get(base).get_data(True).count("Remove rule ") == before
+    page = client.get(base).get_data(True)
+    assert page.count("Remove rule ") == own - 1 and "dns.* to it_desk" not in page
+    client.post(f"{base}/rules", data={"csrf_token": token, "action": "defaults"})
+    assert "built-in rules are in force" in client.get(base).get_data(True)
 
 
 def test_viewer_sees_settings_without_controls_and_forged_posts_fail(
