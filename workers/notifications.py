@@ -29,14 +29,19 @@ def _settings() -> NotifySettings:
 
 @job
 def dispatch_events() -> dict[str, int]:
-    """Fan out new events into deliveries; enqueue sends, and re-enqueue lost or due ones."""
+    """Fan out new events into deliveries; send the daily summaries that are due; enqueue
+    sends, and re-enqueue lost ones and those held by quiet hours once they are due."""
     now = utcnow()
-    result = delivery.dispatch_pending(_settings(), now)
+    settings = _settings()
+    result = delivery.dispatch_pending(settings, now)
+    summaries = delivery.send_summaries(settings, now)
     requeued = delivery.requeue_lost(now)
     return {
         "events": result.events,
         "deliveries": result.deliveries,
         "stale": result.stale,
+        "suppressed": result.suppressed,
+        "summaries": summaries,
         "requeued": requeued,
     }
 

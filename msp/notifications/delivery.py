@@ -20,14 +20,17 @@ from sqlalchemy import delete, func, select
 from msp.domains.models import Domain
 from msp.events import Event
 from msp.extensions import db
-from msp.notifications import messages
+from msp.notifications import messages, rules
 from msp.notifications.channels import DeliveryError, Message, Target, get_channel
 from msp.notifications.crypto import SecretStoreError, unseal
 from msp.notifications.models import (
+    BATCHED,
     FAILED,
     OPEN_STATUSES,
+    PENDING,
     RETRYING,
     SENT,
+    SUMMARISED,
     Delivery,
     NotificationEndpoint,
     NotificationTeam,
@@ -54,6 +57,7 @@ class DispatchResult:
     events: int
     deliveries: int
     stale: int
+    suppressed: int = 0
 
 
 @dataclass(frozen=True)
@@ -149,9 +153,22 @@ class _TenantRouting:
         return self._cache[tenant_id]
 
 
-def _fan_out(event: Event, routing: _TenantRouting, settings: NotifySettings) -> list[Delivery]:
-    rules, endpoints = routing.get(event.tenant_id)
-    teams = route(event.kind, event.severity, event.payload or {}, rules)
+def _hours(endpoint: NotificationEndpoint, tenant: Tenant) -> rules.Hours:
+    team = endpoint.team
+    return rules.Hours(
+        timezone=tenant.timezone or "UTC",
+        quiet_start=team.quiet_start,
+        quiet_end=team.quiet_end,
+        summary=team.summary_mode,
+        summary_hour=team.summary_hour,
+    )
+
+
+def _fan_out(
+    event: Event, routing: _TenantRouting, settings: NotifySettings, now: datetime
+) -> list[Delivery]:
+    rules_, endpoints = routing.get(event.tenant_id)
+    teams = route(event.kind, event.severity, event.payload or {}, rules_)
     targets = {e.id: e for team in sorted(teams) for e in endpoints.get(team, [])}
     if not targets:
         return []
@@ -164,12 +181,21 @@ def _fan_out(event: Event, routing: _TenantRouting, settings: NotifySettings) ->
     )
     # The event is locked and not dispatched yet, so none of its deliveries can exist.
     key = f"event:{event.id}"
-    created = [add_delivery(e, key, message, event.id, check=False) for e in targets.values()]
-    return [d for d in created if d is not None]
+    created = []
+    for endpoint in targets.values():
+        delivery = add_delivery(endpoint, key, message, event.id, check=False)
+        if delivery is None:
+            continue
+        at, batched = rules.hold_until(_hours(endpoint, tenant), event.severity, now)
+        delivery.next_attempt_at = at
+        delivery.status = BATCHED if batched else PENDING
+        created.append(delivery)
+    return created
 
 
 def dispatch_pending(settings: NotifySettings, now: datetime) -> DispatchResult:
-    """Fan out undispatched events into deliveries and enqueue their sends."""
+    """Fan out undispatched events into deliveries and enqueue their sends (held ones for
+    when quiet hours end; batched ones wait for the daily summary)."""
     events = list(
         db.session.scalars(
             select(Event)
@@ -181,17 +207,65 @@ def dispatch_pending(settings: NotifySettings, now: datetime) -> DispatchResult:
     )
     routing = _TenantRouting()
     created: list[Delivery] = []
-    stale = 0
+    stale = suppressed = 0
     for event in events:
         event.dispatched_at = now
         if event.at < now - STALE_AFTER:
             stale += 1
             continue
-        created.extend(_fan_out(event, routing, settings))
+        if rules.suppress(event, now):
+            suppressed += 1
+            continue
+        created.extend(_fan_out(event, routing, settings, now))
     db.session.flush()
     for delivery in created:
-        enqueue_send(delivery)
-    return DispatchResult(events=len(events), deliveries=len(created), stale=stale)
+        if delivery.status == PENDING:
+            enqueue_send(delivery, at=delivery.next_attempt_at)
+    return DispatchResult(len(events), len(created), stale, suppressed)
+
+
+def _summary_message(tenant: Tenant, rows: list[Delivery], settings: NotifySettings) -> Message:
+    lines = [f"{len(rows)} notification(s) for {tenant.name} since the last summary:", ""]
+    lines += [f"- {row.subject}" for row in rows]
+    link = f"{settings.base_url.rstrip('/')}/tenants/{tenant.id}"
+    lines += ["", f"Open the tenant: {link}"]
+    return Message(
+        subject=f"Daily summary for {tenant.name}: {len(rows)} notification(s)",
+        text="\n".join(lines) + "\n",
+        data={
+            "type": "summary",
+            "tenant": tenant.name,
+            "link": link,
+            "items": [row.message.get("data", {}) for row in rows],
+        },
+    )
+
+
+def send_summaries(settings: NotifySettings, now: datetime) -> int:
+    """One summary delivery per endpoint whose batched events are due; returns how many."""
+    due = list(
+        db.session.scalars(
+            select(Delivery)
+            .where(Delivery.status == BATCHED, Delivery.next_attempt_at <= now)
+            .order_by(Delivery.endpoint_id, Delivery.id)
+            .with_for_update(skip_locked=True)
+        )
+    )
+    per_endpoint: dict[int, list[Delivery]] = defaultdict(list)
+    for row in due:
+        per_endpoint[row.endpoint_id].append(row)
+    for rows in per_endpoint.values():
+        endpoint, tenant = rows[0].endpoint, db.session.get(Tenant, rows[0].tenant_id)
+        assert tenant is not None  # deliveries cascade with their tenant
+        summary = add_delivery(
+            endpoint, f"summary:{rows[0].id}", _summary_message(tenant, rows, settings)
+        )
+        assert summary is not None  # the key names a batched row only this summary takes
+        db.session.flush()
+        for row in rows:
+            row.status, row.receipt = SUMMARISED, f"in summary delivery {summary.id}"
+        enqueue_send(summary)
+    return len(per_endpoint)
 
 
 def requeue_lost(now: datetime, limit: int = 500) -> int:
@@ -301,6 +375,8 @@ def prune_deliveries(settings: NotifySettings, now: datetime) -> int:
         return 0
     cutoff = now - timedelta(days=settings.retention_days)
     result = db.session.execute(
-        delete(Delivery).where(Delivery.status.in_((SENT, FAILED)), Delivery.created_at < cutoff)
+        delete(Delivery).where(
+            Delivery.status.in_((SENT, FAILED, SUMMARISED)), Delivery.created_at < cutoff
+        )
     )
     return int(getattr(result, "rowcount", 0) or 0)

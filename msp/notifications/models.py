@@ -13,7 +13,10 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from msp.db import Base, JSONType, TenantOwnedMixin, TimestampMixin, UTCDateTime, utcnow
 
 PENDING, RETRYING, SENT, FAILED = "pending", "retrying", "sent", "failed"
-DELIVERY_STATUSES = (PENDING, RETRYING, SENT, FAILED)
+# A team in daily-summary mode: the event waits (``batched``) for the day's summary, then is
+# ``summarised`` into that one delivery.
+BATCHED, SUMMARISED = "batched", "summarised"
+DELIVERY_STATUSES = (PENDING, RETRYING, SENT, FAILED, BATCHED, SUMMARISED)
 OPEN_STATUSES = (PENDING, RETRYING)
 
 

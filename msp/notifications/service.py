@@ -28,7 +28,25 @@ from msp.notifications.routing import (
 
 TEAM_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 KIND_PATTERN_RE = re.compile(r"^[a-z0-9_.*?-]{1,64}$")
-TEAM_EDITABLE = ("label", "receives_digest")
+TEAM_EDITABLE = (
+    "label",
+    "receives_digest",
+    "quiet_start",
+    "quiet_end",
+    "summary_mode",
+    "summary_hour",
+)
+
+
+def _check_hours(team: NotificationTeam, changes: dict[str, Any]) -> None:
+    """Quiet hours are both set (local hours 0-23) or both unset."""
+    start = changes.get("quiet_start", team.quiet_start)
+    end = changes.get("quiet_end", team.quiet_end)
+    if (start is None) != (end is None):
+        raise ValidationFailed(
+            "quiet hours need a start and an end",
+            errors={"quiet_start" if start is None else "quiet_end": ["required with the other"]},
+        )
 
 
 def _team_by_name(tenant_id: int, name: str) -> NotificationTeam | None:
@@ -86,6 +104,8 @@ def ensure_default_teams(tenant_id: int) -> list[NotificationTeam]:
 
 
 def update_team(team: NotificationTeam, changes: dict[str, Any]) -> NotificationTeam:
+    """Change a team's label, digest, quiet hours or daily-summary mode."""
+    _check_hours(team, changes)
     for key in TEAM_EDITABLE:
         if key in changes:
             setattr(team, key, changes[key])

@@ -48,6 +48,23 @@ class TeamSchema(Schema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=64))
     label = fields.String(validate=validate.Length(max=200))
     receives_digest = fields.Boolean()
+    quiet_start = fields.Integer(
+        dump_only=True,
+        allow_none=True,
+        validate=validate.Range(0, 23),
+        metadata={"description": "local hour quiet hours start (tenant time zone)"},
+    )
+    quiet_end = fields.Integer(
+        dump_only=True,
+        allow_none=True,
+        validate=validate.Range(0, 23),
+        metadata={"description": "local hour they end; held deliveries go then (not critical)"},
+    )
+    summary_mode = fields.Boolean(
+        dump_only=True,
+        metadata={"description": "one message a day instead of one per event (not critical)"},
+    )
+    summary_hour = fields.Integer(dump_only=True, validate=validate.Range(0, 23))
     endpoints = fields.List(fields.Nested(EndpointSchema), dump_only=True)
     created_at = fields.DateTime(dump_only=True)
 
@@ -55,6 +72,20 @@ class TeamSchema(Schema):
 class TeamUpdateSchema(Schema):
     label = fields.String(validate=validate.Length(max=200))
     receives_digest = fields.Boolean()
+    quiet_start = fields.Integer(
+        allow_none=True,
+        validate=validate.Range(0, 23),
+        metadata={"description": "local hour quiet hours start (tenant time zone)"},
+    )
+    quiet_end = fields.Integer(
+        allow_none=True,
+        validate=validate.Range(0, 23),
+        metadata={"description": "local hour they end; held deliveries go then (not critical)"},
+    )
+    summary_mode = fields.Boolean(
+        metadata={"description": "one message a day instead of one per event (not critical)"}
+    )
+    summary_hour = fields.Integer(validate=validate.Range(0, 23))
 
 
 class RuleSchema(Schema):
