@@ -263,3 +263,16 @@ def test_every_sort_and_filter_renders(client: FlaskClient) -> None:
             assert response.status_code == 200 and "Sorted Co" in response.get_data(True)
     odd = client.get("/dashboard?sort=drop+table&page=-1&per_page=9999999&staff=x&stage=zzz")
     assert odd.status_code == 200
+
+
+def test_signed_out_pages_send_to_login_and_forbidden_is_an_html_page(
+    client: FlaskClient,
+) -> None:
+    for path in ("/dashboard", "/settings", "/onboard", "/settings/audit"):
+        response = client.get(path)
+        assert response.status_code == 302 and "/login" in response.location, path
+    tenant = make_tenant()
+    login(client, make_user("tenant_viewer", tenant).email)
+    response = client.get("/onboard")
+    assert response.status_code == 403 and response.mimetype == "text/html"
+    assert "Not allowed" in response.get_data(True)
