@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 
-from msp.policy.engine import Action, StepKind, evaluate, step_change
+from msp.policy.engine import Action, Evaluation, StepKind, evaluate, step_change
 from msp.policy.facts import (
     ChangeKind,
     ChangeStatus,
@@ -48,8 +48,11 @@ from .fleet_world import (
     RUA,
     START,
     WorldDomain,
+    build_adopted,
     build_domain,
 )
+
+FORWARD_SIGNS = ("own DKIM signature present but failing",)
 
 
 @dataclass
@@ -69,6 +72,13 @@ class FleetReport:
     issued_then_withdrawn: int = 0
     rollbacks: int = 0
     reminders: int = 0
+    forwarded_sources: int = 0  # list subscribers seen by the engine (one line, not blocking)
+    blocked_by_forwarded: int = 0  # evaluations held back by a forwarded source (must be 0)
+    outage_checks: int = 0
+    outage_with_open_change: int = 0
+    outage_harm: int = 0  # withdrawals, reminders or stage moves during an outage (must be 0)
+    adopted_flagged: int = 0  # evaluations of adopted-blind domains that flag the drift
+    adopted_evaluations: int = 0
     breaks: list[tuple[str, int, int | None]] = field(default_factory=list)
 
     @property
@@ -86,7 +96,11 @@ class FleetReport:
             f"exposed to breaks after escalation: {self.exposed_after_escalation}; "
             f"proposals {self.proposals}, withdrawn {self.withdrawals} "
             f"({self.issued_then_withdrawn} after issue), "
-            f"rollbacks {self.rollbacks}, reminders {self.reminders}"
+            f"rollbacks {self.rollbacks}, reminders {self.reminders}; "
+            f"forwarded sources {self.forwarded_sources} (blocking {self.blocked_by_forwarded}); "
+            f"DNS outage checks {self.outage_checks} ({self.outage_with_open_change} with a "
+            f"change open, harm {self.outage_harm}); adopted at reject without reports flagged "
+            f"{self.adopted_flagged} of {self.adopted_evaluations} evaluations"
         )
 
 
@@ -106,6 +120,7 @@ class Fleet:
         self.rng = rng
         self.days = days
         self.domains = [build_domain(i, rng) for i in range(domains)]
+        self.adopted = [build_adopted(domains + i, rng) for i in range(3)]
         for dom in self.domains if careless else ():
             dom.settings = replace(dom.settings, **CARELESS)  # type: ignore[arg-type]
         for dom in self.domains if forgetful else ():  # senders remembered for the window only
@@ -145,7 +160,18 @@ class Fleet:
                     )
         dom.rows[day] = rows
 
-    def _check_dns(self, dom: WorldDomain, now: datetime) -> None:
+    def _check_dns(self, dom: WorldDomain, now: datetime, day: int) -> None:
+        if day in dom.outage_days:  # the name servers time out: every record unknown
+            self.report.outage_checks += 1
+            self.report.outage_with_open_change += dom.pending is not None
+            dom.posture = PostureFacts(
+                checked_at=now,
+                dmarc_tags=None,
+                spf_valid=None,
+                spf_dns_lookups=None,
+                unreachable=frozenset({"spf", "dmarc", "mx"}),
+            )
+            return
         parked = dom.parked_published
         dom.posture = PostureFacts(
             checked_at=now,
@@ -178,6 +204,7 @@ class Fleet:
                 first_seen=_day(by_key[key].appear),
                 last_seen=_day(last),
                 dkim_selectors=("s1",),
+                forwarding=FORWARD_SIGNS if by_key[key].forwarded else (),
             )
             for key, (m, p, last) in sorted(totals.items())
         )
@@ -214,6 +241,7 @@ class Fleet:
     def _evaluate(self, dom: WorldDomain, day: int, now: datetime) -> None:
         dom.facts = self._facts(dom, day)
         result = evaluate(dom.facts, now)
+        self._score_judgement(dom, day, result)
         open_change = dom.pending is not None
         if result.ready and not open_change and result.action is not Action.PROPOSE:
             self.report.held_while_ready += 1
@@ -233,6 +261,19 @@ class Fleet:
             dom.pending = PendingChange(kind, dom.stage, result.target, status, now)
             dom.approve_at = now + timedelta(days=1)
 
+    def _score_judgement(self, dom: WorldDomain, day: int, result: Evaluation) -> None:
+        if result.forwarded is not None:
+            self.report.forwarded_sources = max(
+                self.report.forwarded_sources, result.forwarded.sources
+            )
+        if any("list-sub" in r for r in result.reasons):
+            self.report.blocked_by_forwarded += 1
+        if _blind(dom) and result.action is Action.WITHDRAW:
+            self.report.outage_harm += 1
+        if dom.adopted_blind:
+            self.report.adopted_evaluations += 1
+            self.report.adopted_flagged += result.drift is not None
+
     def _step(self, dom: WorldDomain, day: int, now: datetime) -> None:
         change = dom.pending
         if change is None or dom.facts is None:
@@ -246,8 +287,10 @@ class Fleet:
         elif step.kind is StepKind.PUBLISH:
             self._issue(dom, change, facts, day, now)
         elif step.kind is StepKind.VERIFY:
+            self.report.outage_harm += _blind(dom)
             self._verified(dom, change, day, now)
         elif step.kind is StepKind.REMIND:
+            self.report.outage_harm += _blind(dom)
             self.report.reminders += 1
             dom.pending = replace(change, last_reminded_at=now)
 
@@ -332,6 +375,9 @@ class Fleet:
 
     def run(self) -> FleetReport:
         for day in range(self.days):
+            for dom in self.adopted:
+                self._check_dns(dom, START + timedelta(days=day, hours=4), day)
+                self._evaluate(dom, day, START + timedelta(days=day, hours=EVAL_HOUR))
             for dom in self.domains:
                 states: list[dict[str, str]] = []
                 for hour in range(24):
@@ -342,7 +388,7 @@ class Fleet:
                     if dom.dns and dom.dns not in states:
                         states.append(dom.dns)
                     if hour in CHECK_HOURS:
-                        self._check_dns(dom, now)
+                        self._check_dns(dom, now, day)
                     if hour == EVAL_HOUR:
                         self._evaluate(dom, day, now)
                     self._step(dom, day, now)
@@ -362,6 +408,11 @@ class Fleet:
                 after = [d for d in dom.rollback_days if d >= dom.broke_at]
                 self.report.breaks.append((dom.name, dom.broke_at, min(after, default=None)))
         return self.report
+
+
+def _blind(dom: WorldDomain) -> bool:
+    """The domain's last DNS check could not reach its name servers."""
+    return dom.posture is not None and bool(dom.posture.unreachable)
 
 
 def _day(index: int) -> date:

@@ -4,9 +4,11 @@ Each domain gets approved services (some misconfigured at onboarding and fixed d
 monitoring), a forwarder, spoofers that are classified as abuse a few days after they appear,
 low-volume noise, in about half of them a shadow-IT service that appears between days 20
 and 70, is approved after triage and fixed later, and in about a third a payroll service
-that sends a few hundred unaligned messages every four weeks until approved and fixed. One in
-ten domains is parked; one in seven is a complex estate with a 30-day monitoring soak; one in
-25 has a single reporting receiver.
+that sends a few hundred unaligned messages every four weeks until approved and fixed; half
+have a mailing list whose subscribers' servers re-send their mail (forwarded, DKIM broken).
+One in ten domains is parked; one in seven is a complex estate with a 30-day monitoring soak;
+one in 25 has a single reporting receiver; one in four has three days of DNS outage; a few
+more join at p=reject with their reports going elsewhere.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ class WorldSender:
     failing: list[tuple[int, int]] = field(default_factory=list)  # [start, end) day ranges
     fail_share: float = 0.0  # share failing outside ``failing`` (forwarders, spoofers)
     every: int = 1  # sends on one day in ``every`` (a monthly payroll run: 28)
+    forwarded: bool = False  # a list subscriber's server re-sending the domain's mail
 
     def sends_on(self, day: int) -> bool:
         return day >= self.appear and (day - self.appear) % self.every == 0
@@ -73,6 +76,8 @@ class WorldDomain:
     facts: DomainFacts | None = None
     enforce_check_day: int = -1
     rows: dict[int, list[DailyRow]] = field(default_factory=dict)
+    outage_days: frozenset[int] = frozenset()  # days its name servers do not answer
+    adopted_blind: bool = False  # joined at p=reject with no rua to this service
     report_days: dict[int, int] = field(default_factory=dict)  # day -> reporters
     reject_day: int | None = None
     broke_at: int | None = None
@@ -115,6 +120,8 @@ def build_domain(index: int, rng: random.Random) -> WorldDomain:
     senders.append(WorldSender("noise", False, SenderStatus.UNKNOWN, 1, fail_share=1.0))
     if not parked:
         senders += _services(rng)
+        senders += _list_subscribers(rng)
+    outages = frozenset(rng.sample(range(10, 110), 3)) if index % 4 == 1 else frozenset()
     return WorldDomain(
         name=f"d{index:03d}.example.test",
         timezone=ZONES[index % len(ZONES)],
@@ -125,7 +132,40 @@ def build_domain(index: int, rng: random.Random) -> WorldDomain:
         senders=senders,
         settings=settings,
         break_planned=not parked and index % 6 == 2,
+        outage_days=outages,
     )
+
+
+def _list_subscribers(rng: random.Random) -> list[WorldSender]:
+    """A mailing list's subscribers: many small sources re-sending the domain's mail, each
+    new one appearing mid-way, the domain's DKIM broken by the list's footer."""
+    if rng.random() < 0.5:
+        return []
+    return [
+        WorldSender(
+            f"list-sub-{i}",
+            False,
+            SenderStatus.UNKNOWN,
+            rng.randint(1, 3),
+            appear=rng.randint(0, 110),
+            fail_share=0.9,
+            forwarded=True,
+        )
+        for i in range(rng.randint(5, 15))
+    ]
+
+
+def build_adopted(index: int, rng: random.Random) -> WorldDomain:
+    """A domain joining at p=reject with reports going elsewhere: nothing reaches this
+    service, so its rollback watch is blind until the record names this service's rua."""
+    dom = build_domain(index, rng)
+    dom.name = f"adopted{index:03d}.example.test"
+    dom.adopted_blind = True
+    dom.outage_days = frozenset()
+    dom.parked = False
+    dom.stage = Stage.REJECT
+    dom.dns = {"v": "DMARC1", "p": "reject", "rua": "mailto:dmarc@elsewhere.test"}
+    return dom
 
 
 def _services(rng: random.Random) -> list[WorldSender]:
@@ -137,8 +177,8 @@ def _services(rng: random.Random) -> list[WorldSender]:
         WorldSender("forwarder", False, SenderStatus.FORWARDER, rng.randint(2, 30), fail_share=0.5)
     )
     if rng.random() < 0.3:  # payroll: 300 unaligned messages every four weeks (issue 15)
-        appear = rng.randint(0, 27)
-        approved = appear + rng.randint(20, 60)
+        appear = rng.randint(7, 27)  # its first run after reports have started to arrive
+        approved = appear + rng.randint(10, 30)
         payroll = WorldSender(
             "payroll",
             True,
@@ -148,7 +188,7 @@ def _services(rng: random.Random) -> list[WorldSender]:
             classified=approved,
             every=28,
         )
-        payroll.failing.append((appear, approved + rng.randint(10, 40)))
+        payroll.failing.append((appear, approved + rng.randint(5, 20)))
         senders.append(payroll)
     if rng.random() < 0.45:  # shadow IT: appears, is approved after triage, fixed later
         appear = rng.randint(20, 70)

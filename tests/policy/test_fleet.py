@@ -77,3 +77,22 @@ def test_rare_senders_are_remembered_and_forgetting_them_loses_mail(fleet: Fleet
     assert len(payroll) >= 10 and all(s.every == 28 for s in payroll)
     forgetful = Fleet(domains=60, days=120, seed=5, forgetful=True).run()
     assert forgetful.lost_to_escalation > 0
+
+
+def test_forwarded_list_mail_never_blocks_and_is_one_line(report: FleetReport) -> None:
+    assert report.forwarded_sources >= 5
+    assert report.blocked_by_forwarded == 0
+
+
+def test_dns_outages_during_proposals_withdraw_remind_and_move_nothing(
+    report: FleetReport,
+) -> None:
+    assert report.outage_checks >= 100 and report.outage_with_open_change >= 5
+    assert report.outage_harm == 0
+
+
+def test_domains_adopted_at_reject_without_reporting_are_flagged_every_day(
+    report: FleetReport,
+) -> None:
+    assert report.adopted_evaluations == 3 * report.days
+    assert report.adopted_flagged == report.adopted_evaluations
