@@ -5,6 +5,7 @@ Revises: 0010_report_write_path
 Create Date: 2026-12-03 14:00:00
 
 """
+
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
@@ -48,27 +49,32 @@ def upgrade():
         sa.Column("zone", sa.String(length=253), nullable=True),
         sa.Column("mode", sa.String(length=16), nullable=True),
         sa.Column("delegated", sa.Boolean(), nullable=False),
+        sa.Column("mta_sts_mode", sa.String(length=16), nullable=True),
         sa.Column("tenant_id", sa.Integer(), nullable=False),
         sa.Column("created_at", TS, nullable=False),
         sa.Column("updated_at", TS, nullable=False),
         sa.ForeignKeyConstraint(
-            ["domain_id"], ["domain.id"], name=op.f("fk_domain_publishing_domain_id_domain"),
+            ["domain_id"],
+            ["domain.id"],
+            name=op.f("fk_domain_publishing_domain_id_domain"),
             ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
-            ["provider_id"], ["dns_provider.id"],
-            name=op.f("fk_domain_publishing_provider_id_dns_provider"), ondelete="SET NULL",
+            ["provider_id"],
+            ["dns_provider.id"],
+            name=op.f("fk_domain_publishing_provider_id_dns_provider"),
+            ondelete="SET NULL",
         ),
         _tenant_fk("domain_publishing"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_domain_publishing")),
     )
     op.create_index(op.f("ix_domain_publishing_tenant_id"), "domain_publishing", ["tenant_id"])
+    op.create_index(op.f("ix_domain_publishing_provider_id"), "domain_publishing", ["provider_id"])
     op.create_index(
-        op.f("ix_domain_publishing_provider_id"), "domain_publishing", ["provider_id"]
-    )
-    op.create_index(
-        "ix_domain_publishing_tenant_id_domain_id", "domain_publishing",
-        ["tenant_id", "domain_id"], unique=True,
+        "ix_domain_publishing_tenant_id_domain_id",
+        "domain_publishing",
+        ["tenant_id", "domain_id"],
+        unique=True,
     )
     op.create_table(
         "dns_publication",
@@ -88,16 +94,22 @@ def upgrade():
         sa.Column("written_at", TS, nullable=True),
         sa.Column("tenant_id", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
-            ["domain_id"], ["domain.id"], name=op.f("fk_dns_publication_domain_id_domain"),
+            ["domain_id"],
+            ["domain.id"],
+            name=op.f("fk_dns_publication_domain_id_domain"),
             ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
-            ["change_id"], ["policy_change.id"],
-            name=op.f("fk_dns_publication_change_id_policy_change"), ondelete="SET NULL",
+            ["change_id"],
+            ["policy_change.id"],
+            name=op.f("fk_dns_publication_change_id_policy_change"),
+            ondelete="SET NULL",
         ),
         sa.ForeignKeyConstraint(
-            ["provider_id"], ["dns_provider.id"],
-            name=op.f("fk_dns_publication_provider_id_dns_provider"), ondelete="SET NULL",
+            ["provider_id"],
+            ["dns_provider.id"],
+            name=op.f("fk_dns_publication_provider_id_dns_provider"),
+            ondelete="SET NULL",
         ),
         _tenant_fk("dns_publication"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_dns_publication")),
@@ -109,7 +121,8 @@ def upgrade():
         "ix_dns_publication_tenant_id_domain_id", "dns_publication", ["tenant_id", "domain_id"]
     )
     op.create_index(
-        "ix_dns_publication_status_next_attempt_at", "dns_publication",
+        "ix_dns_publication_status_next_attempt_at",
+        "dns_publication",
         ["status", "next_attempt_at"],
     )
 

@@ -135,6 +135,7 @@ class DomainProvider(MethodView):
             zone=data["zone"],
             mode=data["mode"],
             delegated=data["delegated"],
+            mta_sts_mode=data["mta_sts_mode"],
         )
         return service.state(domain)
 

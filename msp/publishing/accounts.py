@@ -28,6 +28,8 @@ from msp.publishing.providers import (
 from msp.publishing.settings import Mode
 from msp.tenancy.models import Tenant
 
+MTA_STS_MODES = ("enforce", "testing", "none")
+
 
 def seal(values: dict[str, str], key: str | None) -> str:
     return encrypt(json.dumps(values, sort_keys=True), key) if values else ""
@@ -178,6 +180,7 @@ def set_domain_provider(
     zone: str | None = None,
     mode: str | None = None,
     delegated: bool = False,
+    mta_sts_mode: str | None = None,
 ) -> DomainPublishing:
     """Attach a provider account (of the domain's own tenant), the zone and the mode."""
     tenant = db.session.get(Tenant, domain.tenant_id)
@@ -187,9 +190,18 @@ def set_domain_provider(
     row.zone = _check_zone(domain, zone) if zone else None
     row.mode = _check_mode(mode, tenant, domain)
     row.delegated = delegated
+    if mta_sts_mode not in (None, *MTA_STS_MODES):
+        raise ValidationFailed("unknown MTA-STS mode", errors={"mta_sts_mode": ["unknown"]})
+    row.mta_sts_mode = mta_sts_mode
     db.session.add(row)
     db.session.flush()
-    changes = {"provider_id": row.provider_id, "zone": row.zone, "mode": row.mode}
+    changes = {
+        "provider_id": row.provider_id,
+        "zone": row.zone,
+        "mode": row.mode,
+        "delegated": row.delegated,
+        "mta_sts_mode": row.mta_sts_mode,
+    }
     audit("domain.dns_provider", "domain", domain.id, tenant_id=domain.tenant_id, changes=changes)
     return row
 

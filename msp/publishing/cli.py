@@ -124,9 +124,20 @@ def mode(mode: str, slug: str) -> None:
 @click.option("--zone", help="zone to write in (default: the domain; may be a parent)")
 @click.option("--mode", type=click.Choice([m.value for m in Mode]), help="override the tenant's")
 @click.option("--delegated", is_flag=True, help="publish into the MSP's hosted zone instead")
+@click.option(
+    "--mta-sts",
+    "mta_sts_mode",
+    type=click.Choice(["enforce", "testing", "none"]),
+    help="serve this MTA-STS policy at mta-sts.DOMAIN (delegated domains)",
+)
 @with_appcontext
 def set_provider(
-    domain_name: str, provider_name: str | None, zone: str | None, mode: str | None, delegated: bool
+    domain_name: str,
+    provider_name: str | None,
+    zone: str | None,
+    mode: str | None,
+    delegated: bool,
+    mta_sts_mode: str | None,
 ) -> None:
     """Set DOMAIN's DNS provider account, zone and publish mode."""
     domain = _domain(domain_name)
@@ -134,7 +145,14 @@ def set_provider(
         provider_id = (
             accounts.provider_named(domain.tenant_id, provider_name).id if provider_name else None
         )
-        accounts.set_domain_provider(domain, provider_id, zone=zone, mode=mode, delegated=delegated)
+        accounts.set_domain_provider(
+            domain,
+            provider_id,
+            zone=zone,
+            mode=mode,
+            delegated=delegated,
+            mta_sts_mode=mta_sts_mode,
+        )
     except AppError as exc:
         raise click.ClickException(exc.detail) from exc
     commit()

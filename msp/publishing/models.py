@@ -45,6 +45,8 @@ class DomainPublishing(TenantOwnedMixin, TimestampMixin, Base):
     zone: Mapped[str | None] = mapped_column(String(253))
     mode: Mapped[str | None] = mapped_column(String(16))
     delegated: Mapped[bool] = mapped_column(default=False)
+    # MTA-STS policy mode this app serves at mta-sts.<domain> (delegated domains; None: none)
+    mta_sts_mode: Mapped[str | None] = mapped_column(String(16))
 
 
 class Publication(TenantOwnedMixin, Base):

@@ -406,6 +406,7 @@ def state(domain: Domain) -> dict[str, Any]:
         "provider_id": provider.id if provider else None,
         "zone": (row.zone if row else None) or domain.name,
         "delegated": bool(row and row.delegated),
+        "mta_sts_mode": row.mta_sts_mode if row else None,
         "last_publication": publication_view(last_publication(domain)),
         "diff": diff,
         "error": error,

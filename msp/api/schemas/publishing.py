@@ -46,6 +46,9 @@ class DomainProviderSchema(Schema):
     zone = fields.String(allow_none=True, load_default=None, validate=validate.Length(max=253))
     mode = fields.String(allow_none=True, load_default=None, validate=validate.OneOf(MODES))
     delegated = fields.Boolean(load_default=False)
+    mta_sts_mode = fields.String(
+        allow_none=True, load_default=None, validate=validate.OneOf(["enforce", "testing", "none"])
+    )
 
 
 class PublishRequestSchema(Schema):
@@ -62,6 +65,7 @@ class PublishStateSchema(Schema):
     provider_id = fields.Integer(allow_none=True)
     zone = fields.String()
     delegated = fields.Boolean()
+    mta_sts_mode = fields.String(allow_none=True)
     last_publication = fields.Dict(allow_none=True)
     diff = fields.Dict(allow_none=True)
     error = fields.String(allow_none=True)
