@@ -184,7 +184,7 @@ AREAS: tuple[Area, ...] = (
         "publishing",
         models=("msp.publishing.models",),
         settings="msp.publishing.settings",
-        api=("msp.api.publishing",),
+        api=("msp.api.publishing", "msp.publishing.mta_sts"),
         commands=(
             Command("providers", "msp.publishing.cli:providers", "DNS provider accounts."),
             Command(
