@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import smtplib
 import ssl
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -78,3 +79,23 @@ def send_mail(settings: MailSettings, to: str, subject: str, text: str) -> bool:
         log.warning("account e-mail not sent: %s", exc.__class__.__name__)
         return False
     return True
+
+
+@dataclass(frozen=True)
+class OutgoingMail:
+    settings: MailSettings
+    to: str
+    subject: str
+    text: str
+
+
+def send_in_background(mail: OutgoingMail | None) -> None:
+    """Send after the answer, in a thread: an answer that waits for the relay only when an
+    account exists would tell, by its time, that it exists."""
+    if mail is not None:
+        threading.Thread(
+            target=send_mail,
+            args=(mail.settings, mail.to, mail.subject, mail.text),
+            name="account-mail",
+            daemon=True,
+        ).start()

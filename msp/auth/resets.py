@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import select
 
-from msp.auth.mail import MailSettings, send_mail
+from msp.auth.mail import MailSettings, OutgoingMail
 from msp.auth.models import PasswordReset, User
 from msp.auth.users import set_password
 from msp.errors import NotFound
@@ -28,19 +28,22 @@ def _digest(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
-def request_reset(email: str, *, now: datetime, mail: MailSettings | None = None) -> bool:
-    """E-mail a reset link if ``email`` is an active account; whether one was sent (for
-    tests and logs only: callers must answer the same either way)."""
+def request_reset(
+    email: str, *, now: datetime, mail: MailSettings | None = None
+) -> OutgoingMail | None:
+    """The reset e-mail to send if ``email`` is an active account (None otherwise, or if one
+    was sent moments ago). The caller sends it without waiting (``send_in_background``) and
+    answers the same either way."""
     user = db.session.scalar(select(User).where(User.email == email.strip().lower()[:254]))
     if user is None or not user.is_active:
-        return False
+        return None
     recent = db.session.scalar(
         select(PasswordReset.id).where(
             PasswordReset.user_id == user.id, PasswordReset.created_at > now - RESEND_AFTER
         )
     )
     if recent is not None:
-        return False
+        return None
     raw = secrets.token_urlsafe(32)
     db.session.add(
         PasswordReset(
@@ -55,7 +58,7 @@ def request_reset(email: str, *, now: datetime, mail: MailSettings | None = None
         f"{settings.link('/reset/' + raw)}\n\n"
         "If it was not you, ignore this e-mail: your password stays as it is.\n"
     )
-    return send_mail(settings, user.email, "Reset your password", text)
+    return OutgoingMail(settings, user.email, "Reset your password", text)
 
 
 def open_reset(raw: str, now: datetime) -> PasswordReset:

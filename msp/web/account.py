@@ -15,6 +15,7 @@ from werkzeug.wrappers import Response
 from msp.auth import invites, mfa, resets, service, users
 from msp.auth.audit import audit
 from msp.auth.decorators import require_manage
+from msp.auth.mail import send_in_background
 from msp.auth.models import TENANT_ROLES, ApiToken, Invitation, Membership, User
 from msp.auth.passwords import verify_password
 from msp.auth.principal import Principal, current_principal
@@ -141,8 +142,10 @@ def forgot_password() -> Any:
     sent = False
     if request.method == "POST":
         csrf.protect()
-        resets.request_reset(request.form.get("email", ""), now=utcnow())
-        sent = True  # the same answer whether or not the address has an account
+        outgoing = resets.request_reset(request.form.get("email", ""), now=utcnow())
+        db.session.commit()  # the link must work by the time the e-mail arrives
+        send_in_background(outgoing)
+        sent = True  # the same answer, as fast, whether or not the address has an account
     return render_template("account/forgot.html", principal=current_principal(), sent=sent)
 
 
