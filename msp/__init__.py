@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask
+if TYPE_CHECKING:  # imported by create_app: `msp check` and `msp alive` never load flask
+    from flask import Flask
 
 MIGRATIONS_DIR = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "migrations"))
 
 
-def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    """Build the app from ``MSP_*`` environment variables, or only from ``config`` when given."""
+def create_app(config: Mapping[str, Any] | None = None, *, serve: bool = True) -> Flask:
+    """Build the app from ``MSP_*`` environment variables, or only from ``config`` when given.
+
+    ``serve=False`` builds only what a command needs (settings, database, models, queues): no
+    API, pages, probes, metrics or HTTP guards, so `msp plan` does not import them all.
+    """
+    from flask import Flask
+
     from msp.config import load_config
 
     app = Flask("msp", static_folder=None)
@@ -21,6 +28,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     register_config(app, settings)
     register_extensions(app)
     register_queues(app)
+    if not serve:
+        return app
     register_auth(app)
     register_api(app)
     register_web(app)

@@ -18,7 +18,9 @@ import importlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any
+from typing import Any, Literal
+
+AppNeed = Literal["none", "light", "full"]
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,10 @@ class Command:
     name: str
     target: str
     help: str
+    # What the command needs of the app: "full" (the default, always safe), "light" (the
+    # database and queues, no API or pages: create_app(serve=False), a fraction of the start-up)
+    # or "none" (run without Flask at all: `msp check`, the liveness probe).
+    app: AppNeed = "full"
 
     @property
     def module(self) -> str:
@@ -62,13 +68,14 @@ AREAS: tuple[Area, ...] = (
                 "alive",
                 "msp.liveness:alive",
                 "Exit 1 unless a worker or scheduler touched PATH lately (liveness probe).",
+                app="none",
             ),
             Command(
                 "web",
                 "msp.serving:web",
                 "Serve the web app and API with gunicorn (SIGTERM: finish requests, then stop).",
             ),
-            Command("db", "flask_migrate.cli:db", "Perform database migrations."),
+            Command("db", "flask_migrate.cli:db", "Perform database migrations.", app="light"),
             Command("openapi", "flask_smorest.spec:openapi_cli", "OpenAPI commands."),
         ),
         jobs="workers.core",
@@ -79,7 +86,10 @@ AREAS: tuple[Area, ...] = (
         api=("msp.api.tenants",),
         commands=(
             Command(
-                "tenants", "msp.tenancy.cli:tenants", "Create and list tenants (the MSP's clients)."
+                "tenants",
+                "msp.tenancy.cli:tenants",
+                "Create and list tenants (the MSP's clients).",
+                app="light",
             ),
         ),
     ),
@@ -89,12 +99,18 @@ AREAS: tuple[Area, ...] = (
         settings="msp.auth.settings",
         api=("msp.api.me", "msp.api.users", "msp.api.tokens", "msp.api.audit"),
         commands=(
-            Command("users", "msp.auth.cli:users", "Create and list users."),
-            Command("tokens", "msp.auth.cli:tokens", "Create, list and revoke API tokens."),
+            Command("users", "msp.auth.cli:users", "Create and list users.", app="light"),
+            Command(
+                "tokens",
+                "msp.auth.cli:tokens",
+                "Create, list and revoke API tokens.",
+                app="light",
+            ),
             Command(
                 "create-admin",
                 "msp.auth.cli:create_admin",
                 "Create the first MSP admin (does nothing when an admin exists).",
+                app="light",
             ),
         ),
     ),
@@ -102,7 +118,9 @@ AREAS: tuple[Area, ...] = (
         "domains",
         models=("msp.domains.models",),
         api=("msp.api.domains",),
-        commands=(Command("domains", "msp.domains.cli:domains", "Add and list domains."),),
+        commands=(
+            Command("domains", "msp.domains.cli:domains", "Add and list domains.", app="light"),
+        ),
     ),
     Area(
         "dns",
@@ -111,7 +129,10 @@ AREAS: tuple[Area, ...] = (
         api=("msp.api.posture",),
         commands=(
             Command(
-                "check", "msp.dns.cli:check", "Check the e-mail authentication records of DOMAIN..."
+                "check",
+                "msp.dns.cli:check",
+                "Check the e-mail authentication records of DOMAIN...",
+                app="none",
             ),
         ),
         jobs="workers.dns",
@@ -140,11 +161,28 @@ AREAS: tuple[Area, ...] = (
                 "plan",
                 "msp.policy.cli:plan",
                 "Show DOMAIN's stage, the record to publish now, the next stage and every gate.",
+                app="light",
             ),
             Command(
                 "simulate",
                 "msp.policy.cli:simulate",
                 "Replay DOMAIN's last N days of aggregate data under a proposed record.",
+                app="light",
+            ),
+            Command(
+                "evaluate",
+                "msp.policy.cli:evaluate",
+                "Run the policy evaluation of DOMAIN... now (propose, withdraw or roll back).",
+            ),
+            Command(
+                "escalations",
+                "msp.policy.cli:escalations",
+                "Stage changes: list, propose, approve, reject, schedule, advance, roll back.",
+            ),
+            Command(
+                "senders",
+                "msp.policy.cli:senders",
+                "A domain's senders and the verdict on each (approve, forwarder, abuse, unknown).",
             ),
         ),
         jobs="workers.policy",

@@ -1,37 +1,37 @@
-"""The ``msp`` command: the Flask CLI group, and the commands that run the platform's processes
-(``standalone``, ``worker``, ``scheduler``; ``web`` and ``alive`` live beside the code they run)
-and show its settings.
+"""The ``msp`` command's entry point and its table of commands.
 
 ``MSP_DATABASE_URL`` and ``MSP_REDIS_URL`` select the database and the queue (unset Redis: jobs
-run in-process). Every other command belongs to an area (``msp/<area>/cli.py`` exports
-``COMMANDS``) and is named, with its one-line help, in ``msp/areas.py``; the group imports a
-command only when it runs, so ``msp --help`` and every command import only what they need.
+run in-process). The group and the process commands live in ``msp/commands.py``; every other
+command belongs to an area (``msp/<area>/cli.py`` exports ``COMMANDS``) and is named, with its
+one-line help and what it needs of the app, in ``msp/areas.py``. Nothing here imports Flask:
+a command that needs no app (``msp check``, the liveness probe) runs without it, and the others
+import only their own module and build only as much of the app as they use.
 """
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from flask import Flask
-from flask.cli import FlaskGroup, with_appcontext
 
 from msp import areas
-from msp.liveness import LIVENESS_FILE_ENV
+
+if TYPE_CHECKING:
+    from msp.commands import LazyFlaskGroup
 
 
 @dataclass(frozen=True)
 class LazyCommand:
     """A command the group imports only when it runs: ``target`` is ``module:attribute``;
-    ``help`` is its one-line help for ``msp --help`` (tests/test_cli_lazy.py keeps it true)."""
+    ``help`` is its one-line help for ``msp --help`` (tests/test_cli_lazy.py keeps it true);
+    ``app`` what it needs of the app (msp/areas.py)."""
 
     target: str
     help: str
+    app: areas.AppNeed = "full"
 
     def load(self) -> click.Command:
         command = areas.resolve(self.target)
@@ -44,7 +44,8 @@ class LazyCommand:
 # Importing them all took seconds (parsedmarc, alembic, dnspython, gunicorn...), and listing the
 # app's commands built the whole app: `msp --help` paid for both.
 LAZY_COMMANDS: Mapping[str, LazyCommand] = {
-    command.name: LazyCommand(command.target, command.help) for command in areas.commands()
+    command.name: LazyCommand(command.target, command.help, command.app)
+    for command in areas.commands()
 }
 
 # The modules whose ``COMMANDS`` the table stands for (tests/test_cli_lazy.py checks both agree);
@@ -54,145 +55,21 @@ AREA_CLI_MODULES = tuple(
 )
 
 
-class LazyFlaskGroup(FlaskGroup):
-    """A FlaskGroup that lists ``LAZY_COMMANDS`` from the table and imports one only when it
-    is looked up. Listing never loads the app: the app's commands are in the table too. A
-    name in neither place still falls back to the app's commands, as FlaskGroup does."""
+def __getattr__(name: str) -> Any:
+    """``msp.cli.cli``: the group, imported (with Flask) only when asked for."""
+    if name == "cli":
+        from msp.commands import cli
 
-    def __init__(self, *args: Any, lazy_commands: Mapping[str, LazyCommand], **kwargs: Any):
-        super().__init__(*args, **kwargs)
-        self.lazy_commands = lazy_commands
-
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        self._load_plugin_commands()
-        return sorted(set(self.commands) | set(self.lazy_commands))
-
-    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
-        if name not in self.commands and name in self.lazy_commands:
-            self.add_command(self.lazy_commands[name].load(), name)
-        return super().get_command(ctx, name)
-
-    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        """Click's listing, with the table's help for commands not imported yet."""
-        commands = [(name, self._command_for_help(name)) for name in self.list_commands(ctx)]
-        commands = [(name, command) for name, command in commands if not command.hidden]
-        if not commands:
-            return
-        limit = formatter.width - 6 - max(len(name) for name, _ in commands)
-        with formatter.section("Commands"):
-            formatter.write_dl([(name, cmd.get_short_help_str(limit)) for name, cmd in commands])
-
-    def _command_for_help(self, name: str) -> click.Command:
-        command = self.commands.get(name)
-        if command is not None:
-            return command
-        # A stand-in so click shortens the table's help exactly as it would the real one.
-        return click.Command(name, help=self.lazy_commands[name].help)
-
-
-def _make_app() -> Flask:
-    from msp import create_app
-
-    return create_app()
-
-
-@click.group(
-    cls=LazyFlaskGroup,
-    create_app=_make_app,
-    add_default_commands=False,
-    add_version_option=False,
-    lazy_commands=LAZY_COMMANDS,
-)
-def cli() -> None:
-    """MSP DMARC platform: from 'anyone can spoof us' to p=reject, safely."""
-
-
-# --- configuration ---------------------------------------------------------------------------
-
-
-@cli.command("settings")
-@click.option("--json", "as_json", is_flag=True, help="print JSON")
-def settings_command(as_json: bool) -> None:
-    """Every MSP_* setting: its value here (secrets masked) and what it is for."""
-    import os
-
-    from msp.config import all_settings, load_config, redacted
-
-    values = redacted(load_config(os.environ))
-    rows = [
-        {"name": f"MSP_{s.name}", "value": values.get(s.name), "secret": s.secret, "help": s.help}
-        for s in all_settings()
-    ]
-    if as_json:
-        click.echo(json.dumps(rows, indent=2, default=str))
-        return
-    for row in rows:
-        click.echo(f"{row['name']:<32} {row['value']!s:<28} {row['help']}")
-
-
-# --- processes -------------------------------------------------------------------------------
-
-
-@cli.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8000, show_default=True, type=int)
-@click.option(
-    "--demo/--no-demo",
-    default=True,
-    show_default=True,
-    help="seed a demo tenant from the sample reports on first start",
-)
-@with_appcontext
-def standalone(host: str, port: int, demo: bool) -> None:
-    """Run everything in one process: migrate, first admin, worker and schedule threads, web."""
-    from msp.bootstrap import run_standalone
-
-    run_standalone(host, port, demo)
-
-
-def _liveness_option(process: str) -> Any:
-    return click.option(
-        "--liveness-file",
-        type=click.Path(dir_okay=False, path_type=Path),
-        envvar=LIVENESS_FILE_ENV,
-        show_envvar=True,
-        help=f"touch this file each time the {process} loop turns (for `msp alive`)",
-    )
-
-
-@cli.command()
-@click.option(
-    "--queues",
-    "-q",
-    default="checks,reports,notifications,default",
-    show_default=True,
-    help="comma-separated queue names, in priority order",
-)
-@click.option("--burst", is_flag=True, help="exit when the queues are empty")
-@click.option("--name", help="worker name")
-@_liveness_option("worker")
-@with_appcontext
-def worker(queues: str, burst: bool, name: str | None, liveness_file: Path | None) -> None:
-    """Run an RQ worker (SIGTERM: finish the current job, then stop)."""
-    from msp.bootstrap import run_worker
-
-    run_worker(
-        [q.strip() for q in queues.split(",") if q.strip()],
-        burst=burst,
-        name=name,
-        liveness_file=liveness_file,
-    )
-
-
-@cli.command()
-@_liveness_option("scheduler")
-@with_appcontext
-def scheduler(liveness_file: Path | None) -> None:
-    """Run the one periodic-job scheduler (RQ cron). Run exactly one."""
-    from msp.bootstrap import run_scheduler
-
-    run_scheduler(liveness_file=liveness_file)
+        return cli
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def main() -> None:
-    cli.main(args=sys.argv[1:], prog_name="msp")
+    args = sys.argv[1:]
+    entry = LAZY_COMMANDS.get(args[0]) if args else None
+    if entry is not None and entry.app == "none":
+        # No app, so no FlaskGroup: Flask and its dependencies are never imported.
+        entry.load().main(args=args[1:], prog_name=f"msp {args[0]}")
+        return
+    group: LazyFlaskGroup = __getattr__("cli")
+    group.main(args=args, prog_name="msp")

@@ -99,3 +99,47 @@ def test_the_area_commands_left_the_process_group() -> None:
 def test_an_unknown_command_is_still_an_error() -> None:
     exit_code, output, _ = _run_msp_in_fresh_process("no-such-command")
     assert exit_code == 2 and "No such command" in output
+
+
+_MAIN_PROBE = """
+import json, sys
+from msp.cli import main
+try:
+    main()
+except SystemExit as stop:
+    assert not stop.code, stop.code
+print(json.dumps(sorted(sys.modules)))
+"""
+
+
+def test_a_command_without_an_app_runs_without_flask() -> None:
+    """`msp check` (and the liveness probe) start in well under a second: no Flask at all."""
+    done = subprocess.run(
+        [sys.executable, "-c", _MAIN_PROBE, "check", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Usage: msp check" in done.stdout and "--selector" in done.stdout
+    modules = set(json.loads(done.stdout.splitlines()[-1]))
+    assert "msp.dns.cli" in modules
+    assert not {"flask", "werkzeug", "sqlalchemy", "msp.commands"} & modules
+
+
+def test_a_light_command_gets_the_app_without_api_and_pages(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from msp.commands import _make_app
+
+    monkeypatch.setenv("MSP_ENV", "test")
+    monkeypatch.setenv("MSP_DATABASE_URL", "sqlite:///:memory:")
+    apps = {}
+    for name in ("plan", "worker"):
+        with click.Context(cli) as root:
+            root.invoked_subcommand = name
+            apps[name] = _make_app()
+    assert LAZY_COMMANDS["plan"].app == "light"
+    assert "msp_api" not in apps["plan"].extensions and "web" not in apps["plan"].blueprints
+    assert "sqlalchemy" in apps["plan"].extensions
+    assert "msp_api" in apps["worker"].extensions and "web" in apps["worker"].blueprints
