@@ -56,7 +56,9 @@ def send_delivery(delivery_id: int) -> dict[str, Any]:
 @job
 def digest_sweep() -> int:
     """Enqueue one digest job per tenant whose weekly digest is due in its own time zone."""
-    due = digest_service.due_digests(_settings(), utcnow())
+    now = utcnow()
+    digest_service.requeue_lost(now)
+    due = digest_service.due_digests(_settings(), now)
     for tenant_id, week in due:
         enqueue(
             DIGEST_JOB,
@@ -103,8 +105,10 @@ def send_rollup(send_id: int) -> dict[str, Any]:
 
 @job
 def prune_deliveries() -> int:
-    """Delete finished deliveries past the retention period."""
-    return delivery.prune_deliveries(_settings(), utcnow())
+    """Delete finished deliveries and old digest issues past the retention period."""
+    settings, now = _settings(), utcnow()
+    issues = digest_service.prune(settings.retention_days, now)
+    return delivery.prune_deliveries(settings, now) + issues
 
 
 @job

@@ -18,7 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert
 
 from msp.auth.audit import audit
@@ -32,6 +32,7 @@ from msp.notifications.digest_render import RenderedDigest, for_recipient, rende
 from msp.notifications.models import (
     FAILED,
     OPEN_STATUSES,
+    PENDING,
     RETRYING,
     SENT,
     DigestIssue,
@@ -40,6 +41,7 @@ from msp.notifications.models import (
     DigestSettings,
     NotificationEndpoint,
     NotificationTeam,
+    RollupSend,
 )
 from msp.notifications.settings import NotifySettings
 from msp.queues import NOTIFICATIONS, enqueue
@@ -357,3 +359,39 @@ def _failed(
             at=now + timedelta(seconds=wait) if wait else None,
         )
     return SendOutcome(row.id, row.status, row.attempts, row.last_error)
+
+
+LOST_AFTER = timedelta(minutes=10)
+
+
+def requeue_lost(now: datetime, limit: int = 500) -> int:
+    """Queue again the claims still pending well after they were made (their job was lost,
+    say with a Redis restart): a claim is never forgotten. Sending one twice is impossible:
+    the send job locks the row and skips it once sent."""
+    rows = list(
+        db.session.scalars(
+            select(DigestSend.id)
+            .where(DigestSend.status == PENDING, DigestSend.created_at <= now - LOST_AFTER)
+            .order_by(DigestSend.id)
+            .limit(limit)
+        )
+    )
+    for send_id in rows:
+        enqueue(
+            SEND_MAIL_JOB,
+            queue=NOTIFICATIONS,
+            send_id=send_id,
+            job_id=f"notify-digest-mail-{send_id}-lost-{now:%Y%m%d%H%M}",
+        )
+    return len(rows)
+
+
+def prune(retention_days: int, now: datetime) -> int:
+    """Delete digest issues (and their per-recipient rows) past the retention period, and the
+    staff roll-ups' claims; opt-outs are kept for ever."""
+    if retention_days <= 0:
+        return 0
+    cutoff = now - timedelta(days=retention_days)
+    issues = db.session.execute(delete(DigestIssue).where(DigestIssue.created_at < cutoff))
+    db.session.execute(delete(RollupSend).where(RollupSend.created_at < cutoff))
+    return int(getattr(issues, "rowcount", 0) or 0)

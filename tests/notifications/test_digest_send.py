@@ -261,3 +261,32 @@ def test_cli_send_delivers_now_and_only_once(world: World, mail_sink: MailSink, 
     assert first.exit_code == 0 and first.output.count(": sent (") == 3, first.output
     assert "nothing to send" in second.output
     assert sorted(_by_recipient(mail_sink)) == sorted([*DESK, CEO])
+
+
+def test_a_claim_whose_job_was_lost_is_queued_again_and_sent_once(
+    world: World, mail_sink: MailSink, app: Flask, run_jobs: Callable[..., Any]
+) -> None:
+    settings = notify_settings(app.config)
+    claimed = digest_service.prepare_week(world.tenant, settings, utcnow())
+    db.session.info.clear()  # the send jobs never reach Redis (lost with a restart)
+    db.session.commit()
+    later = utcnow() + timedelta(minutes=11)
+    assert digest_service.requeue_lost(utcnow()) == 0  # not overdue yet
+    assert digest_service.requeue_lost(later) == len(claimed) == 3
+    db.session.commit()
+    run_jobs((NOTIFICATIONS,))
+    assert sorted(_by_recipient(mail_sink)) == sorted([*DESK, CEO])
+    assert digest_service.requeue_lost(later) == 0
+
+
+def test_old_digest_issues_and_their_claims_are_pruned(world: World, app: Flask) -> None:
+    from msp.notifications.models import DigestIssue
+
+    settings = notify_settings(app.config)
+    digest_service.prepare_week(world.tenant, settings, utcnow())
+    db.session.flush()
+    assert digest_service.prune(90, utcnow() + timedelta(days=89)) == 0
+    assert digest_service.prune(90, utcnow() + timedelta(days=91)) == 1
+    assert db.session.scalars(select(DigestIssue)).all() == []
+    assert db.session.scalars(select(DigestSend)).all() == []
+    assert digest_service.prune(0, utcnow() + timedelta(days=999)) == 0  # 0 keeps for ever
