@@ -1,26 +1,29 @@
 """Outbound HTTPS guard (MTA-STS policies, BIMI logos); the one httpx user of the dns area.
 
 The host name is resolved through the checker's own :class:`~msp.dns.resolver.Resolver`, every
-address is vetted (private, loopback, link-local, reserved and multicast ranges are refused unless
-``allow_private``), and the connection goes to the vetted address while TLS still verifies the
-certificate against the host name (SNI). Redirects are never followed; bodies over ``max_bytes``
+address is vetted by the one outbound guard (:mod:`msp.netguard`: private, loopback, link-local,
+shared, reserved, multicast and metadata addresses, and IPv6 forms hiding one, are refused unless
+``allow_private`` or the ``allow`` networks say otherwise; one refused address refuses the
+host), and the connection goes to the vetted address while TLS still verifies the certificate
+against the host name (SNI). Redirects are never followed; bodies over ``max_bytes``
 and slow servers fail. The CA bundle comes from a setting so tests can use their own CA.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import ssl
 from dataclasses import dataclass, field
 
 import httpx
 
 from msp.dns.resolver import Resolver
+from msp.netguard import Guard, parse_networks
 
 
 @dataclass(frozen=True)
 class HttpSettings:
     allow_private: bool = False
+    allow: tuple[str, ...] = ()  # CIDRs reachable although not public (MSP_OUTBOUND_ALLOW)
     ca_bundle: str | None = None
     timeout: float = 5.0
     max_bytes: int = 64 * 1024
@@ -46,11 +49,12 @@ class RefusedAddress(Exception):
     """The host resolves only to addresses the guard does not allow."""
 
 
-def address_allowed(address: str, allow_private: bool) -> bool:
-    ip = ipaddress.ip_address(address)
-    if allow_private:
-        return not ip.is_multicast and not ip.is_unspecified
-    return ip.is_global and not ip.is_multicast
+def guard_of(settings: HttpSettings) -> Guard:
+    return Guard(allow=parse_networks(settings.allow), allow_private=settings.allow_private)
+
+
+def address_allowed(address: str, allow_private: bool, allow: tuple[str, ...] = ()) -> bool:
+    return guard_of(HttpSettings(allow_private=allow_private, allow=allow)).allowed(address)
 
 
 @dataclass
@@ -85,10 +89,11 @@ class HttpsFetcher:
             found.extend(answer.records)
         if not found:
             raise RefusedAddress(f"{host} has no address")
-        allowed = [a for a in found if address_allowed(a, self.settings.allow_private)]
-        if not allowed:
-            raise RefusedAddress(f"{host} resolves only to refused addresses ({found[0]})")
-        return allowed[0]
+        guard = guard_of(self.settings)
+        refused = [a for a in found if not guard.allowed(a)]
+        if refused:  # one refused address refuses the host (as msp.netguard does)
+            raise RefusedAddress(f"{host} resolves to a refused address ({refused[0]})")
+        return found[0]
 
     async def _get(self, url: str, host: str, address: str, path: str) -> Fetched:
         literal = f"[{address}]" if ":" in address else address

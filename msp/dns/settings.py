@@ -56,6 +56,11 @@ SETTINGS: list[Setting] = [
 ]
 
 
+def _cidrs(raw: Any) -> tuple[str, ...]:
+    values = raw.split(",") if isinstance(raw, str) else list(raw or ())
+    return tuple(str(v).strip() for v in values if str(v).strip())
+
+
 def checker_options(config: Mapping[str, Any]) -> CheckOptions:
     """CheckOptions from the app configuration (``MSP_DNS_*`` keys)."""
     servers = tuple(Nameserver.parse(n) for n in config.get("MSP_DNS_NAMESERVERS") or [])
@@ -67,6 +72,7 @@ def checker_options(config: Mapping[str, Any]) -> CheckOptions:
         ),
         http=HttpSettings(
             allow_private=bool(config.get("MSP_DNS_HTTPS_ALLOW_PRIVATE")),
+            allow=_cidrs(config.get("MSP_OUTBOUND_ALLOW")),
             ca_bundle=config.get("MSP_DNS_HTTPS_CA_BUNDLE"),
             port=int(config.get("MSP_DNS_HTTPS_PORT", 443)),
         ),
