@@ -179,3 +179,26 @@ def test_a_rollback_is_published_at_once_through_the_same_path(
     assert stage_of(domain.id) == "monitor"
     publication = db.session.scalars(select(Publication)).one()
     assert publication.records[0]["before"] == [enforcing]
+
+
+def test_the_parked_fast_path_writes_spf_and_null_mx_and_keeps_other_apex_txt(
+    db_session: Any, knot: TsigKnot, evidence: DnsEvidence
+) -> None:
+    wired = wire(knot.options(), parked=True)
+    at = utcnow()
+    check_now(knot.nameserver, wired.domain.id, at - timedelta(minutes=5))
+    change = issue(wired.domain.id, at)
+    assert change.to_stage == "parked"
+    assert service.publish_change(change.id, at) == "written"
+    assert txt_at(knot, DOMAIN) == {"v=spf1 -all", VERIFICATION}
+    assert mx_at(knot, DOMAIN) == {"0 ."}
+    assert NOTE in txt_at(knot, f"_dmarc.{DOMAIN}")
+    check_now(knot.nameserver, wired.domain.id, at + timedelta(minutes=1))
+    assert policy.advance_change(change.id, at + timedelta(minutes=2)) == "verified"
+    assert stage_of(wired.domain.id) == "parked"
+
+
+def mx_at(knot: TsigKnot, name: str) -> set[str]:
+    resolver = dns.resolver.Resolver(configure=False)
+    resolver.nameservers, resolver.port = ["127.0.0.1"], knot.port
+    return {r.to_text() for r in resolver.resolve(name, "MX")}
