@@ -74,6 +74,17 @@ def _domains(names: Iterable[str], tenant: str | None, every: bool) -> list[Doma
     return list({d.id: d for d in found}.values())
 
 
+def _as_operator() -> None:
+    """Decisions made here are the operator's, named in the timeline as ``cli:<user>``."""
+    import getpass
+
+    from flask import g
+
+    from msp.policy.timeline import ACTOR_KEY
+
+    setattr(g, ACTOR_KEY, f"cli:{getpass.getuser()}")
+
+
 def _commit() -> None:
     from msp.extensions import db
 
@@ -221,8 +232,10 @@ def _done(change: Any, as_json: bool) -> None:
 
 
 @click.group("escalations")
+@with_appcontext
 def escalations() -> None:
     """Stage changes: list, propose, approve, reject, schedule, advance, roll back."""
+    _as_operator()
 
 
 @escalations.command("list")

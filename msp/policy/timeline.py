@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from flask import has_app_context
+from flask import g, has_app_context
 
 from msp.auth.principal import current_principal
 from msp.events import emit_event
@@ -32,10 +32,18 @@ EVENT_KINDS = {
 SEVERITY = {"rollback_proposed": "warning", "reminder": "warning", "drift": "warning"}
 
 
+ACTOR_KEY = "policy_actor"  # set on ``flask.g`` by the operator commands (msp.policy.cli)
+
+
 def actor_label() -> str:
-    """Who acts: the principal's label, or ``engine`` for jobs and ``cli`` without one."""
-    principal = current_principal() if has_app_context() else None
-    return principal.label if principal is not None else "engine"
+    """Who acts: the principal's label, the operator of a command (``cli:<user>``), or
+    ``engine`` for jobs."""
+    if not has_app_context():
+        return "engine"
+    principal = current_principal()
+    if principal is not None:
+        return principal.label
+    return str(g.get(ACTOR_KEY) or "engine")
 
 
 def record(

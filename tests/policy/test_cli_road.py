@@ -65,6 +65,7 @@ def test_none_to_reject_and_a_rollback_purely_through_the_commands(
     t = at.isoformat()
     back = run(app, escalations, "rollback", domain.name, "--reason", "invoices bounce", "--at", t)
     assert (back["kind"], back["to_stage"]) == ("rollback", "monitor")
+    assert back["proposed_by"].startswith("cli:")  # the operator, not "engine"
     run(app, escalations, "approve", str(back["id"]), "--at", t)  # a rollback: scheduled at once
     assert run(app, escalations, "advance", str(back["id"]), "--at", t)["status"] == "published"
     evidence.postures[domain.id] = published(domain, Stage.MONITOR, at + timedelta(minutes=5))
