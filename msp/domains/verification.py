@@ -51,11 +51,6 @@ def _rua_addresses(record: str) -> set[str]:
     return found
 
 
-def _dmarc_names(answer: Answer, report_address: str) -> bool:
-    records = [r for r in answer.records if r.strip().lower().startswith("v=dmarc1")]
-    return len(records) == 1 and report_address.lower() in _rua_addresses(records[0])
-
-
 async def _lookups(settings: ResolverSettings, domain: str) -> tuple[Answer, Answer]:
     resolver = Resolver(settings)
     try:
@@ -67,6 +62,29 @@ async def _lookups(settings: ResolverSettings, domain: str) -> tuple[Answer, Ans
         await resolver.close()
 
 
+def proof_in(
+    domain: Domain, token_txt: tuple[str, ...], dmarc_txt: tuple[str, ...], report_address: str
+) -> str:
+    """Which proof these TXT strings show ("txt", "dmarc_rua" or ""): ``token_txt`` from
+    ``_msp-verify.<domain>``, ``dmarc_txt`` from ``_dmarc.<domain>``. Pure, so the DNS
+    checker can call it with what it has already fetched."""
+    expected = instructions(domain)
+    if expected is not None and any(r.strip() == expected.value for r in token_txt):
+        return "txt"
+    dmarc = [r for r in dmarc_txt if r.strip().lower().startswith("v=dmarc1")]
+    if len(dmarc) == 1 and report_address.lower() in _rua_addresses(dmarc[0]):
+        return "dmarc_rua"
+    return ""
+
+
+def record_proof(domain: Domain, method: str, *, now: datetime) -> bool:
+    """Mark the domain verified by ``method`` (from :func:`proof_in`) if it is not yet."""
+    if not method or domain.verified_at is not None:
+        return False
+    _set_verified(domain, method, now)
+    return True
+
+
 def verify(
     domain: Domain, resolver: ResolverSettings, *, report_address: str, now: datetime
 ) -> VerificationResult:
@@ -76,22 +94,16 @@ def verify(
     if domain.verified_at is not None:
         return VerificationResult(True, "already", "the domain is verified")
     token_txt, dmarc = asyncio.run(_lookups(resolver, domain.name))
-    expected = instructions(domain)
-    method = ""
-    if expected is not None and any(r.strip() == expected.value for r in token_txt.records):
-        method = "txt"
-    elif _dmarc_names(dmarc, report_address):
-        method = "dmarc_rua"
+    method = proof_in(domain, token_txt.records, dmarc.records, report_address)
     if not method:
-        failed = token_txt.failed and dmarc.failed
         detail = (
             "DNS did not answer; try again later"
-            if failed
+            if token_txt.failed and dmarc.failed
             else "neither the verification TXT record nor a DMARC rua with this tenant's "
             "report address was found"
         )
         return VerificationResult(False, "", detail)
-    _set_verified(domain, method, now)
+    record_proof(domain, method, now=now)
     return VerificationResult(True, method, f"verified by {method}")
 
 

@@ -143,3 +143,21 @@ def test_only_msp_staff_mark_a_domain_verified(client: FlaskClient) -> None:
             AuditLog.action == "domain.verify", AuditLog.object_id == str(domain.id)
         )
     ) == {"name": "vouched.example", "method": "staff"}
+
+
+def test_proof_in_records_the_checker_already_fetched(db_session: object) -> None:
+    from msp.db import utcnow
+    from msp.domains.verification import proof_in, record_proof
+
+    domain, _headers = _unverified("pure", "pure.example")
+    rua = f"mailto:{REPORT_TOKEN}@reports.msp.test"
+    assert proof_in(domain, ("msp-verify=known-token-1234",), (), rua) == "txt"
+    assert proof_in(domain, (), (f"v=DMARC1; p=none; rua=mailto:x@y.test,{rua}",), rua) == (
+        "dmarc_rua"
+    )
+    two_records = (f"v=DMARC1; p=none; rua={rua}", "v=DMARC1; p=reject")
+    assert proof_in(domain, ("msp-verify=other",), two_records, rua) == ""
+    assert record_proof(domain, "", now=utcnow()) is False
+    assert record_proof(domain, "txt", now=utcnow()) is True
+    assert domain.verified_at is not None
+    assert record_proof(domain, "txt", now=utcnow()) is False
