@@ -248,7 +248,7 @@ def unpack(data: bytes, name: str = "", limits: Limits | None = None) -> list[Pa
     limits = limits or Limits()
     if len(data) > limits.max_input_bytes:
         raise TooLarge(f"input of {len(data)} bytes exceeds the {limits.max_input_bytes} limit")
-    if not data.strip():
+    if not data or data.isspace():  # not data.strip(): that copies a large file whole
         raise FormatError("empty input")
     kind = sniff(data[:512])
     if kind == "gzip":

@@ -9,6 +9,7 @@ commits: the job or the command does.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
@@ -68,8 +69,14 @@ def process_raw(
     return _process_locked(raw, cfg, None)
 
 
-def _process_locked(raw: RawReport, cfg: ReportsConfig, batch: Batch | None) -> list[Outcome]:
-    """Process one locked file; in a batch, its small reports wait for ``batch.settle()``."""
+def _process_locked(
+    raw: RawReport, cfg: ReportsConfig, batch: Batch | None, data: bytes | None = None
+) -> list[Outcome]:
+    """Process one locked file; in a batch, its small reports wait for ``batch.settle()``.
+
+    ``data`` is the file's bytes when the caller still holds them (not read back and
+    decompressed from the store: a large report is then in memory once, not twice).
+    """
     raw.attempts += 1
     ctx = pipeline.Context(
         raw_id=raw.id,
@@ -80,7 +87,8 @@ def _process_locked(raw: RawReport, cfg: ReportsConfig, batch: Batch | None) -> 
         batch=batch,
     )
     try:
-        data = store.load_raw(raw, cfg.object_store)
+        if data is None:
+            data = store.load_raw(raw, cfg.object_store)
     except (LookupError, OSError) as exc:
         outcomes = [Outcome("rejected", error=f"raw bytes unavailable: {exc}")]
     else:
@@ -91,12 +99,17 @@ def _process_locked(raw: RawReport, cfg: ReportsConfig, batch: Batch | None) -> 
 
 
 def process_raws(
-    raw_ids: list[int], *, config: ReportsConfig | None = None
+    raw_ids: list[int],
+    *,
+    config: ReportsConfig | None = None,
+    at_hand: Mapping[int, bytes] | None = None,
 ) -> dict[int, list[Outcome]]:
     """Parse several stored files as one batch; on a database error, one by one instead.
 
-    Files another worker holds (row locks) or already processed are skipped.
+    Files another worker holds (row locks) or already processed are skipped. ``at_hand``: the
+    bytes of files the caller just stored, by raw id.
     """
+    held = at_hand or {}
     cfg = config or current_config()
     stmt = (
         select(RawReport)
@@ -108,7 +121,7 @@ def process_raws(
         with db.session.begin_nested(), db.session.no_autoflush, pipeline.fewer_gc_passes():
             batch = Batch()
             raws = list(db.session.scalars(stmt))
-            found = {raw.id: _process_locked(raw, cfg, batch) for raw in raws}
+            found = {raw.id: _process_locked(raw, cfg, batch, held.get(raw.id)) for raw in raws}
             settled = batch.settle()
             results = {
                 raw_id: [settled[o.ticket] if o.ticket is not None else o for o in outcomes]
@@ -197,7 +210,8 @@ def _ingest_files(
         for name, data in files
     ]
     db.session.flush()  # one multi-row INSERT for the whole batch
-    results = process_raws([raw.id for raw in raws], config=cfg)
+    at_hand = {raw.id: data for raw, (_name, data) in zip(raws, files, strict=True)}
+    results = process_raws([raw.id for raw in raws], config=cfg, at_hand=at_hand)
     return [(raw, results.get(raw.id, [])) for raw in raws]
 
 
