@@ -261,3 +261,27 @@ def test_withdrawing_an_issued_record_tells_the_customer_what_to_keep(
     ).one()
     assert event.severity == "warning"
     assert event.payload["keep_records"][0]["value"].startswith("v=DMARC1; p=none;")
+
+
+def test_the_what_if_names_senders_as_the_plan_does_over_the_gates_window(
+    db_session: Any, evidence: StaticEvidence
+) -> None:
+    from dataclasses import replace
+
+    from msp.policy.simulate import DailyRow
+
+    domain = make_domain(make_tenant())
+    crm = replace(sender("crm-key", SenderStatus.UNKNOWN, 40, 0), name="CRM Inc")
+    evidence.senders_by_domain[domain.id] = (crm,)
+    day = WED_0500.date() - timedelta(days=3)
+    old = WED_0500.date() - timedelta(days=20)  # outside the 14-day window the gates read
+    evidence.rows[domain.id] = [
+        DailyRow(d, "crm-key", SenderStatus.UNKNOWN, domain.name, "none", False, False, 40)
+        for d in (day, old)
+    ]
+    put_at_stage(domain, Stage.MONITOR, WED_0500 - timedelta(days=30), evidence)
+    result = service.simulate_domain(domain, "v=DMARC1; p=reject", now=WED_0500)
+    assert result["days"] == 1  # the default is the gates' window, not 30 days
+    assert [s["name"] for s in result["senders"]] == ["CRM Inc"]
+    gates = service.plan_view(domain, WED_0500).evaluation.gates
+    assert any("CRM Inc" in r for g in gates for r in g.reasons)
