@@ -11,11 +11,9 @@ event for the owning team. The service never commits.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import and_, or_, select
 
 from msp.auth.audit import audit
@@ -28,72 +26,18 @@ from msp.publishing import accounts, journal
 from msp.publishing.models import DnsProvider, DomainPublishing, Publication
 from msp.publishing.plan import PublishPlan, RecordPlan, desired_values, targets
 from msp.publishing.providers import (
-    Account,
-    Provider,
     ProviderError,
     RRset,
     StaleRRset,
-    get_provider,
 )
-from msp.publishing.settings import Mode, PublishSettings, publish_settings
+from msp.publishing.settings import Mode
+from msp.publishing.targets import Target, settings, target_of
+from msp.publishing.targets import delegation as delegation  # the onboarding CNAMEs
 from msp.queues import CHECKS, enqueue
 from msp.tenancy.models import Tenant
 
 AUTO_APPROVER = "auto-escalation"  # msp.policy.changes: who approves an auto-escalation
 FINAL = ("written", "held", "failed")
-
-
-@dataclass(frozen=True)
-class Target:
-    """Where a domain's records are written: the provider, its account and the zone."""
-
-    provider: Provider
-    account: Account
-    label: str
-    provider_id: int | None
-    delegated_zone: str | None = None
-
-    def name_for(self, name: str, domain: str) -> str | None:
-        """Where ``name`` is written; None when a delegated domain cannot delegate it."""
-        if self.delegated_zone is None:
-            return name
-        for label in DELEGATED_LABELS:
-            if name == f"{label}.{domain}":
-                return f"{domain}.{label}.{self.delegated_zone}"
-        return None
-
-
-def _settings() -> PublishSettings:
-    return publish_settings(current_app.config)
-
-
-def _key() -> str | None:
-    return current_app.config.get("MSP_ENCRYPTION_KEY")
-
-
-def hosted_target(cfg: PublishSettings) -> Target:
-    """The MSP's own zone for delegated domains (``MSP_HOSTED_*``)."""
-    if not cfg.hosted_zone or not cfg.hosted_kind:
-        raise Conflict("no hosted zone is configured (MSP_HOSTED_ZONE, MSP_HOSTED_PROVIDER_KIND)")
-    provider = get_provider(cfg.hosted_kind)
-    options = dict(cfg.hosted_options)
-    secrets = {k: v for k, v in options.items() if k in provider.secret_fields}
-    account = Account(config=options, secrets=secrets, zone=cfg.hosted_zone, timeout=cfg.timeout)
-    return Target(provider, account, f"hosted:{cfg.hosted_zone}", None, cfg.hosted_zone)
-
-
-def target_of(domain: Domain, row: DomainPublishing | None) -> Target:
-    """The domain's provider and zone (Conflict when none is set)."""
-    cfg = _settings()
-    if row is not None and row.delegated:
-        return hosted_target(cfg)
-    if row is None or row.provider_id is None:
-        raise Conflict(f"{domain.name} has no DNS provider")
-    account_row = accounts.provider_for_domain(domain, row.provider_id)
-    zone = row.zone or domain.name
-    account = accounts.account_of(account_row, zone, _key(), cfg.timeout)
-    label = f"{account_row.name} ({account_row.kind})"
-    return Target(get_provider(account_row.kind), account, label, account_row.id)
 
 
 def _seen(domain: Domain, name: str, rtype: str) -> tuple[str, ...] | None:
@@ -141,7 +85,7 @@ def _expected(domain: Domain, name: str, rtype: str) -> tuple[tuple[str, ...], .
 
 def make_plan(domain: Domain, records: list[dict[str, Any]], target: Target) -> PublishPlan:
     """Read every RRset the change writes and plan the swap (raises ProviderError)."""
-    ttl = _settings().ttl
+    ttl = settings().ttl
     plans = []
     for name, rtype in targets(records):
         desired = desired_values(records, name, rtype)
@@ -253,7 +197,7 @@ def _hold(
 def _failed_attempt(
     publication: Publication, change: PolicyChange, error: str, now: datetime
 ) -> str:
-    waits = _settings().retry_seconds
+    waits = settings().retry_seconds
     publication.error = error
     if publication.attempts <= len(waits):
         publication.status = "retrying"
@@ -411,23 +355,3 @@ def state(domain: Domain) -> dict[str, Any]:
         "diff": diff,
         "error": error,
     }
-
-
-DELEGATED_LABELS = ("_dmarc", "_smtp._tls", "_mta-sts")
-
-
-def delegation(domain: Domain) -> dict[str, Any]:
-    """What a client publishes once to hand its records to the MSP's hosted zone: one CNAME
-    per record (DMARC, TLS-RPT, the MTA-STS id) and the ``mta-sts`` host this app answers."""
-    cfg = _settings()
-    if not cfg.hosted_zone:
-        raise Conflict("no hosted zone is configured (MSP_HOSTED_ZONE)")
-    cnames = [
-        {
-            "name": f"{label}.{domain.name}",
-            "type": "CNAME",
-            "value": f"{domain.name}.{label}.{cfg.hosted_zone}.",
-        }
-        for label in DELEGATED_LABELS
-    ]
-    return {"domain": domain.name, "hosted_zone": cfg.hosted_zone, "records": cnames}
