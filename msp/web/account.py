@@ -98,6 +98,9 @@ def login_mfa() -> Any:
     if request.method == "POST":
         csrf.protect()
         try:
+            service.check_login_rate(
+                client_ip(), current_app.config["MSP_LOGIN_RATE_LIMIT"], utcnow()
+            )
             service.check_account_backoff(user.email, utcnow())
         except TooManyRequests as exc:
             error, status = exc.detail, exc.status
