@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from msp.notifications.channels import Message
+from msp.notifications.channels.base import Message
 
 MAX_LINES = 12
 MAX_TEXT = 2900  # Slack's section text limit is 3000 characters

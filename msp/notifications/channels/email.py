@@ -9,7 +9,7 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import Any
 
-from msp.notifications.channels import (
+from msp.notifications.channels.base import (
     Channel,
     ChannelConfigError,
     ChannelField,

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from msp.netguard import BlockedAddress, Guard, parse_networks
-from msp.notifications.channels import ChannelConfigError, DeliveryError
+from msp.notifications.channels.base import ChannelConfigError, DeliveryError
 from msp.notifications.settings import NotifySettings
 
 RETRYABLE_STATUS = frozenset({408, 425, 429})

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from msp.notifications.channels import Channel, ChannelField, Message, Target, require_fields
+from msp.notifications.channels.base import Channel, ChannelField, Message, Target, require_fields
 from msp.notifications.channels.chat import ChatFacts, facts_of
 from msp.notifications.channels.http import check_url, config_error, post, raise_for_channel
 from msp.notifications.settings import NotifySettings

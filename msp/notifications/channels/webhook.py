@@ -13,7 +13,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from msp.notifications.channels import Channel, ChannelField, Message, Target, require_fields
+from msp.notifications.channels.base import Channel, ChannelField, Message, Target, require_fields
 from msp.notifications.channels.http import (
     UnsafeTarget,
     check_url,
