@@ -72,7 +72,7 @@ def knot() -> Iterator[TsigKnot]:
         server.stop()
 
 
-def check_now(nameserver: str, domain_id: int, at: datetime) -> None:
+def check_now(nameserver: str, domain_id: int, at: datetime, **config: Any) -> None:
     """The DNS checker, pointed at ``nameserver``, checks the domain as of ``at``."""
     options = checker_options(
         {
@@ -80,6 +80,7 @@ def check_now(nameserver: str, domain_id: int, at: datetime) -> None:
             "MSP_DNS_TIMEOUT": 1.0,
             "MSP_DNS_RETRIES": 0,
             "MSP_DNS_PROBE_SELECTORS": False,
+            **config,
         }
     )
     check_domain_now(domain_id, options=options, now=at)
