@@ -19,6 +19,8 @@ from msp.api.schemas.users import (
 )
 from msp.auth import invites, users
 from msp.auth.decorators import require_auth, require_manage
+from msp.auth.models import User
+from msp.auth.principal import Principal
 from msp.auth.request import current_session_raw
 from msp.db import utcnow
 from msp.errors import Forbidden, ValidationFailed
@@ -28,14 +30,25 @@ from msp.tenancy.scope import get_scoped, require_principal
 blp = Blueprint("users", __name__, url_prefix="/api/v1", description="Users and invitations")
 
 
+def _as_seen_by(actor: Principal, user: User) -> dict[str, Any]:
+    """The user as ``actor`` may see them: where else they are a member is not its business."""
+    shown = {
+        name: getattr(user, name) for name in UserSchema().dump_fields if name != "memberships"
+    }
+    shown["memberships"] = [m for m in user.memberships if actor.reaches(m.tenant_id)]
+    return shown
+
+
 @blp.route("/users")
 class Users(MethodView):
     @require_auth
     @blp.response(200, UserSchema(many=True))
     @blp.paginate()
     def get(self, pagination_parameters: PaginationParameters) -> Any:
-        """Users the caller may see."""
-        return page_of(users.visible_user_ids_stmt(require_principal()), pagination_parameters)
+        """Users the caller may see (with their memberships in tenants the caller reaches)."""
+        actor = require_principal()
+        rows = page_of(users.visible_user_ids_stmt(actor), pagination_parameters)
+        return [_as_seen_by(actor, user) for user in rows]
 
     @require_auth
     @blp.arguments(UserSchema)
@@ -84,8 +97,9 @@ class UserItem(MethodView):
     @require_auth
     @blp.response(200, UserSchema)
     def get(self, user_id: int) -> Any:
-        """One user."""
-        return users.get_visible_user(require_principal(), user_id)
+        """One user (with their memberships in tenants the caller reaches)."""
+        actor = require_principal()
+        return _as_seen_by(actor, users.get_visible_user(actor, user_id))
 
     @require_auth
     @blp.arguments(UserUpdateSchema)

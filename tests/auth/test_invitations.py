@@ -200,3 +200,20 @@ def test_changing_a_members_role(client: FlaskClient) -> None:
     r = client.patch(url, json={"role": "tenant_admin"}, headers=admin.headers)
     assert r.status_code == 200 and r.get_json()["role"] == "tenant_admin"
     assert client.patch(url, json={"role": "staff"}, headers=admin.headers).status_code == 422
+
+
+def test_a_members_other_tenants_are_not_shown(client: FlaskClient) -> None:
+    mine, theirs = make_tenant(), make_tenant()
+    person = make_user("tenant_viewer", mine, email="both@x.example")
+    from msp.auth.users import add_membership
+
+    add_membership(theirs.id, person, "tenant_admin")
+    db.session.flush()
+    admin = token_caller("tenant_admin", mine)
+    one = client.get(f"/api/v1/users/{person.id}", headers=admin.headers).get_json()
+    assert [m["tenant_id"] for m in one["memberships"]] == [mine.id]
+    listed = client.get("/api/v1/users", headers=admin.headers).get_json()
+    assert all(m["tenant_id"] == mine.id for u in listed for m in u["memberships"])
+    staff = token_caller("msp_admin")
+    one = client.get(f"/api/v1/users/{person.id}", headers=staff.headers).get_json()
+    assert {m["tenant_id"] for m in one["memberships"]} == {mine.id, theirs.id}
