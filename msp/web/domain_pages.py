@@ -51,7 +51,12 @@ def domain_view(domain_id: int) -> Any:
     domain = get_scoped(Domain, domain_id)
     status = request.args.get("status")
     status = status if status in JUDGED else None
-    page = domain_read.domain_page(domain, request.args.get("page", 1, type=int) or 1, status)
+    page = domain_read.domain_page(
+        domain,
+        request.args.get("page", 1, type=int) or 1,
+        status,
+        live=request.args.get("live") == "1",
+    )
     return render_template(
         "domain.html",
         principal=principal,

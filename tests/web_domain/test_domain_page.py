@@ -8,6 +8,7 @@ from __future__ import annotations
 import html
 import re
 
+import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
@@ -194,3 +195,19 @@ def test_many_senders_render_one_page_and_say_how_many_more(
     assert "Page 1 of 25, and 580 more senders" in page
     page = _page(client, world, "?page=25")
     assert len(re.findall(r'id="sender-\d+"', page)) == 5
+
+
+def test_a_domain_with_many_senders_shows_the_stored_evaluation(
+    client: FlaskClient, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from msp.policy import service as policy_service
+    from msp.web import domain_read
+
+    monkeypatch.setattr(domain_read, "LIVE_PLAN_MAX_SENDERS", 3)  # the demo month has 5
+    login(client, world.admin)
+    assert 'id="stored-evaluation"' not in _page(client, world), "no stored plan yet: live"
+    policy_service.evaluate_domain(world.domain.id)
+    page = _page(client, world)
+    assert 'id="stored-evaluation"' in page and "Evaluate now" in page
+    assert "Monitoring only (p=none)" in page.split('id="plan"')[1], "the stored next stage"
+    assert 'id="stored-evaluation"' not in _page(client, world, "?live=1")
