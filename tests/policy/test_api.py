@@ -257,3 +257,23 @@ def test_reading_a_plan_writes_nothing(client: FlaskClient, evidence: StaticEvid
     viewer = token_caller("tenant_viewer", tenant)
     _ok(client.get(f"{API}/domains/{domain.id}/plan", headers=viewer.headers))
     assert db.session.scalars(select(PolicyPlan)).first() is None
+
+
+def test_the_plan_shows_drift_forwarded_mail_and_unreachable_dns(
+    client: FlaskClient, evidence: StaticEvidence
+) -> None:
+    from dataclasses import replace
+
+    tenant = make_tenant()
+    domain = make_domain(tenant)
+    now = utcnow()
+    make_ready(evidence, domain, Stage.REJECT, now)
+    put_at_stage(domain, Stage.REJECT, now - timedelta(days=3), evidence)
+    posture = evidence.postures[domain.id]
+    tags = {k: v for k, v in (posture.dmarc_tags or {}).items() if k != "rua"}
+    evidence.postures[domain.id] = replace(posture, dmarc_tags=tags)
+    viewer = token_caller("tenant_viewer", tenant)
+    body = _ok(client.get(f"{API}/domains/{domain.id}/plan", headers=viewer.headers))
+    assert "rollback watch is blind" in body["drift"]["reasons"][0]
+    assert body["drift"]["fix"][0]["name"] == f"_dmarc.{domain.name}"
+    assert body["dns_unreachable"] == [] and body["forwarded"] is None

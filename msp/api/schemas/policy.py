@@ -30,6 +30,14 @@ class PolicyForwardedSchema(Schema):
     summary = fields.String()
 
 
+class PolicyDriftSchema(Schema):
+    reasons = fields.List(fields.String())
+    fix = fields.List(
+        fields.Nested(PolicyDnsRecordSchema),
+        metadata={"description": "the records that put the stage back"},
+    )
+
+
 class PolicyPlanSchema(Schema):
     domain_id = fields.Integer()
     domain = fields.String()
@@ -52,6 +60,11 @@ class PolicyPlanSchema(Schema):
     dns_unreachable = fields.List(
         fields.String(),
         metadata={"description": "records the last DNS check could not read (spf, dmarc, ...)"},
+    )
+    drift = fields.Nested(
+        PolicyDriftSchema,
+        allow_none=True,
+        metadata={"description": "the published record differs from the stage's (rua, p...)"},
     )
     forwarded = fields.Nested(
         PolicyForwardedSchema,
