@@ -192,16 +192,25 @@ def evaluate_domain(
     # a forced evaluation (after each DNS check) writes the timeline only when something
     # changed; the first of the day always does
     noteworthy = last is None or last.date() != now.date() or view != plan.last_evaluation
+    new_drift = view["drift"] is not None and view["drift"] != plan.last_evaluation.get("drift")
     plan.readiness, plan.last_evaluated_at, plan.last_evaluation = result.readiness, now, view
     if noteworthy:
-        _record_evaluation(domain, plan, result, view, now)
+        _record_evaluation(domain, plan, result, view, now, drift=new_drift)
     _act(domain, facts, result, now)
     return result
 
 
 def _record_evaluation(
-    domain: Domain, plan: PolicyPlan, result: Evaluation, view: dict[str, Any], now: datetime
+    domain: Domain,
+    plan: PolicyPlan,
+    result: Evaluation,
+    view: dict[str, Any],
+    now: datetime,
+    *,
+    drift: bool,
 ) -> None:
+    """The timeline entry of an evaluation, and a drift entry (a warning event) when the
+    drift is new or changed: a lasting drift is in every evaluation, not a daily alarm."""
     timeline.record(
         tenant_id=domain.tenant_id,
         domain_id=domain.id,
@@ -211,7 +220,7 @@ def _record_evaluation(
         evidence=view,
         at=now,
     )
-    if result.drift is not None:
+    if drift and result.drift is not None:
         timeline.record(
             tenant_id=domain.tenant_id,
             domain_id=domain.id,

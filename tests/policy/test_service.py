@@ -285,3 +285,14 @@ def test_the_what_if_names_senders_as_the_plan_does_over_the_gates_window(
     assert [s["name"] for s in result["senders"]] == ["CRM Inc"]
     gates = service.plan_view(domain, WED_0500).evaluation.gates
     assert any("CRM Inc" in r for g in gates for r in g.reasons)
+
+
+def test_a_lasting_drift_is_announced_once_not_at_every_evaluation(
+    db_session: Any, evidence: StaticEvidence
+) -> None:
+    domain = make_domain(make_tenant())
+    evidence.postures[domain.id] = published(domain, Stage.REJECT, WED_0500)  # no reports: blind
+    for day in range(3):
+        service.evaluate_domain(domain.id, WED_0500 + timedelta(days=day), force=True)
+    assert _timeline(domain.id).count("drift") == 1
+    assert _timeline(domain.id).count("evaluated") == 3
