@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # imported by create_app: `msp check` and `msp alive` never load flask
     from flask import Flask
+    from redis import Redis
 
 MIGRATIONS_DIR = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "migrations"))
 
@@ -30,6 +31,7 @@ def create_app(config: Mapping[str, Any] | None = None, *, serve: bool = True) -
     register_queues(app)
     if not serve:
         return app
+    register_migrations(app)
     register_auth(app)
     register_api(app)
     register_web(app)
@@ -79,29 +81,39 @@ def register_converters(app: Flask) -> None:
 def register_extensions(app: Flask) -> None:
     from msp import models, unit_of_work
     from msp.db import tune_sqlite
-    from msp.extensions import csrf, db, migrate
+    from msp.extensions import csrf, db
 
     models.load_all()
     db.init_app(app)
     with app.app_context():
         tune_sqlite(db.engine)
-    migrate.init_app(app, db, directory=MIGRATIONS_DIR)
     csrf.init_app(app)
     unit_of_work.init_app(app)
 
 
+def register_migrations(app: Flask) -> None:
+    from flask_migrate import Migrate
+
+    from msp.extensions import db
+
+    Migrate(app, db, directory=MIGRATIONS_DIR)
+
+
 def register_queues(app: Flask) -> None:
     from msp import queues
-    from msp.inprocess import in_process_connection
 
     url = app.config["MSP_REDIS_URL"]
-    if url:
-        from redis import Redis
 
-        connection = Redis.from_url(url)
-    else:
-        connection = in_process_connection(app)
-    queues.init_app(app, connection)
+    def connect() -> Redis[bytes]:  # on first use: a command that enqueues nothing never pays
+        if url:
+            from redis import Redis
+
+            return Redis.from_url(url)
+        from msp.inprocess import in_process_connection
+
+        return in_process_connection(app)
+
+    queues.init_app(app, connect)
 
 
 def register_auth(app: Flask) -> None:

@@ -75,7 +75,7 @@ AREAS: tuple[Area, ...] = (
                 "msp.serving:web",
                 "Serve the web app and API with gunicorn (SIGTERM: finish requests, then stop).",
             ),
-            Command("db", "flask_migrate.cli:db", "Perform database migrations.", app="light"),
+            Command("db", "flask_migrate.cli:db", "Perform database migrations."),
             Command("openapi", "flask_smorest.spec:openapi_cli", "OpenAPI commands."),
         ),
         jobs="workers.core",

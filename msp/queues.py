@@ -9,6 +9,8 @@ worker thread of this process consumes.
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -44,11 +46,23 @@ class JobRequest:
 
 
 class Dispatcher:
-    """Sends job requests to RQ queues on one Redis connection (real or in-process)."""
+    """Sends job requests to RQ queues on one Redis connection (real or in-process), made by
+    ``connect`` on first use."""
 
-    def __init__(self, connection: Redis, retries: int) -> None:
-        self.connection = connection
+    def __init__(self, connect: Redis[bytes] | Callable[[], Redis[bytes]], retries: int) -> None:
+        self._connect = connect
+        self._connection: Redis[bytes] | None = None
+        self._lock = threading.Lock()
         self.retries = retries
+
+    @property
+    def connection(self) -> Redis[bytes]:
+        if self._connection is None:
+            with self._lock:  # one in-process server per app, even with racing threads
+                if self._connection is None:
+                    connect = self._connect
+                    self._connection = connect() if callable(connect) else connect
+        return self._connection
 
     def queue(self, name: str) -> Queue:
         return Queue(name, connection=self.connection, serializer=JSONSerializer)
@@ -118,8 +132,8 @@ def _after_transaction_end(session: Session, transaction: SessionTransaction) ->
         session.info.pop(_PENDING_KEY, None)
 
 
-def init_app(app: Flask, connection: Redis) -> None:
-    app.extensions["msp_dispatcher"] = Dispatcher(connection, app.config["MSP_JOB_RETRIES"])
+def init_app(app: Flask, connect: Redis[bytes] | Callable[[], Redis[bytes]]) -> None:
+    app.extensions["msp_dispatcher"] = Dispatcher(connect, app.config["MSP_JOB_RETRIES"])
     if not event.contains(Session, "after_commit", _after_commit):
         event.listen(Session, "after_commit", _after_commit)
         event.listen(Session, "after_transaction_end", _after_transaction_end)

@@ -49,7 +49,7 @@ def test_standalone_serves_logs_in_first_admin_and_runs_scheduled_jobs(
     with httpx.Client(follow_redirects=True) as client:
         assert login(client, base, email, "wrong password!!").status_code == 401
         page = login(client, base, email, password)
-        assert page.status_code == 200 and "Client tenants" in page.text
+        assert page.status_code == 200 and "<h1>Portfolio</h1>" in page.text
         jobs = _wait_for_jobs(client, base, lambda finished: finished["default"] >= 1)
         assert jobs["mode"] == "in-process"
         assert all(q["failed"] == 0 for q in jobs["queues"]), jobs
