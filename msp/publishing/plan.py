@@ -2,7 +2,8 @@
 values the engine owns in it, what they should be, and whether a hand edit blocks the write.
 
 The engine owns only its own values: the DMARC TXT at ``_dmarc`` and, for the parked fast
-path, the SPF TXT and the MX at the apex (a null MX must be the only MX, RFC 7505). Every
+path, the SPF TXT and the MX at the apex (a null MX must be the only MX, RFC 7505); in the
+hosted zone also the MTA-STS id and TLS-RPT TXT records. Every
 other value at the name is carried over unchanged. Pure: the I/O is in the service.
 """
 
@@ -20,7 +21,9 @@ def owned(rtype: str, value: str) -> bool:
     if rtype == "MX":
         return True
     text = value.strip().lower()
-    return text.startswith("v=dmarc1") or text == "v=spf1" or text.startswith("v=spf1 ")
+    if text.startswith(("v=dmarc1", "v=stsv1", "v=tlsrptv1")):
+        return True
+    return text == "v=spf1" or text.startswith("v=spf1 ")
 
 
 def owned_values(rrset: RRset) -> tuple[str, ...]:

@@ -32,6 +32,8 @@ TARGET = f"{CLIENT}._dmarc.{HOSTED}"
 def knot() -> Iterator[TsigKnot]:
     client = [
         f"_dmarc CNAME {TARGET}.",
+        f"_mta-sts CNAME {CLIENT}._mta-sts.{HOSTED}.",
+        f"_smtp._tls CNAME {CLIENT}._smtp._tls.{HOSTED}.",
         '@ TXT "v=spf1 ip4:192.0.2.0/24 -all"',
         "@ MX 10 mx1",
         "mx1 A 192.0.2.25",
@@ -101,3 +103,31 @@ def test_the_api_shows_the_onboarding_cnames(client: Any, hosted: None) -> None:
     answer = client.get(f"/api/v1/domains/{domain.id}/delegation", headers=viewer.headers)
     assert answer.status_code == 200
     assert answer.get_json()["records"][0]["value"] == f"{TARGET}."
+
+
+def test_transport_records_follow_the_served_policy_into_the_msp_zone(
+    db_session: Any, knot: TsigKnot, hosted: None
+) -> None:
+    from msp.publishing import hosted as transport
+    from msp.publishing.mta_sts import policy_text
+
+    domain = make_domain(make_tenant(), CLIENT)
+    accounts.set_domain_provider(domain, None, delegated=True, mta_sts_mode="enforce")
+    check_now(knot.nameserver, domain.id, utcnow())
+    db.session.flush()
+    assert transport.transport_domain_ids() == [domain.id]
+    written = transport.publish_transport(domain.id)
+    assert [w["name"] for w in written] == [
+        f"{CLIENT}._mta-sts.{HOSTED}",
+        f"{CLIENT}._smtp._tls.{HOSTED}",
+    ]
+    text = policy_text(f"mta-sts.{CLIENT}")
+    assert text is not None
+    sts = f"v=STSv1; id={transport.policy_id(text)}"
+    assert txt_at(knot, f"{CLIENT}._mta-sts.{HOSTED}") == {sts}
+    assert next(iter(txt_at(knot, f"{CLIENT}._smtp._tls.{HOSTED}"))).startswith("v=TLSRPTv1; rua=")
+    assert transport.publish_transport(domain.id) == []  # unchanged policy: nothing written
+    accounts.set_domain_provider(domain, None, delegated=True, mta_sts_mode="testing")
+    assert [w["name"] for w in transport.publish_transport(domain.id)] == [
+        f"{CLIENT}._mta-sts.{HOSTED}"
+    ]

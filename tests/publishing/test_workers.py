@@ -19,11 +19,14 @@ from msp.queues import CHECKS, DEFAULT, enqueue
 from tests.publishing.conftest import DOMAIN, NOTE, DnsEvidence, check_now, wire
 from tests.publishing.servers import TsigKnot
 from tests.publishing.test_end_to_end import issue, txt_at
-from workers.publishing import CRON, publish_change, sweep
+from workers.publishing import CRON, publish_change, sweep, sweep_transport
 
 
-def test_the_sweep_runs_every_minute() -> None:
-    assert [(e.func, e.queue, e.interval) for e in CRON] == [(sweep, DEFAULT, 60)]
+def test_the_sweep_runs_every_minute_and_the_transport_sweep_hourly() -> None:
+    assert [(e.func, e.queue, e.interval, e.cron) for e in CRON] == [
+        (sweep, DEFAULT, 60, None),
+        (sweep_transport, DEFAULT, None, "41 * * * *"),
+    ]
 
 
 def test_the_sweep_fans_out_and_the_job_writes_and_asks_for_a_check(
