@@ -91,6 +91,7 @@ def rollup_sweep() -> int:
     """Claim this week's roll-up for each MSP staff member (once per week) and queue sends."""
     now = utcnow()
     settings = _settings()
+    rollup.requeue_lost(now)
     if digest_service.week_due(digest_service.rollup_schedule(settings), now) is None:
         return 0
     return len(rollup.claim_week(now))

@@ -25,7 +25,14 @@ from msp.notifications.channels.email import smtp_send
 from msp.notifications.delivery import SendOutcome
 from msp.notifications.digest import Digest, build_digest, iso_week
 from msp.notifications.digest_text import PROTECTION_LABELS
-from msp.notifications.models import FAILED, OPEN_STATUSES, RETRYING, SENT, RollupSend
+from msp.notifications.models import (
+    FAILED,
+    OPEN_STATUSES,
+    PENDING,
+    RETRYING,
+    SENT,
+    RollupSend,
+)
 from msp.notifications.settings import NotifySettings
 from msp.queues import NOTIFICATIONS, enqueue
 from msp.tenancy.models import Tenant
@@ -165,3 +172,26 @@ def send_claimed(send_id: int, settings: NotifySettings, now: datetime) -> SendO
         return SendOutcome(row.id, row.status, row.attempts, row.last_error)
     row.status, row.sent_at, row.last_error = SENT, now, None
     return SendOutcome(row.id, SENT, row.attempts, "sent")
+
+
+LOST_AFTER = timedelta(minutes=10)
+
+
+def requeue_lost(now: datetime, limit: int = 100) -> int:
+    """Queue again the claims still pending well after they were made (their job was lost)."""
+    rows = list(
+        db.session.scalars(
+            select(RollupSend.id)
+            .where(RollupSend.status == PENDING, RollupSend.created_at <= now - LOST_AFTER)
+            .order_by(RollupSend.id)
+            .limit(limit)
+        )
+    )
+    for send_id in rows:
+        enqueue(
+            SEND_JOB,
+            queue=NOTIFICATIONS,
+            job_id=f"notify-rollup-{send_id}-lost-{now:%Y%m%d%H%M}",
+            send_id=send_id,
+        )
+    return len(rows)

@@ -57,3 +57,24 @@ def test_staff_get_one_rollup_each_across_their_tenants(
     tech = _text(mails["tech@msp.example"])
     assert "Quiet Bakery" in tech and "Contoso" not in tech
     assert mails["boss@msp.example"]["Subject"].endswith("1 moved, 0 stuck")
+
+
+def test_a_rollup_claim_whose_job_was_lost_is_sent_later_once(
+    notify_config: dict[str, Any], mail_sink: MailSink, run_jobs: Callable[..., Any]
+) -> None:
+    from datetime import timedelta
+
+    from msp.notifications import rollup
+
+    make_tenant(name="Lonely Co")
+    make_user("msp_admin", email="boss@msp.example")
+    [claim] = rollup.claim_week(utcnow())
+    db.session.info.clear()  # its send job never reaches Redis
+    db.session.commit()
+    assert rollup.requeue_lost(utcnow()) == 0
+    assert rollup.requeue_lost(utcnow() + timedelta(minutes=11)) == 1
+    db.session.commit()
+    run_jobs((NOTIFICATIONS,))
+    assert [rcpt for _, rcpt, _ in mail_sink.received] == [["boss@msp.example"]]
+    assert rollup.claim_week(utcnow()) == []  # claimed once per week
+    assert rollup.requeue_lost(utcnow() + timedelta(minutes=11)) == 0 and claim
