@@ -20,10 +20,11 @@ from msp.billing import service as billing_service
 from msp.db import utcnow
 from msp.errors import AppError, Forbidden, NotFound
 from msp.extensions import db
-from msp.notifications import delivery
+from msp.notifications import delivery, digest_service
 from msp.notifications import service as notify
 from msp.notifications.channels import registry
 from msp.notifications.models import NotificationEndpoint, NotificationTeam
+from msp.notifications.settings import notify_settings
 from msp.reports import mailboxes
 from msp.reports.models import ReportMailbox
 from msp.tenancy.models import Tenant
@@ -372,4 +373,49 @@ def audit_log() -> Any:
         total=total,
         pages=max(1, -(-total // AUDIT_PAGE)),
         tenant_names=names,
+    )
+
+
+# --- the weekly e-mail -------------------------------------------------------------------------
+
+WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+def _digest_changes(form: Any) -> dict[str, Any]:
+    """The form as the service's changes; ranges as the API's schema checks them."""
+    weekday, hour = form.get("weekday", ""), form.get("hour", "")
+    changes: dict[str, Any] = {"enabled": form.get("enabled") == "on"}
+    if weekday.isdigit() and int(weekday) < len(WEEKDAY_NAMES):
+        changes["weekday"] = int(weekday)
+    if hour.isdigit() and int(hour) < 24:
+        changes["hour"] = int(hour)
+    raw = form.get("addresses", "")
+    changes["addresses"] = [a.strip() for a in raw.replace(",", "\n").splitlines() if a.strip()]
+    return changes
+
+
+@bp.route("/tenants/<int:tenant_id>/settings/digest", methods=["GET", "POST"])
+def digest_settings(tenant_id: int) -> Any:
+    """The weekly e-mail: day, hour, extra recipients, and (on request) a text preview."""
+    principal = signed_in()
+    tenant = _tenant(tenant_id)
+    settings = notify_settings(current_app.config)
+    if request.method == "POST":
+        require_manage(tenant.id)
+        try:
+            digest_service.update_schedule(tenant, _digest_changes(request.form), settings)
+        except AppError as exc:
+            return _failed(exc, "web.digest_settings", tenant_id=tenant.id)
+        return _done("Weekly e-mail settings saved.", "web.digest_settings", tenant_id=tenant.id)
+    preview = None
+    if request.args.get("preview"):
+        # Rendering draws the charts: only when asked, so the settings page stays fast.
+        preview = digest_service.render(tenant, settings, utcnow())
+    return render_template(
+        "settings/digest.html",
+        principal=principal,
+        tenant=tenant,
+        preview=preview,
+        schedule=digest_service.schedule_of(tenant, settings),
+        weekdays=WEEKDAY_NAMES,
     )

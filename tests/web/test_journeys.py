@@ -145,6 +145,7 @@ def test_tenant_viewer_sees_no_write_control_and_a_forged_write_is_refused(
         f"/tenants/{tenant}",
         f"/tenants/{tenant}/settings/notifications",
         f"/tenants/{tenant}/settings/billing",
+        f"/tenants/{tenant}/settings/digest",
         "/settings/audit",
     ):
         s.open(path)
@@ -167,6 +168,7 @@ PAGES = {
         "onboard": "/onboard",
         "notifications": "/tenants/{demo}/settings/notifications",
         "billing": "/tenants/{demo}/settings/billing",
+        "digest": "/tenants/{demo}/settings/digest?preview=1",
         "mailboxes": "/settings/mailboxes",
         "audit": "/settings/audit",
         "settings": "/settings",

@@ -116,6 +116,7 @@ def test_viewer_sees_settings_without_controls_and_forged_posts_fail(
         (f"{base}/teams", {"name": "x"}),
         (f"{base}/rules", {"action": "defaults"}),
         ("/settings/mailboxes", {"name": "m"}),
+        (f"/tenants/{tenant.id}/settings/digest", {"hour": "3"}),
     ):
         assert client.post(path, data={**data, "csrf_token": token}).status_code == 403, path
     assert client.get("/settings/mailboxes").status_code == 403
@@ -184,3 +185,35 @@ def test_standard_teams_are_created_for_the_built_in_rules(client: FlaskClient) 
     assert "Create the standard teams" not in page
     for name in ("sysadmins", "security", "network", "service_desk"):
         assert f"({name})</span></h3>" in page, name
+
+
+def test_weekly_email_settings_saved_and_previewed(client: FlaskClient) -> None:
+    tenant = make_tenant(name="Digest Co", timezone="Europe/Berlin")
+    login(client, make_user("tenant_admin", tenant).email)
+    base = f"/tenants/{tenant.id}/settings/digest"
+    response = client.post(
+        base,
+        data={
+            "csrf_token": csrf_token(client, base),
+            "enabled": "on",
+            "weekday": "4",
+            "hour": "7",
+            "addresses": "ceo@digest.example\nit@digest.example",
+        },
+    )
+    assert response.status_code == 302
+    page = client.get(base).get_data(True)
+    assert "Friday at 07:00</strong> (Europe/Berlin)" in page
+    assert "ceo@digest.example\nit@digest.example" in page
+    bad = client.post(
+        base,
+        data={
+            "csrf_token": csrf_token(client, base),
+            "enabled": "on",
+            "addresses": "not-an-address",
+        },
+    )
+    assert bad.status_code == 302 and "not an e-mail address" in client.get(base).get_data(True)
+    preview = client.get(f"{base}?preview=1").get_data(True)
+    assert 'id="digest-subject"' in preview and "Digest Co" in preview
+    assert db.session.query(AuditLog).filter_by(action="digest_settings.update").count() == 1
