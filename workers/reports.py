@@ -13,7 +13,7 @@ from sqlalchemy import delete, select
 from msp.domains.models import Domain
 from msp.extensions import db
 from msp.queues import REPORTS, enqueue
-from msp.reports import enrichment, mailboxes, service
+from msp.reports import enrichment, mailboxes, processing, service
 from msp.reports.models import FailureReportRow, Report
 from workers.runtime import CronEntry, job
 
@@ -43,18 +43,6 @@ def enrich_reports(report_ids: list[int]) -> dict[str, object]:
         "reports": len(report_ids),
         "looked_up": result.ips_looked_up,
         "new_senders": len(result.new_senders),
-    }
-
-
-@job
-def enrich_report(report_id: int) -> dict[str, object]:
-    """Name the report's source IPs and update its domain's senders."""
-    budget = float(current_app.config["MSP_REPORTS_ENRICH_SECONDS"])
-    result = enrichment.enrich_report(report_id, enrichment.identifier_from_config(), budget)
-    return {
-        "report_id": report_id,
-        "looked_up": result.ips_looked_up,
-        "new_senders": list(result.new_senders),
     }
 
 
@@ -109,16 +97,12 @@ def sweep_unenriched_reports() -> int:
             .where(
                 Report.kind == "aggregate", Report.enriched.is_(False), Report.created_at <= cutoff
             )
+            .order_by(Report.id)
             .limit(1000)
         )
     )
-    for report_id in ids:
-        enqueue(
-            "workers.reports.enrich_report",
-            queue=REPORTS,
-            job_id=f"enrich-report-{report_id}",
-            report_id=report_id,
-        )
+    # The same job as after ingestion (its id dedupes a sweep that overlaps a waiting job).
+    processing.enqueue_enrichment(ids)
     return len(ids)
 
 

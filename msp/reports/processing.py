@@ -133,7 +133,7 @@ def process_raws(
     except Exception:  # a database error or a bug: each file gets its own go
         log.exception("batch of %d raw reports failed; processing them one by one", len(raw_ids))
         results = {raw_id: _process_alone(raw_id, cfg) for raw_id in raw_ids}
-    _enqueue_enrichment(
+    enqueue_enrichment(
         [
             o.report_pk
             for outs in results.values()
@@ -173,7 +173,8 @@ def _process_alone(raw_id: int, cfg: ReportsConfig) -> list[Outcome]:
         return [Outcome("rejected", error=error)]
 
 
-def _enqueue_enrichment(report_ids: list[int]) -> None:
+def enqueue_enrichment(report_ids: list[int]) -> None:
+    """Enqueue the one enrichment job for these reports, ``ENRICH_BATCH`` reports per job."""
     for start in range(0, len(report_ids), ENRICH_BATCH):
         chunk = report_ids[start : start + ENRICH_BATCH]
         enqueue(
@@ -240,7 +241,7 @@ def _record_outcomes(raw: RawReport, outcomes: list[Outcome], *, enrich: bool = 
     if raw.tenant_id is None and raw.status != "unrouted":
         raw.tenant_id = routed
     if enrich:
-        _enqueue_enrichment(
+        enqueue_enrichment(
             [
                 o.report_pk
                 for o in outcomes

@@ -77,3 +77,27 @@ def test_with_redis_the_enrichment_is_left_to_the_queue(
     first, last = sorted(db.session.scalars(select(Report.id)))
     queued = Queue(REPORTS, connection=redis_conn, serializer=JSONSerializer).job_ids
     assert f"enrich-reports-{first}-{last}" in queued
+
+
+def test_the_unenriched_sweep_uses_the_one_enrichment_job(
+    app: Flask, db_session: Any, reports_config: Any, tmp_path: Path, run_jobs: Any
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import update
+
+    from workers.reports import sweep_unenriched_reports
+
+    _two_reports(tmp_path)
+    result = app.test_cli_runner().invoke(ingest, [str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    run_jobs()  # the jobs enqueued by the ingestion itself
+    db.session.execute(  # as if those jobs had been lost
+        update(Report).values(created_at=datetime.now(UTC) - timedelta(hours=1), enriched=False)
+    )
+    db.session.commit()
+    assert sweep_unenriched_reports() == 2
+    db.session.commit()
+    run_jobs()
+    db.session.expire_all()
+    assert db.session.scalars(select(Report.enriched)).all() == [True, True]
