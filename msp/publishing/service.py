@@ -33,11 +33,12 @@ from msp.publishing.providers import (
 from msp.publishing.settings import Mode
 from msp.publishing.targets import Target, settings, target_of
 from msp.publishing.targets import delegation as delegation  # the onboarding CNAMEs
-from msp.queues import CHECKS, enqueue
+from msp.queues import CHECKS, DEFAULT, enqueue
 from msp.tenancy.models import Tenant
 
 AUTO_APPROVER = "auto-escalation"  # msp.policy.changes: who approves an auto-escalation
 FINAL = ("written", "held", "failed")
+VERIFY_AFTER = timedelta(minutes=2)  # time for the DNS check enqueued with the write
 
 
 def _seen(domain: Domain, name: str, rtype: str) -> tuple[str, ...] | None:
@@ -224,18 +225,26 @@ def _written(
     ]
     summary = f"written via {plan.provider} in {plan.zone}: " + "; ".join(lines)
     journal.record(publication, change, "written", summary, now)
-    _ask_for_dns_check(domain.id, publication.id)
+    _ask_for_verification(change, publication.id, now)
     return "written"
 
 
-def _ask_for_dns_check(domain_id: int, publication_id: int) -> None:
-    """Check now (policy's check an hour after issuing keeps its own job id): the check's
-    result is what policy verifies before the stage moves."""
+def _ask_for_verification(change: PolicyChange, publication_id: int, now: datetime) -> None:
+    """A DNS check now (policy's own checks keep their job ids), then policy's move of the
+    change a little later, which verifies against that check: the stage moves minutes after
+    the write instead of at the next watch sweep (which stays the safety net)."""
     enqueue(
         "workers.dns.check_domain",
         queue=CHECKS,
-        job_id=f"dns-check-{domain_id}-publication-{publication_id}",
-        domain_id=domain_id,
+        job_id=f"dns-check-{change.domain_id}-publication-{publication_id}",
+        domain_id=change.domain_id,
+    )
+    enqueue(
+        "workers.policy.advance_change",
+        queue=DEFAULT,
+        job_id=f"policy-advance-{change.id}-publication-{publication_id}",
+        at=now + VERIFY_AFTER,
+        change_id=change.id,
     )
 
 

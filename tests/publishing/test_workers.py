@@ -51,5 +51,7 @@ def test_the_sweep_fans_out_and_the_job_writes_and_asks_for_a_check(
     assert publication.status == "written"
     checks = Queue(CHECKS, connection=redis_conn, serializer=JSONSerializer)
     assert f"dns-check-{wired.domain.id}-publication-{publication.id}" in checks.job_ids
+    verify = f"policy-advance-{change.id}-publication-{publication.id}"
+    assert verify in queue.scheduled_job_registry.get_job_ids()
     assert publish_change(change.id) == "written"  # safe to run twice: nothing more written
     assert db.session.scalars(select(Publication)).one().attempts == 1
