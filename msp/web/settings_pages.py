@@ -108,6 +108,41 @@ def notification_team_create(tenant_id: int) -> Response:
     return _done(f"Team {team.name} added.", **back)
 
 
+def _hour(raw: str) -> int | None:
+    return int(raw) if raw.isdigit() and int(raw) < 24 else None
+
+
+def _team_changes(form: Any) -> dict[str, Any]:
+    """The team form as the service's changes (local hours 0-23, as the API's schema)."""
+    changes: dict[str, Any] = {
+        "receives_digest": form.get("receives_digest") == "on",
+        "summary_mode": form.get("summary_mode") == "on",
+        "quiet_start": _hour(form.get("quiet_start", "")),
+        "quiet_end": _hour(form.get("quiet_end", "")),
+    }
+    if form.get("label", "").strip():
+        changes["label"] = form["label"].strip()[:200]
+    summary_hour = _hour(form.get("summary_hour", ""))
+    if summary_hour is not None:
+        changes["summary_hour"] = summary_hour
+    return changes
+
+
+@bp.post("/tenants/<int:tenant_id>/settings/notifications/teams/<int:team_id>")
+def notification_team_update(tenant_id: int, team_id: int) -> Response:
+    """A team's name as shown, weekly e-mail, quiet hours and daily-summary mode."""
+    tenant = _managed(tenant_id)
+    team = get_scoped(NotificationTeam, team_id)
+    if team.tenant_id != tenant.id:
+        raise NotFound(f"team {team_id} not found")
+    back: dict[str, Any] = {"endpoint": "web.notification_settings", "tenant_id": tenant.id}
+    try:
+        notify.update_team(team, _team_changes(request.form))
+    except AppError as exc:
+        return _failed(exc, **back)
+    return _done(f"Team {team.label or team.name} saved.", **back)
+
+
 @bp.post("/tenants/<int:tenant_id>/settings/notifications/standard-teams")
 def notification_standard_teams(tenant_id: int) -> Response:
     """Create the standard teams the built-in rules name (those that exist stay as they are)."""

@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 
 from msp.auth.models import AuditLog
 from msp.extensions import db
-from msp.notifications.models import Delivery, NotificationEndpoint
+from msp.notifications.models import Delivery, NotificationEndpoint, NotificationTeam
 from msp.reports.models import ReportMailbox
 from msp.tenancy.models import Tenant
 from tests.factories import make_tenant, make_user
@@ -217,3 +217,26 @@ def test_weekly_email_settings_saved_and_previewed(client: FlaskClient) -> None:
     preview = client.get(f"{base}?preview=1").get_data(True)
     assert 'id="digest-subject"' in preview and "Digest Co" in preview
     assert db.session.query(AuditLog).filter_by(action="digest_settings.update").count() == 1
+
+
+def test_team_quiet_hours_and_summary_mode(client: FlaskClient) -> None:
+    tenant = make_tenant()
+    login(client, make_user("tenant_admin", tenant).email)
+    _setup_endpoint(client, tenant)
+    base = f"/tenants/{tenant.id}/settings/notifications"
+    team = db.session.query(NotificationTeam).filter_by(tenant_id=tenant.id).one()
+    token = csrf_token(client, base)
+    form = {
+        "csrf_token": token,
+        "label": "IT desk",
+        "quiet_start": "22",
+        "quiet_end": "7",
+        "summary_mode": "on",
+        "summary_hour": "9",
+    }
+    assert client.post(f"{base}/teams/{team.id}", data=form).status_code == 302
+    page = client.get(base).get_data(True)
+    assert "Quiet from 22:00 to 07:00" in page and "One summary a day at 09:00" in page
+    half = {**form, "quiet_end": ""}
+    client.post(f"{base}/teams/{team.id}", data=half)
+    assert "quiet hours need a start and an end" in client.get(base).get_data(True)
