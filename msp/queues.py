@@ -13,15 +13,16 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask, current_app
-from redis import Redis
-from rq import Queue, Retry
-from rq.job import Job, JobStatus
-from rq.serializers import JSONSerializer
 from sqlalchemy import event
 from sqlalchemy.orm import Session, SessionTransaction
+
+if TYPE_CHECKING:  # RQ and redis are imported when a job is sent, not by every service import
+    from redis import Redis
+    from rq import Queue
+    from rq.job import Job
 
 CHECKS = "checks"
 REPORTS = "reports"
@@ -30,7 +31,7 @@ DEFAULT = "default"
 ALL_QUEUES = (CHECKS, REPORTS, NOTIFICATIONS, DEFAULT)
 RETRY_INTERVALS = [30, 120, 600]
 DEFAULT_JOB_TIMEOUT = 600
-_ACTIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
+_ACTIVE = frozenset({"queued", "started", "scheduled", "deferred"})  # rq.job.JobStatus values
 _PENDING_KEY = "msp_pending_jobs"
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,9 @@ class Dispatcher:
         return self._connection
 
     def queue(self, name: str) -> Queue:
+        from rq import Queue
+        from rq.serializers import JSONSerializer
+
         return Queue(name, connection=self.connection, serializer=JSONSerializer)
 
     def send(self, request: JobRequest) -> Job | None:
@@ -79,12 +83,20 @@ class Dispatcher:
             "failure_ttl": 7 * 86400,
         }
         if self.retries:
+            from rq import Retry
+
             options["retry"] = Retry(max=self.retries, interval=RETRY_INTERVALS[: self.retries])
         if request.at is not None:
-            return queue.enqueue_at(request.at, request.func, kwargs=request.kwargs, **options)
+            scheduled: Job = queue.enqueue_at(
+                request.at, request.func, kwargs=request.kwargs, **options
+            )
+            return scheduled
         return queue.enqueue(request.func, kwargs=request.kwargs, **options)
 
     def _active(self, job_id: str) -> bool:
+        from rq.job import Job
+        from rq.serializers import JSONSerializer
+
         try:
             job = Job.fetch(job_id, connection=self.connection, serializer=JSONSerializer)
         except Exception:  # NoSuchJobError, or a job whose data expired
