@@ -39,8 +39,10 @@ def upgrade():
     op.add_column('notification_team', sa.Column('quiet_end', sa.Integer(), nullable=True))
     op.add_column('notification_team', sa.Column('summary_mode', sa.Boolean(), nullable=False, server_default=sa.false()))
     op.add_column('notification_team', sa.Column('summary_hour', sa.Integer(), nullable=False, server_default='8'))
-    op.alter_column('notification_team', 'summary_mode', server_default=None)
-    op.alter_column('notification_team', 'summary_hour', server_default=None)
+    # batch mode: SQLite (the standalone default) cannot ALTER COLUMN; PostgreSQL alters in place
+    with op.batch_alter_table('notification_team') as batch:
+        batch.alter_column('summary_mode', server_default=None)
+        batch.alter_column('summary_hour', server_default=None)
 
     t = 'notification_digest_settings'
     op.create_table(t,
