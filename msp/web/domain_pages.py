@@ -24,7 +24,7 @@ from msp.policy import service as policy_service
 from msp.policy.models import PolicyChange
 from msp.reports.service import set_sender_status
 from msp.tenancy.scope import get_scoped
-from msp.web import domain_advice, domain_read, domain_words
+from msp.web import domain_activity, domain_advice, domain_read, domain_words
 from msp.web.blueprint import bp, principal_or_none
 from msp.web.shell import view_as_tenant
 
@@ -61,7 +61,7 @@ def domain_view(domain_id: int) -> Any:
         "domain.html",
         principal=principal,
         page=page,
-        activity=domain_read.activity(domain),
+        activity=domain_activity.activity(domain),
         can_manage=principal.can_manage(domain.tenant_id) and view_as_tenant() is None,
         status_filter=status,
         **_helpers(page),

@@ -21,7 +21,7 @@ from sqlalchemy import and_, case, func, or_, select
 
 from msp.db import utcnow
 from msp.dns import service as dns_service
-from msp.dns.models import PostureFinding, RecordDrift
+from msp.dns.models import PostureFinding
 from msp.domains.models import Domain
 from msp.extensions import db
 from msp.policy import service as policy_service
@@ -33,10 +33,8 @@ from msp.reports.queries import (
     SenderNetwork,
     SenderStat,
     SourceIp,
-    TlsStat,
     coverage,
     sender_page,
-    tls_summary,
 )
 from msp.reports.queries import _network as network_of  # one rule for the network summary
 from msp.reports.read_base import daily_where, sender_key, sender_statuses
@@ -46,8 +44,6 @@ from msp.web.domain_advice import SpfAdvice, relevant_findings, suggest_spf
 SENDER_WINDOW_DAYS = 30
 SENDERS_PER_PAGE = 25
 TIMELINE_LIMIT = 25
-HISTORY_LIMIT = 15
-FAILURES_LIMIT = 20
 SPF_SAMPLE_REPORTS = 50  # SPF domains come from the latest reports only (report_record)
 LIVE_PLAN_MAX_SENDERS = 2_000  # measured: 120,000 senders take the live evaluation ~58 s
 
@@ -126,7 +122,7 @@ def tenant_zone(tenant: Tenant) -> ZoneInfo:
         return ZoneInfo("UTC")
 
 
-def _window() -> tuple[date, date]:
+def window() -> tuple[date, date]:
     today = utcnow().date()
     return today - timedelta(days=SENDER_WINDOW_DAYS), today
 
@@ -311,7 +307,7 @@ def _stat(key: str, status: str, tally: _Tally, since: date) -> SenderStat:
 
 def _facts(domain: Domain, stats: list[SenderStat], tallies: dict[str, _Tally]) -> list[Row]:
     keys = [s.key for s in stats]
-    dkim, spf = _dkim(domain, keys, _window()[0]), _spf_domains(domain, keys)
+    dkim, spf = _dkim(domain, keys, window()[0]), _spf_domains(domain, keys)
     rows = []
     for stat in stats:
         tally = tallies.get(stat.key, _Tally())
@@ -328,7 +324,7 @@ def _facts(domain: Domain, stats: list[SenderStat], tallies: dict[str, _Tally]) 
 
 def judged_senders(domain: Domain, statuses: dict[str, str]) -> dict[str, list[SenderStat]]:
     """The senders with a verdict, by verdict (they are few: each was judged by a person)."""
-    since, until = _window()
+    since, until = window()
     tallies = _tallies(domain, list(statuses), since, until) if statuses else {}
     out: dict[str, list[SenderStat]] = {}
     for key, tally in tallies.items():
@@ -342,7 +338,7 @@ def senders_page(
     domain: Domain, page: int, status: str | None, judged: dict[str, list[SenderStat]]
 ) -> SenderPage:
     """One page of the domain's senders in the window, busiest first, paged in SQL."""
-    since, until = _window()
+    since, until = window()
     size = SENDERS_PER_PAGE
     total_messages = coverage(domain.id, since, until).messages
     if status is None:
@@ -392,39 +388,6 @@ def domain_page(
             db.session.scalars(policy_service.timeline_select(domain).limit(TIMELINE_LIMIT))
         ),
         changes=list(db.session.scalars(policy_service.changes_select(domain).limit(10))),
-    )
-
-
-@dataclass(frozen=True)
-class ActivityPage:
-    """TLS reports, failure reports and the DNS history of one domain."""
-
-    tls: list[TlsStat]
-    failures: list[Any]
-    history: list[tuple[Any, list[RecordDrift]]]
-
-
-def activity(domain: Domain) -> ActivityPage:
-    from msp.reports.models import FailureReportRow
-
-    since, until = _window()
-    failures = list(
-        db.session.scalars(
-            select(FailureReportRow)
-            .where(
-                FailureReportRow.tenant_id == domain.tenant_id,
-                FailureReportRow.domain_id == domain.id,
-            )
-            .order_by(FailureReportRow.arrival.desc())
-            .limit(FAILURES_LIMIT)
-        )
-    )
-    runs = list(db.session.scalars(dns_service.history_select(domain).limit(HISTORY_LIMIT)))
-    drifts = dns_service.drift_of_runs([r.id for r in runs])
-    return ActivityPage(
-        tls=tls_summary(domain.id, since, until),
-        failures=failures,
-        history=[(run, drifts.get(run.id, [])) for run in runs],
     )
 
 
