@@ -23,6 +23,7 @@ KIND_TITLES = {
     "policy.verified": "Policy change verified",
     "policy.reminder": "Policy change waiting",
     "policy.rollback_proposed": "Policy rollback proposed",
+    "policy.drift": "Published DMARC record drifted",
 }
 
 

@@ -41,6 +41,7 @@ POLICY_KINDS = (
     "policy.reminder",
     "policy.rollback_proposed",
     "policy.withdrawn",
+    "policy.drift",
 )
 
 
