@@ -4,8 +4,8 @@
 The client points ``mta-sts.<domain>`` at this app (a CNAME) and ``_mta-sts.<domain>`` at the
 MSP's hosted zone; the chart's Ingress terminates TLS for those hosts (cert-manager). The
 policy lists the MX hosts the last DNS check found, so it follows the client's mail servers.
-The route is public by design (receivers fetch it anonymously) and is kept out of the API
-document: it is not part of /api/v1.
+The route is public by design (receivers fetch it anonymously); it is outside /api/v1 and
+documented as text/plain.
 """
 
 from __future__ import annotations
@@ -55,13 +55,12 @@ def policy_text(host: str) -> str | None:
     return "\r\n".join(lines) + "\r\n"
 
 
+@blp.route(PATH, methods=["GET"])
+@blp.response(200, description="the policy file (text/plain)", content_type="text/plain")
+@blp.alt_response(404, description="no policy for this host", content_type="text/plain")
 def policy_file() -> Response:
-    """The policy file for the Host asked for (404 for any other host)."""
+    """The MTA-STS policy file for the Host asked for (public; 404 for any other host)."""
     text = policy_text(request.host or "")
     if text is None:
         return Response("no MTA-STS policy here\n", status=404, mimetype="text/plain")
     return Response(text, status=200, mimetype="text/plain")
-
-
-# add_url_rule (not blp.route): a public file, not an API operation in the OpenAPI document
-blp.add_url_rule(PATH, "policy_file", policy_file, methods=["GET"])

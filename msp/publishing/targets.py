@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlparse
 
 from flask import current_app
 
@@ -89,4 +90,7 @@ def delegation(domain: Domain) -> dict[str, Any]:
         }
         for label in DELEGATED_LABELS
     ]
+    web_host = urlparse(str(current_app.config.get("MSP_BASE_URL") or "")).hostname
+    if web_host:  # receivers fetch the MTA-STS policy file from this app
+        cnames.append({"name": f"mta-sts.{domain.name}", "type": "CNAME", "value": f"{web_host}."})
     return {"domain": domain.name, "hosted_zone": cfg.hosted_zone, "records": cnames}

@@ -7,11 +7,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlparse
 
 import dns.message
 import dns.query
 import pytest
-from flask import Flask
+from flask import Flask, current_app
 from sqlalchemy import select
 
 from msp.db import utcnow
@@ -67,7 +68,10 @@ def test_onboarding_lists_the_cnames_to_publish(db_session: Any, hosted: None) -
         f"_dmarc.{CLIENT}",
         f"_smtp._tls.{CLIENT}",
         f"_mta-sts.{CLIENT}",
+        f"mta-sts.{CLIENT}",
     ]
+    web_host = urlparse(current_app.config["MSP_BASE_URL"]).hostname
+    assert records[-1]["value"] == f"{web_host}."
 
 
 def test_a_delegated_domain_is_escalated_by_writing_only_into_the_msp_zone(
