@@ -22,7 +22,7 @@ from sqlalchemy import select
 from msp.auth.audit import audit
 from msp.auth.models import RecoveryCode, User
 from msp.auth.settings import mfa_required_for_staff
-from msp.crypto import decrypt, encrypt
+from msp.crypto import SecretKeyError, decrypt, encrypt
 from msp.errors import Forbidden, ValidationFailed
 from msp.extensions import db
 
@@ -56,7 +56,12 @@ def begin(user: User, *, key: str | None) -> Enrolment:
     if enabled(user):
         raise ValidationFailed("a second factor is already set up; turn it off first")
     secret = pyotp.random_base32()
-    user.totp_secret = encrypt(secret, key)
+    try:
+        user.totp_secret = encrypt(secret, key)
+    except SecretKeyError as exc:
+        raise ValidationFailed(
+            "second factors cannot be set up here: MSP_ENCRYPTION_KEY is not set"
+        ) from exc
     return enrolment_of(user, key=key)
 
 

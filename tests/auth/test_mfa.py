@@ -133,3 +133,13 @@ def test_creating_a_token_needs_a_fresh_code(app: Flask, client: FlaskClient) ->
     assert client.post("/api/v1/tokens", json=body, headers=csrf).status_code == 403
     r = client.post("/api/v1/tokens", json={**body, "mfa_code": _code(secret, 1)}, headers=csrf)
     assert r.status_code == 201, r.get_data(as_text=True)
+
+
+def test_without_an_encryption_key_set_up_is_refused_not_a_crash(db_session: Any) -> None:
+    from msp.auth import mfa
+    from msp.errors import ValidationFailed
+
+    user = make_user("msp_staff")
+    with pytest.raises(ValidationFailed, match="MSP_ENCRYPTION_KEY"):
+        mfa.begin(user, key=None)
+    assert user.totp_secret is None
