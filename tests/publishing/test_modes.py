@@ -60,3 +60,12 @@ def test_an_auto_approved_change_is_written_only_in_automatic_mode(
     assert service.publish_change(change.id, at) == "manual"  # on_approval: a person approves
     accounts.set_tenant_mode(tenant, "automatic")
     assert service.publish_change(change.id, at) == "written"
+
+
+def test_the_tenant_settings_object_takes_a_publishing_key_checked_by_this_area() -> None:
+    from msp.tenancy.settings import validate_settings
+
+    assert validate_settings({"publishing": {"mode": "on_approval"}})
+    with pytest.raises(ValidationFailed) as caught:
+        validate_settings({"publishing": {"mode": "yes-please"}})
+    assert "publishing" in str(caught.value.errors)
