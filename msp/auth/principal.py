@@ -44,7 +44,8 @@ class Principal:
 
 
 def current_principal() -> Principal | None:
-    return g.get("principal")
+    principal = g.get("principal")
+    return principal if isinstance(principal, Principal) else None
 
 
 def set_principal(principal: Principal | None) -> None:

@@ -17,7 +17,8 @@ SESSION_KEY = "sid"
 
 def current_session_raw() -> str | None:
     """The web session id of this request (None for API tokens and anonymous callers)."""
-    return g.get("session_raw")
+    raw = g.get("session_raw")
+    return raw if isinstance(raw, str) else None
 
 
 def client_ip() -> str:

@@ -184,6 +184,6 @@ def visible_user_ids_stmt(actor: Principal) -> Any:
 
 def get_visible_user(actor: Principal, user_id: int) -> User:
     user = db.session.scalar(visible_user_ids_stmt(actor).where(User.id == user_id))
-    if user is None:
+    if not isinstance(user, User):
         raise NotFound(f"user {user_id} not found")
     return user
