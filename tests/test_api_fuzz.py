@@ -3,7 +3,7 @@ input makes a server error, and every answer matches the documented shape."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import schemathesis
 from hypothesis import HealthCheck, given, settings
@@ -29,7 +29,8 @@ def test_api_never_fails_on_any_input(app: Any, db_session: Any) -> None:
     headers = token_caller("msp_admin").headers
     schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
     problems: list[str] = []
-    operations = [result.ok() for result in schema.get_all_operations()]
+    # An operation the document cannot describe raises here (Err.ok()), failing the test.
+    operations = [cast(Any, result).ok() for result in schema.get_all_operations()]
     assert len(operations) > 20
 
     for operation in operations:
