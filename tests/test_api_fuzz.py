@@ -19,8 +19,12 @@ from tests.factories import make_domain, make_tenant, token_caller
 EXAMPLES_PER_OPERATION = 8
 # The checks that judge one response; ignored_auth and the like re-send requests and would
 # count our deliberately valid token as "invalid auth accepted".
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
-          response_schema_conformance]
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+]
 
 
 def test_api_never_fails_on_any_input(app: Any, db_session: Any) -> None:
@@ -36,14 +40,20 @@ def test_api_never_fails_on_any_input(app: Any, db_session: Any) -> None:
     for operation in operations:
 
         @given(case=operation.as_strategy())
-        @settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, database=None,
-                  suppress_health_check=list(HealthCheck))
+        @settings(
+            max_examples=EXAMPLES_PER_OPERATION,
+            deadline=None,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
         def check(case: Any) -> None:
             with app.app_context():  # each request with its own session, as in production
                 response = case.call(headers=headers)
             if response.status_code >= 500:
-                problems.append(f"{case.method} {case.formatted_path}: {response.status_code}"
-                                f" {response.text[:200]}")
+                problems.append(
+                    f"{case.method} {case.formatted_path}: {response.status_code}"
+                    f" {response.text[:200]}"
+                )
                 return
             try:
                 case.validate_response(response, checks=CHECKS)
