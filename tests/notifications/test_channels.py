@@ -79,7 +79,7 @@ def test_email_without_a_relay_fails_permanently() -> None:
 
 
 def test_email_to_a_closed_port_is_a_transient_failure() -> None:
-    from tests.notifications.servers import free_port
+    from tests.support.net import free_port
 
     with pytest.raises(DeliveryError) as failure:
         email.send(

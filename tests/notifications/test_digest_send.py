@@ -32,7 +32,8 @@ from msp.queues import NOTIFICATIONS, enqueue
 from tests.factories import make_tenant
 from tests.notifications.digest_world import World, seed_world
 from tests.notifications.helpers import SECRET, email_endpoint, webhook_endpoint
-from tests.notifications.servers import Hook, MailSink, free_port
+from tests.notifications.servers import Hook, MailSink
+from tests.support.net import free_port
 
 DESK = ("desk@contoso.example", "lead@contoso.example")
 CEO = "ceo@contoso.example"

@@ -4,7 +4,6 @@ process, and waiting for a server or a condition."""
 from __future__ import annotations
 
 import os
-import socket
 import sys
 import time
 from collections.abc import Callable
@@ -15,12 +14,6 @@ import httpx
 REPO = Path(__file__).resolve().parents[2]
 MSP = str(Path(sys.executable).with_name("msp"))
 FERNET_KEY = "kP3q0T0bY3m4lQyYv8n2F6m0b1hS9dQzR5wX7cV2a4E="
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def msp_env(database_url: str, redis_url: str, **extra: str) -> dict[str, str]:

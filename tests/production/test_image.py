@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.production.support import REPO, free_port
+from tests.production.support import REPO
+from tests.support.net import free_port
 
 
 @dataclass

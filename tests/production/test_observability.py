@@ -32,7 +32,7 @@ from msp.observability.jobstats import DURATION_BUCKETS, JobStats
 from msp.serving import available_cpus, default_workers
 from tests.conftest import test_config as app_config
 from tests.factories import make_tenant
-from tests.production.support import free_port
+from tests.support.net import free_port
 
 
 @pytest.fixture

@@ -16,7 +16,8 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.production.support import MSP, REPO, free_port, http_ok, msp_env, wait_until
+from tests.production.support import MSP, REPO, http_ok, msp_env, wait_until
+from tests.support.net import free_port
 
 
 @dataclass(frozen=True)

@@ -67,7 +67,7 @@ def test_wrong_password_is_an_auth_error(imap_server: ImapServer) -> None:
 
 
 def test_closed_port_is_a_refused_error(imap_server: ImapServer) -> None:
-    from tests.support.imap_server import free_port
+    from tests.support.net import free_port
 
     with pytest.raises(imap.MailboxError) as info:
         imap.fetch_batch(

@@ -13,7 +13,6 @@ name outside the served zones gets REFUSED (a DNS error), as from a real authori
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -24,6 +23,9 @@ from types import TracebackType
 import dns.exception
 import dns.message
 import dns.query
+
+# knot needs the port free for UDP and TCP; re-exported under the old name for callers.
+from tests.support.net import free_udp_tcp_port as free_port
 
 KNOTD = shutil.which("knotd") or "/usr/sbin/knotd"
 KNOTC = shutil.which("knotc") or "/usr/sbin/knotc"
@@ -46,21 +48,6 @@ def txt(value: str) -> str:
     """TXT rdata split into 255-byte strings (RFC 1035 3.3)."""
     parts = [value[i : i + 255] for i in range(0, len(value), 255)] or [""]
     return " ".join('"' + p.replace("\\", "\\\\").replace('"', '\\"') + '"' for p in parts)
-
-
-def free_port() -> int:
-    """A port free for both UDP and TCP on 127.0.0.1 (knot needs both)."""
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-            udp.bind(("127.0.0.1", 0))
-            port = int(udp.getsockname()[1])
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-                try:
-                    tcp.bind(("127.0.0.1", port))
-                except OSError:
-                    continue
-                return port
-    raise RuntimeError("no free port")
 
 
 class KnotServer:

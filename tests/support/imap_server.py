@@ -22,6 +22,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.support.net import free_port
+
 USER = "dmarc"
 PASSWORD = "secret"
 
@@ -42,12 +44,6 @@ class TlsFiles:
 
     cert_chain: bytes
     key: bytes
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _ssl_config(base: str, tls_port: int | None) -> tuple[str, str]:
