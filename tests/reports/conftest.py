@@ -1,4 +1,5 @@
-"""Fixtures of the reports tests: enrichment without reverse DNS unless a test asks for it."""
+"""Fixtures of the reports tests: enrichment without reverse DNS unless a test asks for it, and
+the one ``domain`` that receives the reports."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from rq.serializers import JSONSerializer
 
 from msp.netguard import Guard, parse_networks
 from msp.queues import ALL_QUEUES
+from tests.factories import make_domain, make_tenant
 
 LOOPBACK = "127.0.0.0/8,::1/128"
 LOOPBACK_GUARD = Guard(allow=parse_networks(LOOPBACK.split(",")))
@@ -31,6 +33,13 @@ def reports_config(app: Flask) -> Iterator[dict[str, Any]]:
     yield app.config
     app.config.update(saved)
     app.extensions.pop("msp_reports_identifier", None)
+
+
+@pytest.fixture
+def domain(db_session: Any, reports_config: dict[str, Any]) -> Any:
+    """A domain in a tenant of its own, ready to receive reports (a module may build on it by
+    overriding ``domain`` and asking for this one)."""
+    return make_domain(make_tenant("reports"), "reports.example")
 
 
 @pytest.fixture

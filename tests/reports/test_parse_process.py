@@ -16,13 +16,6 @@ PAD = 2_200_000  # larger than batch.SMALL_BYTES: the streaming path, where the 
 
 
 @pytest.fixture
-def domain(db_session: Any, reports_config: Any) -> Any:
-    from tests.factories import make_domain, make_tenant
-
-    return make_domain(make_tenant("parse-process"), "pp.example")
-
-
-@pytest.fixture
 def forks_counted(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Counts the reports streamed through a child process.
 

@@ -47,11 +47,6 @@ def identifier(server: KnotServer) -> SenderIdentifier:
     )
 
 
-@pytest.fixture
-def domain(db_session: Any, reports_config: Any) -> Any:
-    return make_domain(make_tenant("pipe"), "pipe.example")
-
-
 def ingest(data: bytes, name: str = "r.xml") -> list[service.Outcome]:
     return service.ingest_now(data, source="cli", filename=name)[1]
 

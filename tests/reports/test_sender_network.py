@@ -15,7 +15,7 @@ from msp.extensions import db
 from msp.reports import service
 from msp.reports.models import IpInfo
 from msp.tenancy.models import Tenant
-from tests.factories import PASSWORD, make_domain, make_tenant, make_user, token_caller
+from tests.factories import PASSWORD, make_user, token_caller
 from tests.reports.hostile import build_report, row
 
 DAY = date.today() - timedelta(days=2)
@@ -39,8 +39,8 @@ def _facts(ip: str, key: str, asn: int | None, as_name: str | None, country: str
 
 
 @pytest.fixture
-def domain(db_session: Any, reports_config: Any) -> Any:
-    domain = make_domain(make_tenant("net"), "net.example")
+def domain(domain: Any) -> Any:
+    """The reports domain (tests/reports/conftest.py) with one day of mail from four IPs."""
     _facts("192.0.2.10", "sendgrid.net", 11377, "SENDGRID", "US")
     _facts("192.0.2.11", "sendgrid.net", 64500, "EXAMPLE-TRANSIT", "de")
     _facts("192.0.2.12", "sendgrid.net", 11377, "SENDGRID", "US")

@@ -91,11 +91,6 @@ def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sink, "CHUNK_TOTALS", 5)
 
 
-@pytest.fixture
-def domain(db_session: Any, reports_config: Any) -> Any:
-    return make_domain(make_tenant("write-path"), "wp.example")
-
-
 def streamed_in(data: bytes, name: str = "big.xml") -> service.Outcome:
     [outcome] = service.ingest_now(data, source="cli", filename=name)[1]
     return outcome
