@@ -110,17 +110,28 @@ def test_config(database_url: str, redis_url: str | None, **extra: Any) -> dict[
 test_config.__test__ = False  # type: ignore[attr-defined]  # a helper, not a test
 
 
-@pytest.fixture(scope="session")
-def app(database_url: str, redis_url: str) -> Iterator[Flask]:
+@contextmanager
+def migrated_app(database_url: str, redis_url: str | None, **extra: Any) -> Iterator[Flask]:
+    """The app on the test database migrated to the latest schema, with ``extra`` settings on
+    top of ``test_config``; its connection pool is closed afterwards. Every ``app`` fixture of
+    the suite is made here (a folder that needs more settings overrides ``app`` and calls it)."""
     from msp.bootstrap import migrate_to_latest
 
-    application = create_app(test_config(database_url, redis_url))
+    application = create_app(test_config(database_url, redis_url, **extra))
     with application.app_context():
         migrate_to_latest()
         db.engine.dispose()
-    yield application
-    with application.app_context():
-        db.engine.dispose()
+    try:
+        yield application
+    finally:
+        with application.app_context():
+            db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def app(database_url: str, redis_url: str) -> Iterator[Flask]:
+    with migrated_app(database_url, redis_url) as application:
+        yield application
 
 
 @pytest.fixture(autouse=True)
