@@ -96,45 +96,57 @@ def area_of(module: str) -> str:
     return "core"
 
 
-def _strongly_connected(graph: dict[str, set[str]]) -> list[set[str]]:
-    """Tarjan's algorithm, iterative (the graph is a few hundred modules deep)."""
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    stack: list[str] = []
-    on_stack: set[str] = set()
-    found: list[set[str]] = []
-    for root in graph:
-        if root in index:
-            continue
-        work = [(root, iter(sorted(graph[root])))]
-        index[root] = low[root] = len(index)
-        stack.append(root)
-        on_stack.add(root)
+class _Tarjan:
+    """Tarjan's strongly connected components, iterative (the graph is a few hundred modules
+    deep, too deep for recursion)."""
+
+    def __init__(self, graph: dict[str, set[str]]) -> None:
+        self.graph = graph
+        self.index: dict[str, int] = {}
+        self.low: dict[str, int] = {}
+        self.stack: list[str] = []
+        self.found: list[set[str]] = []
+
+    def run(self) -> list[set[str]]:
+        for root in self.graph:
+            if root not in self.index:
+                self._walk(root)
+        return self.found
+
+    def _visit(self, node: str) -> Iterator[str]:
+        self.index[node] = self.low[node] = len(self.index)
+        self.stack.append(node)
+        return iter(sorted(self.graph[node]))
+
+    def _walk(self, root: str) -> None:
+        work = [(root, self._visit(root))]
         while work:
             node, children = work[-1]
             child = next(children, None)
-            if child is not None:
-                if child not in index:
-                    index[child] = low[child] = len(index)
-                    stack.append(child)
-                    on_stack.add(child)
-                    work.append((child, iter(sorted(graph[child]))))
-                elif child in on_stack:
-                    low[node] = min(low[node], index[child])
-                continue
-            work.pop()
-            if work:
-                low[work[-1][0]] = min(low[work[-1][0]], low[node])
-            if low[node] == index[node]:
-                component: set[str] = set()
-                while True:
-                    member = stack.pop()
-                    on_stack.discard(member)
-                    component.add(member)
-                    if member == node:
-                        break
-                found.append(component)
-    return found
+            if child is None:
+                work.pop()
+                if work:
+                    parent = work[-1][0]
+                    self.low[parent] = min(self.low[parent], self.low[node])
+                self._close(node)
+            elif child not in self.index:
+                work.append((child, self._visit(child)))
+            elif child in self.stack:
+                self.low[node] = min(self.low[node], self.index[child])
+
+    def _close(self, node: str) -> None:
+        if self.low[node] != self.index[node]:
+            return
+        component: set[str] = set()
+        member = None
+        while member != node:
+            member = self.stack.pop()
+            component.add(member)
+        self.found.append(component)
+
+
+def _strongly_connected(graph: dict[str, set[str]]) -> list[set[str]]:
+    return _Tarjan(graph).run()
 
 
 def cross_area_cycles(graph: dict[str, set[str]]) -> list[set[str]]:

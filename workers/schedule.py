@@ -35,7 +35,7 @@ class JsonCronScheduler(CronScheduler):
     timing logic and only swaps how a due job is put on its queue.
     """
 
-    def __init__(self, connection: Redis, **kwargs: Any) -> None:
+    def __init__(self, connection: Redis[bytes], **kwargs: Any) -> None:
         super().__init__(connection, **kwargs)
         self._dispatch = Dispatcher(connection, retries=0)
 
@@ -54,7 +54,7 @@ class JsonCronScheduler(CronScheduler):
         return due
 
 
-def build_scheduler(connection: Redis) -> JsonCronScheduler:
+def build_scheduler(connection: Redis[bytes]) -> JsonCronScheduler:
     scheduler = JsonCronScheduler(connection, name="msp-scheduler")
     for entry in entries():
         scheduler.register(
