@@ -124,6 +124,16 @@ def test_a_hand_edit_between_check_and_publish_blocks_the_write(
     assert event.severity == "warning" and knot_edit in event.payload["summary"]
     assert service.publish_change(change.id, at) == "held"  # safe to run twice
     assert stage_of(wired.domain.id) == "none"
+    from flask import current_app
+
+    from msp.publishing import cli
+
+    runner = current_app.test_cli_runner()
+    dry = runner.invoke(cli.publish, [DOMAIN, "--dry-run"])
+    assert "engine expected" in dry.output and knot_edit in dry.output
+    forced = runner.invoke(cli.publish, [DOMAIN])  # a person asks: still not over a hand edit
+    assert forced.exit_code == 1 and "held" in forced.output
+    assert txt_at(knot, f"_dmarc.{DOMAIN}") == {NOTE, knot_edit}
 
 
 def _update_by_hand(knot: TsigKnot, name: str, value: str) -> None:
