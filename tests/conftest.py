@@ -64,6 +64,14 @@ def fresh_database(prefix: str) -> Iterator[str]:
         admin.dispose()
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Marks ``processes`` every test that starts a process, a browser or a server (or is
+    ``slow``): ``pytest -m "not processes"`` is the quick loop (tests/support/markers.py)."""
+    from tests.support.markers import mark_processes
+
+    mark_processes(items)
+
+
 @pytest.fixture(scope="session")
 def database_url() -> Iterator[str]:
     """A fresh PostgreSQL database for this test session, dropped afterwards."""
