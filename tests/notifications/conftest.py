@@ -1,5 +1,7 @@
 """Fixtures of the notification tests: a real SMTP server, real webhook receivers, and the
-app configured to use them (loopback webhooks allowed, retries without waiting)."""
+app configured to use them (loopback webhooks allowed, retries without waiting).
+
+The app is the suite's own (tests/conftest.py): the factory registers the notifications API."""
 
 from __future__ import annotations
 
@@ -42,27 +44,3 @@ def notify_config(
     for key, value in values.items():
         monkeypatch.setitem(app.config, key, value)
     return values
-
-
-@pytest.fixture(scope="session")
-def app(database_url: str, redis_url: str) -> Iterator[Flask]:
-    """The shared app, plus the notifications API until ``msp.api.RESOURCE_MODULES`` lists it.
-
-    (The API module list belongs to the lead; registering here keeps the API tested now.)
-    """
-    from msp import create_app
-    from msp.bootstrap import migrate_to_latest
-    from msp.extensions import db
-    from tests.conftest import test_config
-
-    application = create_app(test_config(database_url, redis_url))
-    if "notifications" not in application.blueprints:
-        from msp.api.notifications import blp
-
-        application.extensions["msp_api"].register_blueprint(blp)
-    with application.app_context():
-        migrate_to_latest()
-        db.engine.dispose()
-    yield application
-    with application.app_context():
-        db.engine.dispose()
