@@ -24,6 +24,10 @@ KIND_TITLES = {
     "policy.reminder": "Policy change waiting",
     "policy.rollback_proposed": "Policy rollback proposed",
     "policy.drift": "Published DMARC record drifted",
+    "publishing.written": "Record written to DNS",
+    "publishing.held": "Record not written: edited by hand",
+    "publishing.retrying": "DNS provider failed; retrying",
+    "publishing.failed": "DNS provider failed; record not written",
 }
 
 

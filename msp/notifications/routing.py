@@ -75,6 +75,7 @@ DEFAULT_RULES: tuple[RuleSpec, ...] = (
     RuleSpec(SYSADMINS, "dns.drift"),
     RuleSpec(SYSADMINS, "dns.finding.*"),
     *(RuleSpec(SYSADMINS, kind) for kind in POLICY_KINDS),
+    RuleSpec(SYSADMINS, "publishing.*"),
     RuleSpec(SECURITY, "sender.new"),
     RuleSpec(SECURITY, "report.rejected"),
     RuleSpec(SECURITY, "report.failure*"),

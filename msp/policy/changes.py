@@ -218,6 +218,14 @@ def _publish(change: PolicyChange, facts: DomainFacts, now: datetime) -> str:
     lines = [r["zone_line"] for r in change.records]
     _log(change, "published", "publish: " + " | ".join(lines), now, records=change.records)
     _ask_for_dns_check(change.domain_id, now)
+    # A domain with a DNS provider (msp.publishing) has the record written now, not at the
+    # publisher's next sweep; the job does nothing for domains published by hand.
+    enqueue(
+        "workers.publishing.publish_change",
+        queue=DEFAULT,
+        job_id=f"publish-change-{change.id}",
+        change_id=change.id,
+    )
     return "published"
 
 
