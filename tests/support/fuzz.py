@@ -18,6 +18,7 @@ import schemathesis
 from flask import Flask
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
+from schemathesis.core.failures import FailureGroup
 from schemathesis.core.result import Err
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -56,7 +57,9 @@ def _judge(case: Any, response: Any, tolerated: Collection[int]) -> str | None:
     checks = CHECKS[1:] if response.status_code in tolerated else CHECKS
     try:
         case.validate_response(response, checks=checks)
-    except Exception as exc:  # collect every mismatch, report them together
+    # schemathesis raises its FailureGroup, a BaseExceptionGroup: `except Exception` alone let
+    # the first mismatch end the run (the old harnesses) instead of collecting them all.
+    except (Exception, FailureGroup) as exc:
         return f"{where}: {str(exc)[:300]}"
     return None
 
