@@ -45,6 +45,7 @@ def test_every_corpus_file_gives_its_expected_status(owner: Any, batched: bool) 
     assert all(rejected), "every rejection says why"
 
 
+@pytest.mark.slow  # the whole corpus, twice: seconds (out of the quick loop)
 def test_reingesting_the_corpus_gives_only_duplicates(owner: Any) -> None:
     ingest_all()
     again = ingest_all()
@@ -56,6 +57,7 @@ def test_reingesting_the_corpus_gives_only_duplicates(owner: Any) -> None:
     }
 
 
+@pytest.mark.slow  # the whole corpus and parsedmarc on it: 7 s (out of the quick loop)
 def test_record_counts_and_message_totals_equal_parsedmarcs(owner: Any) -> None:
     results = ingest_all()
     compared = 0
