@@ -62,7 +62,9 @@ def test_python_311_raises_on_a_nameless_zip_member() -> None:
 def _ingest_cli(app: Flask, folder: Path) -> dict[str, dict[str, Any]]:
     result = app.test_cli_runner().invoke(ingest, [str(folder), "--json"])
     assert result.exit_code == 0, result.output
-    return {Path(r["path"]).name: r for r in map(json.loads, result.output.splitlines())}
+    # stdout only: ``output`` also holds stderr, where the app's log handler (installed by
+    # whichever earlier test configured logging) writes the ingest error line.
+    return {Path(r["path"]).name: r for r in map(json.loads, result.stdout.splitlines())}
 
 
 def test_msp_ingest_rejects_a_nameless_zip_and_ingests_the_rest_of_its_batch(
