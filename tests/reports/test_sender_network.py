@@ -132,5 +132,6 @@ def test_the_domain_page_shows_each_senders_main_asn_and_countries(
     row_html = html[html.index("sendgrid.net") :]
     row_html = row_html[: row_html.index("</tr>")]
     assert "AS11377 SENDGRID" in row_html and "+1 more" in row_html
-    assert "US, DE" in row_html and "4 IPs" in row_html
-    assert "ASN not known yet" in html, "the unenriched sender says so"
+    # The page's wording (tests/web_domain owns the page): "N addresses", "Network not known".
+    assert "US, DE" in row_html and "4 addresses" in row_html
+    assert "Network not known yet" in html, "the unenriched sender says so"
