@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 
@@ -13,6 +12,7 @@ from msp.dns.findings import Severity
 from msp.dns.options import CheckOptions
 from msp.dns.resolver import Nameserver, ResolverSettings
 from tests.dns.conftest import codes
+from tests.support.net import silent_udp_port
 
 Check = Callable[..., DomainResult]
 MISSING_CODES = {
@@ -28,12 +28,8 @@ MISSING_CODES = {
 @pytest.fixture
 def silent_server() -> Iterator[Nameserver]:
     """A UDP port that receives queries and never answers (a timing-out name server)."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.bind(("127.0.0.1", 0))
-    try:
-        yield Nameserver("127.0.0.1", sock.getsockname()[1])
-    finally:
-        sock.close()
+    with silent_udp_port() as port:
+        yield Nameserver("127.0.0.1", port)
 
 
 def test_timeouts_make_every_section_unknown_not_missing(

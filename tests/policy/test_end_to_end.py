@@ -195,27 +195,23 @@ def test_a_timed_out_name_server_changes_nothing_on_the_road(
 ) -> None:
     """Issue 13/15: the real checker against a silent server, the real loader: unknown, never
     "missing"; the open proposal is not withdrawn and the plan says DNS could not be reached."""
-    import socket
+    from tests.support.net import silent_udp_port
 
     domain = make_domain(make_tenant(), DOMAIN)
     now = utcnow()
     _check(knot, domain.id, now - timedelta(minutes=5))
     service.evaluate_domain(domain.id, now)
     change = db.session.scalars(select(PolicyChange)).one()
-    silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    silent.bind(("127.0.0.1", 0))
-    try:
+    with silent_udp_port() as port:
         options = checker_options(
             {
-                "MSP_DNS_NAMESERVERS": [f"127.0.0.1:{silent.getsockname()[1]}"],
+                "MSP_DNS_NAMESERVERS": [f"127.0.0.1:{port}"],
                 "MSP_DNS_TIMEOUT": 0.2,
                 "MSP_DNS_RETRIES": 0,
                 "MSP_DNS_PROBE_SELECTORS": False,
             }
         )
         check_domain_now(domain.id, options=options, now=now + timedelta(minutes=10))
-    finally:
-        silent.close()
     result = service.evaluate_domain(domain.id, now + timedelta(minutes=11), force=True)
     assert result is not None and result.action.value == "hold"
     assert result.reasons[0].startswith("the last DNS check could not reach DNS for")

@@ -7,6 +7,8 @@ process. Tests on this machine run in parallel sessions, so callers bind promptl
 from __future__ import annotations
 
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 HOST = "127.0.0.1"
 
@@ -34,4 +36,13 @@ def free_udp_tcp_port(attempts: int = 50) -> int:
     raise RuntimeError("no port free for both UDP and TCP on 127.0.0.1")
 
 
-__all__ = ["HOST", "free_port", "free_udp_tcp_port"]
+@contextmanager
+def silent_udp_port() -> Iterator[int]:
+    """A UDP port on 127.0.0.1 that receives and never answers (a name server that times out),
+    held for the block."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind((HOST, 0))
+        yield int(sock.getsockname()[1])
+
+
+__all__ = ["HOST", "free_port", "free_udp_tcp_port", "silent_udp_port"]
