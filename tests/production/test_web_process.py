@@ -72,6 +72,10 @@ def web_server(migrated_database_url: str, redis_url: str) -> Iterator[WebServer
         if process.poll() is None:
             process.kill()
             process.communicate()
+        # A test that stopped the server and then failed leaves the pipe open: its
+        # ResourceWarning would fail whichever later test the garbage collector runs in.
+        if process.stdout is not None and not process.stdout.closed:
+            process.stdout.close()
 
 
 def _samples(text: str, name: str) -> list[tuple[dict[str, str], float]]:
