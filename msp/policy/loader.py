@@ -9,6 +9,7 @@ area's integration tests do).
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import date, datetime, timedelta
@@ -169,11 +170,33 @@ def evidence_source() -> EvidenceSource:
     return source if source is not None else ServiceEvidence()
 
 
+UNSET_REPORTS_DOMAIN = "reports.invalid"
+
+
+def reports_domain(config: Mapping[str, Any]) -> str:
+    """Where reports are mailed: ``MSP_REPORTS_DOMAIN``, else the host of ``MSP_BASE_URL`` when
+    that is a DNS name; never an address literal or ``localhost`` (a record naming one would
+    send the reports nowhere), but the reserved ``reports.invalid`` the pages warn about."""
+    configured = config.get("MSP_REPORTS_DOMAIN")
+    if configured:
+        return str(configured)
+    host = urlparse(str(config["MSP_BASE_URL"])).hostname or ""
+    if "." not in host or host.endswith("localhost") or _is_address(host):
+        return UNSET_REPORTS_DOMAIN
+    return host
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
 def report_address(tenant: Tenant, config: Mapping[str, Any]) -> str:
-    """The tenant's ``rua``: ``mailto:<report token>@<MSP_REPORTS_DOMAIN>`` (falling back to
-    the host of ``MSP_BASE_URL`` when no reports domain is configured)."""
-    host = config.get("MSP_REPORTS_DOMAIN") or urlparse(str(config["MSP_BASE_URL"])).hostname
-    return f"mailto:{tenant.report_token}@{host}"
+    """The tenant's ``rua``: ``mailto:<report token>@<reports domain>``."""
+    return f"mailto:{tenant.report_token}@{reports_domain(config)}"
 
 
 def domain_settings(tenant: Tenant, domain: Domain) -> policy_settings.PolicySettings:

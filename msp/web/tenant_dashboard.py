@@ -196,13 +196,14 @@ def address_warning(config: Any) -> str | None:
         return None
     if config.get("MSP_ENV") in {"production", "prod"}:
         return (
-            "MSP_REPORTS_DOMAIN is not set: the report address below is a guess from "
-            "MSP_BASE_URL and receivers will not deliver reports to it. Set it before "
+            "MSP_REPORTS_DOMAIN is not set: the report address below is a placeholder built "
+            "from MSP_BASE_URL and receivers will not deliver reports to it. Set it before "
             "anyone publishes this record."
         )
     return (
-        "MSP_REPORTS_DOMAIN is not set: the address below uses the host of MSP_BASE_URL. "
-        "Fine for a trial; set it for real clients."
+        "MSP_REPORTS_DOMAIN is not set: the address below is built from MSP_BASE_URL "
+        "(reports.invalid when that is an IP address or localhost). Fine for a trial; set it "
+        "for real clients."
     )
 
 
