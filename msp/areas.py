@@ -239,7 +239,7 @@ AREAS: tuple[Area, ...] = (
         jobs="workers.publishing",
         tenant_settings=(("publishing", "msp.publishing.settings:validation_errors"),),
     ),
-    Area("recovery", jobs="workers.recovery"),  # re-enqueues work a dead worker or Redis lost
+    Area("recovery", api=("msp.recovery",), jobs="workers.recovery"),  # outages: 503, re-enqueue
 )
 
 
