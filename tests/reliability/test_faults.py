@@ -18,23 +18,29 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from flask.testing import FlaskClient
 from redis import Redis
 from sqlalchemy import delete, select
 
+from msp import create_app
+from msp.bootstrap import migrate_to_latest
 from msp.extensions import db
 from msp.reports import service
 from msp.reports.models import IpInfo, RawReport, ReportRecord
 from msp.tenancy.models import Tenant
-from tests.conftest import LOCK_KEY
+from tests.conftest import LOCK_KEY, test_config
 from tests.factories import make_domain, make_tenant
 from tests.reliability.faults import (
     ARTIFACT,
     Backlog,
+    Cluster,
     Outcome,
     Processes,
     counted,
     describe,
+    free_port,
     generate,
+    postgres_bindir,
     render,
     statuses,
     wait_for,
@@ -195,4 +201,71 @@ def test_redis_emptied_while_jobs_wait_is_rebuilt_from_postgresql(
         )
     )
     assert outcome["found"] == outcome["expected"]
+    assert recovered < RECOVERY_LIMIT
+
+
+OUTAGE_SECONDS = 12.0
+
+
+@pytest.fixture
+def own_postgres() -> Iterator[Cluster]:
+    bindir = postgres_bindir()
+    if bindir is None:
+        pytest.skip("no PostgreSQL server binaries (/usr/lib/postgresql/*/bin) to start a cluster")
+    cluster = Cluster(bindir, free_port())
+    try:
+        cluster.init()
+        yield cluster
+    finally:
+        cluster.remove()
+
+
+def probe(client: FlaskClient) -> tuple[int, int, str, dict[str, Any]]:
+    """(/readyz status, API status, API content type, API body) of one round."""
+    ready = client.get("/readyz").status_code
+    api = client.get("/api/v1/me", headers={"Authorization": "Bearer msp_unknown"})
+    return ready, api.status_code, api.content_type, api.get_json(force=True, silent=True) or {}
+
+
+def test_postgresql_unreachable_answers_503_and_recovers_by_itself(
+    own_postgres: Cluster, redis_url: str, ledger: list[Outcome]
+) -> None:
+    outage_app = create_app(test_config(own_postgres.url, redis_url))
+    outage_app.config["PROPAGATE_EXCEPTIONS"] = False  # answer as in production, not raise
+    with outage_app.app_context():
+        migrate_to_latest()
+        tenant_id = make_tenant("before-outage").id
+        db.session.commit()
+    client = outage_app.test_client()
+    try:
+        assert probe(client)[:2] == (200, 401)  # up: ready, and the token look-up answers
+        own_postgres.stop()
+        down_at = time.monotonic()
+        answers = set()
+        while time.monotonic() - down_at < OUTAGE_SECONDS:
+            ready, status, ctype, body = probe(client)
+            answers.add((ready, status, ctype, body.get("status")))
+            time.sleep(1)
+        own_postgres.start()
+        up_at = time.monotonic()
+        wait_for(lambda: probe(client)[:2] == (200, 401), 30, "the app to recover by itself")
+        recovered = time.monotonic() - up_at
+        with outage_app.app_context():
+            kept = db.session.get(Tenant, tenant_id) is not None
+    finally:
+        with outage_app.app_context():
+            db.engine.dispose()
+    assert answers == {(503, 503, "application/problem+json", 503)}, answers
+    ledger.append(
+        Outcome(
+            f"PostgreSQL stopped for {OUTAGE_SECONDS:.0f} s",
+            kept and recovered < RECOVERY_LIMIT,
+            0 if kept else 1,
+            0,
+            recovered,
+            "/readyz and the API answered 503 problem documents throughout; "
+            "time counted from the restart",
+        )
+    )
+    assert kept, "a tenant committed before the outage is gone"
     assert recovered < RECOVERY_LIMIT
