@@ -53,6 +53,22 @@ def test_standalone_serves_logs_in_first_admin_and_runs_scheduled_jobs(
         jobs = _wait_for_jobs(client, base, lambda finished: finished["default"] >= 1)
         assert jobs["mode"] == "in-process"
         assert all(q["failed"] == 0 for q in jobs["queues"]), jobs
+    # Worker, RQ scheduler and cron are threads: no forked child works on a copy of the
+    # in-process Redis or keeps the port after the server is killed.
+    assert _children(standalone["proc"].pid) == []
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:  # gone meanwhile
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
 
 
 def _wait_for_jobs(client: httpx.Client, base: str, done: Any, **headers: str) -> Any:
