@@ -117,8 +117,13 @@ class Processes:
 
     @staticmethod
     def kill(proc: subprocess.Popen[bytes]) -> None:
-        """SIGKILL to the worker and its work horse, as an OOM killer or a lost node would."""
+        """SIGKILL to the worker and its work horse, as a lost node would. The horse runs in a
+        session of its own (RQ calls setsid in it), so the worker's group does not reach it."""
+        horses = children(proc.pid)
         os.killpg(proc.pid, signal.SIGKILL)
+        for pid in horses:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         proc.wait(10)
 
     def stop_all(self) -> None:
@@ -242,3 +247,14 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def children(pid: int) -> list[int]:
+    """The ids of ``pid``'s child processes (from /proc: field 4 of stat is the parent)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[1]) == pid:
+                found.append(int(stat.parent.name))
+    return found

@@ -163,7 +163,7 @@ def test_a_worker_killed_mid_backlog_is_replaced_within_a_minute(
             outcome["lost"],
             outcome["doubled"],
             recovered,
-            f"{left} of {REPORTS} files pending at the kill, {abandoned[0]} left started; "
+            f"{left} of {REPORTS} files pending at the kill, {', '.join(abandoned)} left started; "
             "a second worker started",
         )
     )
