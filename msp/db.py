@@ -83,12 +83,23 @@ class TenantOwnedMixin:
 # block the writer in WAL mode, and a writer that finds the database locked waits this long
 # instead of failing at once with "database is locked".
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def tune_sqlite(engine: Engine) -> None:
-    """On SQLite, every new connection gets WAL mode and a busy timeout (nothing elsewhere)."""
+    """On SQLite, every new connection gets WAL mode and a busy timeout, and transactions are
+    begun by SQLAlchemy, not by the driver (nothing changes elsewhere).
+
+    The busy timeout alone is not enough: a transaction that read first and writes later cannot
+    wait for another writer (SQLite answers "database is locked" at once, its snapshot being
+    stale), and a SAVEPOINT starts such a transaction. So a transaction that means to write (a
+    job, a POST) takes the write lock when it begins and waits its turn; a page read (GET) keeps
+    the driver's lazy transaction: its reads hold no snapshot (they never wait in WAL mode), and
+    a rare write (a token's last use) begins the transaction and waits like any writer.
+    """
     if engine.dialect.name == "sqlite" and not event.contains(engine, "connect", _sqlite_pragmas):
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -99,3 +110,18 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor.execute("PRAGMA synchronous = NORMAL")  # durable at checkpoints; WAL's usual
     finally:
         cursor.close()
+
+
+def _sqlite_begin(connection: Any) -> None:
+    dbapi_connection = connection.connection.dbapi_connection
+    if _may_write():
+        dbapi_connection.isolation_level = None  # the driver emits no BEGIN of its own
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    else:
+        dbapi_connection.isolation_level = ""  # the driver's BEGIN, before the first write
+
+
+def _may_write() -> bool:
+    from flask import has_request_context, request
+
+    return not has_request_context() or request.method not in READ_METHODS

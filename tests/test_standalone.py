@@ -165,6 +165,46 @@ def test_sqlite_connections_use_wal_and_wait_when_the_database_is_locked(tmp_pat
         db.engine.dispose()
 
 
+def test_a_sqlite_transaction_that_reads_then_writes_waits_for_another_writer(
+    tmp_path: Path,
+) -> None:
+    """A job (or a POST) that reads inside a savepoint and writes later, while another writer
+    commits in between, waits its turn instead of failing with "database is locked": SQLite
+    cannot make a stale read snapshot wait, so such a transaction takes the write lock first."""
+    import sqlalchemy as sa
+
+    app = create_app(test_config(f"sqlite:///{tmp_path}/msp.sqlite3", None))
+    with app.app_context():
+        engine = db.engine
+        with engine.begin() as connection:
+            connection.exec_driver_sql("CREATE TABLE counter (n INTEGER)")
+            connection.exec_driver_sql("INSERT INTO counter VALUES (0)")
+        read_done, errors = threading.Event(), []
+
+        def other_writer() -> None:
+            read_done.wait(5)
+            try:
+                with engine.begin() as connection:
+                    connection.exec_driver_sql("UPDATE counter SET n = n + 10")
+            except sa.exc.OperationalError as exc:  # pragma: no cover - the failure we guard
+                errors.append(str(exc))
+
+        thread = threading.Thread(target=other_writer)
+        thread.start()
+        with engine.connect() as connection, connection.begin():
+            nested = connection.begin_nested()  # a SAVEPOINT, as the pages and services use
+            seen = connection.exec_driver_sql("SELECT n FROM counter").scalar()
+            read_done.set()
+            time.sleep(0.5)  # the other writer tries now
+            connection.exec_driver_sql("UPDATE counter SET n = n + 1")
+            nested.commit()
+        thread.join(35)
+        with engine.connect() as connection:
+            final = connection.exec_driver_sql("SELECT n FROM counter").scalar()
+        engine.dispose()
+    assert (seen, errors, final) == (0, [], 11)
+
+
 def record(value: str) -> str:
     return value
 
