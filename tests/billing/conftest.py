@@ -13,11 +13,9 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from msp import create_app
-from msp.extensions import db
 from tests.billing.stripe_events import sign
 from tests.billing.stripe_standin import StripeStandin, running_standin
-from tests.conftest import test_config
+from tests.conftest import migrated_app
 
 API_KEY = "sk_test_billing"
 WEBHOOK_SECRET = "whsec_test_billing_secret"
@@ -50,20 +48,10 @@ def billing_config(base: str) -> dict[str, Any]:
 
 @pytest.fixture(scope="session")
 def app(database_url: str, redis_url: str, stripe_standin: StripeStandin) -> Iterator[Flask]:
-    from msp.api.billing import blp
-    from msp.bootstrap import migrate_to_latest
-
-    application = create_app(
-        test_config(database_url, redis_url, **billing_config(stripe_standin.base))
-    )
-    if "billing" not in application.blueprints:
-        application.extensions["msp_api"].register_blueprint(blp)
-    with application.app_context():
-        migrate_to_latest()
-        db.engine.dispose()
-    yield application
-    with application.app_context():
-        db.engine.dispose()
+    with migrated_app(
+        database_url, redis_url, **billing_config(stripe_standin.base)
+    ) as application:
+        yield application
 
 
 @pytest.fixture
