@@ -65,6 +65,9 @@ class StreamedBodyLimit:
         environ["wsgi.input"] = body
         environ["CONTENT_LENGTH"] = str(size)
         del environ["wsgi.input_terminated"]
+        # Werkzeug ignores Content-Length while the request says it was chunked (and then reads
+        # an empty body): the body is no longer chunked for the app.
+        environ.pop("HTTP_TRANSFER_ENCODING", None)
         try:
             return self.app(environ, start_response)
         finally:
