@@ -169,6 +169,18 @@ def _shot(page: Any, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / name), full_page=True)
 
 
+def _propose_unless_the_engine_did(page: Any) -> None:
+    """The DNS check queues an evaluation (a job running beside the page), which proposes the
+    first step itself when its gates pass: wait for it a while, then propose by hand."""
+    for _ in range(20):
+        if page.locator("#approve").count():
+            return
+        time.sleep(0.5)
+        page.reload()
+    page.click("#propose")
+    page.wait_for_selector("#approve")
+
+
 def test_approve_and_undo_a_sender_then_propose_and_approve(
     browser: Any, site: dict[str, Any]
 ) -> None:
@@ -189,8 +201,7 @@ def test_approve_and_undo_a_sender_then_propose_and_approve(
     page.wait_for_selector(".flash")
     row = page.locator("#senders tr", has_text="203.0.113.30")
     assert "unknown" in row.locator(".verdict").inner_text()
-    page.click("#propose")
-    page.wait_for_selector("#approve")
+    _propose_unless_the_engine_did(page)
     assert "waiting for approval" in page.inner_text("#change-status")
     page.click("#approve")
     page.wait_for_selector("#reschedule")
