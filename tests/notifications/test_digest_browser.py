@@ -4,7 +4,6 @@ sideways, and a screenshot of each is kept in tests/artifacts/ for a reviewer to
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,31 +15,14 @@ from msp.notifications.digest import build_digest
 from msp.notifications.digest_render import render_digest, with_data_uris
 from msp.notifications.settings import Brand
 from tests.notifications.digest_world import seed_world
+from tests.support.browser import chromium
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    executable = shutil.which("chromium")
-    if executable is None:
-        pytest.fail("chromium is not installed: scripts/test installs it with apt-get")
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        yield instance
-        instance.close()
+    yield from chromium()
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ screenshots at 1280 px and 390 px go to tests/artifacts/."""
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,21 +14,12 @@ from typing import Any
 import pytest
 
 from tests.factories import PASSWORD
+from tests.support.browser import chromium
 from tests.support.dns_server import txt, zone
 from tests.web.live import Live, live_console
 
 AXE = Path(__file__).parent / "vendor" / "axe.min.js"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 WIDTHS = {"desktop": 1280, "phone": 390}
 
 
@@ -41,15 +31,7 @@ def live() -> Iterator[Live]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    executable = shutil.which("chromium")
-    if executable is None:
-        pytest.fail("chromium is not installed: scripts/test installs it with apt-get")
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        yield instance
-        instance.close()
+    yield from chromium()
 
 
 class Session:

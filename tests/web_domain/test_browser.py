@@ -7,7 +7,6 @@ screenshots at 1280 px and 390 px in tests/artifacts; and the server time of eac
 from __future__ import annotations
 
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -20,22 +19,13 @@ import httpx
 import pytest
 
 from tests.conftest import fresh_database
+from tests.support.browser import chromium
 from tests.support.dns_server import KnotServer, txt, zone
 from tests.support.standalone import _free_port, first_admin
 
 ROOT = Path(__file__).resolve().parents[2]
 AXE = ROOT / "tests" / "web" / "vendor" / "axe.min.js"
 ARTIFACTS = ROOT / "tests" / "artifacts"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 DEMO = "demo-client.example"
 
 
@@ -114,15 +104,7 @@ def _healthy(base: str) -> bool:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    executable = shutil.which("chromium")
-    if executable is None:
-        pytest.fail("chromium is not installed: scripts/test installs it with apt-get")
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        yield instance
-        instance.close()
+    yield from chromium()
 
 
 def serious_violations(page: Any) -> list[tuple[str, str, list[Any]]]:
