@@ -205,7 +205,9 @@ class Resolver:
             pending.pop(qid, None)
         response = _decode(data)
         if response.question != (name, wire.TYPES[rdtype]):
-            raise dns.exception.FormError("response does not match the query")
+            raise dns.exception.FormError(  # type: ignore[no-untyped-call]  # untyped __init__
+                "response does not match the query"
+            )
         if response.truncated:
             self.stats.queries += 1
             message = await dns.asyncquery.tcp(

@@ -111,7 +111,7 @@ class BusinessCollector(Collector):
     """Yields one gauge per figure, from a short Redis cache or a fresh count."""
 
     def __init__(
-        self, engine: Engine, cache: Redis | None, figures: Sequence[RowCount] = FIGURES
+        self, engine: Engine, cache: Redis[bytes] | None, figures: Sequence[RowCount] = FIGURES
     ) -> None:
         self.engine = engine
         self.cache = cache

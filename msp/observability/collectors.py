@@ -36,7 +36,7 @@ _REGISTRIES: dict[str, Callable[[Queue], object]] = {
 class JobStatsCollector(Collector):
     """``msp_jobs_total`` and ``msp_job_duration_seconds`` from the Redis counters."""
 
-    def __init__(self, connection: Redis) -> None:
+    def __init__(self, connection: Redis[bytes]) -> None:
         self.stats = JobStats(connection)
 
     def collect(self) -> Iterable[Metric]:
@@ -54,7 +54,10 @@ class JobStatsCollector(Collector):
             labels=["queue", "func"],
         )
         for item in snapshot.durations:
-            buckets = [(floatToGoString(bound), count) for bound, count in item.buckets]
+            buckets = [
+                (floatToGoString(bound), count)  # type: ignore[no-untyped-call]  # untyped helper
+                for bound, count in item.buckets
+            ]
             durations.add_metric([item.queue, item.func], buckets, item.total)
         yield runs
         yield durations
@@ -63,7 +66,7 @@ class JobStatsCollector(Collector):
 class QueueCollector(Collector):
     """``msp_queue_jobs{queue,state}`` and ``msp_queue_workers{queue}`` from RQ's keys."""
 
-    def __init__(self, connection: Redis, queue_names: Iterable[str]) -> None:
+    def __init__(self, connection: Redis[bytes], queue_names: Iterable[str]) -> None:
         self.connection = connection
         self.queue_names = tuple(queue_names)
 

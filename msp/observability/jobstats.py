@@ -61,7 +61,7 @@ def bucket_index(seconds: float) -> int:
 class JobStats:
     """Reads and writes the job counters on one Redis connection."""
 
-    def __init__(self, connection: Redis) -> None:
+    def __init__(self, connection: Redis[bytes]) -> None:
         self.connection = connection
 
     def record(self, queue: str, func: str, seconds: float, status: str) -> None:

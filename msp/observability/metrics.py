@@ -45,7 +45,7 @@ def _use_multiprocess_values() -> None:
     # prometheus_client chose its value class when it was first imported; `msp web` sets the
     # directory later (in the same process, before forking), so choose again.
     if multiprocess_dir() and not getattr(values.ValueClass, "_multiprocess", True):
-        values.ValueClass = values.get_value_class()
+        values.ValueClass = values.get_value_class()  # type: ignore[no-untyped-call]  # prometheus_client ships no types for it
 
 
 def http_metrics() -> HttpMetrics:
@@ -80,7 +80,7 @@ class ProcessLocalCollector(Collector):
         path = multiprocess_dir()
         if path:
             merged = CollectorRegistry()
-            MultiProcessCollector(merged, path=path)
+            MultiProcessCollector(merged, path=path)  # type: ignore[no-untyped-call]  # prometheus_client ships no types for it
             yield from merged.collect()
             return
         http_metrics()
@@ -100,4 +100,4 @@ def prepare_multiprocess_dir(path: str) -> None:
 def worker_exited(pid: int) -> None:
     """gunicorn's ``child_exit`` hook: drop the dead worker's live gauges."""
     if multiprocess_dir():
-        mark_process_dead(pid)
+        mark_process_dead(pid)  # type: ignore[no-untyped-call]  # prometheus_client ships no types for it

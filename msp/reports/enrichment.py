@@ -36,7 +36,7 @@ class EnrichResult:
 
 def identifier_from_config() -> SenderIdentifier:
     """A SenderIdentifier for this process: catalogue and IP database opened once."""
-    cached = current_app.extensions.get("msp_reports_identifier")
+    cached: SenderIdentifier | None = current_app.extensions.get("msp_reports_identifier")
     if cached is not None:
         return cached
     cfg = current_app.config

@@ -120,7 +120,8 @@ class _GuardedIMAP4_SSL(imaplib.IMAP4_SSL):
 
     def _create_socket(self, timeout: float | None = None) -> socket.socket:
         sock = self._guard.connect(self.host, self.port, timeout)
-        return self.ssl_context.wrap_socket(sock, server_hostname=self.host)
+        wrapped: socket.socket = self.ssl_context.wrap_socket(sock, server_hostname=self.host)
+        return wrapped
 
 
 def _connect(cfg: MailboxConfig) -> imaplib.IMAP4:

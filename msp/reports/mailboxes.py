@@ -116,7 +116,8 @@ def due_mailboxes(now: datetime) -> list[int]:
 
 
 def _backoff(failures: int, interval: timedelta) -> timedelta:
-    return min(interval * (2 ** min(failures, 10)), MAX_BACKOFF)
+    backoff: timedelta = min(interval * (2 ** min(failures, 10)), MAX_BACKOFF)
+    return backoff
 
 
 def _failed(

@@ -262,7 +262,8 @@ def service_catalogue() -> dict[str, Service]:
 def base_domain(hostname: str) -> str | None:
     """The registrable domain of a host name (PSL plus parsedmarc's overrides)."""
     try:
-        return get_base_domain(hostname.rstrip(".").lower())
+        base: str | None = get_base_domain(hostname.rstrip(".").lower())
+        return base
     except Exception:  # an odd PTR name must never fail enrichment
         return None
 
