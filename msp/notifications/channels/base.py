@@ -7,6 +7,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from msp.declared import DeclaredField, secret_names, split_secrets
+from msp.declared import Validator as Validator  # re-exported for the channel modules
+from msp.declared import require_fields as require_fields  # re-exported
 from msp.notifications.settings import NotifySettings
 
 
@@ -30,15 +33,7 @@ class UnknownChannel(LookupError):
     """No channel of that kind is registered."""
 
 
-@dataclass(frozen=True)
-class ChannelField:
-    """One configuration field of a channel."""
-
-    name: str
-    help: str
-    required: bool = True
-    secret: bool = False
-    many: bool = False
+ChannelField = DeclaredField  # one configuration field of a channel
 
 
 @dataclass(frozen=True)
@@ -62,7 +57,6 @@ class Target:
 
 
 Sender = Callable[[Message, Target, NotifySettings], str]
-Validator = Callable[[dict[str, Any]], dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -77,23 +71,8 @@ class Channel:
 
     @property
     def secret_fields(self) -> frozenset[str]:
-        return frozenset(f.name for f in self.fields if f.secret)
+        return secret_names(self.fields)
 
     def split(self, values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
         """Validated ``values`` split into (plain configuration, secrets)."""
-        cleaned = self.validate(values)
-        plain = {k: v for k, v in cleaned.items() if k not in self.secret_fields}
-        secret = {k: str(v) for k, v in cleaned.items() if k in self.secret_fields}
-        return plain, secret
-
-
-def require_fields(
-    channel_fields: tuple[ChannelField, ...], values: dict[str, Any]
-) -> dict[str, list[str]]:
-    """Errors for unknown fields and missing required ones (a validator's first step)."""
-    known = {f.name for f in channel_fields}
-    errors: dict[str, list[str]] = {k: ["unknown field"] for k in values if k not in known}
-    for f in channel_fields:
-        if f.required and values.get(f.name) in (None, "", []):
-            errors[f.name] = ["required"]
-    return errors
+        return split_secrets(self.fields, self.validate, values)

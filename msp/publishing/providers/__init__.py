@@ -14,6 +14,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from msp.declared import DeclaredField, Validator, secret_names, split_secrets
+from msp.declared import require_fields as declared_require_fields
+
 PROVIDER_MODULES = (
     "msp.publishing.providers.rfc2136",
     "msp.publishing.providers.powerdns",
@@ -44,14 +47,7 @@ class UnknownProvider(LookupError):
     """No provider of that kind is registered."""
 
 
-@dataclass(frozen=True)
-class ProviderField:
-    """One option of a provider."""
-
-    name: str
-    help: str
-    required: bool = True
-    secret: bool = False
+ProviderField = DeclaredField  # one option of a provider
 
 
 @dataclass(frozen=True)
@@ -81,7 +77,6 @@ class RRset:
 Reader = Callable[[Account, str, str], RRset]
 Writer = Callable[[Account, RRset, RRset], None]
 Tester = Callable[[Account], str]
-Validator = Callable[[dict[str, Any]], dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -99,26 +94,18 @@ class Provider:
 
     @property
     def secret_fields(self) -> frozenset[str]:
-        return frozenset(f.name for f in self.fields if f.secret)
+        return secret_names(self.fields)
 
     def split(self, values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
         """Validated ``values`` split into (plain options, secrets)."""
-        cleaned = self.validate(values)
-        plain = {k: v for k, v in cleaned.items() if k not in self.secret_fields}
-        secret = {k: str(v) for k, v in cleaned.items() if k in self.secret_fields}
-        return plain, secret
+        return split_secrets(self.fields, self.validate, values)
 
 
 def require_fields(
     provider_fields: tuple[ProviderField, ...], values: dict[str, Any]
 ) -> dict[str, list[str]]:
     """Errors for unknown options and missing required ones (a validator's first step)."""
-    known = {f.name for f in provider_fields}
-    errors: dict[str, list[str]] = {k: ["unknown option"] for k in values if k not in known}
-    for f in provider_fields:
-        if f.required and values.get(f.name) in (None, ""):
-            errors[f.name] = ["required"]
-    return errors
+    return declared_require_fields(provider_fields, values, unknown="unknown option")
 
 
 def check_fields(provider_fields: tuple[ProviderField, ...], values: dict[str, Any]) -> None:
