@@ -80,11 +80,15 @@ def failure_cause(sender: SenderFacts, domain: str) -> str:
     sender whose SPF never aligned relies on DKIM, so its failures are a DKIM break (which
     selector, which signing domain, since when), never "fail SPF alignment"."""
     if sender.spf_aligned_pass == 0 and (sender.dkim_aligned_pass > 0 or sender.dkim_broken_since):
-        selectors = ", ".join(sender.dkim_selectors) or "unknown selector"
+        selectors = (
+            f"selector {', '.join(sender.dkim_selectors)}"
+            if sender.dkim_selectors
+            else "selector not reported"
+        )
         since = (
             f", since {sender.dkim_broken_since.isoformat()}" if sender.dkim_broken_since else ""
         )
-        return f"DKIM broke (selector {selectors}, d={domain}{since}; SPF never aligned)"
+        return f"DKIM broke ({selectors}, d={domain}{since}; SPF never aligned)"
     if sender.spf_aligned_pass > 0 and sender.dkim_aligned_pass == 0:
         return "SPF alignment broke (it sends no aligned DKIM signature)"
     if sender.spf_aligned_pass == 0 and sender.dkim_aligned_pass == 0:
