@@ -1,20 +1,27 @@
 """The console's shell: what every page shares. The navigation (links only to endpoints that
-are registered, so pages built in parallel appear when they land), the HTML error pages of web
-routes (404, 403, 400 for a failed CSRF check) and the "view as client" read-only session flag.
+are registered, so pages built in parallel appear when they land), the HTML error pages of every
+route outside the API (any HTTP error, a failed CSRF check, an unexpected fault as 500, the
+database out of reach as 503) and the "view as client" read-only session flag.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app, render_template, request, session, url_for
 from flask_wtf.csrf import CSRFError
+from markupsafe import escape
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 from msp.auth.principal import Principal, current_principal
 from msp.errors import AppError, Forbidden
 from msp.web.blueprint import bp
+
+log = logging.getLogger(__name__)
 
 VIEW_AS_KEY = "view_as_tenant"
 # The endpoints that still accept a POST while viewing as a client: leaving that view, and
@@ -97,20 +104,65 @@ def refuse_writes_when_viewing_as_client() -> None:
         raise Forbidden("you are viewing as the client (read only): leave that view first")
 
 
+# What a technician reads for each HTTP error (title, what happened / what to do).
+ERROR_WORDS: dict[int, tuple[str, str]] = {
+    400: ("Request refused", "The request could not be understood. Go back and try again."),
+    403: ("Not allowed", "Your account may not do this."),
+    404: ("Page not found", "There is nothing at this address."),
+    405: ("Not possible here", "This page cannot be used that way."),
+    409: ("Already changed", "Someone changed this in the meantime. Reload the page."),
+    413: ("File too large", "What you sent is larger than this installation accepts."),
+    422: ("Not accepted", "Some of what you entered is not valid. Go back and correct it."),
+    429: ("Too many attempts", "Wait a minute before you try again."),
+    500: (
+        "Something went wrong on our side",
+        "The page could not be shown because of a fault in the service. Nothing you did "
+        "caused it. Try again in a minute; if it keeps happening, tell your MSP's support "
+        "team the time it happened.",
+    ),
+    502: ("A connected service did not answer", "Try again in a minute."),
+    503: (
+        "The service is briefly unavailable",
+        "The service cannot reach its database right now. Try again in a few seconds.",
+    ),
+}
+
+
+def error_words(status: int) -> tuple[str, str]:
+    """The title and message of an HTTP error, in words (server faults read as 500's)."""
+    if status in ERROR_WORDS:
+        return ERROR_WORDS[status]
+    return ERROR_WORDS[500 if status >= 500 else 400]
+
+
 def error_page(status: int, title: str, message: str) -> tuple[str, int]:
-    return render_template(
-        "errors/error.html",
-        principal=current_principal(),
-        status=status,
-        title=title,
-        message=message,
-    ), status
+    """The HTML error page; a plain page if the page itself cannot be drawn (during a fault
+    the template, the navigation or the session may be what is broken)."""
+    try:
+        page = render_template(
+            "errors/error.html",
+            principal=current_principal(),
+            status=status,
+            title=title,
+            message=message,
+        )
+    except Exception:  # the fallback must answer whatever broke
+        log.exception("the error page itself could not be drawn")
+        page = (
+            f"<!doctype html><html lang=en><meta charset=utf-8><title>{escape(title)}</title>"
+            f"<main><h1>{escape(title)}</h1><p>{escape(message)}</p>"
+            f"<p>Error {status}. <a href=/>Back to the start page</a></p></main></html>"
+        )
+    return page, status
 
 
 @bp.errorhandler(AppError)
 def app_error(error: AppError) -> tuple[str, int]:
-    titles = {404: "Page not found", 403: "Not allowed", 400: "Request refused"}
-    return error_page(error.status, titles.get(error.status, error.title), error.detail)
+    title, message = error_words(error.status)
+    # An AppError's detail speaks to the user (it names what is wrong); a server-side one may
+    # not, so those keep the plain message.
+    detail = error.detail if error.status < 500 and error.detail != error.title else message
+    return error_page(error.status, title, detail)
 
 
 @bp.errorhandler(CSRFError)
@@ -123,20 +175,36 @@ def csrf_error(error: CSRFError) -> tuple[str, int]:
     )
 
 
+@bp.errorhandler(OperationalError)
+@bp.errorhandler(PoolTimeout)
+def database_unavailable(error: Exception) -> tuple[str, int, dict[str, str]]:
+    """The database is out of reach: the API's 503 (rollback, Retry-After) as a page."""
+    from msp.recovery import database_unavailable as api_answer
+
+    _body, status, headers = api_answer(error)
+    title, message = error_words(status)
+    page, _ = error_page(status, title, message)
+    return page, status, headers
+
+
 def _is_api(path: str) -> bool:
     return path.startswith("/api/")
 
 
-@bp.app_errorhandler(404)
-def not_found_anywhere(error: HTTPException) -> Any:
-    """Unknown URLs outside the API get the HTML page; the API keeps its problem details."""
+@bp.app_errorhandler(HTTPException)
+def http_error_anywhere(error: HTTPException) -> Any:
+    """Every HTTP error outside the API (unknown URL, wrong method, a file too large, an
+    unexpected fault as 500, ...) is an HTML page; the API keeps its problem details."""
     if _is_api(request.path):
         return current_app.extensions["msp_api"].handle_http_exception(error)
-    return error_page(404, "Page not found", "There is nothing at this address.")
-
-
-@bp.app_errorhandler(405)
-def method_not_allowed_anywhere(error: HTTPException) -> Any:
-    if _is_api(request.path):
-        return current_app.extensions["msp_api"].handle_http_exception(error)
-    return error_page(405, "Not possible here", "This page cannot be used that way.")
+    status = error.code or 500
+    if status < 400:
+        return error
+    # (Flask has logged an unexpected fault with its traceback before it reaches this page.)
+    title, message = error_words(status)
+    page, status = error_page(status, title, message)
+    response = current_app.make_response((page, status))
+    for key, value in error.get_headers():
+        if key.lower() != "content-type":
+            response.headers[key] = value
+    return response
