@@ -42,6 +42,16 @@ class Command:
 
 
 @dataclass(frozen=True)
+class Subcommand:
+    """A command an area adds to another area's group: ``group`` is the group's ``target``
+    (``msp.domains.cli:domains``), ``name`` the subcommand's name, ``target`` the command."""
+
+    group: str
+    name: str
+    target: str
+
+
+@dataclass(frozen=True)
 class Area:
     """What one area contributes; every name is a dotted module path (``module:attr`` for
     functions)."""
@@ -51,6 +61,7 @@ class Area:
     settings: str | None = None
     api: tuple[str, ...] = ()
     commands: tuple[Command, ...] = ()
+    subcommands: tuple[Subcommand, ...] = ()  # added to other areas' groups when they load
     jobs: str | None = None
     # Hooks into the foundation (see msp/hooks.py): checks run before a domain is added, and
     # validators of the tenant settings keys this area owns.
@@ -230,10 +241,10 @@ AREAS: tuple[Area, ...] = (
                 "msp.publishing.cli:publish",
                 "Write DOMAIN's issued change through its DNS provider (or show the diff).",
             ),
-            Command(
-                "publish-set-provider",
-                "msp.publishing.cli:set_provider",
-                "Set DOMAIN's DNS provider account, zone and publish mode.",
+        ),
+        subcommands=(
+            Subcommand(
+                "msp.domains.cli:domains", "set-provider", "msp.publishing.cli:set_provider"
             ),
         ),
         jobs="workers.publishing",
@@ -249,9 +260,13 @@ def load(name: str) -> ModuleType:
 
 
 def resolve(target: str) -> Any:
-    """The attribute ``module:attribute`` names."""
+    """The attribute ``module:attribute`` names; a group gets the subcommands other areas add
+    to it (``Area.subcommands``), so its own module never imports theirs."""
     module_name, _, attribute = target.partition(":")
-    return getattr(load(module_name), attribute)
+    found = getattr(load(module_name), attribute)
+    for sub in (s for area in AREAS for s in area.subcommands if s.group == target):
+        found.add_command(resolve(sub.target), sub.name)
+    return found
 
 
 def model_modules() -> Iterator[str]:

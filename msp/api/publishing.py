@@ -152,9 +152,12 @@ class Publish(MethodView):
     @blp.arguments(PublishRequestSchema)
     @blp.response(200, PublishResultSchema)
     def post(self, data: dict[str, Any], domain_id: int) -> Any:
-        """Write the issued change now (``dry_run``: only show what would be written)."""
+        """Write the issued change now (``dry_run``: only show what would be written;
+        ``force``: write over a hand edit, administrators only, audited before and after)."""
         domain = _managed_domain(domain_id)
-        return service.dry_run(domain) if data["dry_run"] else service.publish_domain(domain)
+        if data["dry_run"]:
+            return service.dry_run(domain)
+        return service.publish_domain(domain, force=data["force"])
 
 
 @blp.route("/domains/<int:domain_id>/delegation")

@@ -1,5 +1,6 @@
 """``msp providers`` (DNS provider accounts and the tenant's publish mode), ``msp publish``
-(write a domain's issued change now, or show the diff) and ``msp publish-set-provider``.
+(write a domain's issued change now, or show the diff) and ``msp domains set-provider``
+(added to the domains group through ``Area.subcommands`` in msp/areas.py).
 Each command commits once at its end."""
 
 from __future__ import annotations
@@ -118,7 +119,7 @@ def mode(mode: str, slug: str) -> None:
     commit()
 
 
-@click.command("publish-set-provider")
+@click.command("set-provider")
 @click.argument("domain_name", metavar="DOMAIN")
 @click.argument("provider_name", metavar="PROVIDER", required=False)
 @click.option("--zone", help="zone to write in (default: the domain; may be a parent)")
@@ -161,13 +162,20 @@ def set_provider(
 @click.command("publish")
 @click.argument("domain_name", metavar="DOMAIN")
 @click.option("--dry-run", is_flag=True, help="show what would be written; write nothing")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="write over a hand edit of the record (audited with the values before and after)",
+)
 @click.option("--json", "as_json", is_flag=True, help="print JSON")
 @with_appcontext
-def publish(domain_name: str, dry_run: bool, as_json: bool) -> None:
+def publish(domain_name: str, dry_run: bool, force: bool, as_json: bool) -> None:
     """Write DOMAIN's issued change through its DNS provider (or show the diff)."""
     domain = _domain(domain_name)
+    if dry_run and force:
+        raise click.UsageError("--dry-run writes nothing: leave out --force")
     try:
-        result = service.dry_run(domain) if dry_run else service.publish_domain(domain)
+        result = service.dry_run(domain) if dry_run else service.publish_domain(domain, force=force)
     except AppError as exc:
         raise click.ClickException(exc.detail) from exc
     if not dry_run:
@@ -177,13 +185,16 @@ def publish(domain_name: str, dry_run: bool, as_json: bool) -> None:
         return
     records = result["records"] if dry_run else (result["publication"] or {}).get("records", [])
     if not dry_run:
-        click.echo(f"change {result['change_id']}: {result['outcome']}")
+        error = (result["publication"] or {}).get("error")
+        why = f" ({error})" if error and result["outcome"] != "written" else ""
+        click.echo(f"change {result['change_id']}: {result['outcome']}{why}")
     for record in records:
         before, after = " + ".join(record["before"]) or "(none)", " + ".join(record["after"])
         note = record["hand_edit"] or record["skipped"] or ("" if record["changed"] else "same")
         click.echo(f"{record['name']} {record['type']}: {before} -> {after} {note}".rstrip())
-    if not dry_run and result["outcome"] in {"held", "failed", "retrying"}:
+    if not dry_run and result["outcome"] in {"held", "waiting", "failed", "retrying"}:
         raise SystemExit(1)
 
 
-COMMANDS: list[click.Command] = [providers, publish, set_provider]
+# ``set_provider`` is not top-level: msp/areas.py adds it to ``msp domains``.
+COMMANDS: list[click.Command] = [providers, publish]

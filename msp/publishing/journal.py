@@ -3,7 +3,8 @@
 Policy's :func:`msp.policy.timeline.record` maps a fixed set of kinds to events, none of
 which is a provider write, so the publisher adds its timeline rows itself (the same model,
 stage and change) and emits its own event kinds: ``publishing.written``, ``publishing.held``
-(a hand edit blocked the write), ``publishing.retrying`` and ``publishing.failed``.
+(a hand edit blocked the write), ``publishing.waiting`` (a delegated domain's CNAME is not
+there yet), ``publishing.retrying`` and ``publishing.failed``.
 """
 
 from __future__ import annotations
@@ -17,7 +18,13 @@ from msp.extensions import db
 from msp.policy.models import PolicyChange, PolicyTimelineEntry
 from msp.publishing.models import Publication
 
-SEVERITY = {"written": "info", "held": "warning", "retrying": "warning", "failed": "error"}
+SEVERITY = {
+    "written": "info",
+    "held": "warning",
+    "waiting": "warning",
+    "retrying": "warning",
+    "failed": "error",
+}
 
 
 def record(

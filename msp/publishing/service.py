@@ -4,9 +4,12 @@ Policy issues an approved change at its change window (status ``published``: awa
 For a domain whose publish mode is not manual, :func:`publish_change` writes the records
 (compare-and-swap against what the last DNS check saw or what the engine last wrote), records
 the publication, asks for a DNS check now, and lets policy's verification move the stage. A
-hand edit holds the publication (nothing written, an event says what differs); a provider
-error is retried with back-off and never moves the stage; the last failed attempt raises an
-event for the owning team. The service never commits.
+hand edit holds the publication (nothing written, an event says what differs) until an
+administrator explicitly publishes over it (:func:`publish_domain` with ``force``, audited with
+the values before and after); a provider error is retried with back-off and never moves the
+stage; the last failed attempt raises an event for the owning team. A delegated domain waits
+until the client's CNAME into the MSP's zone is seen (an event names the missing CNAME and its
+exact value) and is looked at again every :data:`WAIT_FOR_CNAME`. The service never commits.
 """
 
 from __future__ import annotations
@@ -14,15 +17,18 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from flask import current_app
 from sqlalchemy import and_, or_, select
 
 from msp.auth.audit import audit
+from msp.auth.principal import Principal, current_principal
 from msp.db import utcnow
 from msp.domains.models import Domain
-from msp.errors import Conflict, NotFound
+from msp.errors import Conflict, Forbidden, NotFound
 from msp.extensions import db
 from msp.policy.models import PolicyChange
 from msp.publishing import accounts, journal
+from msp.publishing import delegation as cnames
 from msp.publishing.models import DnsProvider, DomainPublishing, Publication
 from msp.publishing.plan import PublishPlan, RecordPlan, desired_values, targets
 from msp.publishing.providers import (
@@ -39,6 +45,7 @@ from msp.tenancy.models import Tenant
 AUTO_APPROVER = "auto-escalation"  # msp.policy.changes: who approves an auto-escalation
 FINAL = ("written", "held", "failed")
 VERIFY_AFTER = timedelta(minutes=2)  # time for the DNS check enqueued with the write
+WAIT_FOR_CNAME = timedelta(minutes=15)  # a delegated domain without its CNAME: look again
 
 
 def _seen(domain: Domain, name: str, rtype: str) -> tuple[str, ...] | None:
@@ -134,10 +141,19 @@ def _lock_change(change_id: int) -> PolicyChange | None:
     )
 
 
-def publish_change(change_id: int, now: datetime | None = None, *, force: bool = False) -> str:
+def publish_change(
+    change_id: int,
+    now: datetime | None = None,
+    *,
+    force: bool = False,
+    over_hand_edit: bool = False,
+) -> str:
     """Write one issued change's records if its domain's mode says so (``force``: a person
-    asked). Returns ``written``, ``held``, ``retrying``, ``failed``, or why nothing was done
-    (``manual``, ``not_issued``, ``wait``, or the final status of an earlier run)."""
+    asked, whatever the mode, also after a hold or a failure; ``over_hand_edit``: write even
+    over a hand edit, which only :func:`publish_domain` asks for, for an administrator).
+    Returns ``written``, ``held``, ``waiting`` (a delegated domain's CNAME is missing),
+    ``retrying``, ``failed``, or why nothing was done (``manual``, ``not_issued``, ``wait``, or
+    the final status of an earlier run)."""
     now = now or utcnow()
     change = _lock_change(change_id)
     if change is None or change.status != "published" or change.closed_at is not None:
@@ -154,32 +170,100 @@ def publish_change(change_id: int, now: datetime | None = None, *, force: bool =
         return publication.status
     if not force and publication.next_attempt_at and publication.next_attempt_at > now:
         return "wait"
-    return _attempt(publication, change, domain, row, now)
+    try:
+        target = target_of(domain, row)
+    except Conflict as exc:
+        publication.attempts += 1
+        return _failed_attempt(publication, change, exc.detail, now)
+    publication.provider, publication.zone = target.label, target.account.zone
+    publication.provider_id = target.provider_id
+    missing = _missing_cnames(domain, change, target)
+    if missing:
+        return _wait_for_delegation(publication, change, missing, now)
+    return _attempt(publication, change, domain, target, now, over_hand_edit)
+
+
+def _missing_cnames(
+    domain: Domain, change: PolicyChange, target: Target
+) -> list[cnames.CnameCheck]:
+    """The client's CNAMEs this change's records need that DNS does not show yet (a domain
+    publishing in its own zone needs none)."""
+    if target.delegated_zone is None:
+        return []
+    labels = {cnames.label_of(name, domain.name) for name, _ in targets(change.records)}
+    wanted = [label for label in cnames.DELEGATED_LABELS if label in labels]
+    checks = cnames.check(domain.name, target.delegated_zone, current_app.config, wanted)
+    return [c for c in checks if not c.ok]
 
 
 def _attempt(
     publication: Publication,
     change: PolicyChange,
     domain: Domain,
-    row: DomainPublishing | None,
+    target: Target,
     now: datetime,
+    over_hand_edit: bool,
 ) -> str:
     publication.attempts += 1
     try:
-        target = target_of(domain, row)
-        publication.provider, publication.zone = target.label, target.account.zone
-        publication.provider_id = target.provider_id
         plan = make_plan(domain, list(change.records), target)
         publication.records = [r.as_dict() for r in plan.records]
-        if plan.hand_edits:
+        if plan.hand_edits and not over_hand_edit:
             return _hold(publication, change, plan.hand_edits, now)
         for record in plan.to_write:
             target.provider.write(target.account, record.current, record.after_rrset)
     except StaleRRset as exc:
         return _hold(publication, change, (str(exc),), now)
-    except (ProviderError, Conflict) as exc:
+    except ProviderError as exc:
         return _failed_attempt(publication, change, str(exc), now)
+    if plan.hand_edits:
+        _audit_override(publication, plan)
     return _written(publication, change, domain, plan, now)
+
+
+def _audit_override(publication: Publication, plan: PublishPlan) -> None:
+    """An administrator wrote over a hand edit: who (the audit row's actor), what differed,
+    and every value of each RRset before and after."""
+    audit(
+        "dns.publish_over_hand_edit",
+        "domain",
+        publication.domain_id,
+        tenant_id=publication.tenant_id,
+        changes={
+            "publication_id": publication.id,
+            "provider": plan.provider,
+            "zone": plan.zone,
+            "hand_edits": list(plan.hand_edits),
+            "records": [
+                {
+                    "name": r.public_name,
+                    "type": r.current.rtype,
+                    "before": list(r.current.values),
+                    "after": list(r.after_rrset.values),
+                }
+                for r in plan.to_write
+            ],
+        },
+    )
+
+
+def _wait_for_delegation(
+    publication: Publication,
+    change: PolicyChange,
+    missing: list[cnames.CnameCheck],
+    now: datetime,
+) -> str:
+    """Nothing written: the client's CNAME is not there yet; look again later. The event is
+    raised when the wait starts or what is missing changes, not at every look."""
+    problems = "; ".join(c.problem or c.name for c in missing)
+    news = publication.status != "waiting" or publication.error != problems
+    publication.status, publication.error = "waiting", problems
+    publication.next_attempt_at = now + WAIT_FOR_CNAME
+    if news:
+        summary = "not written: waiting for the client's CNAME into the MSP's zone: " + problems
+        missing_view = [c.as_dict() for c in missing]
+        journal.record(publication, change, "waiting", summary, now, missing=missing_view)
+    return "waiting"
 
 
 def _hold(
@@ -260,7 +344,10 @@ def due_change_ids(now: datetime | None = None) -> list[int]:
             or_(DomainPublishing.provider_id.is_not(None), DomainPublishing.delegated),
             or_(
                 Publication.id.is_(None),
-                and_(Publication.status == "retrying", Publication.next_attempt_at <= now),
+                and_(
+                    Publication.status.in_(("retrying", "waiting")),
+                    Publication.next_attempt_at <= now,
+                ),
                 Publication.status == "pending",
             ),
         )
@@ -289,8 +376,25 @@ def dry_run(domain: Domain) -> dict[str, Any]:
     return {"change_id": change.id, "change_status": change.status, **plan.as_dict()}
 
 
-def publish_domain(domain: Domain, now: datetime | None = None) -> dict[str, Any]:
-    """A person publishes the domain's issued change now, whatever the mode."""
+def may_publish_over_hand_edit(principal: Principal | None, tenant_id: int) -> bool:
+    """Writing over a hand edit is for administrators: the MSP's, or the client's own
+    tenant_admin. ``None`` is the operator at the server's command line."""
+    if principal is None:
+        return True
+    if not principal.can_manage(tenant_id):
+        return False
+    return principal.is_msp_admin or principal.tenant_roles.get(tenant_id) == "tenant_admin"
+
+
+def publish_domain(
+    domain: Domain, now: datetime | None = None, *, force: bool = False
+) -> dict[str, Any]:
+    """A person publishes the domain's issued change now, whatever the mode. ``force`` writes
+    even over a hand edit (administrators only, Forbidden otherwise; audited as
+    ``dns.publish_over_hand_edit`` with the values before and after). Returns the change id,
+    the outcome of :func:`publish_change` and the publication (:func:`publication_view`)."""
+    if force and not may_publish_over_hand_edit(current_principal(), domain.tenant_id):
+        raise Forbidden("only an administrator may publish over a hand edit")
     change = _open_change(domain)
     if change is None:
         raise Conflict(f"{domain.name} has no open change")
@@ -298,8 +402,14 @@ def publish_domain(domain: Domain, now: datetime | None = None) -> dict[str, Any
         raise Conflict(
             f"change {change.id} is {change.status}: it is written once issued at its window"
         )
-    outcome = publish_change(change.id, now, force=True)
-    audit("dns.publish_request", "domain", domain.id, tenant_id=domain.tenant_id)
+    outcome = publish_change(change.id, now, force=True, over_hand_edit=force)
+    audit(
+        "dns.publish_request",
+        "domain",
+        domain.id,
+        tenant_id=domain.tenant_id,
+        changes={"change_id": change.id, "force": force, "outcome": outcome},
+    )
     publication = db.session.scalar(select(Publication).where(Publication.change_id == change.id))
     return {
         "change_id": change.id,

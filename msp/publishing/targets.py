@@ -13,11 +13,10 @@ from flask import current_app
 from msp.domains.models import Domain
 from msp.errors import Conflict
 from msp.publishing import accounts
+from msp.publishing.delegation import DELEGATED_LABELS, cname_for
 from msp.publishing.models import DomainPublishing
 from msp.publishing.providers import Account, Provider, get_provider
 from msp.publishing.settings import PublishSettings, publish_settings
-
-DELEGATED_LABELS = ("_dmarc", "_smtp._tls", "_mta-sts")
 
 
 def settings() -> PublishSettings:
@@ -73,23 +72,14 @@ def target_of(domain: Domain, row: DomainPublishing | None) -> Target:
     return Target(get_provider(account_row.kind), account, label, account_row.id)
 
 
-DELEGATED_LABELS = ("_dmarc", "_smtp._tls", "_mta-sts")
-
-
 def delegation(domain: Domain) -> dict[str, Any]:
     """What a client publishes once to hand its records to the MSP's hosted zone: one CNAME
     per record (DMARC, TLS-RPT, the MTA-STS id) and the ``mta-sts`` host this app answers."""
     cfg = settings()
     if not cfg.hosted_zone:
         raise Conflict("no hosted zone is configured (MSP_HOSTED_ZONE)")
-    cnames = [
-        {
-            "name": f"{label}.{domain.name}",
-            "type": "CNAME",
-            "value": f"{domain.name}.{label}.{cfg.hosted_zone}.",
-        }
-        for label in DELEGATED_LABELS
-    ]
+    pairs = (cname_for(domain.name, label, cfg.hosted_zone) for label in DELEGATED_LABELS)
+    cnames = [{"name": name, "type": "CNAME", "value": value} for name, value in pairs]
     web_host = urlparse(str(current_app.config.get("MSP_BASE_URL") or "")).hostname
     if web_host:  # receivers fetch the MTA-STS policy file from this app
         cnames.append({"name": f"mta-sts.{domain.name}", "type": "CNAME", "value": f"{web_host}."})

@@ -58,6 +58,10 @@ def hosted(app: Flask, knot: TsigKnot, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(app.config, "MSP_HOSTED_ZONE", HOSTED)
     monkeypatch.setitem(app.config, "MSP_HOSTED_PROVIDER_KIND", "rfc2136")
     monkeypatch.setitem(app.config, "MSP_HOSTED_PROVIDER_OPTIONS", knot.options())
+    # the delegation check asks the same resolvers as the DNS checks: here, knot
+    monkeypatch.setitem(app.config, "MSP_DNS_NAMESERVERS", [knot.nameserver])
+    monkeypatch.setitem(app.config, "MSP_DNS_TIMEOUT", 1.0)
+    monkeypatch.setitem(app.config, "MSP_DNS_RETRIES", 0)
 
 
 def test_onboarding_lists_the_cnames_to_publish(db_session: Any, hosted: None) -> None:

@@ -127,7 +127,9 @@ def test_cli_adds_tests_attaches_and_publishes(
     assert knot.options()["tsig_secret"] not in added.output
     untested = runner.invoke(cli.providers, ["test", "knot", "--tenant", tenant.slug])
     assert untested.exit_code != 0 and "name a zone" in untested.output
-    attached = runner.invoke(cli.set_provider, [DOMAIN, "knot", "--zone", DOMAIN])
+    from msp.cli import cli as msp  # the name: `msp domains set-provider`
+
+    attached = runner.invoke(msp, ["domains", "set-provider", DOMAIN, "knot", "--zone", DOMAIN])
     assert attached.exit_code == 0, attached.output
     tested = runner.invoke(cli.providers, ["test", "knot", "--tenant", tenant.slug, "--json"])
     assert tested.exit_code == 0 and json.loads(tested.output)[0]["ok"] is True

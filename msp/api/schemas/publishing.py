@@ -53,6 +53,7 @@ class DomainProviderSchema(Schema):
 
 class PublishRequestSchema(Schema):
     dry_run = fields.Boolean(load_default=False)
+    force = fields.Boolean(load_default=False)  # over a hand edit: administrators only
 
 
 class PublishStateSchema(Schema):
