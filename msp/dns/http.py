@@ -13,11 +13,17 @@ from __future__ import annotations
 
 import ssl
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import httpx
+if TYPE_CHECKING:
+    import httpx
 
-from msp.dns.resolver import Resolver
-from msp.netguard import Guard, parse_networks
+    from msp.dns.resolver import Resolver
+    from msp.netguard import Guard
+
+# httpx (and msp.netguard, which subclasses its transport) load only when a fetch is made:
+# importing this module for HttpSettings (the settings, `msp check`, `msp plan`) stays cheap,
+# and most checks fetch nothing (no MTA-STS or BIMI record). tests/test_cli_lazy.py keeps it so.
 
 
 @dataclass(frozen=True)
@@ -50,6 +56,8 @@ class RefusedAddress(Exception):
 
 
 def guard_of(settings: HttpSettings) -> Guard:
+    from msp.netguard import Guard, parse_networks
+
     return Guard(allow=parse_networks(settings.allow), allow_private=settings.allow_private)
 
 
@@ -71,6 +79,8 @@ class HttpsFetcher:
             self._client = None
 
     async def get(self, host: str, path: str) -> Fetched:
+        import httpx
+
         url = f"https://{host}{path}"
         try:
             address = await self._vetted_address(host)
@@ -116,6 +126,8 @@ class HttpsFetcher:
         return Fetched(url, 200, content_type, bytes(body))
 
     def _http(self) -> httpx.AsyncClient:
+        import httpx
+
         if self._client is None:
             context = ssl.create_default_context(cafile=self.settings.ca_bundle)
             self._client = httpx.AsyncClient(

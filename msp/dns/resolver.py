@@ -14,17 +14,20 @@ import asyncio
 import random
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
-import dns.asyncquery
 import dns.exception
-import dns.flags
-import dns.message
-import dns.name
-import dns.rcode
-import dns.rdatatype
-import dns.rrset
 
 from msp.dns import wire
+
+if TYPE_CHECKING:
+    import dns.message
+    import dns.rrset
+
+# The hot path is msp.dns.wire; dnspython's message classes (and dns.asyncquery, which pulls
+# its DNS-over-HTTPS client) are imported only on the rare paths that need them (a truncated
+# answer, a response the codec does not read, an error code), so `msp check` and every command
+# that only reads the settings start without them (tests/test_cli_lazy.py).
 
 MAX_CNAME_HOPS = 8
 
@@ -210,13 +213,7 @@ class Resolver:
             )
         if response.truncated:
             self.stats.queries += 1
-            message = await dns.asyncquery.tcp(
-                dns.message.from_wire(query),
-                channel.server.host,
-                timeout=self.settings.timeout,
-                port=channel.server.port,
-            )
-            response = _decode(message.to_wire())
+            response = await _tcp(query, channel.server, self.settings.timeout)
         return response
 
     async def _open_channels(self) -> list[_Channel]:
@@ -230,6 +227,17 @@ class Resolver:
         return self._channels
 
 
+async def _tcp(query: bytes, server: Nameserver, timeout: float) -> wire.Response:
+    """The query again over TCP (the UDP answer was truncated)."""
+    import dns.asyncquery
+    import dns.message
+
+    message = await dns.asyncquery.tcp(
+        dns.message.from_wire(query), server.host, timeout=timeout, port=server.port
+    )
+    return _decode(message.to_wire())
+
+
 def _expire(future: asyncio.Future[bytes]) -> None:
     if not future.done():
         future.set_exception(TimeoutError())
@@ -240,10 +248,14 @@ def _decode(data: bytes) -> wire.Response:
     try:
         return wire.decode_response(data)
     except wire.WireError:
+        import dns.message
+
         return _from_dnspython(dns.message.from_wire(data), len(data))
 
 
 def _from_dnspython(message: dns.message.Message, size: int) -> wire.Response:
+    import dns.rdatatype
+
     question = message.question[0]
     answer = tuple(
         wire.Record(rrset.name.to_text(omit_final_dot=True).lower(), rrset.rdtype, text)
@@ -269,6 +281,8 @@ def _read_response(
 ) -> _Outcome | None:
     """Status and records for ``target``; ``None`` means "follow the CNAME appended to chain"."""
     if response.rcode not in (0, 3):
+        import dns.rcode
+
         return Status.ERROR, (), dns.rcode.to_text(dns.rcode.Rcode(response.rcode))
     wanted = wire.TYPES[rdtype]
     current, seen = target, {target}
@@ -298,6 +312,8 @@ def _within(name: str, zone: str) -> bool:
 
 
 def _texts(rrset: dns.rrset.RRset) -> tuple[str, ...]:
+    import dns.rdatatype
+
     if rrset.rdtype in (dns.rdatatype.TXT, dns.rdatatype.SPF):
         return tuple(b"".join(rd.strings).decode("utf-8", "replace") for rd in rrset)
     return tuple(rd.to_text() for rd in rrset)
@@ -309,6 +325,8 @@ class InvalidDomainName(ValueError):
 
 def normalize_domain(text: str) -> str:
     """Lower-case A-label form without the final dot; raises InvalidDomainName."""
+    import dns.name
+
     text = text.strip().rstrip(".")
     try:
         name = dns.name.from_text(text)

@@ -12,14 +12,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import current_app
 from sqlalchemy import Select, or_, select
 
 from msp.db import utcnow
 from msp.dns import tracking
-from msp.dns.checker import DomainResult, check_domain
 from msp.dns.findings import Finding, finding
 from msp.dns.models import PostureFinding, PostureRun, RecordDrift
 from msp.dns.options import CheckOptions
@@ -29,6 +28,12 @@ from msp.errors import NotFound
 from msp.extensions import db
 from msp.queues import CHECKS, DEFAULT, enqueue
 from msp.tenancy.models import Tenant
+
+if TYPE_CHECKING:
+    from msp.dns.checker import DomainResult
+
+# The checker (dnspython, cryptography for DKIM keys) loads only when a check runs: the pages,
+# `msp plan` and the policy engine read stored runs through this module without it.
 
 
 class RecordStatus(StrEnum):
@@ -140,6 +145,8 @@ def check_domain_now(
     now: datetime | None = None,
 ) -> PostureView:
     """Check the domain's records now, store the run (drift, findings, events), return it."""
+    from msp.dns.checker import check_domain
+
     domain = _domain(domain_id)
     result = check_domain(
         domain.name,

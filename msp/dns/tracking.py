@@ -9,14 +9,17 @@ open, so a flaky resolver never raises or clears an alarm by itself.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
-from msp.dns.checker import DomainResult
 from msp.dns.findings import Finding
 from msp.dns.models import PostureFinding, PostureRun, RecordDrift, RecordSnapshot
 from msp.events import emit_event
 from msp.extensions import db
+
+if TYPE_CHECKING:
+    from msp.dns.checker import DomainResult  # the checker loads only when a check runs
 
 NOT_TRACKED = frozenset({"dns_lookup_failed", "check_failed"})
 COUNTED = frozenset(
