@@ -139,3 +139,96 @@ def test_transport_records_follow_the_served_policy_into_the_msp_zone(
     assert [w["name"] for w in transport.publish_transport(domain.id)] == [
         f"{CLIENT}._mta-sts.{HOSTED}"
     ]
+
+
+def _add_cname(knot: TsigKnot, name: str, value: str) -> None:
+    """The client publishes its CNAME (a signed dynamic update of the client's zone)."""
+    import dns.tsigkeyring
+    import dns.update
+
+    options = knot.options()
+    keyring = dns.tsigkeyring.from_text({options["tsig_name"]: options["tsig_secret"]})
+    update = dns.update.UpdateMessage(f"{CLIENT}.", keyring=keyring, keyalgorithm="hmac-sha256")
+    update.add(f"{name}.", 300, "CNAME", value)
+    assert dns.query.tcp(update, "127.0.0.1", port=knot.port, timeout=2).rcode() == 0
+
+
+@pytest.fixture
+def undelegated() -> Iterator[TsigKnot]:
+    """The client has not published its _dmarc CNAME yet (nor any DMARC record)."""
+    client = [
+        '@ TXT "v=spf1 ip4:192.0.2.0/24 -all"',
+        "@ MX 10 mx1",
+        "mx1 A 192.0.2.25",
+    ]
+    server = TsigKnot({CLIENT: zone(CLIENT, client), HOSTED: zone(HOSTED, ['@ TXT "msp"'])})
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_publishing_waits_for_the_clients_cname_and_says_which_and_its_value(
+    app: Flask,
+    db_session: Any,
+    undelegated: TsigKnot,
+    evidence: DnsEvidence,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from msp.events import Event
+
+    knot = undelegated
+    for key, value in {
+        "MSP_HOSTED_ZONE": HOSTED,
+        "MSP_HOSTED_PROVIDER_KIND": "rfc2136",
+        "MSP_HOSTED_PROVIDER_OPTIONS": knot.options(),
+        "MSP_DNS_NAMESERVERS": [knot.nameserver],
+        "MSP_DNS_TIMEOUT": 1.0,
+        "MSP_DNS_RETRIES": 0,
+    }.items():
+        monkeypatch.setitem(app.config, key, value)
+    tenant = make_tenant()
+    domain = make_domain(tenant, CLIENT)
+    accounts.set_tenant_mode(tenant, "on_approval")
+    accounts.set_domain_provider(domain, None, delegated=True)
+    db.session.flush()
+    at = utcnow()
+    check_now(knot.nameserver, domain.id, at - timedelta(minutes=5))
+    change = issue(domain.id, at)
+    assert service.publish_change(change.id, at) == "waiting"
+    assert serial(knot, HOSTED) == 1  # nothing written into the MSP's zone
+    publication = db.session.scalars(select(Publication)).one()
+    assert publication.status == "waiting" and publication.attempts == 0
+    assert publication.next_attempt_at == at + service.WAIT_FOR_CNAME
+    event = db.session.scalars(select(Event).where(Event.kind == "publishing.waiting")).one()
+    exact = f"_dmarc.{CLIENT} CNAME {TARGET}."
+    assert event.severity == "warning" and exact in event.payload["summary"]
+    assert event.payload["missing"][0] == {
+        "name": f"_dmarc.{CLIENT}",
+        "type": "CNAME",
+        "value": f"{TARGET}.",
+        "found": None,
+        "ok": False,
+        "problem": f"_dmarc.{CLIENT} has no CNAME yet: publish {exact}",
+    }
+    assert service.publish_change(change.id, at + timedelta(minutes=1)) == "wait"
+    later = at + service.WAIT_FOR_CNAME
+    assert service.due_change_ids(later) == [change.id]
+    assert service.publish_change(change.id, later) == "waiting"  # still missing: no new event
+    assert db.session.scalars(select(Event).where(Event.kind == "publishing.waiting")).all() == [
+        event
+    ]
+    assert stage_of(domain.id) == "none"
+    # the client publishes the CNAME: the next look writes into the MSP's zone only
+    client_serial = serial(knot, CLIENT)
+    _add_cname(knot, f"_dmarc.{CLIENT}", f"{TARGET}.")
+    later += service.WAIT_FOR_CNAME
+    assert service.publish_change(change.id, later) == "written"
+    assert txt_at(knot, TARGET) == {change.records[0]["value"]}
+    assert serial(knot, CLIENT) == client_serial + 1  # only the client's own CNAME update
+    check_now(knot.nameserver, domain.id, later + timedelta(minutes=1))
+    from msp.policy import service as policy
+
+    assert policy.advance_change(change.id, later + timedelta(minutes=2)) == "verified"
+    assert stage_of(domain.id) == "monitor"
