@@ -4,16 +4,21 @@ imports only its own module."""
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
+from typing import Any
 
 import click
 import pytest
 from flask import Flask
 
 from msp.cli import AREA_CLI_MODULES, LAZY_COMMANDS, cli
+from tests.support.dns_server import KnotServer, txt, zone
 
 
 def _area_commands() -> dict[str, click.Command]:
@@ -150,3 +155,131 @@ def test_a_light_command_gets_the_app_without_api_and_pages(
     assert "msp_api" not in apps["plan"].extensions and "web" not in apps["plan"].blueprints
     assert "sqlalchemy" in apps["plan"].extensions
     assert "msp_api" in apps["worker"].extensions and "web" in apps["worker"].blueprints
+
+
+# --- what `msp plan` and `msp check` load (issue #15: the command starts in under a second) ---
+# Never timed here (speed is bench/startup_bench.py's business): these tests pin the modules
+# each path must not import, so a top-level import that drags one back in fails at once.
+
+# Loaded only where they are used: HTTPS fetches (httpx, and msp.netguard, which subclasses its
+# transport), truncated answers (dns.asyncquery and dns.query, which pull dnspython's
+# DNS-over-HTTPS client httpx2), answers the fast codec cannot read (dns.message), running a
+# check (the checker, cryptography for DKIM keys), and the areas a plan does not touch.
+NOT_ON_THE_PLAN_PATH = {
+    "httpx",
+    "httpx2",
+    "dns.query",
+    "dns.asyncquery",
+    "dns.message",
+    "msp.netguard",
+    "msp.dns.checker",
+    "cryptography",
+    "parsedmarc",
+    "stripe",
+    "redis",
+    "rq",
+    "alembic",
+    "flask_migrate",
+    "flask_smorest",
+    "marshmallow",
+    "msp.api",
+    "msp.web",
+    "msp.reports.cli",
+    "msp.publishing.cli",
+}
+NOT_ON_THE_CHECK_PATH = {
+    "flask",
+    "werkzeug",
+    "sqlalchemy",
+    "msp.commands",
+    "msp.extensions",
+    "httpx",
+    "httpx2",
+    "dns.query",
+    "dns.asyncquery",
+    "msp.netguard",
+}
+
+
+def _main_in_fresh_process(env: dict[str, str], *args: str) -> tuple[str, set[str]]:
+    done = subprocess.run(
+        [sys.executable, "-c", _MAIN_PROBE, *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    *output, modules = done.stdout.splitlines()
+    return "\n".join(output), set(json.loads(modules))
+
+
+def _sqlite_with_a_domain(path: Path, name: str) -> str:
+    """A standalone SQLite database (the schema the models declare) holding one domain."""
+    from msp import create_app
+    from msp.domains.models import Domain
+    from msp.extensions import db
+    from msp.tenancy.models import Tenant
+    from tests.conftest import test_config
+
+    url = f"sqlite:///{path}"
+    app = create_app(test_config(url, None))
+    with app.app_context():
+        db.create_all()
+        tenant = Tenant(slug="lazy", name="Lazy")
+        db.session.add(tenant)
+        db.session.flush()
+        db.session.add(Domain(tenant_id=tenant.id, name=name))
+        db.session.commit()
+        db.engine.dispose()
+    return url
+
+
+def test_msp_plan_reads_a_domain_without_the_checker_http_or_the_web_layer(
+    tmp_path: Path,
+) -> None:
+    url = _sqlite_with_a_domain(tmp_path / "msp.sqlite3", "lazy-plan.example")
+    env = {**os.environ, "MSP_DATABASE_URL": url, "MSP_ENV": "test", "MSP_SECRET_KEY": "x" * 32}
+    output, modules = _main_in_fresh_process(env, "plan", "lazy-plan.example")
+    assert output.startswith("lazy-plan.example: none"), output
+    assert "next stage:  monitor" in output
+    assert {"msp.policy.cli", "msp.policy.service", "sqlalchemy", "flask"} <= modules
+    assert not NOT_ON_THE_PLAN_PATH & modules, NOT_ON_THE_PLAN_PATH & modules
+
+
+def test_msp_check_checks_a_real_zone_without_flask_http_or_dnspythons_query_modules() -> None:
+    records = [f"@ TXT {txt('v=spf1 ip4:192.0.2.0/24 -all')}", "@ MX 10 mail.lazy-check.test."]
+    with KnotServer({"lazy-check.test": zone("lazy-check.test", records)}) as knot:
+        output, modules = _main_in_fresh_process(
+            {**os.environ, "MSP_DNS_NAMESERVERS": knot.nameserver},
+            "check",
+            "lazy-check.test",
+            "--no-probe",
+        )
+    assert "lazy-check.test  grade" in output
+    assert "v=spf1 ip4:192.0.2.0/24 -all" in output and "mail.lazy-check.test" in output
+    assert {"msp.dns.checker", "msp.dns.resolver"} <= modules
+    assert not NOT_ON_THE_CHECK_PATH & modules, NOT_ON_THE_CHECK_PATH & modules
+
+
+def test_a_truncated_answer_still_comes_whole_over_tcp() -> None:
+    """The TCP retry now imports dnspython's query module itself, only when an answer is
+    truncated: a TXT record larger than one UDP answer still arrives complete."""
+    from msp.dns.resolver import Nameserver, Resolver, ResolverSettings, Status
+
+    big = "v=spf1 " + " ".join(f"ip4:198.51.100.{i}" for i in range(1, 120)) + " -all"
+    assert len(big) > 1500  # over the 1232-byte EDNS payload the resolver offers
+    with KnotServer({"big-txt.test": zone("big-txt.test", [f"@ TXT {txt(big)}"])}) as knot:
+        host, port = knot.nameserver.split(":")
+        settings = ResolverSettings((Nameserver(host, int(port)),), timeout=2.0, retries=1)
+
+        async def lookup() -> tuple[Any, int]:
+            resolver = Resolver(settings)
+            try:
+                return await resolver.lookup("big-txt.test", "TXT"), resolver.stats.queries
+            finally:
+                await resolver.close()
+
+        answer, queries = asyncio.run(lookup())
+    assert answer.status is Status.ANSWER and answer.records == (big,)
+    assert queries == 2  # the truncated UDP answer, then TCP
