@@ -191,6 +191,13 @@ class StripeGateway:
             )
         )
 
+    def create_portal_session(self, *, customer_id: str, return_url: str) -> str:
+        """The address of a new Stripe customer portal session (payment methods, invoices,
+        plan) for ``customer_id``; it expires within minutes, so it is made on each click."""
+        params: dict[str, Any] = {"customer": customer_id, "return_url": return_url}
+        session = self._call(lambda c: c.v1.billing_portal.sessions.create(params=params))
+        return str(session.url)
+
     def verify_webhook(self, payload: bytes, signature: str | None) -> WebhookEvent:
         """The event of a webhook whose signature verifies on the raw body, else an error."""
         secret = self.config.webhook_secret

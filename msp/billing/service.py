@@ -15,6 +15,7 @@ from sqlalchemy import select
 from msp.auth.audit import audit
 from msp.billing import accounts, entitlements, usage, webhooks
 from msp.billing.entitlements import Entitlements, Standing
+from msp.billing.errors import BillingNotConfigured
 from msp.billing.gateway import GatewayConfig, StripeGateway
 from msp.billing.models import BillingAccount, UsageReport
 from msp.db import utcnow
@@ -137,6 +138,32 @@ def ensure_customer(tenant: Tenant, gateway: StripeGateway) -> BillingAccount:
         account.stripe_customer_id = customer.id
         db.session.flush()
     return account
+
+
+def portal_url(
+    tenant: Tenant,
+    return_url: str,
+    settings: BillingSettings,
+    gateway: StripeGateway | None = None,
+) -> str:
+    """A Stripe customer portal session for the tenant (its customer is created first if
+    missing), audited: the address the person is sent to."""
+    if not settings.enabled:
+        raise BillingNotConfigured("billing through Stripe is not switched on here")
+    gateway = gateway or StripeGateway(settings.gateway)
+    account = ensure_customer(tenant, gateway)
+    assert account.stripe_customer_id is not None
+    url = gateway.create_portal_session(
+        customer_id=account.stripe_customer_id, return_url=return_url
+    )
+    audit(
+        "billing.portal",
+        "tenant",
+        tenant.id,
+        tenant_id=tenant.id,
+        changes={"customer": account.stripe_customer_id},
+    )
+    return url
 
 
 def link_customer(

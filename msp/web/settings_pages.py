@@ -23,6 +23,8 @@ from msp.extensions import db
 from msp.notifications import delivery, digest_service
 from msp.notifications import service as notify
 from msp.notifications.channels import registry
+from msp.notifications.digest import build_digest
+from msp.notifications.digest_render import render_digest
 from msp.notifications.models import NotificationEndpoint, NotificationTeam
 from msp.notifications.settings import notify_settings
 from msp.reports import mailboxes
@@ -265,6 +267,20 @@ def billing_settings(tenant_id: int) -> Any:
     )
 
 
+@bp.post("/tenants/<int:tenant_id>/settings/billing/portal")
+def billing_portal(tenant_id: int) -> Response:
+    """Send a tenant administrator or MSP staff member to the Stripe customer portal (card,
+    invoices, plan); the session is made on each click, and audited."""
+    tenant = _managed(tenant_id)
+    back = url_for("web.billing_settings", tenant_id=tenant.id, _external=True)
+    try:
+        url = billing_service.portal_url(tenant, back, billing_service.current_settings())
+    except AppError as exc:
+        flash(f"The billing portal could not be opened: {exc.detail}", "error")
+        return redirect(back)
+    return redirect(url, code=303)
+
+
 # --- report mailboxes (MSP) --------------------------------------------------------------------
 
 
@@ -444,8 +460,10 @@ def digest_settings(tenant_id: int) -> Any:
         return _done("Weekly e-mail settings saved.", "web.digest_settings", tenant_id=tenant.id)
     preview = None
     if request.args.get("preview"):
-        # Rendering draws the charts: only when asked, so the settings page stays fast.
-        preview = digest_service.render(tenant, settings, utcnow())
+        # Only when asked, and its text only: the page shows no chart, so none is drawn
+        # (drawing it took ~400 ms of a ~450 ms preview on the demo client).
+        digest = build_digest(tenant, utcnow(), settings.base_url)
+        preview = render_digest(digest, settings.brand, chart=False)
     return render_template(
         "settings/digest.html",
         principal=principal,

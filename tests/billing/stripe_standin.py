@@ -144,6 +144,18 @@ class _Handler(BaseHTTPRequestHandler):
             store = state.customers if parts[1] == "customers" else state.subscriptions
             found = store.get(parts[2])
             return (200, found) if found else (404, _error(f"No such {parts[1][:-1]}"))
+        if method == "POST" and path == "/v1/billing_portal/sessions":
+            if params.get("customer") not in state.customers:
+                return 400, _error(f"No such customer: '{params.get('customer')}'")
+            host, port = self.server.server_address[:2]
+            session_id = f"bps_{next(state.ids)}"
+            return 200, {
+                "id": session_id,
+                "object": "billing_portal.session",
+                "customer": params["customer"],
+                "return_url": params.get("return_url"),
+                "url": f"http://{host!s}:{port}/p/session/{session_id}",
+            }
         if method == "POST" and path == "/v1/billing/meter_events":
             event = {
                 "object": "billing.meter_event",
