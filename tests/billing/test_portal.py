@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from flask.testing import FlaskClient
 from sqlalchemy import select
+from werkzeug.test import TestResponse
 
 from msp.auth.models import AuditLog
 from msp.billing.models import BillingAccount
@@ -21,7 +22,7 @@ def _page(tenant: Tenant) -> str:
     return f"/tenants/{tenant.id}/settings/billing"
 
 
-def _open_portal(client: FlaskClient, tenant: Tenant, token: str | None = None) -> object:
+def _open_portal(client: FlaskClient, tenant: Tenant, token: str | None = None) -> TestResponse:
     token = token if token is not None else csrf_token(client, _page(tenant))
     return client.post(f"{_page(tenant)}/portal", data={"csrf_token": token})
 
