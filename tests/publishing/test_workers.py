@@ -34,7 +34,7 @@ def test_the_sweep_fans_out_and_the_job_writes_and_asks_for_a_check(
     knot: TsigKnot,
     evidence: DnsEvidence,
     run_jobs: Callable[..., Any],
-    redis_conn: Redis,
+    redis_conn: Redis[bytes],
 ) -> None:
     wired = wire(knot.options())
     at = utcnow() - timedelta(minutes=10)
