@@ -24,7 +24,15 @@ from msp.policy import service as policy_service
 from msp.policy.models import PolicyChange
 from msp.reports.service import set_sender_status
 from msp.tenancy.scope import get_scoped
-from msp.web import domain_activity, domain_advice, domain_read, domain_words
+from msp.web import (
+    domain_activity,
+    domain_advice,
+    domain_read,
+    domain_words,
+    publishing_pages,  # noqa: F401  (adds the publishing routes)
+    publishing_read,
+    verification_pages,
+)
 from msp.web.blueprint import bp, principal_or_none
 from msp.web.shell import view_as_tenant
 
@@ -64,6 +72,14 @@ def domain_view(domain_id: int) -> Any:
         activity=domain_activity.activity(domain),
         can_manage=principal.can_manage(domain.tenant_id) and view_as_tenant() is None,
         status_filter=status,
+        publishing=publishing_read.publishing_section(
+            domain, with_diff=request.args.get("diff") == "1"
+        ),
+        may_force=publishing_read.may_force(principal, domain.tenant_id)
+        and view_as_tenant() is None,
+        verification=verification_pages.verification_of(domain, page.tenant),
+        pub_modes=publishing_read.MODE_WORDS,
+        pub_status=publishing_read.PUBLICATION_WORDS,
         **_helpers(page),
     )
 

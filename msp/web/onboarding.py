@@ -9,7 +9,7 @@ tenant's report address, so the wizard never spells a record itself."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from flask import current_app, flash, redirect, render_template, request, url_for
@@ -19,6 +19,7 @@ from werkzeug.wrappers import Response
 from msp.auth.decorators import require_manage, require_unrestricted_msp
 from msp.billing.entitlements import PLANS
 from msp.dns import service as dns_service
+from msp.domains import verification
 from msp.domains.models import Domain
 from msp.domains.service import add_domain
 from msp.errors import AppError, NotFound, ValidationFailed
@@ -27,11 +28,16 @@ from msp.policy.loader import domain_settings, record_options, report_address
 from msp.policy.records import DmarcRecord, dmarc_for_stage, record_mismatches
 from msp.policy.settings import WEEKDAYS
 from msp.policy.stages import Stage
+from msp.publishing import delegation
+from msp.publishing import service as publishing_service
+from msp.publishing.delegation import CnameCheck
+from msp.publishing.settings import publish_settings
 from msp.tenancy.models import Tenant
 from msp.tenancy.scope import get_scoped
 from msp.tenancy.service import SLUG_RE, create_tenant
 from msp.web.blueprint import bp
 from msp.web.tenant_dashboard import address_warning
+from msp.web.verification_pages import check_verification
 from msp.web.views import signed_in
 
 MAX_DOMAINS_AT_ONCE = 200
@@ -79,6 +85,8 @@ class DomainRecords:
     domain: Domain
     checked_at: Any
     records: list[RecordToPublish]
+    # the one-time CNAMEs into the MSP's hosted zone (empty when none is configured)
+    delegation: list[RecordToPublish] = field(default_factory=list)
 
     @property
     def all_ok(self) -> bool:
@@ -329,7 +337,82 @@ def records_for(tenant: Tenant, domain: Domain, config: Any) -> DomainRecords:
             *tls,
         ),
     ]
-    return DomainRecords(domain, run.checked_at if run else None, records)
+    proof = verification_record(domain, checked=run is not None)
+    return DomainRecords(
+        domain,
+        run.checked_at if run else None,
+        [proof, *records] if proof else records,
+        delegation_records(domain),
+    )
+
+
+def verification_record(domain: Domain, *, checked: bool) -> RecordToPublish | None:
+    """The TXT record that proves control of a domain a client's user added (its reports wait
+    until then); None for a domain MSP staff added (verified from the start)."""
+    steps = verification.instructions(domain)
+    if steps is None:
+        return None
+    if domain.verified_at is not None:
+        status = ("ok", "verified: its reports are routed to this client")
+    elif checked:
+        status = ("missing", "not found yet: the domain's reports wait until it is")
+    else:
+        status = ("unchecked", "not checked yet: press Check now")
+    return RecordToPublish(
+        "verify",
+        "Proof of control",
+        "the client's DNS",
+        steps.name,
+        "TXT",
+        steps.value,
+        "shows that the client controls this domain, so its reports are routed to it",
+        *status,
+    )
+
+
+def delegation_records(
+    domain: Domain, found: dict[str, CnameCheck] | None = None
+) -> list[RecordToPublish]:
+    """The CNAMEs that hand the records to the MSP's hosted zone (``MSP_HOSTED_ZONE``); their
+    status only after a check (``found``: what the lookup saw, by name)."""
+    if not publish_settings(current_app.config).hosted_zone:
+        return []
+    records = []
+    for cname in publishing_service.delegation(domain)["records"]:
+        seen = (found or {}).get(cname["name"])
+        if seen is None and found is not None:  # the mta-sts host: receivers fetch it
+            status = ("unchecked", "not looked up here: receivers fetch the MTA-STS policy there")
+        elif seen is None:
+            status = ("unchecked", "checked when you press Check now")
+        elif seen.ok:
+            status = ("ok", f"found: points at {seen.found}")
+        else:
+            status = ("missing", seen.problem or "not found")
+        records.append(
+            RecordToPublish(
+                "cname-" + cname["name"].split(".", 1)[0].strip("_"),
+                f"Delegation of {cname['name']}",
+                "the client's DNS (once)",
+                cname["name"],
+                "CNAME",
+                cname["value"],
+                "the MSP then publishes this record in its own zone",
+                *status,
+            )
+        )
+    return records
+
+
+def _check_delegation(checked: DomainRecords) -> DomainRecords:
+    """Look the delegation CNAMEs up now (Check now) and mark each."""
+    hosted = publish_settings(current_app.config).hosted_zone
+    if not checked.delegation or not hosted:
+        return checked
+    found = delegation.check(checked.domain.name, hosted, current_app.config)
+    return replace(
+        checked,
+        delegation=delegation_records(checked.domain, {c.name: c for c in found}),
+    )
 
 
 @bp.get("/onboard/<int:tenant_id>/records")
@@ -358,13 +441,21 @@ def onboard_check(tenant_id: int, domain_id: int) -> Any:
     if domain.tenant_id != tenant.id:
         raise NotFound(f"domain {domain_id} not found")
     view = dns_service.check_domain_now(domain.id)
-    checked = records_for(tenant, domain, current_app.config)
+    if domain.verified_at is None and domain.verification_token is not None:
+        check_verification(domain)
+    checked = _check_delegation(records_for(tenant, domain, current_app.config))
     if request.headers.get("HX-Request"):
         return render_template("onboard/_domain_records.html", item=checked, tenant=tenant)
     good = sum(r.status == "ok" for r in checked.records)
+    cnames = [r for r in checked.delegation if r.status != "unchecked"]
+    delegated = (
+        f" Delegation: {sum(r.status == 'ok' for r in cnames)} of {len(cnames)} CNAMEs found."
+        if cnames
+        else ""
+    )
     flash(
         f"{domain.name} checked (grade {view.grade}): {good} of {len(checked.records)} "
-        "records in place.",
+        f"records in place.{delegated}",
         "ok" if checked.all_ok else "warning",
     )
     return redirect(url_for("web.onboard_records", tenant_id=tenant.id) + f"#domain-{domain.id}")

@@ -77,10 +77,8 @@ def provider_rows(tenant_id: int) -> list[AccountRow]:
 
 
 def may_force(principal: Principal, tenant_id: int) -> bool:
-    """Publishing over a hand edit: an administrator only (the MSP's, or the client's)."""
-    if not principal.can_manage(tenant_id):
-        return False
-    return principal.is_msp_admin or principal.tenant_roles.get(tenant_id) == "tenant_admin"
+    """Publishing over a hand edit: an administrator only (the publisher's own rule)."""
+    return service.may_publish_over_hand_edit(principal, tenant_id)
 
 
 @dataclass(frozen=True)

@@ -171,6 +171,4 @@ def test_a_post_without_its_csrf_token_is_refused(client: FlaskClient, acme: Cli
     login(client, acme.admin)
     answer = client.post(f"/tenants/{acme.tenant.id}/settings/dns/mode", data={"mode": "manual"})
     assert answer.status_code == 400
-    assert "publishing" not in (db.session.get(Tenant, acme.tenant.id).settings or {})
-
-
+    assert "publishing" not in (db.session.get_one(Tenant, acme.tenant.id).settings or {})
