@@ -20,10 +20,13 @@ How the rows are made (printed again at the end of each run):
    one ``report`` row and a copy of each of its records (same source IPs, counts and results;
    the base domain's name replaced by the domain's own in header_from, envelope and SPF
    domains and DKIM signatures). Then, with the same SQL as in step 2: the daily roll-ups, the
-   DKIM selector sightings and the senders (first/last seen), and any summary table a later
-   migration added (see ``refresh_summaries``). Batches of domains, one transaction each.
-5. Senders whose messages pass DMARC >= 90 % are marked ``approved`` (the rest ``unknown``);
-   ANALYZE.
+   DKIM selector sightings and the senders (first/last seen). Batches of domains, one
+   transaction each. The multiplication writes to the schema of revision
+   ``0012_merge_console_round``: the migrations after it (summary tables such as
+   ``report_domain_day``) are downgraded first and upgraded again at the end, so their own
+   backfill statements fill them from the seeded rows.
+5. Senders whose messages pass DMARC >= 90 % are marked ``approved`` (the rest ``unknown``),
+   before the upgrade (the summaries count unknown-sender messages); ANALYZE.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from bench.scale import common
 from bench.scale.common import Clock, connect, scalar
 
 WINDOW_DAYS = 90
+SEED_REVISION = "0012_merge_console_round"  # the schema the multiplication writes
 SLOT_TAG = ".scale."  # in the external_id of every multiplied report
 TIMEZONES = ("Europe/Berlin", "America/New_York", "UTC", "Europe/London", "Asia/Tokyo")
 
@@ -163,22 +167,10 @@ SENDER_SQL = f"""
 
 
 def roll_up(conn: psycopg.Connection[Any]) -> None:
-    """Daily roll-ups, DKIM sightings, senders and summaries of the reports in ``scope``."""
+    """Daily roll-ups, DKIM sightings and senders of the reports in ``scope``."""
     conn.execute(DAILY_SQL)
     conn.execute(SELECTOR_SQL)
     conn.execute(SENDER_SQL)
-    refresh_summaries(conn)
-
-
-def refresh_summaries(conn: psycopg.Connection[Any]) -> None:
-    """Summary tables added after this script was written (helper "scale"'s migration 0013):
-    filled from the same records with the same rules, when present."""
-    for table, sql in SUMMARY_SQL.items():
-        if common.table_exists(conn, table):
-            conn.execute(sql)
-
-
-SUMMARY_SQL: dict[str, str] = {}
 
 
 def scope(conn: psycopg.Connection[Any], select_ids: str, params: Any = None) -> int:
@@ -408,6 +400,8 @@ def fresh(args: argparse.Namespace, clock: Clock, first: date) -> None:
                 status = str(json.loads(line).get("status"))
                 statuses[status] = statuses.get(status, 0) + 1
         print(f"  statuses: {statuses}")
+    with clock.step(f"msp db downgrade {SEED_REVISION} (later migrations re-applied at the end)"):
+        common.run_msp("db", "downgrade", SEED_REVISION, env=common.msp_env(args.db))
     with clock.step("the seed's SQL roll-up of the base vs what the ingestion wrote"), connect(
         args.db
     ) as conn:
@@ -442,8 +436,9 @@ def main() -> None:
     if not args.grow:
         fresh(args, clock, first)
     else:
-        with clock.step(f"msp db upgrade on {args.db} (migrations added since the seed)"):
-            common.run_msp("db", "upgrade", env=common.msp_env(args.db))
+        with clock.step(f"msp db downgrade {SEED_REVISION} (later migrations re-applied at the end)"):
+            common.run_msp("db", "upgrade", env=common.msp_env(args.db))  # first to the heads
+            common.run_msp("db", "downgrade", SEED_REVISION, env=common.msp_env(args.db))
     with clock.step(f"multiply in SQL to {args.records:,} report_record rows"), connect(
         args.db
     ) as conn:
@@ -457,6 +452,8 @@ def main() -> None:
     ) as conn:
         approve_senders(conn)
         conn.commit()
+    with clock.step("msp db upgrade (the later migrations backfill their summaries)"):
+        common.run_msp("db", "upgrade", env=common.msp_env(args.db))
     with connect(args.db, autocommit=True) as conn:
         conn.execute("ANALYZE")
         print(f"Rows now: {json.dumps(counts(conn))}")

@@ -1,0 +1,320 @@
+"""Drive ``msp web`` on the seeded database and print throughput and latency per endpoint.
+
+    .venv/bin/python -m bench.scale.drive [--seconds 20] [--concurrency 8]
+
+Starts ``msp web`` (gunicorn, 2 workers x 4 threads, --no-access-log, MSP_ENV=production) on
+the database ``seed.py`` made, signs the MSP staff user in through the login form (session
+cookie) and makes an MSP admin API token (``msp tokens create``). Each endpoint is first
+requested once to check it answers 200 (not a redirect to the login page), warmed up for 3 s,
+then driven by ``wrk`` (Debian's ``apt-get install wrk``) at the given concurrency for the given
+seconds, cycling through 100 domains / 50 tenants picked at random (seed 7) so no single row
+stays hot. ``/healthz`` is driven in the same run: each endpoint's req/s is also given as a
+ratio to it. Targets (issue 13): ratio >= 0.5 and p99 < 300 ms at 10 M rows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import random
+import re
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.scale import common
+from bench.scale.common import connect
+
+
+@dataclass
+class Endpoint:
+    name: str
+    paths: list[str]
+    auth: str  # "none", "session" or "token"
+
+
+@dataclass
+class Result:
+    endpoint: Endpoint
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    requests: int
+    errors: int
+    body_bytes: int
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_web(port: int, workers: int, threads: int) -> subprocess.Popen[bytes]:
+    env = common.msp_env(redis=True, production=True)
+    env["MSP_BASE_URL"] = f"http://127.0.0.1:{port}"
+    proc = subprocess.Popen(
+        [
+            common.MSP,
+            "web",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+            "--threads",
+            str(threads),
+            "--no-access-log",
+        ],
+        cwd=common.ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=open(Path(tempfile.gettempdir()) / "scale-drive-web.log", "wb"),  # noqa: SIM115
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            status, _, _ = get(port, "/healthz", {})
+            if status == 200:
+                return proc
+        except OSError:
+            pass
+        time.sleep(0.3)
+    proc.terminate()
+    raise SystemExit("msp web did not answer /healthz within 60 s")
+
+
+def get(port: int, path: str, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    try:
+        conn.request("GET", path, headers=headers)
+        resp = conn.getresponse()
+        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()
+    finally:
+        conn.close()
+
+
+def cookie_of(headers: dict[str, str]) -> str:
+    return headers.get("set-cookie", "").split(";", 1)[0]
+
+
+def sign_in(port: int) -> str:
+    """The staff user's session cookie, through the login form (CSRF token included)."""
+    status, headers, body = get(port, "/login", {})
+    match = re.search(rb'name="csrf_token" value="([^"]+)"', body)
+    if status != 200 or match is None:
+        raise SystemExit(f"login page: {status}")
+    form = (
+        f"csrf_token={match.group(1).decode()}&email={common.STAFF_EMAIL}"
+        f"&password={common.STAFF_PASSWORD}"
+    )
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    conn.request(
+        "POST",
+        "/login",
+        body=form,
+        headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Cookie": cookie_of(headers),
+        },
+    )
+    resp = conn.getresponse()
+    resp.read()
+    cookie = cookie_of({k.lower(): v for k, v in resp.getheaders()})
+    conn.close()
+    if resp.status != 302 or not cookie:
+        raise SystemExit(f"sign-in failed: {resp.status}")
+    return cookie
+
+
+def make_token() -> str:
+    out = common.run_msp(
+        "tokens", "create", "--name", "scale-bench", "--role", "msp_admin", "--json",
+        env=common.msp_env(),
+    )
+    data = json.loads(out[out.index("{") :])
+    for key in ("token", "secret"):
+        if key in data:
+            return str(data[key])
+    raise SystemExit(f"no secret in msp tokens create's answer: {sorted(data)}")
+
+
+def endpoints(tenants: list[int], domains: list[int], compliance: str | None) -> list[Endpoint]:
+    out = [
+        Endpoint("/healthz", ["/healthz"], "none"),
+        Endpoint("portfolio page (/dashboard)", ["/dashboard"], "session"),
+        Endpoint("tenant page", [f"/tenants/{t}" for t in tenants], "session"),
+        Endpoint("domain page", [f"/domains/{d}" for d in domains], "session"),
+        Endpoint(
+            "domain senders API (30 days)",
+            [f"/api/v1/domains/{d}/senders" for d in domains],
+            "token",
+        ),
+    ]
+    if compliance:
+        out.append(
+            Endpoint(
+                "compliance chart",
+                [compliance.format(tenant_id=t, domain_id=d) for t, d in zip(tenants, domains)],
+                "session",
+            )
+        )
+    out += [
+        Endpoint("domain plan API", [f"/api/v1/domains/{d}/plan" for d in domains], "token"),
+        Endpoint("MSP reports list API", ["/api/v1/reports"], "token"),
+    ]
+    return out
+
+
+def compliance_route() -> str | None:
+    """The compliance chart's own URL, if the app has one (else it is drawn inside the tenant
+    page, which is measured)."""
+    from msp import create_app
+
+    app = create_app(
+        {"DATABASE_URL": common.sa_url(), "SECRET_KEY": "x", "ENV": "development"}, serve=True
+    )
+    for rule in app.url_map.iter_rules():
+        text = str(rule.rule)
+        if "compliance" in text and "GET" in (rule.methods or set()):
+            return re.sub(r"<(?:int:)?(\w+)>", r"{\1}", text)
+    return None
+
+
+LUA = """
+paths = {%s}
+counter = 0
+%s
+request = function()
+  counter = counter + 1
+  return wrk.format("GET", paths[(counter %% #paths) + 1])
+end
+"""
+
+
+def run_wrk(port: int, ep: Endpoint, headers: dict[str, str], seconds: int, conc: int) -> Result:
+    quoted = ",".join(json.dumps(p) for p in ep.paths)
+    header_lines = "\n".join(f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}" for k, v in headers.items())
+    script = Path(tempfile.mkstemp(suffix=".lua")[1])
+    script.write_text(LUA % (quoted, header_lines))
+    base = ["wrk", "-t", "2", "-c", str(conc), "-s", str(script), "--timeout", "30s"]
+    url = f"http://127.0.0.1:{port}"
+    subprocess.run([*base, "-d", "3s", url], capture_output=True, check=True)  # warm-up
+    out = subprocess.run(
+        [*base, "-d", f"{seconds}s", "--latency", url], capture_output=True, text=True, check=True
+    ).stdout
+    script.unlink()
+    return Result(ep, *parse_wrk(out), body_bytes=0)
+
+
+def _ms(text: str) -> float:
+    value, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text).groups()  # type: ignore[union-attr]
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
+
+
+def parse_wrk(out: str) -> tuple[float, float, float, int, int]:
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p50 = _ms(re.search(r"\s50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"\s99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    total = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    failed = int(bad.group(1)) if bad else 0
+    if errors:
+        failed += sum(int(x) for x in errors.groups())
+    return rps, p50, p99, total, failed
+
+
+def check(port: int, ep: Endpoint, headers: dict[str, str]) -> int:
+    """Every path once: must answer 200 (a redirect would be the login page, not the page)."""
+    size = 0
+    for path in ep.paths[:3]:
+        status, _, body = get(port, path, headers)
+        if status != 200:
+            raise SystemExit(f"{ep.name}: {path} answered {status}: {body[:300]!r}")
+        size = max(size, len(body))
+    return size
+
+
+def sample(conn: Any) -> tuple[list[int], list[int], int]:
+    rng = random.Random(7)
+    tenant_ids = [r[0] for r in conn.execute("SELECT id FROM tenant ORDER BY id")]
+    domain_ids = [r[0] for r in conn.execute("SELECT id FROM domain ORDER BY id")]
+    records = int(common.scalar(conn, "SELECT reltuples::bigint FROM pg_class WHERE relname = 'report_record'"))
+    return rng.sample(tenant_ids, min(50, len(tenant_ids))), rng.sample(domain_ids, min(100, len(domain_ids))), records
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--seconds", type=int, default=20)
+    ap.add_argument("--concurrency", type=int, default=8)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=4)
+    ap.add_argument("--only", default="", help="comma-separated endpoint names to run (prefixes)")
+    args = ap.parse_args()
+    if not shutil.which("wrk"):
+        raise SystemExit("wrk is not installed (apt-get install wrk)")
+    with connect() as conn:
+        tenants, domains, records = sample(conn)
+        counts = {
+            t: int(common.scalar(conn, f"SELECT count(*) FROM {t}"))
+            for t in ("tenant", "domain", "report")
+        }
+    port = free_port()
+    web = start_web(port, args.workers, args.threads)
+    try:
+        headers = {
+            "none": {},
+            "session": {"Cookie": sign_in(port)},
+            "token": {"Authorization": f"Bearer {make_token()}"},
+        }
+        eps = endpoints(tenants, domains, compliance_route())
+        if args.only:
+            wanted = tuple(args.only.split(","))
+            eps = [e for e in eps if e.name == "/healthz" or e.name.startswith(wanted)]
+        print(
+            f"msp web: {args.workers} workers x {args.threads} threads; {counts['tenant']:,} "
+            f"tenants, {counts['domain']:,} domains, {counts['report']:,} reports, "
+            f"~{records:,} report_record rows; wrk -c {args.concurrency} for {args.seconds} s each"
+        )
+        results = []
+        for ep in eps:
+            size = check(port, ep, headers[ep.auth])
+            result = run_wrk(port, ep, headers[ep.auth], args.seconds, args.concurrency)
+            result.body_bytes = size
+            results.append(result)
+            print(f"  {ep.name}: {result.rps:.1f} req/s, p99 {result.p99_ms:.0f} ms", flush=True)
+        print_table(results)
+    finally:
+        web.terminate()
+        web.wait(timeout=60)
+
+
+def print_table(results: list[Result]) -> None:
+    base = results[0].rps
+    print()
+    print(
+        f"| endpoint | req/s | p50 ms | p99 ms | ratio to /healthz | errors | body | "
+        f"target (>= 0.5x, p99 < 300 ms) |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---|")
+    for r in results:
+        ratio = r.rps / base if base else 0.0
+        met = "met" if ratio >= 0.5 and r.p99_ms < 300 else "unmet"
+        if r.endpoint.name == "/healthz":
+            met = "(reference)"
+        print(
+            f"| {r.endpoint.name} | {r.rps:.1f} | {r.p50_ms:.1f} | {r.p99_ms:.1f} | {ratio:.2f} | "
+            f"{r.errors} of {r.requests} | {r.body_bytes / 1024:.0f} KiB | {met} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
