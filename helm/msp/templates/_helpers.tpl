@@ -94,6 +94,11 @@ by reading the live Secret (lookup returns nothing under `helm template`).
 {{- range $key, $value := .Values.secrets.extra -}}
 {{- $_ := set $data $key ($value | toString | b64enc) -}}
 {{- end -}}
+{{- with .Values.publishing.hosted.providerOptions -}}
+{{- $options := dict -}}
+{{- range $key, $value := . -}}{{- $_ := set $options $key ($value | toString) -}}{{- end -}}
+{{- $_ := set $data "MSP_HOSTED_PROVIDER_OPTIONS" ($options | toJson | b64enc) -}}
+{{- end -}}
 {{- $_ := set .Values.secrets "_rendered" $data -}}
 {{- end -}}
 {{- toYaml (get .Values.secrets "_rendered") -}}
@@ -142,7 +147,7 @@ livenessProbe:
 
 {{/* Pod annotations: roll pods when configuration changes. */}}
 {{- define "msp.podAnnotations" -}}
-checksum/config: {{ toYaml .Values.config | sha256sum }}
+checksum/config: {{ printf "%s%s" (toYaml .Values.config) (include "msp.publishingConfig" .) | sha256sum }}
 checksum/secret: {{ printf "%s%s" (toYaml .Values.secrets.existingSecret) (include "msp.secretData" .) | sha256sum }}
 {{- with .Values.podAnnotations }}
 {{ toYaml . }}
@@ -201,6 +206,7 @@ volumeMounts:
 {{- if and $s.existingSecret (or $s.databaseUrl $s.redisUrl $s.secretKey $s.encryptionKey $s.extra) -}}
 {{- $errors = append $errors "secrets.existingSecret is set: leave the inline secrets (databaseUrl, redisUrl, secretKey, encryptionKey, extra) empty" -}}
 {{- end -}}
+{{- $errors = concat $errors (include "msp.publishingErrors" . | fromYamlArray) -}}
 {{- if and $s.databaseUrl (not (regexMatch "^postgresql(\\+psycopg)?://" $s.databaseUrl)) -}}
 {{- $errors = append $errors "secrets.databaseUrl must be a postgresql+psycopg:// URL (SQLite is the single-machine mode, not for Kubernetes)" -}}
 {{- end -}}
@@ -249,4 +255,66 @@ volumeMounts:
 {{/* True when the app has what it needs to reach PostgreSQL and Redis. */}}
 {{- define "msp.hasBackends" -}}
 {{- if or .Values.secrets.existingSecret (and .Values.secrets.databaseUrl .Values.secrets.redisUrl) -}}true{{- end -}}
+{{- end -}}
+
+
+{{/* Problems with the publishing and mtaSts values, as a YAML list (msp.validateValues
+reports them with the others). */}}
+{{- define "msp.publishingErrors" -}}
+{{- $errors := list -}}
+{{- $h := .Values.publishing.hosted -}}
+{{- if and .Values.secrets.existingSecret $h.providerOptions -}}
+{{- $errors = append $errors "secrets.existingSecret is set: put MSP_HOSTED_PROVIDER_OPTIONS in that Secret and leave publishing.hosted.providerOptions empty" -}}
+{{- end -}}
+{{- if and $h.zone (not $h.providerKind) -}}
+{{- $errors = append $errors "publishing.hosted.zone is set: say how it is updated in publishing.hosted.providerKind (rfc2136 or powerdns)" -}}
+{{- end -}}
+{{- if and $h.providerKind (not $h.zone) -}}
+{{- $errors = append $errors "publishing.hosted.providerKind is set but publishing.hosted.zone is empty" -}}
+{{- end -}}
+{{- if and $h.zone (not $h.providerOptions) (not .Values.secrets.existingSecret) -}}
+{{- $errors = append $errors "publishing.hosted.zone is set: give its provider's options in publishing.hosted.providerOptions (server, tsig_name, tsig_secret or api_url, api_key)" -}}
+{{- end -}}
+{{- range $key := list "MSP_PUBLISH_RETRY_SECONDS" "MSP_PUBLISH_TIMEOUT" "MSP_PUBLISH_TTL" "MSP_HOSTED_ZONE" "MSP_HOSTED_PROVIDER_KIND" "MSP_HOSTED_PROVIDER_OPTIONS" -}}
+{{- if or (hasKey $.Values.config $key) (hasKey $.Values.secrets.extra $key) -}}
+{{- $errors = append $errors (printf "%s is set through the publishing values (publishing.*), not config or secrets.extra" $key) -}}
+{{- end -}}
+{{- end -}}
+{{- $m := .Values.mtaSts -}}
+{{- if $m.enabled -}}
+{{- if not $m.hosts -}}
+{{- $errors = append $errors "mtaSts.enabled: list the hosts (mta-sts.<client domain>) in mtaSts.hosts" -}}
+{{- end -}}
+{{- if not $h.zone -}}
+{{- $errors = append $errors "mtaSts.enabled: policies are served for delegated domains only: set publishing.hosted.zone" -}}
+{{- end -}}
+{{- if eq (len (compact (list $m.certManager.clusterIssuer $m.certManager.issuer))) 0 -}}
+{{- $errors = append $errors "mtaSts.enabled: receivers accept the policy only over HTTPS with a valid certificate: set mtaSts.certManager.clusterIssuer or mtaSts.certManager.issuer" -}}
+{{- end -}}
+{{- if and $m.certManager.clusterIssuer $m.certManager.issuer -}}
+{{- $errors = append $errors "mtaSts.certManager: set clusterIssuer or issuer, not both" -}}
+{{- end -}}
+{{- end -}}
+{{- toYaml $errors -}}
+{{- end -}}
+
+{{/* The TLS Secret of one MTA-STS host: <fullname>-<host with dashes>-tls. */}}
+{{- define "msp.mtaStsSecretName" -}}
+{{- printf "%s-%s-tls" (include "msp.fullname" .ctx) (.host | replace "." "-") | trunc 253 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* The publishing area's non-secret settings (msp/publishing/settings.py) for the ConfigMaps;
+its provider options are in the Secret (msp.secretData). */}}
+{{- define "msp.publishingConfig" -}}
+{{- with .Values.publishing -}}
+MSP_PUBLISH_RETRY_SECONDS: {{ join "," .retrySeconds | quote }}
+MSP_PUBLISH_TIMEOUT: {{ .timeoutSeconds | toString | quote }}
+MSP_PUBLISH_TTL: {{ .ttl | toString | quote }}
+{{- with .hosted.zone }}
+MSP_HOSTED_ZONE: {{ . | quote }}
+{{- end }}
+{{- with .hosted.providerKind }}
+MSP_HOSTED_PROVIDER_KIND: {{ . | quote }}
+{{- end }}
+{{- end -}}
 {{- end -}}
