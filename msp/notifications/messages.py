@@ -26,6 +26,7 @@ KIND_TITLES = {
     "policy.drift": "Published DMARC record drifted",
     "publishing.written": "Record written to DNS",
     "publishing.held": "Record not written: edited by hand",
+    "publishing.waiting": "Record not written: waiting for the client's CNAME",
     "publishing.retrying": "DNS provider failed; retrying",
     "publishing.failed": "DNS provider failed; record not written",
 }
