@@ -26,6 +26,7 @@ from msp.extensions import csrf, db
 from msp.tenancy.models import Tenant
 from msp.tenancy.scope import get_scoped, require_principal, scoped_select
 from msp.web.blueprint import bp
+from msp.web.confirm import Confirmation, confirm_page
 
 MFA_PENDING_KEY = "mfa_pending"
 MFA_PENDING_SECONDS = 300
@@ -335,18 +336,40 @@ def tokens() -> Any:
     ), (422 if error else 200)
 
 
+@bp.get("/account/tokens/<int:token_id>/revoke")
+def revoke_token_confirm(token_id: int) -> Any:
+    """Revoke this token? (the POST is the tokens page's "revoke")"""
+    principal = current_principal()
+    if principal is None:
+        return redirect(url_for("web.login"))
+    token = _own_token(principal, token_id)
+    return confirm_page(
+        Confirmation(
+            title=f"Revoke token {token.name}?",
+            consequence="Every script or integration that uses it is refused from now on. "
+            "This cannot be undone: create a new token if you need one.",
+            button=f"Revoke token {token.name}",
+            post_url=url_for("web.tokens"),
+            cancel_url=url_for("web.tokens"),
+            fields=(("action", "revoke"), ("token_id", str(token.id))),
+        )
+    )
+
+
+def _own_token(principal: Principal, token_id: int) -> ApiToken:
+    token = db.session.scalar(
+        select(ApiToken).where(ApiToken.id == token_id, ApiToken.created_by_id == principal.user_id)
+    )
+    if token is None:
+        raise NotFound("token not found")
+    return token
+
+
 def _token_change(principal: Principal) -> str | None:
     """Create (the secret, shown once) or revoke a token of the signed-in user."""
     form = request.form
     if form.get("action") == "revoke":
-        token = db.session.scalar(
-            select(ApiToken).where(
-                ApiToken.id == _int(form.get("token_id")),
-                ApiToken.created_by_id == principal.user_id,
-            )
-        )
-        if token is None:
-            raise NotFound("token not found")
+        token = _own_token(principal, _int(form.get("token_id")))
         service.revoke_token(token, utcnow())
         audit("token.revoke", "api_token", token.id, tenant_id=token.tenant_id)
         flash(f"Token {token.name} is revoked.", "ok")
@@ -413,8 +436,13 @@ def people(tenant_id: int) -> Any:
 def _managed_tenant(tenant_id: int) -> tuple[Tenant, Principal]:
     tenant = get_scoped(Tenant, tenant_id)
     principal = require_manage(tenant.id)
-    csrf.protect()
+    if request.method != "GET":  # a GET only asks the question (its form carries the token)
+        csrf.protect()
     return tenant, principal
+
+
+def _people_url(tenant: Tenant) -> str:
+    return url_for("web.people", tenant_id=tenant.id)
 
 
 def _member_of(tenant: Tenant, membership_id: int) -> Membership:
@@ -450,22 +478,52 @@ def change_person_role(tenant_id: int, membership_id: int) -> Response:
     return redirect(url_for("web.people", tenant_id=tenant.id))
 
 
-@bp.post("/tenants/<int:tenant_id>/people/<int:membership_id>/remove")
-def remove_person(tenant_id: int, membership_id: int) -> Response:
+@bp.route("/tenants/<int:tenant_id>/people/<int:membership_id>/remove", methods=["GET", "POST"])
+def remove_person(tenant_id: int, membership_id: int) -> Any:
+    """GET: "Remove this person?"; POST: remove their access to the tenant."""
+    if current_principal() is None:
+        return redirect(url_for("web.login"))
     tenant, _principal = _managed_tenant(tenant_id)
     membership = _member_of(tenant, membership_id)
     email = membership.user.email
+    if request.method == "GET":
+        return confirm_page(
+            Confirmation(
+                title=f"Remove {email} from {tenant.name}?",
+                consequence=f"{email} will no longer see {tenant.name}. Their account stays; "
+                "you can invite them again later.",
+                button=f"Remove {email}",
+                post_url=request.path,
+                cancel_url=_people_url(tenant),
+            )
+        )
     users.remove_membership(membership)
     flash(f"{email} no longer has access to {tenant.name}.", "ok")
     return redirect(url_for("web.people", tenant_id=tenant.id))
 
 
-@bp.post("/tenants/<int:tenant_id>/invitations/<int:invitation_id>/revoke")
-def revoke_invitation(tenant_id: int, invitation_id: int) -> Response:
+@bp.route(
+    "/tenants/<int:tenant_id>/invitations/<int:invitation_id>/revoke", methods=["GET", "POST"]
+)
+def revoke_invitation(tenant_id: int, invitation_id: int) -> Any:
+    """GET: "Revoke this invitation?"; POST: revoke it (its link stops working)."""
+    if current_principal() is None:
+        return redirect(url_for("web.login"))
     tenant, principal = _managed_tenant(tenant_id)
     invitation = get_scoped(Invitation, invitation_id)
     if invitation.tenant_id != tenant.id:
         raise NotFound(f"invitation {invitation_id} not found")
+    if request.method == "GET":
+        return confirm_page(
+            Confirmation(
+                title=f"Revoke the invitation to {invitation.email}?",
+                consequence="The link in the e-mail stops working. You can send a new "
+                "invitation at any time.",
+                button=f"Revoke the invitation to {invitation.email}",
+                post_url=request.path,
+                cancel_url=_people_url(tenant),
+            )
+        )
     invites.revoke(invitation, by=principal, now=utcnow())
     flash(f"The invitation to {invitation.email} is revoked.", "ok")
     return redirect(url_for("web.people", tenant_id=tenant.id))

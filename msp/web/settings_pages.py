@@ -32,6 +32,7 @@ from msp.reports.models import ReportMailbox
 from msp.tenancy.models import Tenant
 from msp.tenancy.scope import get_scoped, scope_filter, scoped_select
 from msp.web.blueprint import bp
+from msp.web.confirm import Confirmation, confirm_page
 from msp.web.views import signed_in
 
 AUDIT_PAGE = 50
@@ -214,12 +215,70 @@ def notification_endpoint_test(tenant_id: int, endpoint_id: int) -> Response:
     )
 
 
-@bp.post("/tenants/<int:tenant_id>/settings/notifications/endpoints/<int:endpoint_id>/delete")
-def notification_endpoint_delete(tenant_id: int, endpoint_id: int) -> Response:
+@bp.route(
+    "/tenants/<int:tenant_id>/settings/notifications/endpoints/<int:endpoint_id>/delete",
+    methods=["GET", "POST"],
+)
+def notification_endpoint_delete(tenant_id: int, endpoint_id: int) -> Any:
+    """GET: "Remove this endpoint?"; POST: remove it."""
     tenant, endpoint = _managed_endpoint(tenant_id, endpoint_id)
+    if request.method == "GET":
+        return confirm_page(
+            Confirmation(
+                title=f"Remove {endpoint.name}?",
+                consequence=f"{endpoint.name} ({endpoint.kind}) will no longer receive "
+                f"{tenant.name}'s notifications. Its settings and secrets are deleted.",
+                button=f"Remove {endpoint.name}",
+                post_url=request.path,
+                cancel_url=_notifications_url(tenant),
+            )
+        )
     name = endpoint.name
     notify.delete_endpoint(endpoint)
     return _done(f"{name} removed.", "web.notification_settings", tenant_id=tenant.id)
+
+
+def _notifications_url(tenant: Tenant) -> str:
+    return url_for("web.notification_settings", tenant_id=tenant.id)
+
+
+@bp.get("/tenants/<int:tenant_id>/settings/notifications/rules/<int:index>/remove")
+def notification_rule_remove(tenant_id: int, index: int) -> str:
+    """Remove this rule? (the POST is the rules form's "remove")"""
+    tenant = _managed(tenant_id)
+    document = notify.rules_document(tenant.id)
+    if document["defaults"] or index >= len(document["rules"]):
+        raise NotFound("there is no such rule of this client's own")
+    rule = document["rules"][index]
+    return confirm_page(
+        Confirmation(
+            title=f"Remove rule {index + 1}?",
+            consequence=f"Events {rule['kinds']} (from severity {rule['min_severity']}) will no "
+            f"longer be sent to team {rule['team']} by this rule.",
+            button=f"Remove rule {index + 1} ({rule['kinds']} to {rule['team']})",
+            post_url=url_for("web.notification_rules", tenant_id=tenant.id),
+            cancel_url=_notifications_url(tenant),
+            fields=(("action", "remove"), ("index", str(index))),
+        )
+    )
+
+
+@bp.get("/tenants/<int:tenant_id>/settings/notifications/rules/defaults")
+def notification_rules_restore(tenant_id: int) -> str:
+    """Replace the client's own rules by the built-in ones?"""
+    tenant = _managed(tenant_id)
+    count = len(notify.rules_document(tenant.id)["rules"])
+    return confirm_page(
+        Confirmation(
+            title=f"Restore the built-in rules of {tenant.name}?",
+            consequence=f"The client's own {count} rules are replaced by the built-in ones; "
+            "rules you added by hand are gone.",
+            button="Restore the built-in rules",
+            post_url=url_for("web.notification_rules", tenant_id=tenant.id),
+            cancel_url=_notifications_url(tenant),
+            fields=(("action", "defaults"),),
+        )
+    )
 
 
 @bp.post("/tenants/<int:tenant_id>/settings/notifications/rules")
@@ -328,8 +387,9 @@ def mailbox_create() -> Response:
     )
 
 
-@bp.post("/settings/mailboxes/<int:mailbox_id>/delete")
-def mailbox_delete(mailbox_id: int) -> Response:
+@bp.route("/settings/mailboxes/<int:mailbox_id>/delete", methods=["GET", "POST"])
+def mailbox_delete(mailbox_id: int) -> Any:
+    """GET: "Remove this mailbox?"; POST: remove it."""
     principal = signed_in()
     _msp(principal)
     mailbox = db.session.scalar(
@@ -341,6 +401,17 @@ def mailbox_delete(mailbox_id: int) -> Response:
         raise NotFound(f"mailbox {mailbox_id} not found")
     if mailbox.tenant_id is None and not principal.all_tenants:
         raise Forbidden("only MSP staff who reach every client remove shared mailboxes")
+    if request.method == "GET":
+        return confirm_page(
+            Confirmation(
+                title=f"Remove mailbox {mailbox.name}?",
+                consequence=f"Reports sent to {mailbox.username} on {mailbox.host} will no "
+                "longer be collected. Reports already collected stay.",
+                button=f"Remove mailbox {mailbox.name}",
+                post_url=request.path,
+                cancel_url=url_for("web.mailbox_settings"),
+            )
+        )
     name = mailbox.name
     mailboxes.delete_mailbox(mailbox)
     return _done(f"Mailbox {name} removed.", "web.mailbox_settings")

@@ -3,8 +3,9 @@ technician (a code may stand beside its sentence, never alone)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 STAGE_WORDS = {
@@ -32,15 +33,50 @@ def percent(share: float | None) -> str:
     return "no mail yet" if share is None else f"{share * 100:.1f}%"
 
 
-def local_time(moment: datetime | None, timezone: str, fmt: str = "%d %b %Y %H:%M") -> str:
+def _zone(timezone: str | ZoneInfo) -> ZoneInfo:
+    if isinstance(timezone, ZoneInfo):
+        return timezone
+    try:
+        return ZoneInfo(timezone)
+    except (KeyError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def local_time(
+    moment: datetime | None, timezone: str | ZoneInfo, fmt: str = "%d %b %Y %H:%M"
+) -> str:
     """``moment`` (UTC) in the tenant's time zone, with the zone named."""
     if moment is None:
         return "never"
+    zone = _zone(timezone)
+    return f"{moment.astimezone(zone).strftime(fmt)} ({zone.key})"
+
+
+# An ISO 8601 time or date inside a sentence the engine wrote ("to be issued at
+# 2026-12-05T06:00:00+00:00", "first seen 2026-11-20").
+_ISO = re.compile(
+    r"\b(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)(Z|[+-]\d{2}:?\d{2})?)?\b"
+)
+
+
+def _iso_in_words(match: re.Match[str], zone: ZoneInfo) -> str:
+    day, clock, offset = match.groups()
     try:
-        zone = ZoneInfo(timezone)
-    except (KeyError, ValueError):
-        zone = ZoneInfo("UTC")
-    return f"{moment.astimezone(zone).strftime(fmt)} ({timezone})"
+        if clock is None:
+            return date.fromisoformat(day).strftime("%d %b %Y")
+        moment = datetime.fromisoformat(
+            f"{day}T{clock}{'+00:00' if offset == 'Z' else offset or ''}"
+        )
+    except ValueError:
+        return match.group(0)
+    return local_time(moment if moment.tzinfo else moment.replace(tzinfo=UTC), zone)
+
+
+def times_in_words(text: object, timezone: str | ZoneInfo) -> str:
+    """``text`` with every ISO time in it shown in the tenant's zone ("05 Dec 2026 07:00
+    (Europe/Berlin)") and every ISO date in words ("20 Nov 2026")."""
+    zone = _zone(timezone)
+    return _ISO.sub(lambda m: _iso_in_words(m, zone), str(text))
 
 
 FILTERS: dict[str, Callable[..., str]] = {
@@ -48,4 +84,5 @@ FILTERS: dict[str, Callable[..., str]] = {
     "severity_words": severity_words,
     "percent": percent,
     "local_time": local_time,
+    "times_in_words": times_in_words,
 }
