@@ -165,5 +165,7 @@ class Delegation(MethodView):
     @require_auth
     @blp.response(200, DelegationSchema)
     def get(self, domain_id: int) -> Any:
-        """The CNAMEs a client publishes once to hand its records to the MSP's hosted zone."""
-        return service.delegation(get_scoped(Domain, domain_id))
+        """The CNAMEs a client publishes once to hand its records to the MSP's hosted zone,
+        each with what DNS shows now (``check``: ok, missing, wrong or unknown; ``found``;
+        ``problem`` in words)."""
+        return service.delegation_status(get_scoped(Domain, domain_id))

@@ -418,6 +418,31 @@ def publish_domain(
     }
 
 
+def delegation_status(domain: Domain) -> dict[str, Any]:
+    """The onboarding CNAMEs (:func:`delegation`) with what DNS shows for each of the three
+    that point into the MSP's zone: ``check`` is ``ok``, ``missing`` (no CNAME), ``wrong``
+    (``found`` is where it points instead) or ``unknown`` (DNS did not answer); ``problem``
+    says what to do, in words. The ``mta-sts`` host's CNAME is not looked up (``check`` empty):
+    the certificate for it shows whether it reaches this app."""
+    view = delegation(domain)
+    zone = view["hosted_zone"]
+    found = {c.name: c for c in cnames.check(domain.name, zone, current_app.config)}
+    for record in view["records"]:
+        seen = found.get(record["name"])
+        record["check"], record["found"], record["problem"] = _cname_words(seen)
+    return view
+
+
+def _cname_words(seen: cnames.CnameCheck | None) -> tuple[str, str, str]:
+    if seen is None:
+        return "", "", ""
+    if seen.ok:
+        return "ok", seen.found or "", ""
+    if seen.error:
+        return "unknown", "", seen.problem or ""
+    return ("wrong" if seen.found else "missing"), seen.found or "", seen.problem or ""
+
+
 def publication_view(row: Publication | None) -> dict[str, Any] | None:
     if row is None:
         return None

@@ -110,7 +110,13 @@ def test_the_api_shows_the_onboarding_cnames(client: Any, hosted: None) -> None:
     viewer = token_caller("tenant_viewer", tenant)
     answer = client.get(f"/api/v1/domains/{domain.id}/delegation", headers=viewer.headers)
     assert answer.status_code == 200
-    assert answer.get_json()["records"][0]["value"] == f"{TARGET}."
+    records = answer.get_json()["records"]
+    assert records[0]["value"] == f"{TARGET}."
+    # the client's zone (knot) has all three CNAMEs
+    assert [(r["check"], r["found"]) for r in records[:3]] == [
+        ("ok", r["value"].rstrip(".")) for r in records[:3]
+    ]
+    assert records[3]["name"] == f"mta-sts.{CLIENT}" and records[3]["check"] == ""
 
 
 def test_transport_records_follow_the_served_policy_into_the_msp_zone(
@@ -212,6 +218,14 @@ def test_publishing_waits_for_the_clients_cname_and_says_which_and_its_value(
         "ok": False,
         "problem": f"_dmarc.{CLIENT} has no CNAME yet: publish {exact}",
     }
+    status = {r["name"]: r for r in service.delegation_status(domain)["records"]}
+    assert (status[f"_dmarc.{CLIENT}"]["check"], status[f"_dmarc.{CLIENT}"]["found"]) == (
+        "missing",
+        "",
+    )
+    tls = status[f"_smtp._tls.{CLIENT}"]
+    assert tls["check"] == "missing"
+    assert f"publish _smtp._tls.{CLIENT} CNAME {CLIENT}._smtp._tls.{HOSTED}." in tls["problem"]
     assert service.publish_change(change.id, at + timedelta(minutes=1)) == "wait"
     later = at + service.WAIT_FOR_CNAME
     assert service.due_change_ids(later) == [change.id]
