@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, desc
 from sqlalchemy.orm import Mapped, mapped_column
 
 from msp.db import Base, TenantOwnedMixin, UTCDateTime, utcnow
@@ -22,6 +22,8 @@ class PostureRun(TenantOwnedMixin, Base):
     __tablename__ = "dns_posture_run"
     __table_args__ = (
         Index("ix_dns_posture_run_tenant_domain_at", "tenant_id", "domain_id", "checked_at"),
+        # A domain's latest run (pages, the plan): one backward probe, no sort.
+        Index("ix_dns_posture_run_domain_latest", "domain_id", desc("checked_at"), desc("id")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

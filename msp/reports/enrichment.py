@@ -18,7 +18,7 @@ from sqlalchemy import case, func, or_, select, update
 
 from msp.events import emit_event
 from msp.extensions import db
-from msp.reports import bulk, parsing, reverse_dns
+from msp.reports import bulk, parsing, reverse_dns, summaries
 from msp.reports.models import IpInfo, Report, ReportRecord, Sender
 from msp.reports.pipeline import dialect_insert, fewer_gc_passes
 from msp.reports.rollup import day_span
@@ -278,6 +278,8 @@ def _enrich(
     found = _report_senders(ids)
     new = _upsert_senders(found)
     _announce(new, {row[2]: row[3] for row in found})
+    # The IPs have names now, so their messages may belong to senders with a verdict.
+    summaries.recount_for_reports(ids)
     db.session.execute(
         update(Report).where(bulk.one_of(Report.id, ids)).values(enriched=incomplete == 0)
     )

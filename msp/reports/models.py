@@ -23,6 +23,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    desc,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -103,6 +104,11 @@ class Report(TenantOwnedMixin, Base):
     __table_args__ = (
         UniqueConstraint("org_name", "external_id", "policy_domain", name="uq_report_key"),
         Index("ix_report_tenant_id_domain_id_begin", "tenant_id", "domain_id", "begin"),
+        # The reports list, newest first, read in index order (MSP-wide and per tenant), and
+        # each domain's last report received (one probe per domain of a page).
+        Index("ix_report_begin_id", desc("begin"), desc("id")),
+        Index("ix_report_tenant_id_begin_id", "tenant_id", desc("begin"), desc("id")),
+        Index("ix_report_tenant_id_domain_id_created_at", "tenant_id", "domain_id", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -184,6 +190,50 @@ class ReportDaily(TenantOwnedMixin, Base):
     spf_aligned: Mapped[bool] = mapped_column(Boolean)
     dkim_aligned: Mapped[bool] = mapped_column(Boolean)
     messages: Mapped[int] = mapped_column(BigInteger)
+
+
+class ReportDomainDay(TenantOwnedMixin, Base):
+    """Per domain and day: messages, those passing DMARC, and those from unknown senders.
+
+    The summary every page reads instead of the per-IP roll-up: the portfolio, the attention
+    queue, the tenant dashboard and the compliance charts (one row per domain and day, whatever
+    the number of source IPs). ``messages`` and ``passed`` are added by the ingestion in the
+    same write as the roll-up (``sink``); ``unknown`` is added there too (a new IP has no
+    verdict yet) and recounted from the roll-up when the enrichment names the IPs and when a
+    sender's verdict changes (:mod:`msp.reports.summaries`).
+    """
+
+    __tablename__ = "report_domain_day"
+    __table_args__ = (
+        PrimaryKeyConstraint("tenant_id", "domain_id", "day", name="pk_report_domain_day"),
+        # The attention queue reads the last days of every domain it reaches.
+        Index("ix_report_domain_day_day", "day"),
+    )
+    tenant_via = "domain_id"
+
+    domain_id: Mapped[int] = mapped_column(ForeignKey("domain.id", ondelete="CASCADE"))
+    day: Mapped[date] = mapped_column(Date)
+    messages: Mapped[int] = mapped_column(BigInteger, default=0)
+    passed: Mapped[int] = mapped_column(BigInteger, default=0)
+    unknown: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class ReportDomainLatest(TenantOwnedMixin, Base):
+    """Per domain: the last day its aggregate reports cover, widened by the ingestion.
+
+    One row per domain, so "reports stopped arriving" is a range read of ``last_day`` that
+    returns only the silent domains, instead of a probe of every domain the reader reaches.
+    """
+
+    __tablename__ = "report_domain_latest"
+    __table_args__ = (
+        PrimaryKeyConstraint("tenant_id", "domain_id", name="pk_report_domain_latest"),
+        Index("ix_report_domain_latest_last_day", "last_day"),
+    )
+    tenant_via = "domain_id"
+
+    domain_id: Mapped[int] = mapped_column(ForeignKey("domain.id", ondelete="CASCADE"))
+    last_day: Mapped[date] = mapped_column(Date)
 
 
 class DkimSelectorSeen(TenantOwnedMixin, Base):

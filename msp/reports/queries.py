@@ -10,13 +10,20 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import func, select
 
 from msp.extensions import db
-from msp.reports.models import DkimSelectorSeen, IpInfo, Report, ReportDaily, TlsResult
+from msp.reports.models import (
+    DkimSelectorSeen,
+    IpInfo,
+    Report,
+    ReportDaily,
+    ReportDomainDay,
+    TlsResult,
+)
 from msp.reports.read_base import as_day, daily_where, domain_or_404, sender_key, sender_statuses
 from msp.reports.sender_queries import (
     TOP_NETWORK_ITEMS,
@@ -76,20 +83,29 @@ class DailyRow:
 
 
 def coverage(domain_id: int, since: date | datetime, until: date | datetime) -> Coverage:
-    """How well the window is covered by reports: reporters, days and messages."""
+    """How well the window is covered by reports: reporters, days and messages (the days and
+    messages from the day summary: one row per day, however many source IPs)."""
     domain = domain_or_404(domain_id)
     start, end = as_day(since), as_day(until)
     days, messages = db.session.execute(
-        select(func.count(func.distinct(ReportDaily.day)), func.sum(ReportDaily.messages)).where(
-            *daily_where(domain, start, end)
+        select(func.count(ReportDomainDay.day), func.sum(ReportDomainDay.messages)).where(
+            ReportDomainDay.tenant_id == domain.tenant_id,
+            ReportDomainDay.domain_id == domain.id,
+            ReportDomainDay.day >= start,
+            ReportDomainDay.day <= end,
+            ReportDomainDay.messages > 0,
         )
     ).one()
+    # Reports overlapping the window's UTC days, as a range on the (tenant, domain, begin)
+    # index: begin before the day after the window, end on or after its first day.
+    after = datetime.combine(end + timedelta(days=1), time(), tzinfo=UTC)
     reporters = db.session.scalar(
         select(func.count(func.distinct(Report.org_name))).where(
             Report.tenant_id == domain.tenant_id,
             Report.domain_id == domain.id,
+            Report.begin < after,
+            Report.end >= datetime.combine(start, time(), tzinfo=UTC),
             Report.kind == "aggregate",
-            and_(func.date(Report.begin) <= end, func.date(Report.end) >= start),
         )
     )
     return Coverage(

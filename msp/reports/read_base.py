@@ -29,13 +29,26 @@ def sender_key(ip_column: Any) -> Any:
     return func.coalesce(IpInfo.sender_key, literal("ip:", String) + ip_column)
 
 
-def sender_statuses(domain: Domain) -> dict[str, str]:
-    rows = db.session.execute(
-        select(Sender.key, Sender.status).where(
-            Sender.tenant_id == domain.tenant_id, Sender.domain_id == domain.id
-        )
+def sender_statuses(domain: Domain, keys: list[str] | None = None) -> dict[str, str]:
+    """The tenant's verdicts on the domain's senders (all, or only ``keys``)."""
+    stmt = select(Sender.key, Sender.status).where(
+        Sender.tenant_id == domain.tenant_id, Sender.domain_id == domain.id
     )
-    return {key: status for key, status in rows}
+    if keys is not None:
+        stmt = stmt.where(Sender.key.in_(keys))
+    return {key: status for key, status in db.session.execute(stmt)}
+
+
+def sender_summaries(domain: Domain, keys: list[str] | None = None) -> dict[str, Any]:
+    """Per sender key: (status, first seen, last seen) as kept on ``report_sender`` by the
+    enrichment (all senders of the domain, or only ``keys``): the all-time history without
+    reading every daily roll-up of the domain."""
+    stmt = select(Sender.key, Sender.status, Sender.first_seen, Sender.last_seen).where(
+        Sender.tenant_id == domain.tenant_id, Sender.domain_id == domain.id
+    )
+    if keys is not None:
+        stmt = stmt.where(Sender.key.in_(keys))
+    return {key: (status, first, last) for key, status, first, last in db.session.execute(stmt)}
 
 
 def daily_where(domain: Domain, since: date | None, until: date | None) -> list[Any]:

@@ -3,8 +3,9 @@ selectors and, for the API and pages, where the mail came from (ASNs, countries,
 
 A sender is keyed by the enrichment's naming rule; an IP not enriched yet is its own sender
 (``ip:<address>``) until the enrichment job names it. Lists are ranked, cut and counted in SQL
-(:func:`sender_page`), and each sender's network details are capped at ``TOP_NETWORK_ITEMS``,
-so a report with a hundred thousand source IPs costs the reader one page.
+(:func:`sender_page`: one grouped pass gives the page and the total), each sender's network
+details are capped at ``TOP_NETWORK_ITEMS``, and the all-time first and last seen come from the
+sender summary (``report_sender``), not from every roll-up of the domain.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from msp.reports.read_base import (
     daily_where,
     domain_or_404,
     sender_key,
-    sender_statuses,
+    sender_summaries,
 )
 
 TOP_NETWORK_ITEMS = 5
@@ -100,7 +101,8 @@ def _per_key(
 ) -> list[Any]:
     """Per sender key: name, messages, passes, first and last day; busiest first.
 
-    ``keys`` narrows to those senders; ``page`` is (limit, offset), applied in SQL.
+    ``keys`` narrows to those senders; ``page`` is (limit, offset), applied in SQL, and then
+    each row ends with the number of senders in all (a window count over the same pass).
     """
     key = sender_key(ReportDaily.source_ip).label("key")
     passed = ReportDaily.spf_aligned | ReportDaily.dkim_aligned
@@ -124,6 +126,7 @@ def _per_key(
     if keys is not None:
         stmt = stmt.where(sender_key(ReportDaily.source_ip).in_(keys))
     if page is not None:
+        stmt = stmt.add_columns(func.count().over())
         stmt = stmt.order_by(messages.desc(), key).limit(page[0]).offset(page[1])
     return list(db.session.execute(stmt))
 
@@ -276,6 +279,56 @@ class SenderPage:
     items: list[SenderStat]
 
 
+def _history(
+    domain: Domain, summaries: dict[str, Any], keys: list[str]
+) -> dict[str, tuple[date, date]]:
+    """All-time first and last seen per sender key: from the sender summary the enrichment
+    keeps; from the roll-ups only for keys it has not dated (not named yet, or declared by hand
+    before any report), normally none."""
+    out = {k: (v[1], v[2]) for k, v in summaries.items() if v[1] is not None and v[2] is not None}
+    undated = [k for k in keys if k not in out]
+    if undated:
+        out.update({row[0]: (row[6], row[7]) for row in _per_key(domain, None, None, undated)})
+    return out
+
+
+def _stats(
+    domain: Domain, start: date, end: date, page: tuple[int, int] | None, with_network: bool
+) -> tuple[list[SenderStat], int]:
+    """The senders of the window (all, or one page) and how many there are in all."""
+    window = _per_key(domain, start, end, page=page)
+    total = int(window[0][8]) if page is not None and window else len(window)
+    if page is not None and not window:
+        return [], _sender_count(domain, start, end) if page[1] else 0
+    keys = [row[0] for row in window] if page is not None else None
+    summaries = sender_summaries(domain, keys)
+    history = _history(domain, summaries, [row[0] for row in window])
+    selectors = _selectors(domain, start, end, keys)
+    networks = _networks_sql(domain, start, end, keys) if with_network else {}
+    stats = []
+    for key, name, messages, passed, spf, dkim, first, last, *_ in window:
+        status = summaries.get(key, ("unknown",))[0]
+        ever_first, ever_last = history.get(key, (first, last))
+        first_seen, last_seen = min(first, ever_first), max(last, ever_last)
+        stats.append(
+            SenderStat(
+                key=key,
+                display_name=name,
+                status=status,
+                is_new=first_seen >= start,
+                messages=int(messages),
+                dmarc_pass=int(passed),
+                spf_aligned_pass=int(spf),
+                dkim_aligned_pass=int(dkim),
+                first_seen=first_seen,
+                last_seen=last_seen,
+                dkim_selectors=frozenset(selectors.get(key, ())),
+                network=networks.get(key, _network([])) if with_network else None,
+            )
+        )
+    return sorted(stats, key=lambda s: (-s.messages, s.key)), total
+
+
 def sender_stats(
     domain_id: int,
     since: date | datetime,
@@ -289,34 +342,8 @@ def sender_stats(
     from ``offset`` on (ranked and cut in SQL). ``with_network`` adds where each one's mail
     came from (more grouped queries, which the policy engine does not need)."""
     domain = domain_or_404(domain_id)
-    start, end = as_day(since), as_day(until)
     page = (limit, offset) if limit is not None else None
-    window = _per_key(domain, start, end, page=page)
-    keys = [row[0] for row in window] if page is not None else None
-    if keys == []:
-        return []
-    history = {row[0]: (row[6], row[7]) for row in _per_key(domain, None, None, keys)}
-    statuses = sender_statuses(domain)
-    selectors = _selectors(domain, start, end, keys)
-    networks = _networks_sql(domain, start, end, keys) if with_network else {}
-    stats = [
-        SenderStat(
-            key=key,
-            display_name=name,
-            status=statuses.get(key, "unknown"),
-            is_new=history.get(key, (first,))[0] >= start,
-            messages=int(total),
-            dmarc_pass=int(passed),
-            spf_aligned_pass=int(spf),
-            dkim_aligned_pass=int(dkim),
-            first_seen=history.get(key, (first, last))[0],
-            last_seen=history.get(key, (first, last))[1],
-            dkim_selectors=frozenset(selectors.get(key, ())),
-            network=networks.get(key, _network([])) if with_network else None,
-        )
-        for key, name, total, passed, spf, dkim, first, last in window
-    ]
-    return sorted(stats, key=lambda s: (-s.messages, s.key))
+    return _stats(domain, as_day(since), as_day(until), page, with_network)[0]
 
 
 def sender_page(
@@ -330,12 +357,7 @@ def sender_page(
 ) -> SenderPage:
     """:func:`sender_stats` for one page, with the total number of senders in the window."""
     domain = domain_or_404(domain_id)
-    total = _sender_count(domain, as_day(since), as_day(until))
-    if offset >= total:
-        return SenderPage(total, [])
-    items = sender_stats(
-        domain.id, since, until, with_network=with_network, limit=limit, offset=offset
-    )
+    items, total = _stats(domain, as_day(since), as_day(until), (limit, offset), with_network)
     return SenderPage(total, items)
 
 

@@ -48,6 +48,7 @@ from msp.reports.queries import (
     tls_summary,
 )
 from msp.reports.sender_queries import known_sender_keys, well_formed_key
+from msp.reports.summaries import recount_unknown
 from msp.tenancy.models import Tenant
 
 __all__ = [
@@ -190,6 +191,7 @@ def set_sender_status(domain: Domain, key: str, status: str, note: str | None = 
     if note is not None:
         sender.note = note
     db.session.flush()
+    recount_unknown(domain.tenant_id, domain.id)  # the pages' unknown-sender volume
     audit(
         "sender.verdict",
         "sender",

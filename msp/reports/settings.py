@@ -1,8 +1,41 @@
-"""Settings of the reports area (``MSP_REPORTS_*``)."""
+"""Settings of the reports area (``MSP_REPORTS_*``), and the attention thresholds read from
+them (:class:`AttentionLimits`)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
 from msp.config import Setting, parse_bool, parse_list
+
+
+def positive_int(raw: str) -> int:
+    """An integer of at least 1 (a threshold or a number of days)."""
+    value = int(raw)
+    if value < 1:
+        raise ValueError(f"must be 1 or more, not {value}")
+    return value
+
+
+@dataclass(frozen=True)
+class AttentionLimits:
+    """When the portfolio's attention queue speaks up about reports (deployment settings)."""
+
+    unknown_messages: int
+    unknown_days: int
+    stopped_days: int
+    stopped_lookback_days: int
+
+    @classmethod
+    def from_mapping(cls, config: Mapping[str, Any]) -> AttentionLimits:
+        return cls(
+            unknown_messages=int(config["MSP_REPORTS_ATTENTION_UNKNOWN_MESSAGES"]),
+            unknown_days=int(config["MSP_REPORTS_ATTENTION_UNKNOWN_DAYS"]),
+            stopped_days=int(config["MSP_REPORTS_ATTENTION_STOPPED_DAYS"]),
+            stopped_lookback_days=int(config["MSP_REPORTS_ATTENTION_STOPPED_LOOKBACK_DAYS"]),
+        )
+
 
 SETTINGS: list[Setting] = [
     Setting(
@@ -81,5 +114,30 @@ SETTINGS: list[Setting] = [
         int,
         15,
         help="a raw report pending longer than this is re-enqueued by the sweep",
+    ),
+    Setting(
+        "REPORTS_ATTENTION_UNKNOWN_MESSAGES",
+        positive_int,
+        20,
+        help="the attention queue lists a domain once its senders without a verdict sent this "
+        "many messages within REPORTS_ATTENTION_UNKNOWN_DAYS",
+    ),
+    Setting(
+        "REPORTS_ATTENTION_UNKNOWN_DAYS",
+        positive_int,
+        14,
+        help="the window (days, today included) of REPORTS_ATTENTION_UNKNOWN_MESSAGES",
+    ),
+    Setting(
+        "REPORTS_ATTENTION_STOPPED_DAYS",
+        positive_int,
+        3,
+        help="the attention queue says reports stopped for a domain without any for this many days",
+    ),
+    Setting(
+        "REPORTS_ATTENTION_STOPPED_LOOKBACK_DAYS",
+        positive_int,
+        60,
+        help="a domain silent for longer than this is not 'stopped' but gone, and not listed",
     ),
 ]

@@ -1,7 +1,9 @@
-"""Where parsed aggregate records go: report_record rows, daily roll-ups and DKIM selectors.
+"""Where parsed aggregate records go: report_record rows, daily roll-ups, the per-domain day
+summary and DKIM selectors.
 
 A :class:`RecordSink` takes records one at a time (with the report they belong to), turns each
-into a ``report_record`` row, adds its messages to the daily roll-up and its signatures to the
+into a ``report_record`` row, adds its messages to the daily roll-up (and, summed per domain
+and day, to ``report_domain_day``, the summary the pages read) and its signatures to the
 selector sightings, and hands full chunks to a writer. Roll-ups and sightings are summed in
 memory and upserted additively (messages add up; passed/first/last widen), so writing them in
 several chunks gives the same result as writing them once. A report spanning several days has
@@ -25,7 +27,13 @@ from sqlalchemy import func, insert
 
 from msp.extensions import db
 from msp.reports import bulk, rollup
-from msp.reports.models import DkimSelectorSeen, ReportDaily, ReportRecord
+from msp.reports.models import (
+    DkimSelectorSeen,
+    ReportDaily,
+    ReportDomainDay,
+    ReportDomainLatest,
+    ReportRecord,
+)
 from msp.reports.records import Record
 
 RECORD_COLUMNS = (
@@ -46,6 +54,8 @@ RECORD_COLUMNS = (
     "reasons",
 )
 DAILY_KEY = tuple(c.name for c in ReportDaily.__table__.primary_key)
+DOMAIN_DAY_KEY = ("tenant_id", "domain_id", "day")
+DOMAIN_DAY_COLUMNS = (*DOMAIN_DAY_KEY, "messages", "passed", "unknown")
 SELECTOR_COLUMNS = (
     *(c.name for c in DkimSelectorSeen.__table__.primary_key),
     "passed",
@@ -185,11 +195,51 @@ class RecordSink:
         if self._totals:
             daily = [(*k, v) for k, v in self._totals.items()]
             self._totals = {}
+            # The writer adds the chunk's day summaries too (one hand-over per chunk: the
+            # parser process sends only the write names it knows).
             self._writer.submit(write_daily if self._pg else _upsert_daily, daily)
         if self._selectors:
             sightings = [(*k, *v) for k, v in self._selectors.items()]
             self._selectors = {}
             self._writer.submit(write_selectors if self._pg else _upsert_selectors, sightings)
+
+
+def add_daily_rows(rows: Sequence[tuple[Any, ...]]) -> None:
+    """Add roll-up rows ``(*DAILY_KEY, messages)`` exactly as the ingestion does, summaries
+    included, in the session's transaction (for data made outside a report: seeds, tests)."""
+    if str(db.session.get_bind().dialect.name) == "postgresql":
+        db.session.flush()
+        write_daily(bulk.connection(), rows)
+    else:
+        _upsert_daily(None, rows)
+
+
+def domain_days(daily: Sequence[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """Roll-up rows summed per (tenant, domain, day): messages, passing, unknown-sender.
+
+    Every message counts as from an unknown sender here: the ingestion does not name IPs (the
+    enrichment does, and recounts the days it named: :mod:`msp.reports.summaries`).
+    """
+    sums: dict[tuple[Any, ...], list[int]] = {}
+    for tenant_id, domain_id, day, _ip, _from, _disp, spf, dkim, messages in daily:
+        entry = sums.get((tenant_id, domain_id, day))
+        if entry is None:
+            entry = sums[(tenant_id, domain_id, day)] = [0, 0]
+        entry[0] += messages
+        if spf or dkim:
+            entry[1] += messages
+    # In key order: two ingestions adding to the same domains lock their rows in one order.
+    return [(*key, total, passed, total) for key, (total, passed) in sorted(sums.items())]
+
+
+def latest_days(days: Sequence[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """Per (tenant, domain) of :func:`domain_days` rows: the last day, in key order."""
+    last: dict[tuple[Any, Any], Any] = {}
+    for tenant_id, domain_id, day, *_ in days:
+        seen = last.get((tenant_id, domain_id))
+        if seen is None or day > seen:
+            last[(tenant_id, domain_id)] = day
+    return [(*key, day) for key, day in sorted(last.items())]
 
 
 def _json_array(value: tuple[Any, ...]) -> str:
@@ -209,6 +259,7 @@ def write_records(conn: Any, rows: Sequence[tuple[Any, ...]]) -> None:
 
 
 def write_daily(conn: Any, rows: Sequence[tuple[Any, ...]]) -> None:
+    """Roll-up rows, then their sums per domain and day (the pages' summaries)."""
     bulk.copy_upsert(
         conn,
         "report_daily",
@@ -216,6 +267,32 @@ def write_daily(conn: Any, rows: Sequence[tuple[Any, ...]]) -> None:
         rows,
         conflict=DAILY_KEY,
         set_sql="UPDATE SET messages = t.messages + EXCLUDED.messages",
+    )
+    days = domain_days(rows)
+    write_domain_days(conn, days)
+    write_latest(conn, latest_days(days))
+
+
+def write_domain_days(conn: Any, rows: Sequence[tuple[Any, ...]]) -> None:
+    bulk.copy_upsert(
+        conn,
+        "report_domain_day",
+        DOMAIN_DAY_COLUMNS,
+        rows,
+        conflict=DOMAIN_DAY_KEY,
+        set_sql="UPDATE SET messages = t.messages + EXCLUDED.messages, "
+        "passed = t.passed + EXCLUDED.passed, unknown = t.unknown + EXCLUDED.unknown",
+    )
+
+
+def write_latest(conn: Any, rows: Sequence[tuple[Any, ...]]) -> None:
+    bulk.copy_upsert(
+        conn,
+        "report_domain_latest",
+        ("tenant_id", "domain_id", "last_day"),
+        rows,
+        conflict=("tenant_id", "domain_id"),
+        set_sql="UPDATE SET last_day = GREATEST(t.last_day, EXCLUDED.last_day)",
     )
 
 
@@ -253,6 +330,35 @@ def _upsert_daily(_conn: Any, rows: Sequence[tuple[Any, ...]]) -> None:
         set_={"messages": ReportDaily.messages + stmt.excluded.messages},
     )
     db.session.execute(stmt, [dict(zip((*DAILY_KEY, "messages"), r, strict=True)) for r in rows])
+    days = domain_days(rows)
+    _upsert_domain_days(_conn, days)
+    _upsert_latest(_conn, latest_days(days))
+
+
+def _upsert_domain_days(_conn: Any, rows: Sequence[tuple[Any, ...]]) -> None:
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    stmt = sqlite_insert(ReportDomainDay)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=list(DOMAIN_DAY_KEY),
+        set_={
+            name: getattr(ReportDomainDay, name) + stmt.excluded[name]
+            for name in ("messages", "passed", "unknown")
+        },
+    )
+    db.session.execute(stmt, [dict(zip(DOMAIN_DAY_COLUMNS, r, strict=True)) for r in rows])
+
+
+def _upsert_latest(_conn: Any, rows: Sequence[tuple[Any, ...]]) -> None:
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    stmt = sqlite_insert(ReportDomainLatest)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["tenant_id", "domain_id"],
+        set_={"last_day": func.max(ReportDomainLatest.last_day, stmt.excluded.last_day)},
+    )
+    keys = ("tenant_id", "domain_id", "last_day")
+    db.session.execute(stmt, [dict(zip(keys, r, strict=True)) for r in rows])
 
 
 def _upsert_selectors(_conn: Any, rows: Sequence[tuple[Any, ...]]) -> None:

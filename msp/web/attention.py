@@ -1,6 +1,9 @@
 """The portfolio's attention queue: what MSP staff should do now, across every client they
 reach. One bounded query per kind (each limited, with the full count beside it), scoped to the
-principal like every other read."""
+principal like every other read. Report volumes come from the per-domain summaries
+(``report_domain_day``, ``report_domain_latest``), never from the per-IP roll-up; the
+thresholds are deployment settings
+(``MSP_REPORTS_ATTENTION_*``, :mod:`msp.reports.settings`)."""
 
 from __future__ import annotations
 
@@ -9,7 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import String, and_, func, literal, select
+from flask import current_app
+from sqlalchemy import func, select
 
 from msp.auth.principal import Principal
 from msp.billing.models import BillingAccount
@@ -17,16 +21,13 @@ from msp.dns.models import PostureFinding
 from msp.domains.models import Domain
 from msp.extensions import db
 from msp.policy.models import PolicyChange
-from msp.reports.models import IpInfo, ReportDaily, ReportMailbox, Sender
+from msp.reports.models import ReportDomainDay, ReportDomainLatest, ReportMailbox
+from msp.reports.settings import AttentionLimits
 from msp.tenancy.models import Tenant
 from msp.tenancy.scope import scope_filter
 from msp.web.words import stage_words
 
 ATTENTION_LIMIT = 8
-STALE_REPORT_DAYS = 3
-STALE_LOOKBACK_DAYS = 60  # a domain silent for longer than this is not "stopped", it is gone
-UNKNOWN_SENDER_THRESHOLD = 20
-UNKNOWN_WINDOW_DAYS = 14
 PAST_DUE = ("past_due", "unpaid")
 
 
@@ -134,84 +135,68 @@ def _broken_records(principal: Principal, now: datetime) -> tuple[list[Attention
     return items, total
 
 
+def _limits() -> AttentionLimits:
+    return AttentionLimits.from_mapping(current_app.config)
+
+
 def _unknown_senders(principal: Principal, now: datetime) -> tuple[list[AttentionItem], int]:
-    since = now.date() - timedelta(days=UNKNOWN_WINDOW_DAYS - 1)
-    # Sum per source IP first (no joins over the raw roll-up rows), then name the IPs' senders
-    # and their verdicts on that much smaller result: the sender key is a function of the IP.
-    per_ip: Any = (
+    limits = _limits()
+    since = now.date() - timedelta(days=limits.unknown_days - 1)
+    volume = func.sum(ReportDomainDay.unknown)
+    per_domain: Any = (
         select(
-            ReportDaily.tenant_id,
-            ReportDaily.domain_id,
-            ReportDaily.source_ip,
-            func.sum(ReportDaily.messages).label("messages"),
+            ReportDomainDay.tenant_id,
+            ReportDomainDay.domain_id,
+            volume.label("unknown"),
+            func.count().over().label("of"),
         )
-        .where(ReportDaily.day >= since)
-        .group_by(ReportDaily.tenant_id, ReportDaily.domain_id, ReportDaily.source_ip)
-    )
-    ips = scope_filter(per_ip, ReportDaily, principal).subquery()
-    key = func.coalesce(IpInfo.sender_key, literal("ip:", String) + ips.c.source_ip)
-    name = func.max(func.coalesce(IpInfo.sender_name, ips.c.source_ip))
-    volume = func.sum(ips.c.messages)
-    stmt = (
-        select(Tenant.id, Tenant.name, Domain.id, Domain.name, name, volume, func.count().over())
-        .select_from(ips)
-        .join(Domain, Domain.id == ips.c.domain_id)
-        .join(Tenant, Tenant.id == ips.c.tenant_id)
-        .outerjoin(IpInfo, IpInfo.ip == ips.c.source_ip)
-        .outerjoin(
-            Sender,
-            and_(
-                Sender.tenant_id == ips.c.tenant_id,
-                Sender.domain_id == ips.c.domain_id,
-                Sender.key == key,
-            ),
-        )
-        .where(func.coalesce(Sender.status, "unknown") == "unknown")
-        .group_by(Tenant.id, Tenant.name, Domain.id, Domain.name, key)
-        .having(volume >= UNKNOWN_SENDER_THRESHOLD)
-        .order_by(volume.desc())
+        .where(ReportDomainDay.day >= since)
+        .group_by(ReportDomainDay.tenant_id, ReportDomainDay.domain_id)
+        .having(volume >= limits.unknown_messages)
+        .order_by(volume.desc(), ReportDomainDay.domain_id)
         .limit(ATTENTION_LIMIT)
     )
-    rows = db.session.execute(stmt).all()
+    top = scope_filter(per_domain, ReportDomainDay, principal).subquery()
+    rows = db.session.execute(
+        select(Tenant.id, Tenant.name, Domain.id, Domain.name, top.c.unknown, top.c.of)
+        .select_from(top)
+        .join(Domain, Domain.id == top.c.domain_id)
+        .join(Tenant, Tenant.id == top.c.tenant_id)
+        .order_by(top.c.unknown.desc(), Domain.id)
+    ).all()
     items = [
         AttentionItem(
             "unknown_sender",
             False,
             t,
             tn,
-            f"Unknown sender {sender} sent {int(n):,} "
-            f"messages in {UNKNOWN_WINDOW_DAYS} days: approve it or mark it",
+            f"{int(n):,} messages in {limits.unknown_days} days came from senders nobody has "
+            "approved yet: approve each sender or mark it",
             d,
             dn,
         )
-        for t, tn, d, dn, sender, n, _ in rows
+        for t, tn, d, dn, n, _ in rows
     ]
     return items, int(rows[0][-1]) if rows else 0
 
 
 def _reports_stopped(principal: Principal, now: datetime) -> tuple[list[AttentionItem], int]:
+    limits = _limits()
     today = now.date()
-    # Each domain's last report day by a probe of the roll-up's primary key (tenant, domain,
-    # day, ...) per domain, instead of aggregating every row of the look-back window.
-    last = (
-        select(func.max(ReportDaily.day))
-        .where(ReportDaily.tenant_id == Domain.tenant_id, ReportDaily.domain_id == Domain.id)
-        .correlate(Domain)
-        .scalar_subquery()
-    )
-    by_domain: Any = select(
-        Domain.tenant_id, Domain.id.label("domain_id"), Domain.name, last.label("last")
-    )
-    latest = scope_filter(by_domain, Domain, principal).subquery()
+    # One row per domain with its last day of data: a range read of last_day returns only the
+    # silent domains (no probe of every domain reached).
+    last = ReportDomainLatest.last_day
     rows, total = _limited(
-        select(Tenant.id, Tenant.name, latest.c.domain_id, latest.c.name, latest.c.last)
-        .join(Tenant, Tenant.id == latest.c.tenant_id)
+        select(Tenant.id, Tenant.name, Domain.id, Domain.name, last)
+        .select_from(ReportDomainLatest)
+        .join(Domain, Domain.id == ReportDomainLatest.domain_id)
+        .join(Tenant, Tenant.id == ReportDomainLatest.tenant_id)
         .where(
-            latest.c.last >= today - timedelta(days=STALE_LOOKBACK_DAYS),
-            latest.c.last < today - timedelta(days=STALE_REPORT_DAYS),
+            last >= today - timedelta(days=limits.stopped_lookback_days),
+            last < today - timedelta(days=limits.stopped_days),
         )
-        .order_by(latest.c.last),
-        Tenant,
+        .order_by(last, Domain.id),
+        ReportDomainLatest,
         principal,
     )
     items = [

@@ -2,9 +2,11 @@
 they reach, then one line per tenant (domains by stage, pass rate and trend, unknown-sender
 volume, open problems by severity, last report), filtered, sorted and paged in SQL.
 
-Everything is a fixed number of grouped queries over the page's tenants, read from the daily
-roll-ups (``report_daily``), never a loop of queries per tenant: the page costs the same at 20
-tenants as at 2,000 (tests/web/test_portfolio.py counts the statements).
+Everything is a fixed number of grouped queries over the page's tenants, read from the
+per-domain day summary (``report_domain_day``: one row per domain and day, however many source
+IPs) and index probes, never the per-IP roll-up or the records, never a loop of queries per
+tenant: the page issues the same statements at 5 tenants as at 50
+(tests/web/test_portfolio_scale.py counts them).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import String, and_, case, exists, func, literal, or_, select
+from sqlalchemy import case, exists, func, or_, select
 
 from msp.auth.models import Membership, User
 from msp.auth.principal import Principal
@@ -22,7 +24,7 @@ from msp.dns.models import PostureFinding
 from msp.domains.models import Domain
 from msp.extensions import db
 from msp.policy.models import PolicyPlan
-from msp.reports.models import IpInfo, Report, ReportDaily, Sender
+from msp.reports.models import Report, ReportDomainDay
 from msp.tenancy.models import Tenant
 from msp.tenancy.scope import scope_filter
 from msp.web.attention import AttentionItem, attention_queue
@@ -143,49 +145,29 @@ def _window(today: date) -> tuple[date, date, date]:
     return since, since - timedelta(days=WINDOW_DAYS), today
 
 
-def _passed() -> Any:
-    return ReportDaily.spf_aligned | ReportDaily.dkim_aligned
-
-
-def _sender_key() -> Any:
-    # The reports area's sender key: the enrichment's key for the IP, else "ip:<address>".
-    return func.coalesce(IpInfo.sender_key, literal("ip:", String) + ReportDaily.source_ip)
-
-
 def _traffic_select(since: date, until: date) -> Any:
+    day = ReportDomainDay.day
     return (
         select(
-            ReportDaily.tenant_id.label("tenant_id"),
-            func.sum(ReportDaily.messages).label("messages"),
-            func.sum(case((_passed(), ReportDaily.messages), else_=0)).label("passed"),
+            ReportDomainDay.tenant_id.label("tenant_id"),
+            func.sum(ReportDomainDay.messages).label("messages"),
+            func.sum(ReportDomainDay.passed).label("passed"),
         )
-        .where(ReportDaily.day >= since, ReportDaily.day <= until)
-        .group_by(ReportDaily.tenant_id)
+        .where(day >= since, day <= until)
+        .group_by(ReportDomainDay.tenant_id)
     )
 
 
 def _unknown_select(since: date, until: date) -> Any:
     """Messages from senders nobody has approved (or marked forwarder/abuse) per tenant."""
+    day = ReportDomainDay.day
     return (
         select(
-            ReportDaily.tenant_id.label("tenant_id"),
-            func.sum(ReportDaily.messages).label("unknown"),
+            ReportDomainDay.tenant_id.label("tenant_id"),
+            func.sum(ReportDomainDay.unknown).label("unknown"),
         )
-        .outerjoin(IpInfo, IpInfo.ip == ReportDaily.source_ip)
-        .outerjoin(
-            Sender,
-            and_(
-                Sender.tenant_id == ReportDaily.tenant_id,
-                Sender.domain_id == ReportDaily.domain_id,
-                Sender.key == _sender_key(),
-            ),
-        )
-        .where(
-            ReportDaily.day >= since,
-            ReportDaily.day <= until,
-            func.coalesce(Sender.status, "unknown") == "unknown",
-        )
-        .group_by(ReportDaily.tenant_id)
+        .where(day >= since, day <= until)
+        .group_by(ReportDomainDay.tenant_id)
     )
 
 
@@ -197,10 +179,25 @@ def _problems_select() -> Any:
     )
 
 
-def _last_report_select() -> Any:
-    return select(
-        Report.tenant_id.label("tenant_id"), func.max(Report.created_at).label("last_report")
-    ).group_by(Report.tenant_id)
+def _last_report_of_domain() -> Any:
+    """Correlated: the domain's last report received, one probe of
+    (tenant_id, domain_id, created_at)."""
+    return (
+        select(func.max(Report.created_at))
+        .where(Report.tenant_id == Domain.tenant_id, Report.domain_id == Domain.id)
+        .correlate(Domain)
+        .scalar_subquery()
+    )
+
+
+def _last_report_of_tenant() -> Any:
+    """Correlated: the tenant's last report received (one probe per domain of the tenant)."""
+    return (
+        select(func.max(_last_report_of_domain()))
+        .where(Domain.tenant_id == Tenant.id)
+        .correlate(Tenant)
+        .scalar_subquery()
+    )
 
 
 def _domains_select() -> Any:
@@ -217,8 +214,9 @@ def _sort_column(query: PortfolioQuery, today: date) -> tuple[Any, Any]:
         "pass_rate": lambda: (_traffic_select(since, until).subquery(), "rate"),
         "unknown": lambda: (_unknown_select(since, until).subquery(), "unknown"),
         "problems": lambda: (_problems_select().subquery(), "problems"),
-        "last_report": lambda: (_last_report_select().subquery(), "last_report"),
     }
+    if query.sort == "last_report":
+        return None, _last_report_of_tenant()
     if query.sort not in builders:
         return None, func.lower(Tenant.name)
     sub, name = builders[query.sort]()
@@ -298,28 +296,28 @@ def _stages(ids: list[int]) -> dict[int, dict[str, int]]:
     return result
 
 
-def _traffic(ids: list[int], today: date) -> dict[int, tuple[int, int, int, int]]:
-    """tenant -> (messages, passed) now and (messages, passed) in the window before."""
+def _traffic(ids: list[int], today: date) -> dict[int, tuple[int, int, int, int, int]]:
+    """tenant -> (messages, passed, unknown) now and (messages, passed) in the window before."""
     since, before, until = _window(today)
-    now = ReportDaily.day >= since
+    day = ReportDomainDay.day
+    now = day >= since
+
+    def total(column: Any, when: Any) -> Any:
+        return func.sum(case((when, column), else_=0))
+
     rows = db.session.execute(
         select(
-            ReportDaily.tenant_id,
-            func.sum(case((now, ReportDaily.messages), else_=0)),
-            func.sum(case((and_(now, _passed()), ReportDaily.messages), else_=0)),
-            func.sum(case((~now, ReportDaily.messages), else_=0)),
-            func.sum(case((and_(~now, _passed()), ReportDaily.messages), else_=0)),
+            ReportDomainDay.tenant_id,
+            total(ReportDomainDay.messages, now),
+            total(ReportDomainDay.passed, now),
+            total(ReportDomainDay.unknown, now),
+            total(ReportDomainDay.messages, ~now),
+            total(ReportDomainDay.passed, ~now),
         )
-        .where(ReportDaily.tenant_id.in_(ids), ReportDaily.day >= before, ReportDaily.day <= until)
-        .group_by(ReportDaily.tenant_id)
+        .where(ReportDomainDay.tenant_id.in_(ids), day >= before, day <= until)
+        .group_by(ReportDomainDay.tenant_id)
     )
-    return {t: (int(a or 0), int(b or 0), int(c or 0), int(d or 0)) for t, a, b, c, d in rows}
-
-
-def _unknown(ids: list[int], today: date) -> dict[int, int]:
-    since, _, until = _window(today)
-    stmt = _unknown_select(since, until).where(ReportDaily.tenant_id.in_(ids))
-    return {tenant_id: int(n or 0) for tenant_id, n in db.session.execute(stmt)}
+    return {t: tuple(int(n or 0) for n in numbers) for t, *numbers in rows}  # type: ignore[misc]
 
 
 def _problems(ids: list[int]) -> dict[int, dict[str, int]]:
@@ -335,8 +333,12 @@ def _problems(ids: list[int]) -> dict[int, dict[str, int]]:
 
 
 def _last_reports(ids: list[int]) -> dict[int, datetime]:
-    stmt = _last_report_select().where(Report.tenant_id.in_(ids))
-    return {tenant_id: last for tenant_id, last in db.session.execute(stmt)}
+    stmt = (
+        select(Domain.tenant_id, func.max(_last_report_of_domain()))
+        .where(Domain.tenant_id.in_(ids))
+        .group_by(Domain.tenant_id)
+    )
+    return {tenant_id: last for tenant_id, last in db.session.execute(stmt) if last is not None}
 
 
 def _rate(messages: int, passed: int) -> float | None:
@@ -352,10 +354,10 @@ def _ordered_stages(stages: dict[str, int]) -> list[tuple[str, int]]:
 def _lines(tenants: list[Tenant], today: date) -> list[TenantLine]:
     ids = [t.id for t in tenants] or [-1]
     stages, traffic = _stages(ids), _traffic(ids, today)
-    unknown, problems, last = _unknown(ids, today), _problems(ids), _last_reports(ids)
+    problems, last = _problems(ids), _last_reports(ids)
     lines = []
     for tenant in tenants:
-        messages, passed, before, before_passed = traffic.get(tenant.id, (0, 0, 0, 0))
+        messages, passed, unknown, before, before_passed = traffic.get(tenant.id, (0,) * 5)
         tenant_stages = stages.get(tenant.id, {})
         lines.append(
             TenantLine(
@@ -369,7 +371,7 @@ def _lines(tenants: list[Tenant], today: date) -> list[TenantLine]:
                 messages=messages,
                 pass_rate=_rate(messages, passed),
                 previous_pass_rate=_rate(before, before_passed),
-                unknown_messages=unknown.get(tenant.id, 0),
+                unknown_messages=unknown,
                 problems=problems.get(tenant.id, {}),
                 last_report=last.get(tenant.id),
             )

@@ -1,10 +1,11 @@
 """The tenant dashboard's read model: what a client sees (and staff when they open a client).
 Each domain with its grade, stage, the next step and when it is expected or the one thing that
 blocks it (from the policy engine's last evaluation and the open change), a 90-day compliance
-chart from the daily roll-ups, and how fresh the reports are.
+chart from the per-domain day summary (``report_domain_day``), and how fresh the reports are.
 
-A fixed number of grouped queries whatever the number of domains, and no writes: a GET never
-creates a plan (a domain the engine has not evaluated yet says so)."""
+A fixed number of queries whatever the number of domains (grouped, or one index probe per
+domain inside one statement), never the per-IP roll-up, and no writes: a GET never creates a
+plan (a domain the engine has not evaluated yet says so)."""
 
 from __future__ import annotations
 
@@ -13,14 +14,14 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import case, func, select
+from sqlalchemy import func, select
 
 from msp.dns.models import PostureFinding, PostureRun
 from msp.domains.models import Domain
 from msp.extensions import db
 from msp.policy.loader import report_address
 from msp.policy.models import PolicyChange, PolicyPlan
-from msp.reports.models import Report, ReportDaily
+from msp.reports.models import Report, ReportDomainDay, ReportDomainLatest
 from msp.tenancy.models import Tenant
 from msp.web.charts import Period, compliance_svg
 from msp.web.words import stage_words
@@ -64,17 +65,20 @@ class TenantDashboard:
 
 
 def _latest_runs(tenant_id: int) -> dict[int, tuple[str, datetime]]:
-    # Each domain's latest run: a join on the per-domain maximum (portable: SQLite too).
+    # Each domain's latest run: one backward probe of (domain_id, checked_at DESC, id DESC) per
+    # domain, all in one statement (portable: SQLite too), not every run of the tenant.
     latest = (
-        select(PostureRun.domain_id, func.max(PostureRun.checked_at).label("at"))
-        .where(PostureRun.tenant_id == tenant_id)
-        .group_by(PostureRun.domain_id)
-        .subquery()
+        select(PostureRun.id)
+        .where(PostureRun.domain_id == Domain.id)
+        .order_by(PostureRun.checked_at.desc(), PostureRun.id.desc())
+        .limit(1)
+        .correlate(Domain)
+        .scalar_subquery()
     )
+    ids = select(latest).where(Domain.tenant_id == tenant_id)
     rows = db.session.execute(
-        select(PostureRun.domain_id, PostureRun.grade, PostureRun.checked_at).join(
-            latest,
-            (latest.c.domain_id == PostureRun.domain_id) & (latest.c.at == PostureRun.checked_at),
+        select(PostureRun.domain_id, PostureRun.grade, PostureRun.checked_at).where(
+            PostureRun.tenant_id == tenant_id, PostureRun.id.in_(ids)
         )
     )
     return {domain_id: (grade, at) for domain_id, grade, at in rows}
@@ -91,13 +95,24 @@ def _open_changes(tenant_id: int) -> dict[int, PolicyChange]:
     return {change.domain_id: change for change in rows}
 
 
-def _freshness(tenant_id: int) -> dict[int, tuple[datetime, date]]:
-    rows = db.session.execute(
-        select(Report.domain_id, func.max(Report.created_at), func.max(Report.end))
-        .where(Report.tenant_id == tenant_id)
-        .group_by(Report.domain_id)
+def _freshness(tenant_id: int) -> dict[int, tuple[datetime | None, date | None]]:
+    """Per domain: the last report received and the last day with data (index probes)."""
+    received = (
+        select(func.max(Report.created_at))
+        .where(Report.tenant_id == tenant_id, Report.domain_id == Domain.id)
+        .correlate(Domain)
+        .scalar_subquery()
     )
-    return {domain_id: (received, end.date()) for domain_id, received, end in rows}
+    rows = db.session.execute(
+        select(Domain.id, received, ReportDomainLatest.last_day)
+        .outerjoin(
+            ReportDomainLatest,
+            (ReportDomainLatest.tenant_id == Domain.tenant_id)
+            & (ReportDomainLatest.domain_id == Domain.id),
+        )
+        .where(Domain.tenant_id == tenant_id)
+    )
+    return {domain_id: (at, day) for domain_id, at, day in rows if at or day}
 
 
 def _problems(tenant_id: int) -> dict[int, int]:
@@ -161,22 +176,17 @@ def _week_start(day: date) -> date:
 
 def compliance(tenant_id: int, today: date, domain_id: int | None = None) -> list[Period]:
     """Messages and DMARC passes per week over the last 13 weeks (empty weeks included).
-    Summed per day in SQL (at most 91 rows), bucketed into weeks here (portable)."""
+    Summed per day in SQL from the day summary (at most 91 rows per domain), bucketed into
+    weeks here (portable)."""
     first = _week_start(today - timedelta(days=CHART_DAYS - 1))
-    passed = ReportDaily.spf_aligned | ReportDaily.dkim_aligned
+    on = ReportDomainDay.day
     stmt = (
-        select(
-            ReportDaily.day,
-            func.sum(ReportDaily.messages),
-            func.sum(case((passed, ReportDaily.messages), else_=0)),
-        )
-        .where(
-            ReportDaily.tenant_id == tenant_id, ReportDaily.day >= first, ReportDaily.day <= today
-        )
-        .group_by(ReportDaily.day)
+        select(on, func.sum(ReportDomainDay.messages), func.sum(ReportDomainDay.passed))
+        .where(ReportDomainDay.tenant_id == tenant_id, on >= first, on <= today)
+        .group_by(on)
     )
     if domain_id is not None:
-        stmt = stmt.where(ReportDaily.domain_id == domain_id)
+        stmt = stmt.where(ReportDomainDay.domain_id == domain_id)
     weeks: dict[date, tuple[int, int]] = {}
     for day, messages, ok in db.session.execute(stmt):
         start = _week_start(day)

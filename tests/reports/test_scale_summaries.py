@@ -1,0 +1,133 @@
+"""The per-domain summaries the pages read (``report_domain_day``, ``report_domain_latest``) are
+written by the same ingestion as the roll-ups and agree with them, whatever path a report takes
+(streamed in chunks on PostgreSQL, one day or several); the unknown-sender count follows the
+enrichment and the tenant's verdicts; sender history comes from the sender summary."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import date
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select, update
+
+from msp.extensions import db
+from msp.reports import batch, enrichment, service, sink
+from msp.reports.models import ReportDaily, ReportDomainDay, ReportDomainLatest, Sender
+from msp.reports.queries import coverage, sender_page
+from tests.reports.test_write_path import THREE_DAYS, big_report
+
+
+@pytest.fixture
+def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sink, "CHUNK_ROWS", 7)
+    monkeypatch.setattr(sink, "CHUNK_TOTALS", 5)
+
+
+def summary(domain_id: int) -> dict[date, tuple[int, int, int]]:
+    rows = db.session.execute(
+        select(
+            ReportDomainDay.day,
+            ReportDomainDay.messages,
+            ReportDomainDay.passed,
+            ReportDomainDay.unknown,
+        ).where(ReportDomainDay.domain_id == domain_id)
+    )
+    return {day: (int(m), int(p), int(u)) for day, m, p, u in rows}
+
+
+def from_roll_up(domain_id: int) -> dict[date, tuple[int, int]]:
+    passed = ReportDaily.spf_aligned | ReportDaily.dkim_aligned
+    rows = db.session.execute(
+        select(ReportDaily.day, ReportDaily.messages, passed).where(
+            ReportDaily.domain_id == domain_id
+        )
+    )
+    totals: Counter[date] = Counter()
+    passes: Counter[date] = Counter()
+    for day, messages, ok in rows:
+        totals[day] += messages
+        passes[day] += messages if ok else 0
+    return {day: (totals[day], passes[day]) for day in totals}
+
+
+def last_day(domain_id: int) -> date | None:
+    return db.session.scalar(
+        select(ReportDomainLatest.last_day).where(ReportDomainLatest.domain_id == domain_id)
+    )
+
+
+def test_streamed_and_multi_day_reports_keep_the_day_summary_equal_to_the_roll_up(
+    domain: Any, small_chunks: None
+) -> None:
+    big = big_report(domain.name, 300, pad=batch.SMALL_BYTES)  # streamed, many chunks
+    [(_raw, [one_day])] = service.ingest_files([("big.xml", big)], source="cli")
+    service.ingest_now(
+        big_report(domain.name, 200, report_id="wp-2", span=THREE_DAYS),
+        source="cli",
+        filename="three.xml",
+    )
+    assert one_day.status == "ingested"
+    expected = from_roll_up(domain.id)
+    assert set(expected) == {date(2025, 1, 1), date(2025, 1, 2), date(2025, 1, 3)}
+    # Nothing is named before the enrichment: every message is from an unknown sender.
+    assert summary(domain.id) == {day: (m, p, m) for day, (m, p) in expected.items()}
+    assert last_day(domain.id) == date(2025, 1, 3)
+
+    # The same report again is a duplicate: the summary does not move.
+    service.ingest_files([("again.xml", big)], source="cli")
+    assert summary(domain.id) == {day: (m, p, m) for day, (m, p) in expected.items()}
+    cov = coverage(domain.id, date(2025, 1, 1), date(2025, 1, 31))
+    assert (cov.days_with_reports, cov.messages) == (3, sum(m for m, _ in expected.values()))
+    assert cov.reporters == 1
+
+
+def test_a_verdict_and_the_enrichment_recount_the_unknown_sender_messages(
+    domain: Any, app: Any
+) -> None:
+    data = big_report(domain.name, 60)
+    [(_raw, [outcome])] = service.ingest_files([("r.xml", data)], source="cli")
+    assert outcome.report_pk is not None
+    enrichment.enrich_reports([outcome.report_pk], enrichment.identifier_from_config(), 5.0)
+    day = date(2025, 1, 1)
+    messages, _passed, unknown = summary(domain.id)[day]
+    assert unknown == messages  # named now, but nobody has approved anyone yet
+
+    page = sender_page(domain.id, day, day, limit=50)
+    busiest = page.items[0]
+    service.set_sender_status(domain, busiest.key, "approved")
+    assert summary(domain.id)[day][2] == messages - busiest.messages
+    service.set_sender_status(domain, busiest.key, "unknown")
+    assert summary(domain.id)[day][2] == messages
+
+    # The same again after a second enrichment (safe to run twice): still exact.
+    service.set_sender_status(domain, busiest.key, "abuse")
+    enrichment.enrich_reports([outcome.report_pk], enrichment.identifier_from_config(), 5.0)
+    assert summary(domain.id)[day][2] == messages - busiest.messages
+
+
+def test_sender_history_comes_from_the_sender_summary(domain: Any) -> None:
+    data = big_report(domain.name, 40)
+    [(_raw, [outcome])] = service.ingest_files([("r.xml", data)], source="cli")
+    assert outcome.report_pk is not None
+    enrichment.enrich_reports([outcome.report_pk], enrichment.identifier_from_config(), 5.0)
+    day = date(2025, 1, 1)
+    first = sender_page(domain.id, day, day, limit=50)
+    assert first.total == len(first.items) > 0 and all(s.is_new for s in first.items)
+    key = first.items[0].key
+    # The summary says the sender was seen long before this window: not new, first seen then.
+    db.session.execute(
+        update(Sender)
+        .where(Sender.domain_id == domain.id, Sender.key == key)
+        .values(first_seen=date(2024, 6, 1))
+    )
+    again = {s.key: s for s in sender_page(domain.id, day, day, limit=50).items}
+    assert again[key].first_seen == date(2024, 6, 1) and not again[key].is_new
+    # A page past the end is empty but still says how many senders there are.
+    past = sender_page(domain.id, day, day, limit=1, offset=len(first.items))
+    assert (past.total, past.items) == (first.total, [])
+    total = db.session.scalar(
+        select(func.count()).select_from(Sender).where(Sender.domain_id == domain.id)
+    )
+    assert total == first.total
