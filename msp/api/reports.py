@@ -1,5 +1,11 @@
 """``/api/v1/reports``: upload report files, list parsed reports and raw files, per-domain
-senders with the tenant's verdicts, unrouted files for MSP staff, and report mailboxes."""
+senders with the tenant's verdicts, unrouted files for MSP staff, and report mailboxes.
+
+The parsed-reports list grows with every report received (millions): it is read newest first
+in index order (``(begin DESC, id DESC)``, per tenant ``(tenant_id, begin DESC, id DESC)``),
+its total is counted only up to ``REPORT_TOTAL_CAP`` (``X-Total-Capped`` says when there are
+more), and ``before`` (the ``X-Next-Before`` header of the previous page) continues the list at
+the same cost however deep it goes."""
 
 from __future__ import annotations
 
@@ -10,6 +16,7 @@ from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from flask_smorest.pagination import PaginationParameters
+from sqlalchemy import Select, func, select, tuple_
 
 from msp.api.pagination import page_of
 from msp.api.schemas.reports import (
@@ -29,6 +36,7 @@ from msp.api.schemas.reports import (
 from msp.auth.decorators import require_auth, require_manage, require_msp
 from msp.domains.models import Domain
 from msp.errors import Forbidden
+from msp.extensions import db
 from msp.reports import mailboxes, service
 from msp.reports.models import RawReport, Report, ReportMailbox
 from msp.tenancy.models import Tenant
@@ -38,6 +46,37 @@ blp = Blueprint("reports", __name__, url_prefix="/api/v1", description="DMARC an
 # Per-domain lists are written by strangers (any receiver may send reports): always paged.
 LIST_PAGE = 50
 LIST_PAGE_MAX = 200
+REPORT_TOTAL_CAP = 10_000
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _cursor(report: Report) -> str:
+    """``<microseconds since 1970>.<id>`` of a report: where the next page starts."""
+    begin = report.begin if report.begin.tzinfo else report.begin.replace(tzinfo=UTC)
+    return f"{(begin - EPOCH) // timedelta(microseconds=1)}.{report.id}"
+
+
+def _after(stmt: Select[Any], cursor: str) -> Select[Any]:
+    micros, report_id = cursor.split(".")
+    begin = EPOCH + timedelta(microseconds=int(micros))
+    return stmt.where(tuple_(Report.begin, Report.id) < tuple_(begin, int(report_id)))
+
+
+def _report_page(
+    stmt: Select[Any], pagination: PaginationParameters
+) -> tuple[list[Report], dict[str, str]]:
+    """One page of ``stmt`` with its total counted up to the cap, and the headers that say
+    whether the total is capped and where the next page starts."""
+    capped = stmt.order_by(None).limit(REPORT_TOTAL_CAP + 1).subquery()
+    counted = int(db.session.scalar(select(func.count()).select_from(capped)) or 0)
+    pagination.item_count = min(counted, REPORT_TOTAL_CAP)
+    headers = {"X-Total-Capped": "true"} if counted > REPORT_TOTAL_CAP else {}
+    if pagination.first_item >= counted:
+        return [], headers
+    items = list(db.session.scalars(stmt.limit(pagination.page_size).offset(pagination.first_item)))
+    if len(items) == pagination.page_size:
+        headers["X-Next-Before"] = _cursor(items[-1])
+    return items, headers
 
 
 def _uploaded_files() -> list[tuple[str, bytes]]:
@@ -57,13 +96,16 @@ class Reports(MethodView):
     @blp.response(200, ReportSchema(many=True))
     @blp.paginate()
     def get(self, args: dict[str, Any], pagination_parameters: PaginationParameters) -> Any:
-        """List parsed reports the caller reaches, newest first."""
+        """List parsed reports the caller reaches, newest first (total counted up to 10,000)."""
         stmt = scoped_select(Report).order_by(Report.begin.desc(), Report.id.desc())
         if "domain_id" in args:
             stmt = stmt.where(Report.domain_id == args["domain_id"])
         if "kind" in args:
             stmt = stmt.where(Report.kind == args["kind"])
-        return page_of(stmt, pagination_parameters)
+        if "before" in args:
+            stmt = _after(stmt, args["before"])
+        items, headers = _report_page(stmt, pagination_parameters)
+        return items, 200, headers
 
     @require_auth
     @blp.arguments(UploadQuerySchema, location="query")

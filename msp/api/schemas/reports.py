@@ -61,6 +61,10 @@ class ReportSchema(Schema):
 class ReportQuerySchema(Schema):
     domain_id = fields.Integer(validate=ID_RANGE)
     kind = fields.String(validate=validate.OneOf(REPORT_KINDS))
+    before = fields.String(
+        validate=validate.Regexp(r"^[0-9]{1,18}\.[0-9]{1,12}$"),
+        metadata={"description": "Continue after this report (the X-Next-Before header)"},
+    )
 
 
 class AsnShareSchema(Schema):
