@@ -298,9 +298,11 @@ def report(rows: dict[tuple[str, str], Row], cases: list[Case], rounds: int) -> 
             print(f"{peer}: not measured (port 53 could not be bound)")
             continue
         ratios = "; ".join(
-            f"{mode} x{rows[(mode, peer)].median / rows[(mode, ours)].median:.2f}" for mode in MODES
+            f"{mode} x{rows[(mode, peer)].median / rows[(mode, ours)].median:.2f} wall, "
+            f"x{rows[(mode, peer)].cpu / rows[(mode, ours)].cpu:.2f} CPU"
+            for mode in MODES
         )
-        print(f"{ours} is faster than {peer} by (median wall, peer/msp): {ratios}")
+        print(f"{peer} time / {ours} time (medians): {ratios}")
     for label in ("msp plan DOMAIN", "msp check DOMAIN"):
         verdicts = ", ".join(
             f"{mode} {'yes' if rows[(mode, label)].median < TARGET_SECONDS else 'NO'}"
