@@ -5,17 +5,23 @@ Each command commits once at its end."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 from flask import current_app
 from flask.cli import with_appcontext
 
 from msp.cli_support import commit, emit
-from msp.domains.models import Domain
 from msp.errors import AppError
-from msp.publishing import accounts, service
 from msp.publishing.providers import kinds
 from msp.publishing.settings import Mode, publish_settings
 from msp.tenancy.cli import tenant_or_exit
+
+if TYPE_CHECKING:
+    from msp.domains.models import Domain
+
+# The models and services (SQLAlchemy, dnspython) are imported by each command when it runs:
+# `msp domains --help` loads this module for its set-provider subcommand and should stay light.
 
 
 def _key() -> str | None:
@@ -55,6 +61,8 @@ def providers() -> None:
 @with_appcontext
 def add(name: str, slug: str, kind: str, pairs: tuple[str, ...], as_json: bool) -> None:
     """Add provider account NAME (options of rfc2136: server, tsig_name, tsig_secret, ...)."""
+    from msp.publishing import accounts
+
     try:
         row = accounts.add_provider(tenant_or_exit(slug), name, kind, _options(pairs), _key())
     except AppError as exc:
@@ -69,6 +77,8 @@ def add(name: str, slug: str, kind: str, pairs: tuple[str, ...], as_json: bool) 
 @with_appcontext
 def list_(slug: str, as_json: bool) -> None:
     """List the tenant's provider accounts (never their secrets)."""
+    from msp.publishing import accounts
+
     rows = [accounts.provider_view(r) for r in accounts.list_providers(tenant_or_exit(slug).id)]
     emit(rows, as_json, ("id", "name", "kind", "options", "secrets_set"))
 
@@ -81,6 +91,8 @@ def list_(slug: str, as_json: bool) -> None:
 @with_appcontext
 def test(name: str, slug: str, zone: str | None, as_json: bool) -> None:
     """Prove NAME's credentials can read the zone; exit 1 when they cannot."""
+    from msp.publishing import accounts
+
     try:
         row = accounts.provider_named(tenant_or_exit(slug).id, name)
         timeout = publish_settings(current_app.config).timeout
@@ -99,6 +111,8 @@ def test(name: str, slug: str, zone: str | None, as_json: bool) -> None:
 @with_appcontext
 def remove(name: str, slug: str) -> None:
     """Remove provider account NAME (its domains fall back to manual publishing)."""
+    from msp.publishing import accounts
+
     try:
         accounts.delete_provider(accounts.provider_named(tenant_or_exit(slug).id, name))
     except AppError as exc:
@@ -112,6 +126,8 @@ def remove(name: str, slug: str) -> None:
 @with_appcontext
 def mode(mode: str, slug: str) -> None:
     """Set the tenant's publish mode (manual, on_approval, automatic)."""
+    from msp.publishing import accounts
+
     try:
         accounts.set_tenant_mode(tenant_or_exit(slug), mode)
     except AppError as exc:
@@ -141,6 +157,8 @@ def set_provider(
     mta_sts_mode: str | None,
 ) -> None:
     """Set DOMAIN's DNS provider account, zone and publish mode."""
+    from msp.publishing import accounts
+
     domain = _domain(domain_name)
     try:
         provider_id = (
@@ -171,6 +189,8 @@ def set_provider(
 @with_appcontext
 def publish(domain_name: str, dry_run: bool, force: bool, as_json: bool) -> None:
     """Write DOMAIN's issued change through its DNS provider (or show the diff)."""
+    from msp.publishing import service
+
     domain = _domain(domain_name)
     if dry_run and force:
         raise click.UsageError("--dry-run writes nothing: leave out --force")
