@@ -21,7 +21,7 @@ ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 DB_NAME = os.environ.get("SCALE_DB", "msp_scale")  # the seeded database
 REDIS_URL = "redis://127.0.0.1:6379/13"  # not the tests' database (0) nor ingest_bench's (14)
 STAFF_EMAIL = "bench-staff@msp-scale.example"
-STAFF_PASSWORD = "scale-bench-password-1"  # noqa: S105 (a throwaway benchmark database)
+STAFF_PASSWORD = "scale-bench-password-1"  # a throwaway benchmark database
 # A Fernet key for the benchmark's throwaway database (production mode wants a real one).
 ENCRYPTION_KEY = "c2NhbGUtYmVuY2gtZW5jcnlwdGlvbi1rZXktMzJieXQ="
 
@@ -34,7 +34,9 @@ def sa_url(name: str = DB_NAME) -> str:
     return f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
 
 
-def msp_env(name: str = DB_NAME, *, redis: bool = False, production: bool = False) -> dict[str, str]:
+def msp_env(
+    name: str = DB_NAME, *, redis: bool = False, production: bool = False
+) -> dict[str, str]:
     """Environment of an ``msp`` process on the benchmark database."""
     env = {
         **os.environ,
@@ -111,5 +113,31 @@ def percentile(values: list[float], share: float) -> float:
     if not values:
         return 0.0
     ordered = sorted(values)
-    rank = max(0, min(len(ordered) - 1, int(round(share * len(ordered) + 0.5)) - 1))
+    rank = max(0, min(len(ordered) - 1, round(share * len(ordered) + 0.5) - 1))
     return ordered[rank]
+
+
+def job_span(prefix: str = "") -> tuple[int, float, float]:
+    """From RQ's job hashes in the benchmark's Redis database: jobs finished (whose description
+    starts with ``prefix``), the seconds from the first job's start to the last one's end (the
+    workers' start-up left out), and the seconds spent inside jobs in all."""
+    from datetime import datetime
+
+    from redis import Redis
+
+    conn = Redis.from_url(REDIS_URL)
+    starts, ends, inside = [], [], 0.0
+    for key in conn.scan_iter("rq:job:*", count=1000):
+        if conn.type(key) != b"hash":  # type: ignore[no-untyped-call]
+            continue
+        started, ended, description = conn.hmget(key, "started_at", "ended_at", "description")
+        if not started or not ended or not (description or b"").decode().startswith(prefix):
+            continue
+        begin = datetime.fromisoformat(started.decode().rstrip("Z"))
+        end = datetime.fromisoformat(ended.decode().rstrip("Z"))
+        starts.append(begin)
+        ends.append(end)
+        inside += (end - begin).total_seconds()
+    if not starts:
+        return 0, 0.0, 0.0
+    return len(starts), (max(ends) - min(starts)).total_seconds(), inside

@@ -56,8 +56,10 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_web(port: int, workers: int, threads: int) -> subprocess.Popen[bytes]:
-    env = common.msp_env(redis=True, production=True)
+def start_web(
+    port: int, workers: int, threads: int, db: str = common.DB_NAME
+) -> subprocess.Popen[bytes]:
+    env = common.msp_env(db, redis=True, production=True)
     env["MSP_BASE_URL"] = f"http://127.0.0.1:{port}"
     proc = subprocess.Popen(
         [
@@ -132,10 +134,16 @@ def sign_in(port: int) -> str:
     return cookie
 
 
-def make_token() -> str:
+def make_token(db: str = common.DB_NAME) -> str:
     out = common.run_msp(
-        "tokens", "create", "--name", "scale-bench", "--role", "msp_admin", "--json",
-        env=common.msp_env(),
+        "tokens",
+        "create",
+        "--name",
+        "scale-bench",
+        "--role",
+        "msp_admin",
+        "--json",
+        env=common.msp_env(db),
     )
     data = json.loads(out[out.index("{") :])
     for key in ("token", "secret"):
@@ -160,7 +168,10 @@ def endpoints(tenants: list[int], domains: list[int], compliance: str | None) ->
         out.append(
             Endpoint(
                 "compliance chart",
-                [compliance.format(tenant_id=t, domain_id=d) for t, d in zip(tenants, domains)],
+                [
+                    compliance.format(tenant_id=t, domain_id=d)
+                    for t, d in zip(tenants, domains, strict=False)
+                ],
                 "session",
             )
         )
@@ -199,7 +210,9 @@ end
 
 def run_wrk(port: int, ep: Endpoint, headers: dict[str, str], seconds: int, conc: int) -> Result:
     quoted = ",".join(json.dumps(p) for p in ep.paths)
-    header_lines = "\n".join(f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}" for k, v in headers.items())
+    header_lines = "\n".join(
+        f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}" for k, v in headers.items()
+    )
     script = Path(tempfile.mkstemp(suffix=".lua")[1])
     script.write_text(LUA % (quoted, header_lines))
     base = ["wrk", "-t", "2", "-c", str(conc), "-s", str(script), "--timeout", "30s"]
@@ -245,8 +258,16 @@ def sample(conn: Any) -> tuple[list[int], list[int], int]:
     rng = random.Random(7)
     tenant_ids = [r[0] for r in conn.execute("SELECT id FROM tenant ORDER BY id")]
     domain_ids = [r[0] for r in conn.execute("SELECT id FROM domain ORDER BY id")]
-    records = int(common.scalar(conn, "SELECT reltuples::bigint FROM pg_class WHERE relname = 'report_record'"))
-    return rng.sample(tenant_ids, min(50, len(tenant_ids))), rng.sample(domain_ids, min(100, len(domain_ids))), records
+    records = int(
+        common.scalar(
+            conn, "SELECT reltuples::bigint FROM pg_class WHERE relname = 'report_record'"
+        )
+    )
+    return (
+        rng.sample(tenant_ids, min(50, len(tenant_ids))),
+        rng.sample(domain_ids, min(100, len(domain_ids))),
+        records,
+    )
 
 
 def main() -> None:
@@ -301,8 +322,8 @@ def print_table(results: list[Result]) -> None:
     base = results[0].rps
     print()
     print(
-        f"| endpoint | req/s | p50 ms | p99 ms | ratio to /healthz | errors | body | "
-        f"target (>= 0.5x, p99 < 300 ms) |"
+        "| endpoint | req/s | p50 ms | p99 ms | ratio to /healthz | errors | body | "
+        "target (>= 0.5x, p99 < 300 ms) |"
     )
     print("|---|---:|---:|---:|---:|---:|---:|---|")
     for r in results:

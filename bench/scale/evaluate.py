@@ -23,7 +23,9 @@ from bench.scale import common
 from bench.scale.common import connect, scalar
 
 
-def fan_out() -> int:
+def fan_out(sample: int) -> int:
+    """The sweep's jobs for every domain, or (``sample``) for every k-th domain only, queued
+    exactly as the sweep queues them."""
     from redis import Redis
 
     from msp import create_app
@@ -38,10 +40,26 @@ def fan_out() -> int:
         },
         serve=False,
     )
+    from msp.policy import service
+    from msp.queues import DEFAULT, enqueue
     from workers.policy import sweep_evaluations
 
     with app.app_context():
-        return sweep_evaluations()
+        if not sample:
+            return sweep_evaluations()
+        ids = service.evaluable_domain_ids()
+        chosen = ids[:: max(1, len(ids) // sample)][:sample]
+        for domain_id in chosen:
+            enqueue(
+                "workers.policy.evaluate_domain",
+                queue=DEFAULT,
+                job_id=f"policy-evaluate-{domain_id}-sample",
+                domain_id=domain_id,
+            )
+        from msp.extensions import db
+
+        db.session.commit()  # the jobs are sent after the commit
+        return len(chosen)
 
 
 def failed_jobs() -> int:
@@ -58,13 +76,16 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument(
+        "--sample", type=int, default=0, help="evaluate only every k-th domain, N in all (0: all)"
+    )
     args = ap.parse_args()
     with connect() as conn:
         conn.execute("UPDATE policy_plan SET last_evaluated_at = NULL")
         conn.commit()
         records = int(scalar(conn, "SELECT count(*) FROM report_record"))
     started = time.perf_counter()
-    queued = fan_out()
+    queued = fan_out(args.sample)
     fan_seconds = time.perf_counter() - started
     env = common.msp_env(redis=True)
     started = time.perf_counter()
@@ -86,8 +107,8 @@ def main() -> None:
         done = int(
             scalar(
                 conn,
-                "SELECT count(*) FROM policy_plan WHERE (last_evaluated_at AT TIME ZONE 'UTC')::date"
-                " = %s",
+                "SELECT count(*) FROM policy_plan"
+                " WHERE (last_evaluated_at AT TIME ZONE 'UTC')::date = %s",
                 (today,),
             )
         )
@@ -95,15 +116,29 @@ def main() -> None:
             conn.execute("SELECT stage, count(*) FROM policy_plan GROUP BY stage ORDER BY 2 DESC")
         )
     failed = failed_jobs()
+    jobs, span, inside = common.job_span("workers.policy.evaluate_domain")
+    with connect() as conn:
+        domains = int(scalar(conn, "SELECT count(*) FROM domain"))
+    projected = seconds / max(done, 1) * domains
     print(
         f"Daily evaluation, {args.workers} msp workers, ~{records:,} report_record rows:\n"
         f"  fan-out (sweep_evaluations): {queued:,} jobs queued in {fan_seconds:.1f} s\n"
         f"  drained in {seconds:.1f} s: {done:,} domains evaluated today, {failed} jobs failed\n"
         f"  {done / seconds:.1f} domains/s; {seconds * args.workers / max(done, 1) * 1000:.0f} ms "
         f"of worker time per domain\n"
+        f"  inside the jobs (RQ's started/ended times, worker start-up left out): {jobs:,} jobs"
+        f" from first start to last end {span:.1f} s, {inside / max(jobs, 1) * 1000:.0f} ms per"
+        f" job on average\n"
         f"  stages now: {stages}\n"
-        f"  target: all domains in < 600 s with 2 workers: "
-        f"{'met' if seconds < 600 and done == queued and not failed else 'unmet'}"
+        + (
+            f"  a sample of {queued} of {domains:,} domains: all of them would take "
+            f"~{projected:.0f} s at this rate (projected, not measured)\n"
+            if args.sample
+            else ""
+        )
+        + f"  target: all domains in < 600 s with 2 workers: "
+        f"{'met' if projected < 600 and done == queued and not failed else 'unmet'}"
+        + (" (projected)" if args.sample else "")
     )
 
 

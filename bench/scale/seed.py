@@ -66,7 +66,9 @@ def password_hash(password: str) -> str:
     return hash_password(password)
 
 
-def seed_people(conn: psycopg.Connection[Any], tenants: int, per_tenant: int, pool: list[str]) -> None:
+def seed_people(
+    conn: psycopg.Connection[Any], tenants: int, per_tenant: int, pool: list[str]
+) -> None:
     """Tenants, their domains (the generator's domains first, so the base reports route), a
     tenant admin and a viewer per tenant, and one MSP staff user (the driver's login)."""
     conn.execute(
@@ -327,7 +329,9 @@ def multiply(conn: psycopg.Connection[Any], target: int, first: date, batch_rows
         scope(conn, "SELECT id FROM slot")
         roll_up(conn)
         conn.commit()
-        done = int(scalar(conn, "SELECT reltuples::bigint FROM pg_class WHERE relname = 'report_record'"))
+        done = int(
+            scalar(conn, "SELECT reltuples::bigint FROM pg_class WHERE relname = 'report_record'")
+        )
         print(f"  domains {chunk[0]}..{chunk[-1]} done (~{max(done, 0):,} records)", flush=True)
 
 
@@ -389,9 +393,9 @@ def fresh(args: argparse.Namespace, clock: Clock, first: date) -> None:
         create_database(args.db)
     with clock.step(f"generate {args.base} base reports (gen_reports.py --seed 13)"):
         pool = ingest_base(work, args.base, args.pool)
-    with clock.step(f"{args.tenants} tenants x {args.per_tenant} domains, users (INSERT SELECT)"):
-        with connect(args.db) as conn:
-            seed_people(conn, args.tenants, args.per_tenant, pool)
+    people = f"{args.tenants} tenants x {args.per_tenant} domains, users (INSERT SELECT)"
+    with clock.step(people), connect(args.db) as conn:
+        seed_people(conn, args.tenants, args.per_tenant, pool)
     with clock.step("msp ingest of the base reports (the real ingestion path)"):
         out = common.run_msp("ingest", "--json", str(work / "base"), env=common.msp_env(args.db))
         statuses: dict[str, int] = {}
@@ -402,17 +406,19 @@ def fresh(args: argparse.Namespace, clock: Clock, first: date) -> None:
         print(f"  statuses: {statuses}")
     with clock.step(f"msp db downgrade {SEED_REVISION} (later migrations re-applied at the end)"):
         common.run_msp("db", "downgrade", SEED_REVISION, env=common.msp_env(args.db))
-    with clock.step("the seed's SQL roll-up of the base vs what the ingestion wrote"), connect(
-        args.db
-    ) as conn:
+    with (
+        clock.step("the seed's SQL roll-up of the base vs what the ingestion wrote"),
+        connect(args.db) as conn,
+    ):
         diffs = check_same_as_ingestion(conn)
         conn.rollback()
         print(f"  rows that differ: {diffs}")
         if any(diffs.values()):
             raise SystemExit("the SQL roll-up does not match the ingestion's: stopping")
-    with clock.step(f"move the base into the {WINDOW_DAYS} days from {first}"), connect(
-        args.db
-    ) as conn:
+    with (
+        clock.step(f"move the base into the {WINDOW_DAYS} days from {first}"),
+        connect(args.db) as conn,
+    ):
         move_base_into_window(conn, first)
         conn.commit()
 
@@ -436,20 +442,21 @@ def main() -> None:
     if not args.grow:
         fresh(args, clock, first)
     else:
-        with clock.step(f"msp db downgrade {SEED_REVISION} (later migrations re-applied at the end)"):
+        with clock.step(
+            f"msp db downgrade {SEED_REVISION} (later migrations re-applied at the end)"
+        ):
             common.run_msp("db", "upgrade", env=common.msp_env(args.db))  # first to the heads
             common.run_msp("db", "downgrade", SEED_REVISION, env=common.msp_env(args.db))
-    with clock.step(f"multiply in SQL to {args.records:,} report_record rows"), connect(
-        args.db
-    ) as conn:
+    with (
+        clock.step(f"multiply in SQL to {args.records:,} report_record rows"),
+        connect(args.db) as conn,
+    ):
         if args.grow:
             first = scalar(conn, "SELECT min(begin)::date FROM report")
         multiply(conn, args.records, first, args.batch_rows)
         conn.execute("DROP TABLE IF EXISTS tpl")
         conn.commit()
-    with clock.step("approve senders passing DMARC >= 90 %, ANALYZE"), connect(
-        args.db
-    ) as conn:
+    with clock.step("approve senders passing DMARC >= 90 %, ANALYZE"), connect(args.db) as conn:
         approve_senders(conn)
         conn.commit()
     with clock.step("msp db upgrade (the later migrations backfill their summaries)"):
@@ -458,7 +465,8 @@ def main() -> None:
         conn.execute("ANALYZE")
         print(f"Rows now: {json.dumps(counts(conn))}")
         print(f"Window: {first} .. {first + timedelta(days=WINDOW_DAYS - 1)}")
-    print(f"Total {clock.total():.0f} s.\n\nHow the rows were made:\n{__doc__.split('at the end of each run):')[1]}")
+    how = (__doc__ or "").split("at the end of each run):")[1]
+    print(f"Total {clock.total():.0f} s.\n\nHow the rows were made:\n{how}")
 
 
 if __name__ == "__main__":
