@@ -480,13 +480,11 @@ def audit_log() -> Any:
             .offset((filters.page - 1) * AUDIT_PAGE)
         )
     )
-    names = dict(
-        db.session.execute(
-            select(Tenant.id, Tenant.name).where(
-                Tenant.id.in_({r.tenant_id for r in rows if r.tenant_id} or {-1})
-            )
-        ).all()
-    )
+    tenants = db.session.execute(
+        select(Tenant.id, Tenant.name, Tenant.timezone).where(
+            Tenant.id.in_({r.tenant_id for r in rows if r.tenant_id} or {-1})
+        )
+    ).all()
     return render_template(
         "settings/audit.html",
         principal=principal,
@@ -494,7 +492,8 @@ def audit_log() -> Any:
         filters=filters,
         total=total,
         pages=max(1, -(-total // AUDIT_PAGE)),
-        tenant_names=names,
+        tenant_names={t.id: t.name for t in tenants},
+        tenant_zones={t.id: t.timezone for t in tenants},
     )
 
 

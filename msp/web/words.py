@@ -79,10 +79,65 @@ def times_in_words(text: object, timezone: str | ZoneInfo) -> str:
     return _ISO.sub(lambda m: _iso_in_words(m, zone), str(text))
 
 
+# What an audit row's action means, for the actions whose generic reading would be unclear.
+AUDIT_WORDS = {
+    "tenant.view_as": "opened the client's console as the client (read only)",
+    "policy.approve": "approved a DMARC policy change",
+    "policy.propose": "proposed a DMARC policy change",
+    "policy.reject": "rejected a DMARC policy change",
+    "policy.schedule": "rescheduled a DMARC policy change",
+    "policy.rollback": "rolled a DMARC policy back",
+    "sender.verdict": "gave a sender its verdict",
+    "billing.portal": "opened the Stripe billing portal",
+    "billing.subscribe": "started a subscription",
+    "billing.link": "linked a Stripe customer",
+    "user.password": "changed a password",
+    "user.mfa_enable": "switched on the second factor",
+    "user.mfa_disable": "switched off the second factor",
+    "user.mfa_recovery_codes": "made new recovery codes",
+    "user.mfa_recovery_used": "signed in with a recovery code",
+    "token.create": "created an API token",
+    "token.revoke": "revoked an API token",
+    "invitation.accept": "accepted an invitation",
+    "report.reprocess": "asked for a report to be read again",
+    "domain.verify": "verified ownership of a domain",
+    "notification_rules.replace": "changed the notification rules",
+    "digest_settings.update": "changed the weekly e-mail",
+    "invitation.create": "sent an invitation",
+    "membership.create": "gave someone access to the client",
+    "membership.update": "changed someone's role",
+    "membership.delete": "removed someone's access to the client",
+    "tenant.publish_mode": "changed how DNS records are published",
+    "domain.dns_provider": "changed a domain's DNS provider",
+}
+_VERBS = {
+    "create": "added",
+    "delete": "removed",
+    "update": "changed",
+    "revoke": "revoked",
+    "test": "tested",
+    "accept": "accepted",
+}
+
+
+def audit_words(action: str) -> str:
+    """An audit action in words: "notification_endpoint.delete" is "removed a notification
+    endpoint" (the code stays beside it on the page)."""
+    if action in AUDIT_WORDS:
+        return AUDIT_WORDS[action]
+    thing, _, verb = action.partition(".")
+    noun = thing.replace("_", " ").replace("dns", "DNS").replace("tenant", "client")
+    if verb in _VERBS:
+        article = "an" if noun[:1] in "aeiou" else "a"
+        return f"{_VERBS[verb]} {article} {noun}"
+    return f"{noun}: {verb.replace('_', ' ')}" if verb else noun
+
+
 FILTERS: dict[str, Callable[..., str]] = {
     "stage_words": stage_words,
     "severity_words": severity_words,
     "percent": percent,
     "local_time": local_time,
     "times_in_words": times_in_words,
+    "audit_words": audit_words,
 }

@@ -334,3 +334,28 @@ def test_the_domain_page_reads_the_stored_evaluation_without_evaluating(
 
     assert page.status_code == 200
     assert 'id="stored-evaluation"' in page.get_data(True)
+
+
+def test_the_audit_log_says_what_happened_in_words_in_the_client_zone(
+    client: FlaskClient,
+) -> None:
+    tenant = make_tenant(timezone="America/New_York")
+    db.session.add(
+        AuditLog(
+            tenant_id=tenant.id,
+            actor_type="user",
+            actor_label="it@acme.test",
+            action="notification_endpoint.delete",
+            object_type="notification_endpoint",
+            object_id="7",
+            at=datetime(2026, 12, 4, 15, 0, tzinfo=UTC),
+        )
+    )
+    db.session.flush()
+    login(client, make_user("tenant_viewer", tenant).email)
+
+    page = html.unescape(client.get("/settings/audit").get_data(True))
+
+    assert "04 Dec 2026 10:00 (America/New_York)" in page
+    assert "removed a notification endpoint" in page
+    assert "<code>notification_endpoint.delete</code>" in page, "the code stays beside it"
