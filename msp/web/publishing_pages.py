@@ -26,7 +26,7 @@ from msp.publishing.settings import publish_settings
 from msp.tenancy.models import Tenant
 from msp.tenancy.scope import get_scoped
 from msp.web.blueprint import bp
-from msp.web.publishing_read import MODE_WORDS, may_force, provider_rows
+from msp.web.publishing_read import MODE_WORDS, field_label, may_force, provider_rows
 from msp.web.views import signed_in
 
 SETTINGS = "web.dns_settings"
@@ -87,6 +87,7 @@ def dns_settings(tenant_id: int) -> Any:
         mode=raw_mode if raw_mode in MODE_WORDS else None,
         mode_words=MODE_WORDS,
         automatic_allowed=accounts.auto_escalation(tenant, None),
+        field_label=field_label,
     )
 
 

@@ -51,6 +51,15 @@ PUBLICATION_WORDS = {
 }
 
 
+ACRONYMS = {"tsig": "TSIG", "api": "API", "id": "ID", "url": "URL", "aws": "AWS", "ip": "IP"}
+
+
+def field_label(name: str) -> str:
+    """A provider option's name as a label: ``tsig_name`` -> "TSIG name"."""
+    words = [ACRONYMS.get(word, word) for word in name.split("_")]
+    return " ".join([words[0][:1].upper() + words[0][1:], *words[1:]]) if words else name
+
+
 @dataclass(frozen=True)
 class AccountRow:
     """A provider account as the settings tab shows it."""

@@ -50,7 +50,7 @@ def test_admin_adds_tests_edits_and_removes_an_account_whose_secret_is_never_sho
     assert added.status_code == 302
     row = db.session.query(DnsProvider).filter_by(tenant_id=acme.tenant.id).one()
     page = _page(client, acme.tenant)
-    assert "Acme DNS" in page and knot.nameserver in page and "tsig_secret: set" in page
+    assert "Acme DNS" in page and knot.nameserver in page and "TSIG secret: set" in page
     assert TSIG_SECRET not in page and "never shown" in page
 
     test = f"{base}/providers/{row.id}/test"
