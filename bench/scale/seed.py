@@ -23,8 +23,9 @@ How the rows are made (printed again at the end of each run):
    DKIM selector sightings and the senders (first/last seen). Batches of domains, one
    transaction each. The multiplication writes to the schema of revision
    ``0012_merge_console_round``: the migrations after it (summary tables such as
-   ``report_domain_day``) are downgraded first and upgraded again at the end, so their own
-   backfill statements fill them from the seeded rows.
+   ``report_domain_day``) are undone first (what they added is dropped, found by comparing with
+   a fresh database at that revision) and applied again by ``msp db upgrade`` at the end, so
+   their own backfill statements fill them from the seeded rows.
 5. Senders whose messages pass DMARC >= 90 % are marked ``approved`` (the rest ``unknown``),
    before the upgrade (the summaries count unknown-sender messages); ANALYZE.
 """
@@ -118,6 +119,58 @@ def seed_people(
                                                          'viewer@' || t.slug || '.example.com')
         """
     )
+
+
+def reset_to_seed_revision(name: str) -> None:
+    """Back to the schema of ``SEED_REVISION``: drop what the later migrations added (tables,
+    indexes, constraints, columns, column statistics settings), found by comparing with a fresh
+    database migrated to that revision. Unlike ``msp db downgrade`` this holds when a later
+    migration was edited after it ran here (it happens while its author works on it)."""
+    ref = f"{name}_ref"
+    with psycopg.connect(common.ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{ref}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{ref}"')
+    try:
+        common.run_msp("db", "upgrade", SEED_REVISION, env=common.msp_env(ref))
+        with connect(ref) as conn:
+            wanted = {kind: set(conn.execute(sql).fetchall()) for kind, sql in SCHEMA_SQL.items()}
+    finally:
+        with psycopg.connect(common.ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{ref}" WITH (FORCE)')
+    with connect(name) as conn:
+        have = {kind: set(conn.execute(sql).fetchall()) for kind, sql in SCHEMA_SQL.items()}
+        extra_tables = {t for (t,) in have["table"] - wanted["table"]}
+        for (table,) in sorted(have["table"] - wanted["table"]):
+            conn.execute(f'DROP TABLE IF EXISTS "{table}" CASCADE')
+        for table, constraint in sorted(have["constraint"] - wanted["constraint"]):
+            if table not in extra_tables:
+                conn.execute(f'ALTER TABLE "{table}" DROP CONSTRAINT IF EXISTS "{constraint}"')
+        for table, index in sorted(have["index"] - wanted["index"]):
+            if table not in extra_tables:
+                conn.execute(f'DROP INDEX IF EXISTS "{index}"')
+        for table, column in sorted(have["column"] - wanted["column"]):
+            if table not in extra_tables:
+                conn.execute(f'ALTER TABLE "{table}" DROP COLUMN IF EXISTS "{column}"')
+        for table, column in sorted(have["options"] - wanted["options"]):
+            if table in extra_tables:
+                continue
+            conn.execute(f'ALTER TABLE "{table}" ALTER COLUMN "{column}" RESET (n_distinct)')
+        conn.execute("DELETE FROM alembic_version")
+        conn.execute("INSERT INTO alembic_version VALUES (%s)", (SEED_REVISION,))
+        conn.commit()
+
+
+SCHEMA_SQL = {
+    "table": "SELECT tablename FROM pg_tables WHERE schemaname = 'public'",
+    "index": "SELECT tablename, indexname FROM pg_indexes WHERE schemaname = 'public'",
+    "constraint": "SELECT table_name, constraint_name FROM information_schema.table_constraints"
+    " WHERE table_schema = 'public' AND constraint_type <> 'CHECK'",
+    "column": "SELECT table_name, column_name FROM information_schema.columns"
+    " WHERE table_schema = 'public'",
+    "options": "SELECT c.relname, a.attname FROM pg_attribute a JOIN pg_class c"
+    " ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace"
+    " WHERE n.nspname = 'public' AND c.relkind = 'r' AND a.attoptions IS NOT NULL",
+}
 
 
 # --- roll-ups in SQL (the same rows the ingestion writes) --------------------------------------
@@ -404,8 +457,8 @@ def fresh(args: argparse.Namespace, clock: Clock, first: date) -> None:
                 status = str(json.loads(line).get("status"))
                 statuses[status] = statuses.get(status, 0) + 1
         print(f"  statuses: {statuses}")
-    with clock.step(f"msp db downgrade {SEED_REVISION} (later migrations re-applied at the end)"):
-        common.run_msp("db", "downgrade", SEED_REVISION, env=common.msp_env(args.db))
+    with clock.step(f"schema back to {SEED_REVISION} (later migrations re-applied at the end)"):
+        reset_to_seed_revision(args.db)
     with (
         clock.step("the seed's SQL roll-up of the base vs what the ingestion wrote"),
         connect(args.db) as conn,
@@ -442,11 +495,8 @@ def main() -> None:
     if not args.grow:
         fresh(args, clock, first)
     else:
-        with clock.step(
-            f"msp db downgrade {SEED_REVISION} (later migrations re-applied at the end)"
-        ):
-            common.run_msp("db", "upgrade", env=common.msp_env(args.db))  # first to the heads
-            common.run_msp("db", "downgrade", SEED_REVISION, env=common.msp_env(args.db))
+        with clock.step(f"schema back to {SEED_REVISION} (later migrations re-applied at the end)"):
+            reset_to_seed_revision(args.db)
     with (
         clock.step(f"multiply in SQL to {args.records:,} report_record rows"),
         connect(args.db) as conn,
