@@ -200,6 +200,8 @@ def test_admin_connects_the_dns_and_publishes_over_a_hand_edit(site: Site, brows
     assert by_hand in page.inner_text("#publication-problem")
     page.locator("#publishing").scroll_into_view_if_needed()
     _shot(page, "publishing-domain-held-1280.png")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.locator("#publishing").screenshot(path=str(ARTIFACTS / "publishing-section-held-1280.png"))
     assert serious_violations(page) == []
 
     page.get_by_role("button", name=f"Publish over the hand edit of {DOMAIN}").click()
