@@ -19,6 +19,7 @@ parsedmarc's parse-only rate on the same files in the same run.
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import tempfile
 import time
@@ -157,6 +158,8 @@ def main() -> None:
         f"  ratio per worker / parsedmarc per process: {ours / theirs:.2f}x "
         f"(target >= 1: {'met' if ours >= theirs else 'unmet'})"
     )
+    load = " ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"  load average at the end (1, 5, 15 min; 2 cores shared with other work): {load}")
 
 
 if __name__ == "__main__":

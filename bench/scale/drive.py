@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import os
 import random
 import re
 import shutil
@@ -313,6 +314,8 @@ def main() -> None:
             results.append(result)
             print(f"  {ep.name}: {result.rps:.1f} req/s, p99 {result.p99_ms:.0f} ms", flush=True)
         print_table(results)
+        load = " ".join(f"{x:.1f}" for x in os.getloadavg())
+        print(f"\nLoad average at the end (1, 5, 15 min; 2 cores shared with other work): {load}")
     finally:
         web.terminate()
         web.wait(timeout=60)

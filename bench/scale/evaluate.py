@@ -15,6 +15,7 @@ Target (issue 13): all 20,000 domains in under 10 minutes with 2 workers.
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import time
 from datetime import UTC, datetime
@@ -140,6 +141,8 @@ def main() -> None:
         f"{'met' if projected < 600 and done == queued and not failed else 'unmet'}"
         + (" (projected)" if args.sample else "")
     )
+    load = " ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"  load average at the end (1, 5, 15 min; 2 cores shared with other work): {load}")
 
 
 if __name__ == "__main__":
