@@ -5,7 +5,10 @@ CNAMEs and ``mta-sts.<domain>`` pointed at this app, the client has MTA-STS and 
 
 The id is a digest of the policy text this app serves, so it changes exactly when the policy
 does (the MX hosts or the mode). The hosted zone is the MSP's own: its RRsets are read and
-swapped as read, with no hand edits to respect. Never commits.
+swapped as read, with no hand edits to respect. A record whose CNAME (``_mta-sts``,
+``_smtp._tls``) the client has not published yet is not written: an event
+(``publishing.waiting``) names the CNAME and its exact value, once while it stays missing.
+Never commits.
 """
 
 from __future__ import annotations
@@ -19,8 +22,10 @@ from sqlalchemy import select
 from msp.auth.audit import audit
 from msp.domains.models import Domain
 from msp.errors import Conflict
+from msp.events import Event, emit_event
 from msp.extensions import db
 from msp.publishing import accounts
+from msp.publishing import delegation as cnames
 from msp.publishing.models import DomainPublishing
 from msp.publishing.mta_sts import PREFIX, policy_text
 from msp.publishing.plan import owned
@@ -58,8 +63,12 @@ def publish_transport(domain_id: int) -> list[dict[str, Any]]:
     if domain is None or tenant is None or row is None or not row.delegated:
         raise Conflict(f"domain {domain_id} is not delegated")
     target = hosted_target(settings())
+    records = transport_records(domain, tenant)
+    waiting = _missing_cnames(domain, target.delegated_zone or "", records)
     written = []
-    for name, value in transport_records(domain, tenant).items():
+    for name, value in records.items():
+        if name in waiting:
+            continue
         current = target.provider.read(target.account, name, "TXT")
         if tuple(v for v in current.values if owned("TXT", v)) == (value,):
             continue
@@ -76,6 +85,52 @@ def publish_transport(domain_id: int) -> list[dict[str, Any]]:
             changes={"records": written},
         )
     return written
+
+
+TRANSPORT_WAITING = (
+    "MTA-STS / TLS-RPT not written: waiting for the client's CNAME into the MSP's zone: "
+)
+
+
+def _missing_cnames(domain: Domain, zone: str, records: dict[str, str]) -> set[str]:
+    """The hosted names (``<domain>._mta-sts.<zone>``) whose client CNAME DNS does not show
+    yet; an event says which, once while the same ones stay missing."""
+    if not records:
+        return set()
+    by_label = {n.removeprefix(f"{domain.name}.").removesuffix(f".{zone}"): n for n in records}
+    checks = cnames.check(domain.name, zone, current_app.config, by_label)
+    missing = [c for c in checks if not c.ok]
+    if missing:
+        summary = TRANSPORT_WAITING + "; ".join(c.problem or c.name for c in missing)
+        if _last_transport_wait(domain) != summary:
+            payload = {"summary": summary, "missing": [c.as_dict() for c in missing]}
+            emit_event(
+                domain.tenant_id,
+                "publishing.waiting",
+                payload,
+                domain_id=domain.id,
+                severity="warning",
+            )
+    return {by_label[c.name.removesuffix(f".{domain.name}")] for c in missing}
+
+
+def _last_transport_wait(domain: Domain) -> str | None:
+    """The summary of the domain's last transport wait event (None: none lately)."""
+    recent = db.session.scalars(
+        select(Event)
+        .where(
+            Event.tenant_id == domain.tenant_id,
+            Event.domain_id == domain.id,
+            Event.kind == "publishing.waiting",
+        )
+        .order_by(Event.id.desc())
+        .limit(10)
+    )
+    for event in recent:
+        summary = str(event.payload.get("summary") or "")
+        if summary.startswith(TRANSPORT_WAITING):
+            return summary
+    return None
 
 
 def transport_domain_ids() -> list[int]:

@@ -246,3 +246,46 @@ def test_publishing_waits_for_the_clients_cname_and_says_which_and_its_value(
 
     assert policy.advance_change(change.id, later + timedelta(minutes=2)) == "verified"
     assert stage_of(domain.id) == "monitor"
+
+
+def test_transport_records_wait_for_their_cnames_and_say_so_once(
+    app: Flask,
+    db_session: Any,
+    undelegated: TsigKnot,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from msp.events import Event
+    from msp.publishing import hosted as transport
+
+    knot = undelegated
+    for key, value in {
+        "MSP_HOSTED_ZONE": HOSTED,
+        "MSP_HOSTED_PROVIDER_KIND": "rfc2136",
+        "MSP_HOSTED_PROVIDER_OPTIONS": knot.options(),
+        "MSP_DNS_NAMESERVERS": [knot.nameserver],
+        "MSP_DNS_TIMEOUT": 1.0,
+        "MSP_DNS_RETRIES": 0,
+    }.items():
+        monkeypatch.setitem(app.config, key, value)
+    domain = make_domain(make_tenant(), CLIENT)
+    accounts.set_domain_provider(domain, None, delegated=True, mta_sts_mode="enforce")
+    check_now(knot.nameserver, domain.id, utcnow())
+    db.session.flush()
+    assert transport.publish_transport(domain.id) == []
+    assert serial(knot, HOSTED) == 1  # nothing written into the MSP's zone
+    (event,) = db.session.scalars(select(Event).where(Event.kind == "publishing.waiting")).all()
+    for label in ("_mta-sts", "_smtp._tls"):
+        exact = f"publish {label}.{CLIENT} CNAME {CLIENT}.{label}.{HOSTED}."
+        assert exact in event.payload["summary"]
+    assert transport.publish_transport(domain.id) == []  # the same still missing: no new event
+    assert (
+        len(db.session.scalars(select(Event).where(Event.kind == "publishing.waiting")).all()) == 1
+    )
+    _add_cname(knot, f"_mta-sts.{CLIENT}", f"{CLIENT}._mta-sts.{HOSTED}.")
+    written = transport.publish_transport(domain.id)
+    assert [w["name"] for w in written] == [f"{CLIENT}._mta-sts.{HOSTED}"]
+    events = db.session.scalars(
+        select(Event).where(Event.kind == "publishing.waiting").order_by(Event.id)
+    ).all()
+    assert len(events) == 2 and "_mta-sts" not in events[1].payload["summary"]
+    assert f"_smtp._tls.{CLIENT}" in events[1].payload["summary"]
