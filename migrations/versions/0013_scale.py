@@ -9,6 +9,8 @@
 - ``report``: the reports list newest first in index order, MSP-wide ``(begin DESC, id DESC)``
   and per tenant ``(tenant_id, begin DESC, id DESC)``, and each domain's last report received
   ``(tenant_id, domain_id, created_at)``.
+- ``report_ip_info``: the source IPs of a sender key ``(sender_key)``, so a page of senders
+  reads only its senders' roll-up rows for their networks.
 - ``dns_posture_run``: a domain's latest run by one backward probe
   ``(domain_id, checked_at DESC, id DESC)``.
 - PostgreSQL only: ``report_record.report_id`` gets an ``n_distinct`` setting. ANALYZE samples
@@ -102,6 +104,8 @@ def upgrade():
             ["tenant_id", "domain_id", "created_at"],
             unique=False,
         )
+    with op.batch_alter_table("report_ip_info", schema=None) as batch_op:
+        batch_op.create_index("ix_report_ip_info_sender_key", ["sender_key"], unique=False)
     with op.batch_alter_table("dns_posture_run", schema=None) as batch_op:
         batch_op.create_index(
             "ix_dns_posture_run_domain_latest",
@@ -120,6 +124,8 @@ def downgrade():
         op.execute("ALTER TABLE report_record ALTER COLUMN report_id RESET (n_distinct)")
     with op.batch_alter_table("dns_posture_run", schema=None) as batch_op:
         batch_op.drop_index("ix_dns_posture_run_domain_latest")
+    with op.batch_alter_table("report_ip_info", schema=None) as batch_op:
+        batch_op.drop_index("ix_report_ip_info_sender_key")
     with op.batch_alter_table("report", schema=None) as batch_op:
         batch_op.drop_index("ix_report_tenant_id_domain_id_created_at")
         batch_op.drop_index("ix_report_tenant_id_begin_id")

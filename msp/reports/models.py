@@ -265,6 +265,8 @@ class IpInfo(Base):
     """Public facts about a source IP and the sender it maps to (shared by all tenants)."""
 
     __tablename__ = "report_ip_info"
+    # A page of senders finds its source IPs by key (msp.reports.sender_queries._ips_of).
+    __table_args__ = (Index("ix_report_ip_info_sender_key", "sender_key"),)
 
     ip: Mapped[str] = mapped_column(String(45), primary_key=True)
     sender_key: Mapped[str] = mapped_column(String(253))

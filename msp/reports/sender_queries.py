@@ -92,6 +92,15 @@ class SenderStat:
     network: SenderNetwork | None = None  # None: not asked for (``with_network=False``)
 
 
+def _ips_of(keys: list[str]) -> Any:
+    """The source IPs that can carry these sender keys: those the enrichment gave one of the
+    keys, and the address of each ``ip:`` key (an IP not named yet). A pre-filter on the
+    roll-up's key column; the key itself is still checked after the join."""
+    named = select(IpInfo.ip).where(IpInfo.sender_key.in_(keys))
+    raw = [k[3:] for k in keys if k.startswith("ip:")]
+    return ReportDaily.source_ip.in_(named) | ReportDaily.source_ip.in_(raw)
+
+
 def _per_key(
     domain: Domain,
     since: date | None,
@@ -101,8 +110,9 @@ def _per_key(
 ) -> list[Any]:
     """Per sender key: name, messages, passes, first and last day; busiest first.
 
-    ``keys`` narrows to those senders; ``page`` is (limit, offset), applied in SQL, and then
-    each row ends with the number of senders in all (a window count over the same pass).
+    ``keys`` narrows to those senders (their IPs first, by index); ``page`` is (limit, offset),
+    applied in SQL, and then each row ends with the number of senders in all (a window count
+    over the same pass, instead of a second grouping for the pager).
     """
     key = sender_key(ReportDaily.source_ip).label("key")
     passed = ReportDaily.spf_aligned | ReportDaily.dkim_aligned
@@ -124,7 +134,7 @@ def _per_key(
         .group_by(key)
     )
     if keys is not None:
-        stmt = stmt.where(sender_key(ReportDaily.source_ip).in_(keys))
+        stmt = stmt.where(_ips_of(keys), sender_key(ReportDaily.source_ip).in_(keys))
     if page is not None:
         stmt = stmt.add_columns(func.count().over())
         stmt = stmt.order_by(messages.desc(), key).limit(page[0]).offset(page[1])
@@ -185,7 +195,7 @@ def _per_ip(domain: Domain, since: date, until: date, keys: list[str] | None) ->
         .group_by(key, ReportDaily.source_ip, *facts)
     )
     if keys is not None:
-        stmt = stmt.where(key.in_(keys))
+        stmt = stmt.where(_ips_of(keys), key.in_(keys))
     return stmt.subquery()
 
 
