@@ -490,8 +490,13 @@ def remove_person(tenant_id: int, membership_id: int) -> Any:
         return confirm_page(
             Confirmation(
                 title=f"Remove {email} from {tenant.name}?",
-                consequence=f"{email} will no longer see {tenant.name}. Their account stays; "
-                "you can invite them again later.",
+                consequence=(
+                    f"This is you: you lose access to {tenant.name} at once, and only another "
+                    "administrator can give it back."
+                    if membership.user_id == _principal.user_id
+                    else f"{email} will no longer see {tenant.name}. Their account stays; "
+                    "you can invite them again later."
+                ),
                 button=f"Remove {email}",
                 post_url=request.path,
                 cancel_url=_people_url(tenant),

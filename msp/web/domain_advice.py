@@ -195,9 +195,16 @@ def alignment_hint(sender: SenderStat, domain: str) -> str | None:
     if sender.status in {"forwarder", "abuse"}:
         return None  # nothing to align: forwarded or forged mail
     if sender.dkim_aligned_pass == 0:
+        # an unnamed sender is only an address: name the service behind it, not the number
+        who = (
+            f"the service that sends from {sender.display_name}"
+            if sender.key.startswith("ip:")
+            else sender.display_name
+        )
         return (
-            f"Turn on DKIM signing with d={domain} in {sender.display_name} and publish the "
-            "selector it gives you; DKIM survives forwarding, SPF does not."
+            f"Turn on DKIM signing with d={domain} in {who} and publish the selector it gives "
+            "you; DKIM survives forwarding, SPF does not. If this is a mailing list or a "
+            "forwarder that passes your mail on, mark it as a forwarder instead."
         )
     return (
         f"Part of its mail is not signed with d={domain}: check every stream (bulk and "

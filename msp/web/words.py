@@ -128,7 +128,7 @@ def audit_words(action: str) -> str:
     thing, _, verb = action.partition(".")
     noun = thing.replace("_", " ").replace("dns", "DNS").replace("tenant", "client")
     if verb in _VERBS:
-        article = "an" if noun[:1] in "aeiou" else "a"
+        article = "an" if noun[:1] in "aeio" else "a"  # "a user", "an endpoint"
         return f"{_VERBS[verb]} {article} {noun}"
     return f"{noun}: {verb.replace('_', ' ')}" if verb else noun
 

@@ -205,9 +205,11 @@ def test_removing_a_mailbox_is_asked(client: FlaskClient) -> None:
 
 def test_removing_a_person_and_revoking_an_invitation_are_asked(client: FlaskClient) -> None:
     tenant = make_tenant(name="Acme")
-    login(client, make_user("tenant_admin", tenant).email)
+    admin = make_user("tenant_admin", tenant)
+    login(client, admin.email)
     member = make_user("tenant_viewer", tenant, email="boss@acme.test")
     people = f"/tenants/{tenant.id}/people"
+    assert f"Remove {admin.email}" not in client.get(people).get_data(True), "not oneself"
     client.post(
         f"{people}/invite",
         data={
