@@ -126,6 +126,16 @@ def edit_by_hand(knot: TsigKnot, origin: str, name: str, value: str, rtype: str 
     provider.write(account, current, RRset(name, rtype, 300, (*current.values, value)))
 
 
+def undo_by_hand(knot: TsigKnot, origin: str, name: str, value: str) -> None:
+    """Someone takes ``value`` out again at ``name`` (the hand edit undone)."""
+    provider = get_provider("rfc2136")
+    plain, secret = provider.split(knot.options())
+    account = Account(plain, secret, origin, 2)
+    current = provider.read(account, name, "TXT")
+    kept = tuple(v for v in current.values if v != value)
+    provider.write(account, current, RRset(name, "TXT", 300, kept))
+
+
 def signed_in(client: FlaskClient, email: str) -> FlaskClient:
     login(client, email)
     return client
