@@ -1,10 +1,13 @@
 """The ``msp web`` command: the app under gunicorn, through gunicorn's own application class.
 
 gthread workers (processes x threads), sized from the CPUs this container may use; SIGTERM is
-gunicorn's graceful stop (in-flight requests get ``--graceful-timeout`` seconds). Each worker
-process builds its own app (no preload: database and Redis connections are never shared across
-fork). Prometheus samples of all workers are merged through a multiprocess directory that is
-emptied when the server starts.
+gunicorn's graceful stop (in-flight requests get ``--graceful-timeout`` seconds). Workers are not
+recycled after a number of requests unless ``--max-requests`` asks for it (a recycled worker
+re-imports the app, and the requests queued on it wait seconds meanwhile); ``--no-access-log``
+silences the per-request log (gunicorn would still write it through the logging configuration).
+Each worker process builds its own app (no preload: database and Redis connections are never
+shared across fork). Prometheus samples of all workers are merged through a multiprocess
+directory that is emptied when the server starts.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import click
 from flask import Flask
 from gunicorn.app.base import BaseApplication
 from gunicorn.arbiter import Arbiter
+from gunicorn.glogging import Logger
 from gunicorn.workers.base import Worker
 
 from msp.observability.logs import gunicorn_logconfig
@@ -65,8 +69,8 @@ class WebOptions:
     timeout: int
     graceful_timeout: int
     keepalive: int = 5
-    max_requests: int = 2000
-    max_requests_jitter: int = 200
+    max_requests: int = 0  # 0: a worker is never recycled for its number of requests
+    max_requests_jitter: int = 0
     access_log: bool = True
     log_format: str = "text"
     log_level: str = "INFO"
@@ -76,6 +80,9 @@ class WebOptions:
         access_log = settings.pop("access_log")
         log_format = settings.pop("log_format")
         log_level = settings.pop("log_level")
+        logconfig = gunicorn_logconfig(log_format, log_level)
+        if not access_log:
+            logconfig["loggers"]["gunicorn.access"] = {"handlers": [], "propagate": False}
         return {
             **settings,
             "bind": [self.bind],
@@ -83,14 +90,24 @@ class WebOptions:
             "preload_app": False,
             "accesslog": "-" if access_log else None,
             "access_log_format": ACCESS_LOG_FORMAT,
+            # gunicorn logs each request whenever a logging configuration is given, even with
+            # no access log set: without one, the logger class is the one that logs none.
+            "logger_class": f"{__name__}.{'' if access_log else 'NoAccess'}Logger",
             "errorlog": "-",
             "loglevel": log_level.lower(),
-            "logconfig_dict": gunicorn_logconfig(log_format, log_level),
+            "logconfig_dict": logconfig,
             # No runtime control socket: it would live in $HOME, which is read-only in the
             # container and shared between servers on a developer machine.
             "control_socket_disable": True,
             "proc_name": "msp-web",
         }
+
+
+class NoAccessLogger(Logger):
+    """gunicorn's logger without the per-request access log (``msp web --no-access-log``)."""
+
+    def access(self, resp: Any, req: Any, environ: Any, request_time: Any) -> None:
+        """Log nothing, and build nothing to log."""
 
 
 def _on_starting(server: Arbiter) -> None:
@@ -184,9 +201,29 @@ def _prepare_master() -> Flask:
     show_default=True,
     help="seconds in-flight requests get on SIGTERM",
 )
-@click.option("--no-access-log", is_flag=True, help="do not log each request")
+@click.option(
+    "--max-requests",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    envvar="MSP_WEB_MAX_REQUESTS",
+    help="restart a worker process after this many requests (plus up to 10%, so they do not "
+    "all restart at once); 0 = never. Only a stop-gap for a memory leak",
+)
+@click.option(
+    "--no-access-log",
+    is_flag=True,
+    envvar="MSP_WEB_NO_ACCESS_LOG",
+    help="do not log each request (errors and server events are still logged)",
+)
 def web(
-    bind: str, workers: int, threads: int, timeout: int, graceful_timeout: int, no_access_log: bool
+    bind: str,
+    workers: int,
+    threads: int,
+    timeout: int,
+    graceful_timeout: int,
+    max_requests: int,
+    no_access_log: bool,
 ) -> None:
     """Serve the web app and API with gunicorn (SIGTERM: finish requests, then stop)."""
     config = _prepare_master().config
@@ -196,6 +233,8 @@ def web(
         threads=threads,
         timeout=timeout,
         graceful_timeout=graceful_timeout,
+        max_requests=max_requests,
+        max_requests_jitter=max_requests // 10,
         access_log=not no_access_log,
         log_format=config["MSP_LOG_FORMAT"],
         log_level=config["MSP_LOG_LEVEL"],
