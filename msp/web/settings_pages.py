@@ -8,8 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import current_app, flash, make_response, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
@@ -20,6 +21,7 @@ from msp.billing import service as billing_service
 from msp.db import utcnow
 from msp.errors import AppError, Forbidden, NotFound
 from msp.extensions import db
+from msp.http import PAGE_CSP
 from msp.notifications import delivery, digest_service
 from msp.notifications import service as notify
 from msp.notifications.channels import registry
@@ -36,6 +38,7 @@ from msp.web.confirm import Confirmation, confirm_page
 from msp.web.views import signed_in
 
 AUDIT_PAGE = 50
+STRIPE_PORTAL_ORIGIN = "https://billing.stripe.com"
 SEVERITIES = ("info", "warning", "error")
 
 
@@ -321,9 +324,26 @@ def billing_settings(tenant_id: int) -> Any:
     principal = signed_in()
     tenant = _tenant(tenant_id)
     overview = billing_service.overview(tenant, billing_service.current_settings(), utcnow().date())
-    return render_template(
-        "settings/billing.html", principal=principal, tenant=tenant, billing=overview
+    page = make_response(
+        render_template(
+            "settings/billing.html", principal=principal, tenant=tenant, billing=overview
+        )
     )
+    # The "Manage billing" form is answered by a redirect to Stripe's portal: the browser
+    # follows it only if this page's form-action allows the portal's origin.
+    stand_in = _origin(current_app.config.get("MSP_STRIPE_API_BASE"))
+    portal = " ".join(o for o in (STRIPE_PORTAL_ORIGIN, stand_in) if o)
+    page.headers["Content-Security-Policy"] = PAGE_CSP.replace(
+        "form-action 'self'", f"form-action 'self' {portal}"
+    )
+    return page
+
+
+def _origin(url: str | None) -> str | None:
+    """scheme://host[:port] of ``url`` (a stand-in or proxy of Stripe's API serves its portal
+    pages too), or None."""
+    parts = urlsplit(url or "")
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else None
 
 
 @bp.post("/tenants/<int:tenant_id>/settings/billing/portal")

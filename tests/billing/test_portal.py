@@ -32,8 +32,13 @@ def test_tenant_admin_is_sent_to_a_portal_session_of_their_customer(
 ) -> None:
     tenant = make_tenant(name="Acme Dental")
     login(client, make_user("tenant_admin", tenant).email)
-    page = client.get(_page(tenant)).get_data(True)
-    assert 'id="manage-billing"' in page and "Manage billing of Acme Dental in Stripe" in page
+    page = client.get(_page(tenant))
+    assert 'id="manage-billing"' in page.get_data(True)
+    assert "Manage billing of Acme Dental in Stripe" in page.get_data(True)
+    policy = page.headers["Content-Security-Policy"]
+    assert f"form-action 'self' https://billing.stripe.com {stripe_standin.base}" in policy, (
+        "the browser may follow the form's redirect to the portal (and only there)"
+    )
 
     answer = _open_portal(client, tenant)
 
