@@ -63,6 +63,29 @@ def fan_out(sample: int) -> int:
         return len(chosen)
 
 
+def in_one_process(count: int) -> tuple[int, float]:
+    """The same evaluation of ``count`` domains (every k-th) called in this one process, each
+    rolled back: the cost without RQ's fork and fresh connection per job (a diagnostic)."""
+    from msp import create_app
+    from msp.extensions import db
+    from msp.policy import service
+
+    app = create_app(
+        {"ENV": "development", "SECRET_KEY": "scale-bench", "DATABASE_URL": common.sa_url()},
+        serve=False,
+    )
+    with app.app_context():
+        ids = service.evaluable_domain_ids()
+        chosen = ids[:: max(1, len(ids) // count)][:count]
+        service.evaluate_domain(chosen[0], force=True)  # first use: imports, compiled SQL
+        db.session.rollback()
+        started = time.perf_counter()
+        for domain_id in chosen:
+            service.evaluate_domain(domain_id, force=True)
+            db.session.rollback()
+        return len(chosen), time.perf_counter() - started
+
+
 def failed_jobs() -> int:
     from redis import Redis
     from rq import Queue
@@ -120,7 +143,9 @@ def main() -> None:
     jobs, span, inside = common.job_span("workers.policy.evaluate_domain")
     with connect() as conn:
         domains = int(scalar(conn, "SELECT count(*) FROM domain"))
-    projected = seconds / max(done, 1) * domains
+    # A sample's wall time is mostly the workers' start-up: project from the jobs' own span.
+    projected = (span if args.sample else seconds) / max(jobs, 1) * domains
+    alone, alone_seconds = in_one_process(min(queued, 50))
     print(
         f"Daily evaluation, {args.workers} msp workers, ~{records:,} report_record rows:\n"
         f"  fan-out (sweep_evaluations): {queued:,} jobs queued in {fan_seconds:.1f} s\n"
@@ -130,10 +155,12 @@ def main() -> None:
         f"  inside the jobs (RQ's started/ended times, worker start-up left out): {jobs:,} jobs"
         f" from first start to last end {span:.1f} s, {inside / max(jobs, 1) * 1000:.0f} ms per"
         f" job on average\n"
+        f"  diagnostic: {alone} of the same domains evaluated in one process (no RQ fork per"
+        f" job, rolled back): {alone_seconds / max(alone, 1) * 1000:.0f} ms per domain\n"
         f"  stages now: {stages}\n"
         + (
             f"  a sample of {queued} of {domains:,} domains: all of them would take "
-            f"~{projected:.0f} s at this rate (projected, not measured)\n"
+            f"~{projected:.0f} s at the jobs' rate (projected from the span, not measured)\n"
             if args.sample
             else ""
         )
