@@ -6,7 +6,9 @@ with 20 domains, each with traffic, posture runs, findings, plans and reports.""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -142,3 +144,26 @@ def _latest_grades(tenant: Tenant) -> set[str]:
 
     board = tenant_dashboard(tenant, date.today())
     return {line.grade or "" for line in board.lines}
+
+
+def test_the_attention_thresholds_are_deployment_settings(app: Flask, db_session: Any) -> None:
+    from msp.auth.principal import Principal
+    from msp.config import load_config
+    from msp.errors import ConfigError
+    from msp.web.attention import attention_queue
+
+    now = utcnow()
+    _tenants(1, now, domains=3)  # 110 unknown messages per domain; one domain silent 9 days
+    staff = Principal("user", 0, "staff", msp_role="msp_admin", all_tenants=True)
+    keys = ("MSP_REPORTS_ATTENTION_UNKNOWN_MESSAGES", "MSP_REPORTS_ATTENTION_STOPPED_DAYS")
+    saved = {k: app.config[k] for k in keys}
+    try:
+        counts = attention_queue(staff, now)[1]
+        assert (counts["unknown_sender"], counts["reports_stopped"]) == (3, 1)
+        app.config.update(dict(zip(keys, (111, 10), strict=True)))
+        counts = attention_queue(staff, now)[1]
+        assert (counts["unknown_sender"], counts["reports_stopped"]) == (0, 0)
+    finally:
+        app.config.update(saved)
+    with pytest.raises(ConfigError):
+        load_config({"MSP_REPORTS_ATTENTION_UNKNOWN_DAYS": "0"})
