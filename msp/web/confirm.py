@@ -14,11 +14,12 @@ from flask import render_template, url_for
 from msp.auth.decorators import require_manage
 from msp.auth.principal import current_principal
 from msp.domains.models import Domain
-from msp.errors import NotFound, Unauthorized
+from msp.errors import Forbidden, NotFound, Unauthorized
 from msp.policy.models import PolicyChange
 from msp.tenancy.scope import get_scoped
 from msp.web.blueprint import bp
 from msp.web.domain_words import STAGES
+from msp.web.shell import view_as_tenant
 
 OPEN_CHANGE = ("proposed", "approved", "scheduled")
 
@@ -38,6 +39,9 @@ class Confirmation:
 
 
 def confirm_page(confirmation: Confirmation) -> str:
+    """The question, unless nothing may be changed (viewing as the client: read only)."""
+    if view_as_tenant() is not None:
+        raise Forbidden("you are viewing as the client (read only): leave that view first")
     return render_template("confirm.html", principal=current_principal(), c=confirmation)
 
 

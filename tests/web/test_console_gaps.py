@@ -361,3 +361,16 @@ def test_the_audit_log_says_what_happened_in_words_in_the_client_zone(
     assert "04 Dec 2026 10:00 (America/New_York)" in page
     assert "removed a notification endpoint" in page
     assert "<code>notification_endpoint.delete</code>" in page, "the code stays beside it"
+
+
+def test_no_question_is_asked_while_viewing_as_the_client(client: FlaskClient) -> None:
+    tenant = make_tenant()
+    login(client, make_user("msp_admin").email)
+    domain_id, change = _open_change(tenant)
+    client.post(
+        f"/tenants/{tenant.id}/view-as", data={"csrf_token": csrf_token(client, "/account")}
+    )
+    page = client.get(f"/domains/{domain_id}").get_data(True)
+    assert "Reject move to" not in page
+    asked = client.get(f"/domains/{domain_id}/escalations/{change.id}/reject")
+    assert asked.status_code == 403 and "viewing as the client" in asked.get_data(True)
