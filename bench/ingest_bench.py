@@ -9,11 +9,14 @@ Runs in one go, on the same generated files (``../shared/bench/gen_reports.py``)
    workers.
 2. One 200,000-record report: the same two, each in a child process to measure peak memory.
 3. A backlog of reports queued on RQ and drained by 1, then 2, ``msp worker --burst`` processes.
+4. ``msp ingest`` of the same big report as plain XML (about 127 MB), under ``/usr/bin/time -v``:
+   its peak resident memory (the largest of the command and its parser process; goal < 300 MB).
 
 Prints records/s and reports/s for both and the ratio. Uses a scratch PostgreSQL database that
 it creates and drops, and a Redis database index (default 14) that it flushes.
 
     .venv/bin/python bench/ingest_bench.py [--reports 1000] [--big 200000] [--backlog 2000]
+        [--parts small,big,backlog,cli]
 """
 
 from __future__ import annotations
@@ -162,7 +165,8 @@ def ours_run(app: Any, paths: list[Path]) -> tuple[float, int, dict[str, int]]:
         started = time.perf_counter()
         pending = []
         for chunk in batches(paths):
-            done = service.ingest_files([(p.name, p.read_bytes()) for p in chunk], source="cli")
+            files: list[tuple[str, bytes | Path]] = [(p.name, p) for p in chunk]  # as msp ingest
+            done = service.ingest_files(files, source="cli")
             report_ids = []
             for raw, outcomes in done:  # read before the commit expires the rows
                 statuses[raw.status] = statuses.get(raw.status, 0) + 1
@@ -329,7 +333,7 @@ def main() -> None:
     ap.add_argument("--big", type=int, default=200_000, help="records of the one big report")
     ap.add_argument("--backlog", type=int, default=2000, help="reports queued for the workers")
     ap.add_argument("--workers", default="1,2")
-    ap.add_argument("--parts", default="small,big,backlog", help="which parts to run")
+    ap.add_argument("--parts", default="small,big,backlog,cli", help="which parts to run")
     ap.add_argument(
         "--database-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
     )
@@ -353,16 +357,25 @@ def main() -> None:
         "2",
     )
     backlog = generate(work / "backlog", "--reports", str(args.backlog), "--seed", "3")
-    domains = {t["domain"] for t in small + big + backlog}
+    parts = set(args.parts.split(","))
+    big_xml = []  # the big report again, as plain XML (seed 4: a report id of its own)
+    if "cli" in parts:
+        big_xml = generate(
+            work / "big-xml",
+            *("--reports", "1", "--records", str(args.big), "--style", "google"),
+            *("--seed", "4", "--compress", "none"),
+        )
+    domains = {t["domain"] for t in small + big + backlog + big_xml}
     db_url = setup_database(args.database_url)
     try:
         app = make_app(db_url, args.redis_url)
         prepare(app, domains)
-        parts = set(args.parts.split(","))
         if "small" in parts:
             report_small(work, db_url, small)
         if "big" in parts:
             report_big(work, db_url, big)
+        if "cli" in parts:
+            report_cli_memory(work / "big-xml", db_url, args.big)
         if "backlog" not in parts:
             return
         print(f"Backlog of {args.backlog} reports on RQ (msp worker --burst, reports queue):")
@@ -407,6 +420,53 @@ def report_big(work: Path, db_url: str, big: list[dict[str, Any]]) -> None:
     )
     ratio = (ours["records"] / ours["seconds"]) / (pm["records"] / pm["seconds"])
     print(f"  ratio (ours / parsedmarc): {ratio:.2f}x records/s (goal >= 5x, peak < 300 MB)")
+
+
+def cli_peak_rss(path: Path, db_url: str) -> tuple[dict[str, Any], float, float]:
+    """``msp ingest --json PATH`` under ``/usr/bin/time -v``: (its result, peak RSS in MB, s).
+
+    GNU time reports the largest resident set of the command and of its waited-for children
+    (the parser process of a large report), each on its own: not a sum."""
+    env = {
+        **os.environ,
+        "MSP_ENV": "test",
+        "MSP_SECRET_KEY": "bench",
+        "MSP_DATABASE_URL": db_url,
+        "MSP_REPORTS_ENRICH_DNS": "false",
+        "MSP_REPORTS_MAX_FILE_BYTES": str(max(path.stat().st_size + 1, 50 * 1024 * 1024)),
+    }
+    env.pop("MSP_REDIS_URL", None)
+    msp = str(Path(sys.executable).parent / "msp")
+    started = time.perf_counter()
+    done = subprocess.run(
+        ["/usr/bin/time", "-v", msp, "ingest", "--json", str(path)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    seconds = time.perf_counter() - started
+    peak_kb = next(
+        int(row.rsplit(":", 1)[1])
+        for row in done.stderr.splitlines()
+        if "Maximum resident set size" in row
+    )
+    return json.loads(done.stdout.splitlines()[-1]), peak_kb / 1024, seconds
+
+
+def report_cli_memory(folder: Path, db_url: str, records: int) -> None:
+    """The big report as plain XML (what a report unzipped by hand is), through ``msp ingest``."""
+    if not Path("/usr/bin/time").exists():
+        print("msp ingest of the big report as XML: skipped (no /usr/bin/time)")
+        return
+    [path] = files_of(folder)
+    result, peak_mb, seconds = cli_peak_rss(path, db_url)
+    print(f"msp ingest of one {path.stat().st_size / 1e6:.0f} MB XML report ({records} records):")
+    print(
+        f"  {result['status']}, {result['records']} records in {seconds:.1f} s, "
+        f"peak RSS {peak_mb:.0f} MB (/usr/bin/time -v; goal < 300 MB)"
+    )
 
 
 if __name__ == "__main__":

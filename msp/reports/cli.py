@@ -2,8 +2,9 @@
 
 Files are stored and processed in batches (up to 200 files or 64 MB), each batch in its own
 transaction, so an interruption loses at most the batch in progress and a bad file never stops
-the others. A progress bar is shown on a terminal; ``--json`` prints one JSON object per file
-(JSON Lines).
+the others. Each file is read from disk in chunks as it is stored and parsed: a large report is
+never held whole in memory. A progress bar is shown on a terminal; ``--json`` prints one JSON
+object per file (JSON Lines).
 
 The command finishes what it started: with ``MSP_REDIS_URL`` set, the enrichment jobs (naming
 the senders) go to the queue for the workers when each batch commits; without it (standalone),
@@ -84,11 +85,15 @@ def file_result(
     }
 
 
-def _read(path: Path) -> bytes | str:
+def _readable(path: Path) -> Path | str:
+    """The path, or why it cannot be read. The file itself is read later, in chunks, while it
+    is stored and parsed: a 100 MB report is never held whole in memory."""
     try:
-        return path.read_bytes()
+        with path.open("rb") as handle:
+            handle.read(1)
     except OSError as exc:
         return f"cannot read file: {exc.strerror or exc}"
+    return path
 
 
 def _unreadable(path: Path, error: str) -> dict[str, Any]:
@@ -116,8 +121,10 @@ def ingest_batch(
 
     The ids of the aggregate reports it ingested are appended to ``ingested``.
     """
-    contents = {path: _read(path) for path in paths}
-    files = [(p.name, data) for p, data in contents.items() if isinstance(data, bytes)]
+    contents = {path: _readable(path) for path in paths}
+    files: list[tuple[str, bytes | Path]] = [
+        (p.name, found) for p, found in contents.items() if isinstance(found, Path)
+    ]
     processed = iter(service.ingest_files(files, source="cli", tenant_id=tenant_id))
     db.session.commit()
     results = []

@@ -3,7 +3,8 @@
 Owns the defence against hostile containers: decompression bombs (absolute and ratio limits,
 enforced while streaming), nested archives, too many members, encrypted or truncated archives
 and oversized inputs. Nothing here parses a report: it only finds the payloads inside a file and
-hands out bounded byte streams for them.
+hands out bounded byte streams for them. A file may come as bytes or as a path: from a path it
+is read as a stream, so a large report is never held whole in memory.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from email.message import Message
 from email.utils import getaddresses
+from pathlib import Path
 from typing import IO, BinaryIO, Literal
 
 PayloadKind = Literal["xml", "json", "email"]
@@ -51,6 +53,27 @@ class Limits:
     ratio_floor_bytes: int = 8 * 1024 * 1024
     max_members: int = 20
     max_email_parts: int = 200
+
+
+@dataclass(frozen=True)
+class Source:
+    """One received file's bytes as a stream: in memory, on disk, or stored compressed.
+
+    ``size`` is the file's length as received (what the input limit applies to).
+    """
+
+    open: Callable[[], BinaryIO]
+    size: int
+
+    @classmethod
+    def of(cls, data: bytes | Path | Source) -> Source:
+        if isinstance(data, Source):
+            return data
+        if isinstance(data, Path):
+            path = data
+            return cls(lambda: path.open("rb"), path.stat().st_size)
+        held = data
+        return cls(lambda: io.BytesIO(held), len(held))
 
 
 @dataclass(frozen=True)
@@ -88,8 +111,11 @@ def sniff(head: bytes) -> str:
 class _Counted(io.RawIOBase):
     """Wraps a readable stream and raises :class:`TooLarge` past ``limit`` bytes or ratio."""
 
-    def __init__(self, inner: IO[bytes], limit: int, packed: int, limits: Limits) -> None:
+    def __init__(
+        self, inner: IO[bytes], limit: int, packed: int, limits: Limits, outer: IO[bytes]
+    ) -> None:
         self._inner = inner
+        self._outer = outer  # the file the archive member is read from
         self._limit = limit
         self._packed = max(packed, 1)
         self._limits = limits
@@ -110,6 +136,7 @@ class _Counted(io.RawIOBase):
 
     def close(self) -> None:
         self._inner.close()
+        self._outer.close()
         super().close()
 
 
@@ -123,9 +150,9 @@ def _check_growth(total: int, packed: int, limit: int, limits: Limits) -> None:
 class _GzipStream(io.RawIOBase):
     """Streams a gzip member's plain bytes with bounded memory; tolerates trailing bytes."""
 
-    def __init__(self, data: bytes, limits: Limits) -> None:
-        self._src = memoryview(data)
-        self._pos = 0
+    def __init__(self, source: Source, limits: Limits) -> None:
+        self._src = source.open()
+        self._packed = source.size
         self._inflater = zlib.decompressobj(zlib.MAX_WBITS | 16)
         self._limits = limits
         self._total = 0
@@ -136,12 +163,9 @@ class _GzipStream(io.RawIOBase):
     def readinto(self, buffer: memoryview | bytearray) -> int:  # type: ignore[override]
         want = max(1, len(buffer))
         while not self._inflater.eof:
-            pending = self._inflater.unconsumed_tail
+            pending = self._inflater.unconsumed_tail or self._src.read(_CHUNK)
             if not pending:
-                pending = self._src[self._pos : self._pos + _CHUNK].tobytes()
-                self._pos += len(pending)
-                if not pending:
-                    raise FormatError("truncated gzip stream")
+                raise FormatError("truncated gzip stream")
             try:
                 out = self._inflater.decompress(pending, want)
             except zlib.error as exc:
@@ -149,11 +173,15 @@ class _GzipStream(io.RawIOBase):
             if out:
                 self._total += len(out)
                 _check_growth(
-                    self._total, len(self._src), self._limits.max_unpacked_bytes, self._limits
+                    self._total, self._packed, self._limits.max_unpacked_bytes, self._limits
                 )
                 buffer[: len(out)] = out
                 return len(out)
         return 0
+
+    def close(self) -> None:
+        self._src.close()
+        super().close()
 
 
 def _buffered(raw: io.RawIOBase) -> BinaryIO:
@@ -174,9 +202,9 @@ def _plain_payload(name: str, head: bytes, opener: Callable[[], BinaryIO]) -> Pa
     return Payload(name=name, kind=kind, opener=opener)  # type: ignore[arg-type]
 
 
-def _gzip_payloads(name: str, data: bytes, limits: Limits) -> list[Payload]:
+def _gzip_payloads(name: str, source: Source, limits: Limits) -> list[Payload]:
     def opener() -> BinaryIO:
-        return _buffered(_GzipStream(data, limits))
+        return _buffered(_GzipStream(source, limits))
 
     inner_name = name[:-3] if name.lower().endswith(".gz") else name
     return [_plain_payload(inner_name, _peek(opener), opener)]
@@ -217,19 +245,24 @@ def _zip_members(archive: zipfile.ZipFile, limits: Limits) -> Iterator[zipfile.Z
         yield info
 
 
-def _zip_payloads(data: bytes, limits: Limits) -> list[Payload]:
+def _zip_payloads(source: Source, limits: Limits) -> list[Payload]:
     try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-        members = list(_zip_members(archive, limits))
+        with source.open() as stream, zipfile.ZipFile(stream) as archive:
+            members = list(_zip_members(archive, limits))
     except zipfile.BadZipFile as exc:
         raise FormatError(f"corrupt zip archive: {exc}") from exc
     payloads = []
     for info in members:
 
         def opener(info: zipfile.ZipInfo = info) -> BinaryIO:
-            # The caller closes the returned stream, which closes the member.
-            inner = zipfile.ZipFile(io.BytesIO(data)).open(info)  # noqa: SIM115
-            raw = _Counted(inner, limits.max_unpacked_bytes, info.compress_size, limits)
+            # The caller closes the returned stream, which closes the member and the file.
+            stream = source.open()
+            try:
+                inner = zipfile.ZipFile(stream).open(info)  # noqa: SIM115
+            except BaseException:
+                stream.close()
+                raise
+            raw = _Counted(inner, limits.max_unpacked_bytes, info.compress_size, limits, stream)
             return _buffered(raw)
 
         try:
@@ -240,22 +273,28 @@ def _zip_payloads(data: bytes, limits: Limits) -> list[Payload]:
     return payloads
 
 
-def unpack(data: bytes, name: str = "", limits: Limits | None = None) -> list[Payload]:
-    """Find the report payloads in one file's bytes (one level of gzip or zip at most).
+def unpack(
+    data: bytes | Path | Source, name: str = "", limits: Limits | None = None
+) -> list[Payload]:
+    """Find the report payloads in one file (one level of gzip or zip at most).
 
-    E-mails are returned whole as an ``email`` payload: :func:`email_attachments` looks inside.
+    The file is bytes in memory, a path (read from disk as the payloads are read, never whole)
+    or a :class:`Source`. E-mails are returned whole as an ``email`` payload:
+    :func:`email_attachments` looks inside.
     """
     limits = limits or Limits()
-    if len(data) > limits.max_input_bytes:
-        raise TooLarge(f"input of {len(data)} bytes exceeds the {limits.max_input_bytes} limit")
-    if not data or data.isspace():  # not data.strip(): that copies a large file whole
+    source = Source.of(data)
+    if source.size > limits.max_input_bytes:
+        raise TooLarge(f"input of {source.size} bytes exceeds the {limits.max_input_bytes} limit")
+    head = _peek(source.open)
+    if not head or (source.size <= len(head) and head.isspace()):
         raise FormatError("empty input")
-    kind = sniff(data[:512])
+    kind = sniff(head)
     if kind == "gzip":
-        return _gzip_payloads(name, data, limits)
+        return _gzip_payloads(name, source, limits)
     if kind == "zip":
-        return _zip_payloads(data, limits)
-    return [_plain_payload(name, data[:512], lambda: io.BytesIO(data))]
+        return _zip_payloads(source, limits)
+    return [_plain_payload(name, head, source.open)]
 
 
 @dataclass(frozen=True)

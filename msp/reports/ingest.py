@@ -48,8 +48,11 @@ from msp.reports.tls_failure import ingest_failure, ingest_tls
 log = logging.getLogger(__name__)
 
 
-def process(data: bytes, filename: str, ctx: Context) -> list[Outcome]:
+def process(data: bytes | formats.Source, filename: str, ctx: Context) -> list[Outcome]:
     """Every report in one file, each ingested, deduplicated, left unrouted or rejected.
+
+    ``data``: the file's bytes, or a stream of them (a file on disk, stored bytes decompressed
+    as they are read): a large report is then parsed as it is read, never held whole.
 
     Nothing a file contains can raise out of here except a database error (which the caller's
     batch handles): any other exception becomes a ``rejected`` outcome with a reason.

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
@@ -18,7 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from msp.events import emit_event
 from msp.extensions import db
 from msp.queues import REPORTS, enqueue
-from msp.reports import bulk, ingest, pipeline, store
+from msp.reports import bulk, formats, ingest, pipeline, store
 from msp.reports.batch import Batch
 from msp.reports.config import ReportsConfig, current_config
 from msp.reports.models import RawReport, ReportMailbox
@@ -70,12 +71,12 @@ def process_raw(
 
 
 def _process_locked(
-    raw: RawReport, cfg: ReportsConfig, batch: Batch | None, data: bytes | None = None
+    raw: RawReport, cfg: ReportsConfig, batch: Batch | None, data: bytes | Path | None = None
 ) -> list[Outcome]:
     """Process one locked file; in a batch, its small reports wait for ``batch.settle()``.
 
-    ``data`` is the file's bytes when the caller still holds them (not read back and
-    decompressed from the store: a large report is then in memory once, not twice).
+    ``data`` is the file's bytes or path when the caller has them at hand (not read back
+    from the store); otherwise the stored bytes are decompressed as they are read, never whole.
     """
     raw.attempts += 1
     ctx = pipeline.Context(
@@ -87,12 +88,11 @@ def _process_locked(
         batch=batch,
     )
     try:
-        if data is None:
-            data = store.load_raw(raw, cfg.object_store)
+        source = formats.Source.of(store.open_raw(raw, cfg.object_store) if data is None else data)
     except (LookupError, OSError) as exc:
         outcomes = [Outcome("rejected", error=f"raw bytes unavailable: {exc}")]
     else:
-        outcomes = ingest.process(data, raw.filename, ctx)
+        outcomes = ingest.process(source, raw.filename, ctx)
     if batch is None:
         _record_outcomes(raw, outcomes)
     return outcomes
@@ -102,12 +102,12 @@ def process_raws(
     raw_ids: list[int],
     *,
     config: ReportsConfig | None = None,
-    at_hand: Mapping[int, bytes] | None = None,
+    at_hand: Mapping[int, bytes | Path] | None = None,
 ) -> dict[int, list[Outcome]]:
     """Parse several stored files as one batch; on a database error, one by one instead.
 
     Files another worker holds (row locks) or already processed are skipped. ``at_hand``: the
-    bytes of files the caller just stored, by raw id.
+    bytes (or paths) of files the caller just stored, by raw id.
     """
     held = at_hand or {}
     cfg = config or current_config()
@@ -186,20 +186,23 @@ def enqueue_enrichment(report_ids: list[int]) -> None:
 
 
 def ingest_files(
-    files: list[tuple[str, bytes]],
+    files: list[tuple[str, bytes | Path]],
     *,
     source: str,
     tenant_id: int | None = None,
     config: ReportsConfig | None = None,
 ) -> list[tuple[RawReport, list[Outcome]]]:
-    """Store several files and process them as one batch in this transaction (CLI, bench)."""
+    """Store several files and process them as one batch in this transaction (CLI, bench).
+
+    Each file is its bytes or its path (read in chunks, never whole: ``msp ingest``).
+    """
     cfg = config or current_config()
     with pipeline.fewer_gc_passes():
         return _ingest_files(files, source, tenant_id, cfg)
 
 
 def _ingest_files(
-    files: list[tuple[str, bytes]], source: str, tenant_id: int | None, cfg: ReportsConfig
+    files: list[tuple[str, bytes | Path]], source: str, tenant_id: int | None, cfg: ReportsConfig
 ) -> list[tuple[RawReport, list[Outcome]]]:
     raws = [
         store.store_raw(
