@@ -3,10 +3,11 @@ services and read-only queries, without writing anything.
 
 The policy plan is the one the engine stored at its last evaluation (on creation, after each
 DNS check, daily): evaluating on every visit cost ~70 ms on a demo domain and ~58 s on one with
-120,000 senders. Only a domain without a stored evaluation, or a visitor asking for "evaluate
-now", gets a live verdict, read inside a SAVEPOINT that is always rolled back: ``plan_view``
-promises to write nothing (it previews a missing plan), and the savepoint makes that a
-guarantee of this page whatever the engine does later, since a GET must never write.
+120,000 senders. Only a domain without a stored evaluation, one whose senders were judged since
+(its gates would read stale), or a visitor asking for "evaluate now" gets a live verdict, read
+inside a SAVEPOINT that is always rolled back: ``plan_view`` promises to write nothing (it
+previews a missing plan), and the savepoint makes that a guarantee of this page whatever the
+engine does later, since a GET must never write.
 
 The senders are one page paged in SQL ("and N more"), and the facts shown beside each sender
 (networks, DKIM and SPF domains, trend) are read for that page's senders only, so a domain with
@@ -23,6 +24,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from flask import current_app
 from sqlalchemy import and_, case, func, or_, select
 
+from msp.auth.models import AuditLog
 from msp.db import utcnow
 from msp.dns import service as dns_service
 from msp.dns.models import PostureFinding
@@ -162,12 +164,30 @@ def _stored_view(domain: Domain, plan: PolicyPlan) -> PlanData:
     return PlanData(view, _change_data(change), True, live=False)
 
 
+def _judged_since(domain: Domain, plan: PolicyPlan) -> bool:
+    """Whether a person gave one of the domain's senders a verdict after the stored
+    evaluation: its gates would read stale (the audit log's tenant and time index)."""
+    if plan.last_evaluated_at is None:
+        return False
+    found = db.session.scalar(
+        select(AuditLog.id)
+        .where(
+            AuditLog.tenant_id == domain.tenant_id,
+            AuditLog.at > plan.last_evaluated_at,
+            AuditLog.action == "sender.verdict",
+            AuditLog.changes["domain"].as_string() == domain.name,
+        )
+        .limit(1)
+    )
+    return found is not None
+
+
 def read_plan(domain: Domain, *, live: bool = False) -> PlanData:
     """The plan the engine stored at its last evaluation; the engine's verdict now only when
     none is stored yet or when asked (``live``). A live verdict is read in a savepoint that is
     rolled back, so nothing it may have written is kept: a GET never writes."""
     plan = _stored_plan(domain)
-    if not live and plan is not None and plan.last_evaluation:
+    if not live and plan is not None and plan.last_evaluation and not _judged_since(domain, plan):
         return _stored_view(domain, plan)
     savepoint = db.session.begin_nested()
     try:

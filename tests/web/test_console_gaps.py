@@ -374,3 +374,32 @@ def test_no_question_is_asked_while_viewing_as_the_client(client: FlaskClient) -
     assert "Reject move to" not in page
     asked = client.get(f"/domains/{domain_id}/escalations/{change.id}/reject")
     assert asked.status_code == 403 and "viewing as the client" in asked.get_data(True)
+
+
+def test_a_verdict_after_the_stored_evaluation_makes_the_page_evaluate_again(
+    client: FlaskClient,
+) -> None:
+    from msp.db import utcnow
+    from msp.policy import service as policy_service
+
+    tenant = make_tenant()
+    domain = make_domain(tenant)
+    policy_service.evaluate_domain(domain.id, force=True)
+    login(client, make_user("tenant_viewer", tenant).email)
+    assert 'id="stored-evaluation"' in client.get(f"/domains/{domain.id}").get_data(True)
+    db.session.add(
+        AuditLog(
+            tenant_id=tenant.id,
+            actor_type="user",
+            action="sender.verdict",
+            object_type="sender",
+            object_id="ip:192.0.2.1",
+            changes={"domain": domain.name, "status": "approved"},
+            at=utcnow(),
+        )
+    )
+    db.session.flush()
+
+    page = client.get(f"/domains/{domain.id}").get_data(True)
+
+    assert 'id="stored-evaluation"' not in page, "its gates would read stale: evaluated live"
