@@ -4,6 +4,8 @@
   the summary the portfolio, attention queue, tenant dashboard and compliance charts read
   instead of the per-IP roll-up (filled here from ``report_daily``; kept by the ingestion and
   the enrichment from now on).
+- ``report_sender_day``: the roll-up named and summed per domain, day and sender key, which a
+  page of senders reads for the days marked ``report_domain_day.senders_current``.
 - ``report_domain_latest``: each domain's last day with aggregate data (one row per domain), so
   "reports stopped arriving" reads only the silent domains.
 - ``report``: the reports list newest first in index order, MSP-wide ``(begin DESC, id DESC)``
@@ -36,17 +38,31 @@ depends_on = None
 # The unknown count of a day is the messages whose sender has no verdict other than unknown
 # (the read side's rule: the enrichment's key of the IP, else "ip:<address>").
 _BACKFILL = """
-INSERT INTO report_domain_day (tenant_id, domain_id, day, messages, passed, unknown)
+INSERT INTO report_domain_day (tenant_id, domain_id, day, messages, passed, unknown,
+                               senders_current)
 SELECT d.tenant_id, d.domain_id, d.day,
        SUM(d.messages),
        SUM(CASE WHEN d.spf_aligned OR d.dkim_aligned THEN d.messages ELSE 0 END),
-       SUM(CASE WHEN COALESCE(s.status, 'unknown') = 'unknown' THEN d.messages ELSE 0 END)
+       SUM(CASE WHEN COALESCE(s.status, 'unknown') = 'unknown' THEN d.messages ELSE 0 END),
+       TRUE
 FROM report_daily d
 LEFT JOIN report_ip_info i ON i.ip = d.source_ip
 LEFT JOIN report_sender s ON s.tenant_id = d.tenant_id AND s.domain_id = d.domain_id
      AND s.key = COALESCE(i.sender_key, 'ip:' || d.source_ip)
 WHERE EXISTS (SELECT 1 FROM domain WHERE domain.id = d.domain_id)
 GROUP BY d.tenant_id, d.domain_id, d.day
+"""
+_SENDER_DAYS = """
+INSERT INTO report_sender_day (tenant_id, domain_id, day, key, name, messages, passed, spf, dkim)
+SELECT d.tenant_id, d.domain_id, d.day, COALESCE(i.sender_key, 'ip:' || d.source_ip),
+       MAX(COALESCE(i.sender_name, d.source_ip)), SUM(d.messages),
+       SUM(CASE WHEN d.spf_aligned OR d.dkim_aligned THEN d.messages ELSE 0 END),
+       SUM(CASE WHEN d.spf_aligned THEN d.messages ELSE 0 END),
+       SUM(CASE WHEN d.dkim_aligned THEN d.messages ELSE 0 END)
+FROM report_daily d
+LEFT JOIN report_ip_info i ON i.ip = d.source_ip
+WHERE EXISTS (SELECT 1 FROM domain WHERE domain.id = d.domain_id)
+GROUP BY d.tenant_id, d.domain_id, d.day, COALESCE(i.sender_key, 'ip:' || d.source_ip)
 """
 
 
@@ -58,6 +74,7 @@ def upgrade():
         sa.Column("messages", sa.BigInteger(), nullable=False),
         sa.Column("passed", sa.BigInteger(), nullable=False),
         sa.Column("unknown", sa.BigInteger(), nullable=False),
+        sa.Column("senders_current", sa.Boolean(), nullable=False),
         sa.Column("tenant_id", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
             ["domain_id"],
@@ -70,6 +87,28 @@ def upgrade():
     with op.batch_alter_table("report_domain_day", schema=None) as batch_op:
         batch_op.create_index("ix_report_domain_day_day", ["day"], unique=False)
     op.execute(_BACKFILL)
+    op.create_table(
+        "report_sender_day",
+        sa.Column("domain_id", sa.Integer(), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("key", sa.String(length=253), nullable=False),
+        sa.Column("name", sa.String(length=255), nullable=False),
+        sa.Column("messages", sa.BigInteger(), nullable=False),
+        sa.Column("passed", sa.BigInteger(), nullable=False),
+        sa.Column("spf", sa.BigInteger(), nullable=False),
+        sa.Column("dkim", sa.BigInteger(), nullable=False),
+        sa.Column("tenant_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["domain_id"],
+            ["domain.id"],
+            name=op.f("fk_report_sender_day_domain_id_domain"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint(
+            "tenant_id", "domain_id", "day", "key", name="pk_report_sender_day"
+        ),
+    )
+    op.execute(_SENDER_DAYS)
     op.create_table(
         "report_domain_latest",
         sa.Column("domain_id", sa.Integer(), nullable=False),
@@ -117,6 +156,7 @@ def upgrade():
         op.execute("ANALYZE report_record")
         op.execute("ANALYZE report_domain_day")
         op.execute("ANALYZE report_domain_latest")
+        op.execute("ANALYZE report_sender_day")
 
 
 def downgrade():
@@ -133,6 +173,7 @@ def downgrade():
     with op.batch_alter_table("report_domain_latest", schema=None) as batch_op:
         batch_op.drop_index("ix_report_domain_latest_last_day")
     op.drop_table("report_domain_latest")
+    op.drop_table("report_sender_day")
     with op.batch_alter_table("report_domain_day", schema=None) as batch_op:
         batch_op.drop_index("ix_report_domain_day_day")
     op.drop_table("report_domain_day")

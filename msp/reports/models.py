@@ -216,6 +216,34 @@ class ReportDomainDay(TenantOwnedMixin, Base):
     messages: Mapped[int] = mapped_column(BigInteger, default=0)
     passed: Mapped[int] = mapped_column(BigInteger, default=0)
     unknown: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Whether report_sender_day holds this day's senders as the roll-up has them now: set by
+    # the enrichment's rebuild, cleared by every ingestion that adds to the day.
+    senders_current: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class ReportSenderDay(TenantOwnedMixin, Base):
+    """Per domain, day and sender key: messages and passes, the roll-up named and summed.
+
+    Rebuilt by the enrichment for the days of the reports it named (``summaries``); a page of
+    senders reads it for the days marked ``senders_current`` and the roll-up only for the
+    others (normally none), so a domain with a hundred thousand source IPs a day costs as many
+    rows as it has senders, not IPs.
+    """
+
+    __tablename__ = "report_sender_day"
+    __table_args__ = (
+        PrimaryKeyConstraint("tenant_id", "domain_id", "day", "key", name="pk_report_sender_day"),
+    )
+    tenant_via = "domain_id"
+
+    domain_id: Mapped[int] = mapped_column(ForeignKey("domain.id", ondelete="CASCADE"))
+    day: Mapped[date] = mapped_column(Date)
+    key: Mapped[str] = mapped_column(String(253))
+    name: Mapped[str] = mapped_column(String(255))
+    messages: Mapped[int] = mapped_column(BigInteger)
+    passed: Mapped[int] = mapped_column(BigInteger)
+    spf: Mapped[int] = mapped_column(BigInteger)
+    dkim: Mapped[int] = mapped_column(BigInteger)
 
 
 class ReportDomainLatest(TenantOwnedMixin, Base):

@@ -13,14 +13,21 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, select, union_all
 
 from msp.domains.models import Domain
 from msp.extensions import db
-from msp.reports.models import DkimSelectorSeen, IpInfo, ReportDaily, Sender
+from msp.reports.models import (
+    DkimSelectorSeen,
+    IpInfo,
+    ReportDaily,
+    ReportDomainDay,
+    ReportSenderDay,
+    Sender,
+)
 from msp.reports.read_base import (
     as_day,
     daily_where,
@@ -101,6 +108,81 @@ def _ips_of(keys: list[str]) -> Any:
     return ReportDaily.source_ip.in_(named) | ReportDaily.source_ip.in_(raw)
 
 
+def _stale_days(domain: Domain, since: date, until: date) -> list[date]:
+    """The window's days the per-sender summary does not hold as current: days with reports
+    not named yet, and days with roll-up rows written some other way (no day summary)."""
+    current = set(
+        db.session.scalars(
+            select(ReportDomainDay.day).where(
+                ReportDomainDay.tenant_id == domain.tenant_id,
+                ReportDomainDay.domain_id == domain.id,
+                ReportDomainDay.day >= since,
+                ReportDomainDay.day <= until,
+                ReportDomainDay.senders_current.is_(True),
+            )
+        )
+    )
+    days = [since + timedelta(days=n) for n in range((until - since).days + 1)]
+    return [day for day in days if day not in current]
+
+
+def _summary_rows(
+    domain: Domain,
+    since: date,
+    until: date,
+    keys: list[str] | None,
+    stale: list[date],
+) -> Any:
+    """Per (sender, day) rows of the current days, from the per-sender day summary."""
+    sd = ReportSenderDay
+    stmt = select(
+        sd.key.label("key"),
+        sd.name.label("name"),
+        sd.messages.label("messages"),
+        sd.passed.label("passed"),
+        sd.spf.label("spf"),
+        sd.dkim.label("dkim"),
+        sd.day.label("day"),
+    ).where(
+        sd.tenant_id == domain.tenant_id,
+        sd.domain_id == domain.id,
+        sd.day >= since,
+        sd.day <= until,
+    )
+    if stale:
+        stmt = stmt.where(sd.day.not_in(stale))
+    if keys is not None:
+        stmt = stmt.where(sd.key.in_(keys))
+    return stmt
+
+
+def _live_rows(domain: Domain, keys: list[str] | None, stale: list[date] | None) -> Any:
+    """Per roll-up row of the stale days (None: every day), named: what the summary holds
+    once rebuilt."""
+    key = sender_key(ReportDaily.source_ip)
+    m = ReportDaily.messages
+    passed = ReportDaily.spf_aligned | ReportDaily.dkim_aligned
+    stmt = (
+        select(
+            key.label("key"),
+            func.coalesce(IpInfo.sender_name, ReportDaily.source_ip).label("name"),
+            m.label("messages"),
+            case((passed, m), else_=0).label("passed"),
+            case((ReportDaily.spf_aligned, m), else_=0).label("spf"),
+            case((ReportDaily.dkim_aligned, m), else_=0).label("dkim"),
+            ReportDaily.day.label("day"),
+        )
+        .select_from(ReportDaily)
+        .outerjoin(IpInfo, IpInfo.ip == ReportDaily.source_ip)
+        .where(*daily_where(domain, None, None))
+    )
+    if stale is not None:
+        stmt = stmt.where(ReportDaily.day.in_(stale))
+    if keys is not None:
+        stmt = stmt.where(_ips_of(keys), key.in_(keys))
+    return stmt
+
+
 def _per_key(
     domain: Domain,
     since: date | None,
@@ -110,34 +192,32 @@ def _per_key(
 ) -> list[Any]:
     """Per sender key: name, messages, passes, first and last day; busiest first.
 
-    ``keys`` narrows to those senders (their IPs first, by index); ``page`` is (limit, offset),
-    applied in SQL, and then each row ends with the number of senders in all (a window count
-    over the same pass, instead of a second grouping for the pager).
+    Read from the per-sender day summary (rows per sender, not per source IP), and from the
+    roll-up only for days it does not hold yet (reports not named yet: normally none).
+    ``keys`` narrows to those senders; ``page`` is (limit, offset), applied in SQL, and then
+    each row ends with the number of senders in all (a window count over the same pass).
     """
-    key = sender_key(ReportDaily.source_ip).label("key")
-    passed = ReportDaily.spf_aligned | ReportDaily.dkim_aligned
-    messages = func.sum(ReportDaily.messages)
-    stmt = (
-        select(
-            key,
-            func.max(func.coalesce(IpInfo.sender_name, ReportDaily.source_ip)),
-            messages,
-            func.sum(case((passed, ReportDaily.messages), else_=0)),
-            func.sum(case((ReportDaily.spf_aligned, ReportDaily.messages), else_=0)),
-            func.sum(case((ReportDaily.dkim_aligned, ReportDaily.messages), else_=0)),
-            func.min(ReportDaily.day),
-            func.max(ReportDaily.day),
-        )
-        .select_from(ReportDaily)
-        .outerjoin(IpInfo, IpInfo.ip == ReportDaily.source_ip)
-        .where(*daily_where(domain, since, until))
-        .group_by(key)
-    )
-    if keys is not None:
-        stmt = stmt.where(_ips_of(keys), sender_key(ReportDaily.source_ip).in_(keys))
+    if since is None or until is None:  # all time, for a few keys: the roll-up
+        rows = _live_rows(domain, keys, None).subquery()
+    else:
+        stale = _stale_days(domain, since, until)
+        summary = _summary_rows(domain, since, until, keys, stale)
+        both: Any = union_all(summary, _live_rows(domain, keys, stale)) if stale else summary
+        rows = both.subquery()
+    messages = func.sum(rows.c.messages)
+    stmt = select(
+        rows.c.key,
+        func.max(rows.c.name),
+        messages,
+        func.sum(rows.c.passed),
+        func.sum(rows.c.spf),
+        func.sum(rows.c.dkim),
+        func.min(rows.c.day),
+        func.max(rows.c.day),
+    ).group_by(rows.c.key)
     if page is not None:
         stmt = stmt.add_columns(func.count().over())
-        stmt = stmt.order_by(messages.desc(), key).limit(page[0]).offset(page[1])
+        stmt = stmt.order_by(messages.desc(), rows.c.key).limit(page[0]).offset(page[1])
     return list(db.session.execute(stmt))
 
 

@@ -55,7 +55,7 @@ RECORD_COLUMNS = (
 )
 DAILY_KEY = tuple(c.name for c in ReportDaily.__table__.primary_key)
 DOMAIN_DAY_KEY = ("tenant_id", "domain_id", "day")
-DOMAIN_DAY_COLUMNS = (*DOMAIN_DAY_KEY, "messages", "passed", "unknown")
+DOMAIN_DAY_COLUMNS = (*DOMAIN_DAY_KEY, "messages", "passed", "unknown", "senders_current")
 SELECTOR_COLUMNS = (
     *(c.name for c in DkimSelectorSeen.__table__.primary_key),
     "passed",
@@ -217,8 +217,9 @@ def add_daily_rows(rows: Sequence[tuple[Any, ...]]) -> None:
 def domain_days(daily: Sequence[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     """Roll-up rows summed per (tenant, domain, day): messages, passing, unknown-sender.
 
-    Every message counts as from an unknown sender here: the ingestion does not name IPs (the
-    enrichment does, and recounts the days it named: :mod:`msp.reports.summaries`).
+    Every message counts as from an unknown sender here, and the day's sender summary is no
+    longer current: the ingestion does not name IPs (the enrichment does, then recounts and
+    rebuilds the days it named: :mod:`msp.reports.summaries`).
     """
     sums: dict[tuple[Any, ...], list[int]] = {}
     for tenant_id, domain_id, day, _ip, _from, _disp, spf, dkim, messages in daily:
@@ -229,7 +230,7 @@ def domain_days(daily: Sequence[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
         if spf or dkim:
             entry[1] += messages
     # In key order: two ingestions adding to the same domains lock their rows in one order.
-    return [(*key, total, passed, total) for key, (total, passed) in sorted(sums.items())]
+    return [(*key, total, passed, total, False) for key, (total, passed) in sorted(sums.items())]
 
 
 def latest_days(days: Sequence[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
@@ -281,7 +282,8 @@ def write_domain_days(conn: Any, rows: Sequence[tuple[Any, ...]]) -> None:
         rows,
         conflict=DOMAIN_DAY_KEY,
         set_sql="UPDATE SET messages = t.messages + EXCLUDED.messages, "
-        "passed = t.passed + EXCLUDED.passed, unknown = t.unknown + EXCLUDED.unknown",
+        "passed = t.passed + EXCLUDED.passed, unknown = t.unknown + EXCLUDED.unknown, "
+        "senders_current = FALSE",
     )
 
 
@@ -342,8 +344,11 @@ def _upsert_domain_days(_conn: Any, rows: Sequence[tuple[Any, ...]]) -> None:
     stmt = stmt.on_conflict_do_update(
         index_elements=list(DOMAIN_DAY_KEY),
         set_={
-            name: getattr(ReportDomainDay, name) + stmt.excluded[name]
-            for name in ("messages", "passed", "unknown")
+            **{
+                name: getattr(ReportDomainDay, name) + stmt.excluded[name]
+                for name in ("messages", "passed", "unknown")
+            },
+            "senders_current": False,
         },
     )
     db.session.execute(stmt, [dict(zip(DOMAIN_DAY_COLUMNS, r, strict=True)) for r in rows])

@@ -1,5 +1,6 @@
-"""The per-domain day summary's unknown-sender count, recounted when senders get names or
-verdicts.
+"""The summaries that depend on sender names and verdicts: the per-domain day summary's
+unknown-sender count, and the per-sender day summary (``report_sender_day``), both redone when
+the enrichment names a report's IPs, the count also when a verdict changes.
 
 ``report_domain_day.unknown`` is the day's messages from senders without a verdict (approved,
 forwarder or abuse). The ingestion adds every new message to it (a new IP has no name yet, so
@@ -13,11 +14,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, timedelta
 
-from sqlalchemy import and_, case, func, select, update
+from sqlalchemy import and_, case, delete, func, insert, select, update
 
 from msp.extensions import db
 from msp.reports import bulk
-from msp.reports.models import IpInfo, Report, ReportDaily, ReportDomainDay, Sender
+from msp.reports.models import (
+    IpInfo,
+    Report,
+    ReportDaily,
+    ReportDomainDay,
+    ReportSenderDay,
+    Sender,
+)
 from msp.reports.read_base import sender_key
 from msp.reports.rollup import day_span
 
@@ -63,8 +71,63 @@ def recount_unknown(
     )
 
 
+def rebuild_sender_days(tenant_id: int, domain_id: int, first: date, last: date) -> None:
+    """Redo the domain's per-sender day summary for [first, last] from the roll-up.
+
+    The days are marked current first: that locks their summary rows, so an ingestion adding
+    to one of them meanwhile waits for this transaction and then marks it stale again, and
+    everything committed before is in the roll-up rows read below.
+    """
+    db.session.execute(
+        update(ReportDomainDay)
+        .where(
+            ReportDomainDay.tenant_id == tenant_id,
+            ReportDomainDay.domain_id == domain_id,
+            ReportDomainDay.day >= first,
+            ReportDomainDay.day <= last,
+        )
+        .values(senders_current=True),
+        execution_options={"synchronize_session": False},
+    )
+    db.session.execute(
+        delete(ReportSenderDay).where(
+            ReportSenderDay.tenant_id == tenant_id,
+            ReportSenderDay.domain_id == domain_id,
+            ReportSenderDay.day >= first,
+            ReportSenderDay.day <= last,
+        ),
+        execution_options={"synchronize_session": False},
+    )
+    key = sender_key(ReportDaily.source_ip)
+    m = ReportDaily.messages
+    rows = (
+        select(
+            ReportDaily.tenant_id,
+            ReportDaily.domain_id,
+            ReportDaily.day,
+            key,
+            func.max(func.coalesce(IpInfo.sender_name, ReportDaily.source_ip)),
+            func.sum(m),
+            func.sum(case((ReportDaily.spf_aligned | ReportDaily.dkim_aligned, m), else_=0)),
+            func.sum(case((ReportDaily.spf_aligned, m), else_=0)),
+            func.sum(case((ReportDaily.dkim_aligned, m), else_=0)),
+        )
+        .outerjoin(IpInfo, IpInfo.ip == ReportDaily.source_ip)
+        .where(
+            ReportDaily.tenant_id == tenant_id,
+            ReportDaily.domain_id == domain_id,
+            ReportDaily.day >= first,
+            ReportDaily.day <= last,
+        )
+        .group_by(ReportDaily.tenant_id, ReportDaily.domain_id, ReportDaily.day, key)
+    )
+    columns = ("tenant_id", "domain_id", "day", "key", "name", "messages", "passed", "spf")
+    db.session.execute(insert(ReportSenderDay).from_select([*columns, "dkim"], rows))
+
+
 def recount_for_reports(report_ids: Sequence[int]) -> None:
-    """Recount the days the reports cover, per domain (after the enrichment named their IPs)."""
+    """Recount and rebuild the days the reports cover, per domain (after the enrichment named
+    their IPs)."""
     if not report_ids:
         return
     rows = db.session.execute(
@@ -77,4 +140,6 @@ def recount_for_reports(report_ids: Sequence[int]) -> None:
         first, last = day_span(begin, end)
         # A day either side: a long report's share of its edge days (and the UTC day of its
         # midpoint) may fall just outside the span of its dates.
-        recount_unknown(tenant_id, domain_id, first - timedelta(days=1), last + timedelta(days=1))
+        first, last = first - timedelta(days=1), last + timedelta(days=1)
+        recount_unknown(tenant_id, domain_id, first, last)
+        rebuild_sender_days(tenant_id, domain_id, first, last)

@@ -131,3 +131,42 @@ def test_sender_history_comes_from_the_sender_summary(domain: Any) -> None:
         select(func.count()).select_from(Sender).where(Sender.domain_id == domain.id)
     )
     assert total == first.total
+
+
+def _senders(domain_id: int, since: date, until: date) -> list[tuple[Any, ...]]:
+    page = sender_page(domain_id, since, until, limit=500)
+    return [
+        (s.key, s.display_name, s.messages, s.dmarc_pass, s.spf_aligned_pass, s.first_seen)
+        for s in page.items
+    ] + [("total", page.total)]
+
+
+def test_the_per_sender_day_summary_answers_like_the_roll_up(domain: Any) -> None:
+    first = big_report(domain.name, 80, report_id="s-1", span=THREE_DAYS)
+    [(_raw, [one])] = service.ingest_files([("one.xml", first)], source="cli")
+    assert one.report_pk is not None
+    since, until = date(2024, 12, 25), date(2025, 1, 10)
+    from_roll_up = _senders(domain.id, since, until)  # nothing named or summarised yet
+    enrichment.enrich_reports([one.report_pk], enrichment.identifier_from_config(), 5.0)
+    current = db.session.scalars(
+        select(ReportDomainDay.day).where(
+            ReportDomainDay.domain_id == domain.id, ReportDomainDay.senders_current.is_(True)
+        )
+    )
+    assert sorted(current) == [date(2025, 1, 1), date(2025, 1, 2), date(2025, 1, 3)]
+    named = _senders(domain.id, since, until)
+    assert sum(row[2] for row in named[:-1]) == sum(row[2] for row in from_roll_up[:-1])
+    # Forget the summary's verdict on being current: the roll-up gives the same answer.
+    db.session.execute(update(ReportDomainDay).values(senders_current=False))
+    assert _senders(domain.id, since, until) == named
+
+    # A new report on a summarised day makes that day stale until its enrichment: its senders
+    # count at once, and the same after the rebuild.
+    db.session.execute(update(ReportDomainDay).values(senders_current=True))
+    second = big_report(domain.name, 30, report_id="s-2", org="other.test", start=500)
+    [(_raw, [two])] = service.ingest_files([("two.xml", second)], source="cli")
+    assert two.report_pk is not None
+    before = _senders(domain.id, since, until)
+    assert sum(row[2] for row in before[:-1]) == sum(row[2] for row in named[:-1]) + two.messages
+    enrichment.enrich_reports([two.report_pk], enrichment.identifier_from_config(), 5.0)
+    assert _senders(domain.id, since, until) == before
