@@ -10,7 +10,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from flask import current_app, render_template, request, session, url_for
+from flask import current_app, g, render_template, request, session, url_for
 from flask_wtf.csrf import CSRFError
 from markupsafe import escape
 from sqlalchemy.exc import OperationalError
@@ -18,6 +18,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 from msp.auth.principal import Principal, current_principal
+from msp.db import utcnow
 from msp.errors import AppError, Forbidden
 from msp.web.blueprint import bp
 
@@ -117,8 +118,8 @@ ERROR_WORDS: dict[int, tuple[str, str]] = {
     500: (
         "Something went wrong on our side",
         "The page could not be shown because of a fault in the service. Nothing you did "
-        "caused it. Try again in a minute; if it keeps happening, tell your MSP's support "
-        "team the time it happened.",
+        "caused it. Try again in a minute; if it keeps happening, give the reference below "
+        "to whoever looks after this service.",
     ),
     502: ("A connected service did not answer", "Try again in a minute."),
     503: (
@@ -145,6 +146,9 @@ def error_page(status: int, title: str, message: str) -> tuple[str, int]:
             status=status,
             title=title,
             message=message,
+            # the request id the logs carry beside the fault's traceback
+            reference=g.get("msp_request_id") if status >= 500 else None,
+            now_utc=utcnow().strftime("%d %b %Y %H:%M"),
         )
     except Exception:  # the fallback must answer whatever broke
         log.exception("the error page itself could not be drawn")

@@ -62,6 +62,8 @@ def test_a_fault_on_a_web_page_is_an_html_500_and_on_the_api_problem_json(
     assert "Something went wrong on our side" in body and 'class="skip-link"' in body
     assert "boom" not in body and "Traceback" not in body, "no internals shown"
     assert 'aria-label="Main"' in body, "the navigation stays, so the way on is one click"
+    reference = page.headers.get("X-Request-Id")
+    assert reference and f"Reference for support: <code>{reference}</code>" in body
     assert api.status_code == 500 and api.mimetype == "application/problem+json"
     assert api.get_json()["status"] == 500
 
