@@ -16,7 +16,17 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, func, select, union_all
+from sqlalchemy import (
+    BigInteger,
+    String,
+    case,
+    cast,
+    func,
+    literal,
+    null,
+    select,
+    union_all,
+)
 
 from msp.domains.models import Domain
 from msp.extensions import db
@@ -259,7 +269,7 @@ def _selectors(
 
 
 def _per_ip(domain: Domain, since: date, until: date, keys: list[str] | None) -> Any:
-    """A subquery: messages per (sender key, source IP) with the IP's facts."""
+    """A CTE: messages per (sender key, source IP) with the IP's facts."""
     key = sender_key(ReportDaily.source_ip)
     facts = (IpInfo.ptr, IpInfo.asn, IpInfo.as_name, IpInfo.country)
     stmt = (
@@ -276,7 +286,7 @@ def _per_ip(domain: Domain, since: date, until: date, keys: list[str] | None) ->
     )
     if keys is not None:
         stmt = stmt.where(_ips_of(keys), key.in_(keys))
-    return stmt.subquery()
+    return stmt.cte("per_ip")
 
 
 def _top(grouped: Any, order: tuple[Any, ...]) -> Any:
@@ -287,43 +297,92 @@ def _top(grouped: Any, order: tuple[Any, ...]) -> Any:
         func.row_number().over(partition_by=grouped.c.key, order_by=order).label("rank"),
         func.count().over(partition_by=grouped.c.key).label("of"),
     ).subquery()
-    return select(ranked).where(ranked.c.rank <= TOP_NETWORK_ITEMS)
+    return ranked
 
 
-def _networks_sql(
-    domain: Domain, since: date, until: date, keys: list[str] | None
-) -> dict[str, SenderNetwork]:
-    """Per sender: distinct IPs, top ASNs, countries and IPs, each capped in SQL."""
-    ip = _per_ip(domain, since, until, keys)
-    out: dict[str, dict[str, Any]] = {}
-    for row in db.session.execute(_top(ip, (ip.c.messages.desc(), ip.c.ip))):
-        entry = out.setdefault(row.key, {"ips": row.of, "asns": [], "countries": [], "top": []})
-        country = row.country.upper() if row.country else None
-        entry["top"].append(
-            SourceIp(row.ip, int(row.messages), row.ptr, row.asn, row.as_name, country)
-        )
-    asns = (
-        select(ip.c.key, ip.c.asn, func.max(ip.c.as_name).label("name"))
+def _networks_select(ip: Any) -> Any:
+    """One statement for the three rankings of a per-IP CTE (computed once): rows of kind
+    ``ip`` (busiest IPs, ``of`` = distinct IPs), ``asn`` and ``country``, uniform columns."""
+    text, number = String(), BigInteger()
+
+    def none(type_: Any) -> Any:
+        return cast(null(), type_)
+
+    top = _top(ip, (ip.c.messages.desc(), ip.c.ip))
+    by_asn = (
+        select(ip.c.key, ip.c.asn, func.max(ip.c.as_name).label("as_name"))
         .add_columns(func.sum(ip.c.messages).label("messages"))
         .where(ip.c.asn.is_not(None))
         .group_by(ip.c.key, ip.c.asn)
         .subquery()
     )
-    for row in db.session.execute(_top(asns, (asns.c.messages.desc(), asns.c.asn))):
-        out[row.key]["asns"].append(AsnShare(row.asn, row.name, int(row.messages)))
-    country = func.upper(ip.c.country)
-    countries = (
-        select(ip.c.key, country.label("country"), func.sum(ip.c.messages).label("messages"))
+    asns = _top(by_asn, (by_asn.c.messages.desc(), by_asn.c.asn))
+    upper = func.upper(ip.c.country)
+    by_country = (
+        select(ip.c.key, upper.label("country"), func.sum(ip.c.messages).label("messages"))
         .where(ip.c.country.is_not(None), ip.c.country != "")
-        .group_by(ip.c.key, country)
+        .group_by(ip.c.key, upper)
         .subquery()
     )
-    for row in db.session.execute(
-        _top(countries, (countries.c.messages.desc(), countries.c.country))
-    ):
-        out[row.key]["countries"].append(CountryShare(row.country, int(row.messages)))
+    countries = _top(by_country, (by_country.c.messages.desc(), by_country.c.country))
+    parts = [
+        (literal("ip"), top, top.c.ip, top.c.ptr, top.c.asn, top.c.as_name, top.c.country),
+        (literal("asn"), asns, none(text), none(text), asns.c.asn, asns.c.as_name, none(text)),
+        (
+            literal("country"),
+            countries,
+            none(text),
+            none(text),
+            none(number),
+            none(text),
+            countries.c.country,
+        ),
+    ]
+    return union_all(
+        *(
+            select(
+                kind.label("kind"),
+                sub.c.key,
+                a.label("ip"),
+                sub.c.messages,
+                b.label("ptr"),
+                c.label("asn"),
+                d.label("as_name"),
+                e.label("country"),
+                sub.c.of,
+            ).where(sub.c.rank <= TOP_NETWORK_ITEMS)
+            for kind, sub, a, b, c, d, e in parts
+        )
+    )
+
+
+def _networks_sql(
+    domain: Domain, since: date, until: date, keys: list[str] | None
+) -> dict[str, SenderNetwork]:
+    """Per sender: distinct IPs, top ASNs, countries and IPs, each capped in SQL (one
+    statement over the page's per-IP rows)."""
+    ip = _per_ip(domain, since, until, keys)
+    out: dict[str, dict[str, Any]] = {}
+    for row in db.session.execute(_networks_select(ip)):
+        entry = out.setdefault(row.key, {"ips": 0, "asns": [], "countries": [], "top": []})
+        if row.kind == "ip":
+            entry["ips"] = int(row.of)
+            country = row.country.upper() if row.country else None
+            entry["top"].append(
+                SourceIp(row.ip, int(row.messages), row.ptr, row.asn, row.as_name, country)
+            )
+        elif row.kind == "asn":
+            entry["asns"].append(AsnShare(row.asn, row.as_name, int(row.messages)))
+        else:
+            entry["countries"].append(CountryShare(row.country, int(row.messages)))
+    order = (lambda t: (-t.messages, t.ip), lambda a: (-a.messages, a.asn))
     return {
-        key: SenderNetwork(e["ips"], tuple(e["asns"]), tuple(e["countries"]), tuple(e["top"]))
+        key: SenderNetwork(
+            e["ips"],
+            tuple(sorted(e["asns"], key=order[1])),
+            tuple(sorted(e["countries"], key=lambda c: (-c.messages, c.country))),
+            tuple(sorted(e["top"], key=order[0])),
+        )
         for key, e in out.items()
     }
 
