@@ -85,7 +85,11 @@ def upgrade():
         sa.PrimaryKeyConstraint("tenant_id", "domain_id", "day", name="pk_report_domain_day"),
     )
     with op.batch_alter_table("report_domain_day", schema=None) as batch_op:
-        batch_op.create_index("ix_report_domain_day_day", ["day"], unique=False)
+        batch_op.create_index(
+            "ix_report_domain_day_day",
+            ["day", "tenant_id", "domain_id", "messages", "passed", "unknown"],
+            unique=False,
+        )
     op.execute(_BACKFILL)
     op.create_table(
         "report_sender_day",
