@@ -8,9 +8,9 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import update
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import update
 
 from msp.auth import service
 from msp.auth.models import ApiToken, LoginAttempt
@@ -84,9 +84,7 @@ def test_one_accounts_failures_behind_a_shared_address_do_not_block_others(
 def _failures_just_now(email: str) -> None:
     """The back-off after the free failures is two seconds from the last one; on a loaded
     machine five argon2 checks can take longer than that, so the failures are dated now."""
-    db.session.execute(
-        update(LoginAttempt).where(LoginAttempt.email == email).values(at=utcnow())
-    )
+    db.session.execute(update(LoginAttempt).where(LoginAttempt.email == email).values(at=utcnow()))
     db.session.commit()
 
 
