@@ -25,7 +25,7 @@ from rq.serializers import JSONSerializer
 from sqlalchemy import select
 
 from msp.extensions import db
-from msp.queues import DEFAULT, REPORTS, dispatcher, enqueue
+from msp.queues import CHECKS, REPORTS, dispatcher, enqueue
 from msp.reports.models import RawReport
 from msp.reports.processing import PARSE_BUCKET
 from workers.runtime import CronEntry, job
@@ -118,7 +118,8 @@ def sweep_abandoned_parses() -> int:
     return len(buckets)
 
 
-# On the default queue: the reports queue may hold the very backlog this sweep rescues.
+# On the checks queue, which workers take first: behind the reports queue (or the default one,
+# after it) the sweep would wait for the very backlog it rescues.
 CRON: list[CronEntry] = [
-    CronEntry(sweep_abandoned_parses, queue=DEFAULT, interval=SWEEP_SECONDS),
+    CronEntry(sweep_abandoned_parses, queue=CHECKS, interval=SWEEP_SECONDS),
 ]

@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -113,18 +114,13 @@ class Processes:
         return proc
 
     def worker(self, name: str) -> subprocess.Popen[bytes]:
-        return self.start(name, "worker", "--queues", "reports,default", "--name", name)
+        # The queues in the order a deployed worker takes them (notifications aside).
+        return self.start(name, "worker", "--queues", "checks,reports,default", "--name", name)
 
     @staticmethod
-    def kill(proc: subprocess.Popen[bytes]) -> None:
-        """SIGKILL to the worker and its work horse, as a lost node would. The horse runs in a
-        session of its own (RQ calls setsid in it), so the worker's group does not reach it."""
-        horses = children(proc.pid)
-        os.killpg(proc.pid, signal.SIGKILL)
-        for pid in horses:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        proc.wait(10)
+    def kill(proc: subprocess.Popen[bytes]) -> list[int]:
+        """SIGKILL to the worker and its work horse, as a lost node would; the horse's ids."""
+        return kill_worker(proc)
 
     def stop_all(self) -> None:
         for proc in self.running:
@@ -249,6 +245,38 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def kill_worker(proc: subprocess.Popen[bytes]) -> list[int]:
+    """SIGKILL to an ``msp worker`` (started in a session of its own) and its RQ work horse;
+    returns the horse's process ids, each checked dead.
+
+    The horse runs in a session of its own (RQ calls setsid in it), so killing the worker's
+    group does not reach it: it would finish its job undisturbed. The group is stopped first,
+    so the worker cannot fork a new horse between the look at its children and the kill.
+    """
+    os.killpg(proc.pid, signal.SIGSTOP)
+    horses = children(proc.pid)
+    for pid in horses:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(10)
+    deadline = time.monotonic() + 10
+    while any(alive(pid) for pid in horses) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    survivors = [pid for pid in horses if alive(pid)]
+    assert not survivors, f"work horse(s) {survivors} survived the kill"
+    return horses
+
+
+def alive(pid: int) -> bool:
+    """Whether a process runs (a zombie, dead but not yet reaped, does not)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
 def children(pid: int) -> list[int]:
     """The ids of ``pid``'s child processes (from /proc: field 4 of stat is the parent)."""
     found = []
@@ -258,3 +286,65 @@ def children(pid: int) -> list[int]:
             if int(fields[1]) == pid:
                 found.append(int(stat.parent.name))
     return found
+
+
+class CuttableProxy:
+    """A TCP proxy in front of PostgreSQL that a test cuts: every open connection is closed and
+    new ones are refused (what a process sees when the database host is gone or restarting),
+    until :meth:`restore` listens again on the same port."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self.target = target
+        self.port = free_port()
+        self._lock = threading.Lock()
+        self._open: list[socket.socket] = []
+        self._listener: socket.socket | None = None
+
+    def start(self) -> None:
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(64)
+        self._listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:  # the listener was closed: cut
+                return
+            try:
+                upstream = socket.create_connection(self.target, timeout=5)
+            except OSError:
+                client.close()
+                continue
+            upstream.settimeout(None)
+            with self._lock:
+                self._open += [client, upstream]
+            for src, dst in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(src, dst), daemon=True).start()
+
+    def _pump(self, src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        for sock in (src, dst):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def cut(self) -> None:
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
+        with self._lock:
+            sockets, self._open = self._open, []
+        for sock in sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+
+    def restore(self) -> None:
+        self.start()

@@ -16,31 +16,38 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from flask import Flask
-from flask.testing import FlaskClient
 from redis import Redis
+from rq.job import Job
+from rq.serializers import JSONSerializer
 from sqlalchemy import delete, select
+from sqlalchemy.engine import make_url
 
-from msp import create_app
-from msp.bootstrap import migrate_to_latest
+from msp.auth.principal import Principal
+from msp.auth.service import issue_token
+from msp.db import utcnow
 from msp.extensions import db
-from msp.reports import service
+from msp.queues import REPORTS as REPORTS_QUEUE
+from msp.queues import Dispatcher, JobRequest
+from msp.reports import service, store
 from msp.reports.models import IpInfo, RawReport, ReportRecord
+from msp.reports.origin import Origin
+from msp.reports.processing import PARSE_BUCKET
 from msp.tenancy.models import Tenant
-from tests.conftest import LOCK_KEY, test_config
+from tests.conftest import LOCK_KEY
 from tests.factories import make_domain, make_tenant
 from tests.reliability.faults import (
     ARTIFACT,
     Backlog,
-    Cluster,
+    CuttableProxy,
     Outcome,
     Processes,
     counted,
     describe,
     free_port,
     generate,
-    postgres_bindir,
     render,
     statuses,
     wait_for,
@@ -52,7 +59,13 @@ pytestmark = pytest.mark.slow
 REPORTS = 300
 # Records per report: enough that a parse job (50 files) lasts long enough to be cut short.
 RECORDS = "100:300"
+# The kill test's backlog: 1,000 reports, small (a parse job of 50 still takes long enough to be
+# cut short, and the whole backlog is less work than the 300 larger reports of the others).
+KILL_REPORTS = 1000
+KILL_RECORDS = "5:40"
 RECOVERY_LIMIT = 60.0  # seconds from the fault to the whole backlog ingested
+PICKUP_LIMIT = 60.0  # seconds from the kill to the abandoned parse job sent again
+DRAIN_LIMIT = 300.0  # seconds from the kill to 1,000 reports ingested by the second worker
 
 
 @pytest.fixture(scope="module")
@@ -96,12 +109,38 @@ class World:
     def result(self) -> dict[str, Any]:
         return describe(counted(self.domain_ids), self.backlog)
 
+    def pending_in(self, job_ids: list[str]) -> list[int]:
+        """The ids of this backlog's pending files in the id ranges of these parse jobs."""
+        db.session.rollback()
+        found: list[int] = []
+        for job_id in job_ids:
+            bucket = int(job_id.removeprefix("parse-raws-").split("-")[0])
+            first = bucket * PARSE_BUCKET
+            found += db.session.scalars(
+                select(RawReport.id).where(
+                    RawReport.id.between(first, first + PARSE_BUCKET - 1),
+                    RawReport.status == "pending",
+                    RawReport.filename.like(f"{self.prefix}%"),
+                )
+            )
+        return found
+
+    def pending_among(self, raw_ids: list[int]) -> list[int]:
+        db.session.rollback()
+        query = select(RawReport.id).where(RawReport.id.in_(raw_ids))
+        return list(db.session.scalars(query.where(RawReport.status == "pending")))
+
 
 @pytest.fixture
 def world(app: Flask, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[World]:
     seed = 11 + len(request.node.name)  # another domain pool per test
     prefix = f"proof-{request.node.name[:20]}-"
-    backlog = generate(tmp_path, seed=seed, reports=REPORTS, prefix=prefix, records=RECORDS)
+    reports, records = REPORTS, RECORDS
+    if "killed" in request.node.name:
+        reports, records = KILL_REPORTS, KILL_RECORDS
+    elif "postgresql" in request.node.name:
+        reports, records = OUTAGE_REPORTS, KILL_RECORDS
+    backlog = generate(tmp_path, seed=seed, reports=reports, prefix=prefix, records=records)
     procs = Processes(worker_env(app), tmp_path)
     state = World(app, backlog, prefix, procs)
     with app.app_context():
@@ -139,8 +178,9 @@ def test_a_worker_killed_mid_backlog_is_replaced_within_a_minute(
 ) -> None:
     world.receive_all()
     world.procs.start("scheduler", "scheduler")
-    # Kill a worker inside a parse job (not between two), so that job is left "started" for
-    # ever; on a busy machine the job may finish between the look and the kill: try again.
+    # Kill a worker and its work horse inside a parse job (not between two), so that job is
+    # left "started" for ever; on a busy machine the job may finish between the look and the
+    # kill: try again.
     for attempt in range(3):
         first = world.procs.worker(f"proof-first-{attempt}")
         wait_for(
@@ -149,30 +189,49 @@ def test_a_worker_killed_mid_backlog_is_replaced_within_a_minute(
             "the first worker to be inside its second parse job",
             poll=0.01,
         )
-        Processes.kill(first)
+        horses = Processes.kill(first)  # asserts every horse is dead
         killed_at = time.monotonic()
         left = statuses(world.prefix).get("pending", 0)
         abandoned = parsing(redis_conn)
-        if left > 0 and abandoned:
+        cut_short = world.pending_in(abandoned)
+        if horses and cut_short:
             break
-    assert left > 0 and abandoned, f"no job was cut short: {left} pending, {abandoned}"
+    assert horses and cut_short, f"no job was cut short: {left} pending, {abandoned}, {horses}"
     world.procs.worker("proof-second")
-    wait_for(world.all_ingested, RECOVERY_LIMIT + 30, "every report ingested after the kill")
-    recovered = time.monotonic() - killed_at
+    buckets = [job_id.removeprefix("parse-raws-").split("-")[0] for job_id in abandoned]
+    wait_for(
+        lambda: all(recovery_jobs(redis_conn, b) for b in buckets),
+        PICKUP_LIMIT + 30,
+        "the abandoned parse job to be sent again",
+    )
+    picked_up = time.monotonic() - killed_at
+    wait_for(
+        lambda: not world.pending_among(cut_short), DRAIN_LIMIT, "the abandoned files ingested"
+    )
+    redone = time.monotonic() - killed_at
+    wait_for(world.all_ingested, DRAIN_LIMIT, "every report ingested after the kill")
+    drained = time.monotonic() - killed_at
     outcome = world.result()
     ledger.append(
         Outcome(
-            "kill -9 of a worker mid-backlog",
-            outcome["lost"] == 0 and outcome["doubled"] == 0 and recovered < RECOVERY_LIMIT,
+            f"kill -9 of a worker and its work horse mid-backlog ({KILL_REPORTS} reports)",
+            outcome["lost"] == 0 and outcome["doubled"] == 0 and picked_up < PICKUP_LIMIT,
             outcome["lost"],
             outcome["doubled"],
-            recovered,
-            f"{left} of {REPORTS} files pending at the kill, {', '.join(abandoned)} left started; "
-            "a second worker started",
+            picked_up,
+            f"{left} of {KILL_REPORTS} files pending at the kill, {len(cut_short)} of them in "
+            f"{', '.join(abandoned)} (left started, its horse killed); a second worker started; "
+            "time to recover: the abandoned job sent again by the recovery sweep; its files "
+            f"ingested after {redone:.0f} s (queued behind the backlog), all after {drained:.0f} s",
         )
     )
     assert outcome["found"] == outcome["expected"]
-    assert recovered < RECOVERY_LIMIT
+    assert picked_up < PICKUP_LIMIT
+
+
+def recovery_jobs(connection: Redis[bytes], bucket: str) -> list[bytes]:
+    """The parse jobs the recovery sweep sent again for one id range."""
+    return list(connection.scan_iter(match=f"rq:job:parse-raws-{bucket}-recover-*", count=1000))
 
 
 def test_redis_emptied_while_jobs_wait_is_rebuilt_from_postgresql(
@@ -208,68 +267,143 @@ def test_redis_emptied_while_jobs_wait_is_rebuilt_from_postgresql(
     assert recovered < RECOVERY_LIMIT
 
 
-OUTAGE_SECONDS = 12.0
+OUTAGE_SECONDS = 60.0
+OUTAGE_REPORTS = 100
+# The parse jobs reach the worker this long into the outage (as if they had waited behind a
+# backlog): their first attempt fails, RQ retries after 30 s (msp.queues.RETRY_INTERVALS), by
+# then PostgreSQL is back.
+JOBS_AT = 35.0
 
 
-@pytest.fixture
-def own_postgres() -> Iterator[Cluster]:
-    bindir = postgres_bindir()
-    if bindir is None:
-        pytest.skip("no PostgreSQL server binaries (/usr/lib/postgresql/*/bin) to start a cluster")
-    cluster = Cluster(bindir, free_port())
-    try:
-        cluster.init()
-        yield cluster
-    finally:
-        cluster.remove()
-
-
-def probe(client: FlaskClient) -> tuple[int, int, str, dict[str, Any]]:
-    """(/readyz status, API status, API content type, API body) of one round."""
+def api_round(client: httpx.Client, token: str) -> tuple[int, int, str, str | None, Any]:
+    """(/readyz, API status, API content type, Retry-After, problem status) of one round."""
     ready = client.get("/readyz").status_code
-    api = client.get("/api/v1/me", headers={"Authorization": "Bearer msp_unknown"})
-    return ready, api.status_code, api.content_type, api.get_json(force=True, silent=True) or {}
+    api = client.get("/api/v1/tenants", headers={"Authorization": f"Bearer {token}"})
+    body = api.json() if api.headers.get("content-type", "").endswith("json") else {}
+    status = body.get("status") if isinstance(body, dict) else None
+    return (
+        ready,
+        api.status_code,
+        api.headers.get("content-type", ""),
+        api.headers.get("retry-after"),
+        status,
+    )
 
 
-def test_postgresql_unreachable_answers_503_and_recovers_by_itself(
-    own_postgres: Cluster, redis_url: str, ledger: list[Outcome]
+def msp_admin_token() -> str:
+    operator = Principal(kind="cli", id=0, label="cli", msp_role="msp_admin", all_tenants=True)
+    issued = issue_token(
+        operator, name="outage", tenant_id=None, role="msp_admin", days=1, now=utcnow()
+    )
+    db.session.commit()
+    return issued.secret
+
+
+def test_postgresql_unreachable_for_a_minute_under_msp_web(
+    world: World, ledger: list[Outcome], redis_conn: Redis[bytes], tmp_path: Path
 ) -> None:
-    outage_app = create_app(test_config(own_postgres.url, redis_url))
-    outage_app.config["PROPAGATE_EXCEPTIONS"] = False  # answer as in production, not raise
-    with outage_app.app_context():
-        migrate_to_latest()
-        tenant_id = make_tenant("before-outage").id
-        db.session.commit()
-    client = outage_app.test_client()
+    """A real ``msp web`` (gunicorn) and ``msp worker`` reach PostgreSQL through a proxy the
+    test cuts for a minute: /readyz and the API answer 503 problem documents with Retry-After
+    throughout, the parse jobs that meet the outage fail and are retried, everything comes back
+    by itself, and what was accepted before the outage is all there, once."""
+    server = make_url(str(world.app.config["SQLALCHEMY_DATABASE_URI"]))
+    proxy = CuttableProxy((server.host or "127.0.0.1", server.port or 5432))
+    proxy.start()
+    through = server.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    procs = Processes({**world.procs.env, "MSP_DATABASE_URL": through}, tmp_path)
+    token = msp_admin_token()
+    # Accepted before the outage: the backlog's files, stored (their jobs come later) ...
+    raw_ids = [
+        store.store_raw(data, Origin("cli", filename=name)).id for name, data in world.backlog.files
+    ]
+    db.session.commit()
+    port = free_port()
+    procs.start("web", "web", f"--bind=127.0.0.1:{port}", "--workers=2", "--threads=2")
+    procs.worker("outage-worker")
+    retrying = Dispatcher(redis_conn, retries=3)  # the jobs' retry policy in production
     try:
-        assert probe(client)[:2] == (200, 401)  # up: ready, and the token look-up answers
-        own_postgres.stop()
-        down_at = time.monotonic()
-        answers = set()
-        while time.monotonic() - down_at < OUTAGE_SECONDS:
-            ready, status, ctype, body = probe(client)
-            answers.add((ready, status, ctype, body.get("status")))
-            time.sleep(1)
-        own_postgres.start()
-        up_at = time.monotonic()
-        wait_for(lambda: probe(client)[:2] == (200, 401), 30, "the app to recover by itself")
-        recovered = time.monotonic() - up_at
-        with outage_app.app_context():
-            kept = db.session.get(Tenant, tenant_id) is not None
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+            wait_for(lambda: http_up(client), 240, "msp web to answer /readyz")
+            # ... and a tenant created through the API.
+            made = client.post(
+                "/api/v1/tenants",
+                json={"slug": "made-before-outage", "name": "Made before the outage"},
+                headers={"Authorization": f"Bearer {token}"},
+            )
+            assert made.status_code == 201, made.text
+            assert api_round(client, token)[:2] == (200, 200)
+            proxy.cut()
+            down_at = time.monotonic()
+            answers, sent = set(), False
+            while time.monotonic() - down_at < OUTAGE_SECONDS:
+                answers.add(api_round(client, token))
+                if not sent and time.monotonic() - down_at >= JOBS_AT:
+                    for first in sorted({i // PARSE_BUCKET * PARSE_BUCKET for i in raw_ids}):
+                        retrying.send(parse_job(first))
+                    sent = True
+                time.sleep(1)
+            proxy.restore()
+            up_at = time.monotonic()
+            wait_for(lambda: api_round(client, token)[:2] == (200, 200), 60, "the API to recover")
+            recovered = time.monotonic() - up_at
+            kept = client.get(
+                f"/api/v1/tenants/{made.json()['id']}",
+                headers={"Authorization": f"Bearer {token}"},
+            )
+        wait_for(world.all_ingested, 120, "every report ingested after the outage")
+        ingested = time.monotonic() - up_at
     finally:
-        with outage_app.app_context():
-            db.engine.dispose()
-    assert answers == {(503, 503, "application/problem+json", 503)}, answers
+        procs.stop_all()
+        proxy.cut()
+        db.session.rollback()
+        db.session.execute(delete(Tenant).where(Tenant.slug == "made-before-outage"))
+        db.session.commit()
+    retried = [
+        j for j in parse_jobs(redis_conn) if j.retries_left is not None and j.retries_left < 3
+    ]
+    outcome = world.result()
+    assert {a[:3] for a in answers} == {(503, 503, "application/problem+json")}, answers
+    assert all(a[3] and a[4] == 503 for a in answers), answers  # Retry-After, problem status
     ledger.append(
         Outcome(
-            f"PostgreSQL stopped for {OUTAGE_SECONDS:.0f} s",
-            kept and recovered < RECOVERY_LIMIT,
-            0 if kept else 1,
-            0,
+            f"PostgreSQL unreachable for {OUTAGE_SECONDS:.0f} s (msp web and worker)",
+            kept.status_code == 200 and outcome["lost"] == 0 and outcome["doubled"] == 0,
+            outcome["lost"] + (kept.status_code != 200),
+            outcome["doubled"],
             recovered,
-            "/readyz and the API answered 503 problem documents throughout; "
-            "time counted from the restart",
+            "a TCP proxy in front of PostgreSQL cut (connections closed, new ones refused); "
+            "/readyz and the API answered 503 problem documents with Retry-After throughout; "
+            f"{len(retried)} parse job(s) failed in the outage and were retried; "
+            f"{OUTAGE_REPORTS} reports accepted before it all ingested {ingested:.0f} s "
+            "after the restore; time counted from the restore",
         )
     )
-    assert kept, "a tenant committed before the outage is gone"
+    assert kept.status_code == 200, "a tenant created before the outage is gone"
+    assert outcome["found"] == outcome["expected"]
+    assert retried, "no parse job met the outage: nothing was retried"
     assert recovered < RECOVERY_LIMIT
+
+
+def http_up(client: httpx.Client) -> bool:
+    try:
+        return client.get("/readyz").status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def parse_job(first: int) -> JobRequest:
+    return JobRequest(
+        func="workers.reports.parse_raws",
+        queue=REPORTS_QUEUE,
+        kwargs={"first_id": first, "last_id": first + PARSE_BUCKET - 1},
+        job_id=f"parse-raws-{first // PARSE_BUCKET}",
+    )
+
+
+def parse_jobs(connection: Redis[bytes]) -> list[Job]:
+    ids = [
+        key.decode().removeprefix("rq:job:")
+        for key in connection.scan_iter(match="rq:job:parse-raws-*", count=1000)
+    ]
+    found = Job.fetch_many(ids, connection=connection, serializer=JSONSerializer)
+    return [j for j in found if j is not None]

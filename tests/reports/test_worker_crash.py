@@ -1,5 +1,6 @@
-"""A real ``msp worker`` (RQ) killed with SIGKILL in the middle of a batch loses nothing and
-duplicates nothing: the sweep re-enqueues what was left pending, a second worker finishes it.
+"""A real ``msp worker`` (RQ) killed with SIGKILL in the middle of a batch, its work horse too,
+loses nothing and duplicates nothing: the sweep re-enqueues what was left pending, a second
+worker finishes it.
 
 This test commits to the session's database (a worker process cannot see a test transaction)
 and deletes what it created afterwards.
@@ -8,7 +9,6 @@ and deletes what it created afterwards.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -25,6 +25,7 @@ from msp.reports import service
 from msp.reports.models import IpInfo, RawReport, Report, ReportDaily, ReportRecord
 from msp.tenancy.models import Tenant
 from tests.factories import make_domain, make_tenant
+from tests.reliability.faults import kill_worker
 from tests.reports.hostile import report_xml
 
 REPORTS = 150
@@ -106,8 +107,9 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_duplicates_nothing(
                 assert worker.poll() is None, "the worker died on its own"
                 time.sleep(0.05)
         finally:
-            os.killpg(worker.pid, signal.SIGKILL)
-            worker.wait(10)
+            # The worker and its work horse: the horse runs in a session of its own, so
+            # killing the worker's group alone would let it finish its batch undisturbed.
+            kill_worker(worker)
         after_kill = statuses([])
         assert after_kill.get("pending", 0) > 0, f"nothing left to recover: {after_kill}"
         assert service.requeue_stale(minutes=0) == after_kill["pending"]
