@@ -6,12 +6,10 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -193,52 +191,6 @@ def describe(found: tuple[int, int, int], backlog: Backlog) -> dict[str, Any]:
     return {"lost": lost, "doubled": doubled, "expected": expected, "found": found}
 
 
-class Cluster:
-    """A PostgreSQL cluster of the test's own (initdb, pg_ctl) on a free port, so it can be
-    stopped and started without touching the session's server."""
-
-    def __init__(self, bindir: Path, port: int) -> None:
-        self.bindir = bindir
-        self.port = port
-        self.root = Path(tempfile.mkdtemp(prefix="msp-pg-"))
-        self.data = self.root / "data"
-        self.url = f"postgresql+psycopg://postgres@127.0.0.1:{port}/msp"
-
-    def _run(self, *args: str) -> None:
-        # As the postgres user when we are root (PostgreSQL refuses to run as root).
-        prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-        subprocess.run([*prefix, *args], check=True, capture_output=True, timeout=60)
-
-    def init(self) -> None:
-        if os.geteuid() == 0:
-            shutil.chown(self.root, "postgres")
-        self._run(
-            str(self.bindir / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres"
-        )
-        self.start()
-        self._run(str(self.bindir / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "msp")
-
-    def start(self) -> None:
-        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1"
-        self._run(
-            str(self.bindir / "pg_ctl"), "-D", str(self.data), "-o", options,
-            "-l", str(self.root / "log"), "-w", "start",
-        )  # fmt: skip
-
-    def stop(self, mode: str = "fast") -> None:
-        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop")
-
-    def remove(self) -> None:
-        with contextlib.suppress(subprocess.CalledProcessError):  # already stopped
-            self.stop("immediate")
-        shutil.rmtree(self.root, ignore_errors=True)
-
-
-def postgres_bindir() -> Path | None:
-    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
-    return found[-1].parent if found else None
-
-
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -337,6 +289,10 @@ class CuttableProxy:
 
     def cut(self) -> None:
         if self._listener is not None:
+            # shutdown first: a bare close() does not wake the thread blocked in accept(), and
+            # the kernel would go on accepting.
+            with contextlib.suppress(OSError):
+                self._listener.shutdown(socket.SHUT_RDWR)
             self._listener.close()
             self._listener = None
         with self._lock:

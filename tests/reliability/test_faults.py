@@ -1,5 +1,7 @@
-"""Proof under faults: real ``msp worker`` and ``msp scheduler`` processes on the session's
-database and Redis index, a backlog of generated reports, and a fault in the middle of it.
+"""Proof under faults: real ``msp worker``, ``msp scheduler`` and ``msp web`` processes on the
+session's database and Redis index, a backlog of generated reports, and a fault in the middle
+of it: a worker and its work horse killed with SIGKILL, Redis emptied, PostgreSQL unreachable
+for a minute (a TCP proxy in front of it, cut).
 
 Each test counts what the database holds afterwards against what the generator wrote (every
 report exactly once) and measures how long the platform took to finish by itself. The module
