@@ -357,6 +357,8 @@ def revoke_token_confirm(token_id: int) -> Any:
 
 
 def _own_token(principal: Principal, token_id: int) -> ApiToken:
+    if principal.user_id is None:  # a token's caller owns no tokens here (None matches None)
+        raise NotFound("token not found")
     token = db.session.scalar(
         select(ApiToken).where(ApiToken.id == token_id, ApiToken.created_by_id == principal.user_id)
     )

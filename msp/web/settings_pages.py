@@ -437,6 +437,10 @@ def mailbox_delete(mailbox_id: int) -> Any:
     return _done(f"Mailbox {name} removed.", "web.mailbox_settings")
 
 
+# MSP staff only (checked by _msp above): the isolation walk expects 403 for tenant users.
+mailbox_delete.msp_only = True  # type: ignore[attr-defined]
+
+
 # --- audit log ---------------------------------------------------------------------------------
 
 

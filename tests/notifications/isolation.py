@@ -41,6 +41,8 @@ def _endpoint_b(world: World) -> NotificationEndpoint:
 FACTORIES: dict[str, Callable[[World], Any]] = {
     "team_id": lambda w: _team_b(w).id,
     "endpoint_id": lambda w: _endpoint_b(w).id,
+    # A rule is a position in its tenant's list of rules: the first of tenant B's.
+    "index": lambda w: 0,
     # A valid unsubscribe token is a capability by design (RFC 8058: no login; whoever holds
     # the recipient's link may stop that recipient's digest), so no other caller can be denied
     # it; the walk proves that a made-up token reaches nothing (404).
