@@ -21,7 +21,13 @@ from msp.policy.models import PolicyChange, PolicyPlan, PolicyTimelineEntry
 from msp.policy.stages import Stage
 from msp.queues import DEFAULT, enqueue
 from tests.factories import make_domain, make_tenant
-from workers.policy import CRON, purge_timeline, sweep_changes, sweep_evaluations
+from workers.policy import (
+    CRON,
+    evaluate_domains,
+    purge_timeline,
+    sweep_changes,
+    sweep_evaluations,
+)
 
 from .evidence import StaticEvidence
 from .integration import make_ready, put_at_stage
@@ -53,7 +59,7 @@ def test_the_daily_sweep_fans_out_one_evaluation_per_domain_once_a_day(
     run_jobs((DEFAULT,))
     queue = Queue(DEFAULT, connection=redis_conn, serializer=JSONSerializer)
     assert queue.failed_job_registry.count == 0
-    assert queue.finished_job_registry.count == 4  # the sweep and one job per domain
+    assert queue.finished_job_registry.count == 2  # the sweep and one batch of the 3 domains
     ids = [d.id for d in domains]
     assert _count(PolicyChange, PolicyChange.domain_id.in_(ids)) == 3
     enqueue("workers.policy.sweep_evaluations", queue=DEFAULT)
@@ -65,6 +71,35 @@ def test_the_daily_sweep_fans_out_one_evaluation_per_domain_once_a_day(
         PolicyTimelineEntry.kind == "evaluated",
     )
     assert evaluated == 3  # the second run found them evaluated today
+
+
+def test_a_domain_that_fails_in_a_batch_stops_nothing_and_is_evaluated_by_a_job_of_its_own(
+    db_session: Any,
+    evidence: StaticEvidence,
+    run_jobs: Callable[..., Any],
+    redis_conn: Redis,
+) -> None:
+    tenant = make_tenant()
+    good, bad, last = (make_domain(tenant) for _ in range(3))
+    posture, failures = evidence.posture, []
+
+    def broken_once(domain_id: int) -> Any:  # a transient failure of one domain's evidence
+        if domain_id == bad.id and not failures:
+            failures.append(domain_id)
+            raise RuntimeError("the evidence of this domain cannot be read")
+        return posture(domain_id)
+
+    evidence.posture = broken_once  # type: ignore[method-assign]
+    done = evaluate_domains([good.id, bad.id, last.id])  # the batch, run here
+    assert (done, failures) == ({"evaluated": 2, "skipped": 0, "failed": 1}, [bad.id])
+    assert _count(PolicyChange, PolicyChange.domain_id == bad.id) == 0
+    run_jobs((DEFAULT,))  # the failed domain's own job, queued by the batch
+    queue = Queue(DEFAULT, connection=redis_conn, serializer=JSONSerializer)
+    assert queue.finished_job_registry.get_job_ids() == [
+        f"policy-evaluate-{bad.id}-{utcnow():%Y%m%d}"
+    ]
+    for domain in (good, bad, last):
+        assert _count(PolicyChange, PolicyChange.domain_id == domain.id) == 1, domain.name
 
 
 def test_the_watch_issues_due_changes_and_verifies_published_ones(
