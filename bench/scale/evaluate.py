@@ -5,7 +5,8 @@
 1. Every plan's ``last_evaluated_at`` is cleared, so each domain gets the full first evaluation
    of the day (the daily sweep's work), not the "already evaluated today" skip.
 2. The sweep job itself (``workers.policy.sweep_evaluations``, what the scheduler runs at 04:15)
-   fans out one ``evaluate_domain`` job per domain onto RQ (Redis database 13, flushed first).
+   fans out one ``evaluate_domains`` job per batch of 50 domains onto RQ (Redis database 13,
+   flushed first).
 3. N ``msp worker --burst --queues default`` processes drain the queue; the time is from their
    start to the last one's exit. Then: jobs failed (RQ's failed registry), domains evaluated
    today, total seconds, domains/s and per-domain cost (worker-seconds per domain).
@@ -43,19 +44,20 @@ def fan_out(sample: int) -> int:
     )
     from msp.policy import service
     from msp.queues import DEFAULT, enqueue
-    from workers.policy import sweep_evaluations
+    from workers.policy import EVALUATION_BATCH, sweep_evaluations
 
     with app.app_context():
         if not sample:
             return sweep_evaluations()
         ids = service.evaluable_domain_ids()
         chosen = ids[:: max(1, len(ids) // sample)][:sample]
-        for domain_id in chosen:
+        for start in range(0, len(chosen), EVALUATION_BATCH):  # batched as the sweep does
+            batch = chosen[start : start + EVALUATION_BATCH]
             enqueue(
-                "workers.policy.evaluate_domain",
+                "workers.policy.evaluate_domains",
                 queue=DEFAULT,
-                job_id=f"policy-evaluate-{domain_id}-sample",
-                domain_id=domain_id,
+                job_id=f"policy-evaluate-sample-{batch[0]}",
+                domain_ids=batch,
             )
         from msp.extensions import db
 
@@ -144,11 +146,12 @@ def main() -> None:
     with connect() as conn:
         domains = int(scalar(conn, "SELECT count(*) FROM domain"))
     # A sample's wall time is mostly the workers' start-up: project from the jobs' own span.
-    projected = (span if args.sample else seconds) / max(jobs, 1) * domains
+    projected = (span if args.sample else seconds) / max(queued, 1) * domains
     alone, alone_seconds = in_one_process(min(queued, 50))
     print(
         f"Daily evaluation, {args.workers} msp workers, ~{records:,} report_record rows:\n"
-        f"  fan-out (sweep_evaluations): {queued:,} jobs queued in {fan_seconds:.1f} s\n"
+        f"  fan-out (sweep_evaluations): {queued:,} domains in {jobs:,} jobs, queued in"
+        f" {fan_seconds:.1f} s\n"
         f"  drained in {seconds:.1f} s: {done:,} domains evaluated today, {failed} jobs failed\n"
         f"  {done / seconds:.1f} domains/s; {seconds * args.workers / max(done, 1) * 1000:.0f} ms "
         f"of worker time per domain\n"
