@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from msp.auth.audit import audit
 from msp.auth.models import Membership, User
@@ -100,6 +100,7 @@ def change_role(membership: Membership, role: str) -> Membership:
             "staff assignments are for msp_staff users, tenant roles for everyone else",
             errors={"role": ["invalid for this user"]},
         )
+    _keep_an_administrator(membership, role)
     if membership.role != role:
         audit(
             "membership.update",
@@ -112,7 +113,29 @@ def change_role(membership: Membership, role: str) -> Membership:
     return membership
 
 
+def _keep_an_administrator(membership: Membership, new_role: str | None) -> None:
+    """A client keeps at least one administrator of its own: the last one can be neither
+    removed nor demoted (someone else is made administrator first)."""
+    if membership.role != "tenant_admin" or new_role == "tenant_admin":
+        return
+    others = db.session.scalar(
+        select(func.count())
+        .select_from(Membership)
+        .where(
+            Membership.tenant_id == membership.tenant_id,
+            Membership.role == "tenant_admin",
+            Membership.id != membership.id,
+        )
+    )
+    if not others:
+        raise Conflict(
+            "this is the client's last administrator: make someone else administrator first",
+            errors={"role": ["the last administrator of this client"]},
+        )
+
+
 def remove_membership(membership: Membership) -> None:
+    _keep_an_administrator(membership, None)
     audit(
         "membership.delete",
         "membership",

@@ -504,8 +504,12 @@ def remove_person(tenant_id: int, membership_id: int) -> Any:
                 cancel_url=_people_url(tenant),
             )
         )
-    users.remove_membership(membership)
-    flash(f"{email} no longer has access to {tenant.name}.", "ok")
+    try:
+        users.remove_membership(membership)
+    except AppError as exc:
+        flash(exc.detail, "error")
+    else:
+        flash(f"{email} no longer has access to {tenant.name}.", "ok")
     return redirect(url_for("web.people", tenant_id=tenant.id))
 
 

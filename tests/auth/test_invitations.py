@@ -217,3 +217,19 @@ def test_a_members_other_tenants_are_not_shown(client: FlaskClient) -> None:
     staff = token_caller("msp_admin")
     one = client.get(f"/api/v1/users/{person.id}", headers=staff.headers).get_json()
     assert {m["tenant_id"] for m in one["memberships"]} == {mine.id, theirs.id}
+
+
+def test_the_last_administrator_of_a_client_is_neither_removed_nor_demoted(
+    client: FlaskClient,
+) -> None:
+    tenant = make_tenant()
+    only = make_user("tenant_admin", tenant).memberships[0]
+    msp = token_caller("msp_admin")
+    url = f"/api/v1/tenants/{tenant.id}/members/{only.id}"
+    demoted = client.patch(url, json={"role": "tenant_viewer"}, headers=msp.headers)
+    assert demoted.status_code == 409, demoted.get_json()
+    assert "last administrator" in demoted.get_json()["detail"]
+    assert client.delete(url, headers=msp.headers).status_code == 409
+    make_user("tenant_admin", tenant)  # someone else is made administrator first
+    assert client.patch(url, json={"role": "tenant_viewer"}, headers=msp.headers).status_code == 200
+    assert client.delete(url, headers=msp.headers).status_code in (200, 204)
