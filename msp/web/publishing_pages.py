@@ -325,4 +325,10 @@ def _outcome_words(domain: Domain, result: dict[str, Any]) -> tuple[str, str]:
         )
     if outcome == "failed":
         return (f"The DNS provider kept refusing: {publication.get('error')}.", "error")
+    if outcome == "waiting":
+        return (
+            f"Not written yet for {domain.name}: the client's DNS does not delegate the record "
+            f"to the MSP's zone yet ({publication.get('error')}); it is written once it does.",
+            "error",
+        )
     return (f"Nothing to write for {domain.name} ({outcome}).", "ok")

@@ -48,6 +48,7 @@ PUBLICATION_WORDS = {
     "written": "written",
     "held": "held: the record was edited by hand, so nothing was written",
     "failed": "not written: the DNS provider kept refusing",
+    "waiting": "not written yet: the client has not published the CNAME into the MSP's zone",
 }
 
 

@@ -164,3 +164,17 @@ def test_once_the_hand_edit_is_undone_publish_now_writes_without_force(
     assert txt_at(pointed, f"_dmarc.{DOMAIN}") == {NOTE, change.records[0]["value"]}
     page = _page(client, acme.domain.id)
     assert "Written for pub-e2e.test via Acme DNS" in page and "Before and after" in page
+
+
+def test_a_write_waiting_for_the_clients_cname_is_said_so_not_nothing_to_write() -> None:
+    from msp.domains.models import Domain
+    from msp.web.publishing_pages import _outcome_words
+    from msp.web.publishing_read import PUBLICATION_WORDS
+
+    missing = "_dmarc.client.test CNAME client.test._dmarc.records.msp.test is missing"
+    words, kind = _outcome_words(
+        Domain(name="client.test"), {"outcome": "waiting", "publication": {"error": missing}}
+    )
+    assert kind == "error" and "Nothing to write" not in words
+    assert "client.test" in words and missing in words
+    assert "CNAME" in PUBLICATION_WORDS["waiting"]
