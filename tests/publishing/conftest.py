@@ -23,7 +23,7 @@ from msp.tenancy.models import Tenant
 from tests.dns.world import keys
 from tests.factories import make_domain, make_tenant
 from tests.policy.evidence import StaticEvidence
-from tests.publishing.servers import TsigKnot, zone
+from tests.publishing.servers import CloudflareStandIn, Route53Server, TsigKnot, zone
 
 DOMAIN = "pub-e2e.test"
 SPF = "v=spf1 ip4:192.0.2.0/24 -all"
@@ -60,6 +60,26 @@ def evidence(app: Flask) -> Iterator[DnsEvidence]:
         yield source
     finally:
         app.extensions.pop(EXTENSION_KEY, None)
+
+
+@pytest.fixture(scope="module")
+def moto() -> Iterator[Route53Server]:
+    """Route 53 on moto's server mode, one per test module."""
+    server = Route53Server()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def cloudflare() -> Iterator[CloudflareStandIn]:
+    """The local Cloudflare API stand-in, one per test module."""
+    server = CloudflareStandIn()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture

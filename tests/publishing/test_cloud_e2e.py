@@ -14,7 +14,7 @@ test_powerdns_e2e.py). Here the stage is shown not to move on a write alone.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -49,24 +49,6 @@ from workers.publishing import publish_change
 
 DMARC = f"_dmarc.{DOMAIN}"
 HAND_EDIT = "v=DMARC1; p=none; rua=mailto:someone@elsewhere.test"
-
-
-@pytest.fixture(scope="module")
-def moto() -> Iterator[Route53Server]:
-    server = Route53Server()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture(scope="module")
-def cloudflare() -> Iterator[CloudflareStandIn]:
-    server = CloudflareStandIn()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @dataclass

@@ -47,24 +47,6 @@ def pdns() -> Iterator[PowerDns]:
         server.stop()
 
 
-@pytest.fixture(scope="module")
-def moto() -> Iterator[Route53Server]:
-    server = Route53Server()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture(scope="module")
-def cloudflare() -> Iterator[CloudflareStandIn]:
-    server = CloudflareStandIn()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
 def _knot(origin: str) -> Iterator[World]:
     server = TsigKnot({origin: zone(origin, [f'_dmarc TXT "{NONE}"', f'_dmarc TXT "{OTHER}"'])})
     server.start()
