@@ -22,6 +22,7 @@ from msp.errors import AppError, Forbidden, NotFound
 from msp.extensions import db
 from msp.policy import service as policy_service
 from msp.policy.models import PolicyChange
+from msp.publishing import service as publishing_service
 from msp.reports.service import set_sender_status
 from msp.tenancy.scope import get_scoped
 from msp.web import (
@@ -75,7 +76,9 @@ def domain_view(domain_id: int) -> Any:
         publishing=publishing_read.publishing_section(
             domain, with_diff=request.args.get("diff") == "1"
         ),
-        may_force=publishing_read.may_force(principal, domain.tenant_id)
+        may_force=publishing_service.may_publish_over_hand_edit(
+            principal, domain.tenant_id
+        )
         and view_as_tenant() is None,
         verification=verification_pages.verification_of(domain, page.tenant),
         pub_modes=publishing_read.MODE_WORDS,

@@ -26,7 +26,8 @@ from msp.publishing.settings import publish_settings
 from msp.tenancy.models import Tenant
 from msp.tenancy.scope import get_scoped
 from msp.web.blueprint import bp
-from msp.web.publishing_read import MODE_WORDS, field_label, may_force, provider_rows
+from msp.web.confirm import Confirmation, confirm_page
+from msp.web.publishing_read import MODE_WORDS, field_label, provider_rows
 from msp.web.views import signed_in
 
 SETTINGS = "web.dns_settings"
@@ -179,27 +180,29 @@ def dns_provider_test(tenant_id: int, provider_id: int) -> Response:
 )
 def dns_provider_remove(tenant_id: int, provider_id: int) -> Any:
     """GET asks (works without script); POST removes the account (its domains go manual)."""
-    principal = signed_in()
+    signed_in()  # a page: an anonymous visitor is sent to the login first
     tenant = _managed(tenant_id)
     row = _account(tenant, provider_id)
     if request.method == "GET":
         zones = accounts.zones_of(row)
-        return render_template(
-            "publishing/confirm.html",
-            principal=principal,
-            tenant=tenant,
-            title=f"Remove DNS provider account {row.name}?",
-            consequence=(
-                "Nothing is written through it any more; "
-                + (
-                    f"the domains it publishes ({', '.join(zones)}) go back to manual publishing."
-                    if zones
-                    else "no domain publishes through it."
-                )
-            ),
-            action=url_for("web.dns_provider_remove", tenant_id=tenant.id, provider_id=row.id),
-            button=f"Remove {row.name}",
-            cancel=url_for(SETTINGS, tenant_id=tenant.id) + f"#provider-{row.id}",
+        return confirm_page(
+            Confirmation(
+                title=f"Remove DNS provider account {row.name}?",
+                consequence=(
+                    "Nothing is written through it any more; "
+                    + (
+                        f"the domains it publishes ({', '.join(zones)}) go back to manual "
+                        "publishing."
+                        if zones
+                        else "no domain publishes through it."
+                    )
+                ),
+                button=f"Remove {row.name}",
+                post_url=url_for(
+                    "web.dns_provider_remove", tenant_id=tenant.id, provider_id=row.id
+                ),
+                cancel_url=url_for(SETTINGS, tenant_id=tenant.id) + f"#provider-{row.id}",
+            )
         )
     name = row.name
     accounts.delete_provider(row)
@@ -269,30 +272,30 @@ def domain_publish(domain_id: int) -> Any:
     principal = signed_in()
     domain = _managed_domain(domain_id)
     force = request.values.get("force") == "1"
-    if force and not may_force(principal, domain.tenant_id):
+    if force and not service.may_publish_over_hand_edit(principal, domain.tenant_id):
         raise Forbidden("only an administrator may publish over a hand edit")
     if request.method == "GET":
-        return render_template(
-            "publishing/confirm.html",
-            principal=principal,
-            title=(
-                f"Publish over the hand edit of {domain.name}?"
+        return confirm_page(
+            Confirmation(
+                title=(
+                    f"Publish over the hand edit of {domain.name}?"
+                    if force
+                    else f"Publish {domain.name}'s record now?"
+                ),
+                consequence=(
+                    "The record someone edited by hand in the client's DNS is replaced by the "
+                    "engine's record. Their change is lost (it stays in the audit log)."
+                    if force
+                    else "The approved record is written through the DNS provider now, "
+                    "whatever the publish mode; the next DNS check verifies it."
+                ),
+                button=f"Publish over the hand edit of {domain.name}"
                 if force
-                else f"Publish {domain.name}'s record now?"
-            ),
-            consequence=(
-                "The record someone edited by hand in the client's DNS is replaced by the "
-                "engine's record. Their change is lost (it stays in the audit log)."
-                if force
-                else "The approved record is written through the DNS provider now, "
-                "whatever the publish mode; the next DNS check verifies it."
-            ),
-            action=url_for("web.domain_publish", domain_id=domain.id),
-            force=force,
-            button=f"Publish over the hand edit of {domain.name}"
-            if force
-            else f"Publish {domain.name} now",
-            cancel=url_for("web.domain_view", domain_id=domain.id) + "#publishing",
+                else f"Publish {domain.name} now",
+                post_url=url_for("web.domain_publish", domain_id=domain.id),
+                cancel_url=url_for("web.domain_view", domain_id=domain.id) + "#publishing",
+                fields=(("force", "1"),) if force else (),
+            )
         )
     try:
         result = service.publish_domain(domain, force=force)

@@ -13,7 +13,6 @@ from typing import Any
 
 from flask import current_app
 
-from msp.auth.principal import Principal
 from msp.domains.models import Domain
 from msp.errors import Conflict
 from msp.extensions import db
@@ -84,11 +83,6 @@ def provider_rows(tenant_id: int) -> list[AccountRow]:
             AccountRow(row, label, fields, accounts.zones_of(row), accounts.secrets_set(row))
         )
     return rows
-
-
-def may_force(principal: Principal, tenant_id: int) -> bool:
-    """Publishing over a hand edit: an administrator only (the publisher's own rule)."""
-    return service.may_publish_over_hand_edit(principal, tenant_id)
 
 
 @dataclass(frozen=True)

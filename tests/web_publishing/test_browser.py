@@ -205,7 +205,7 @@ def test_admin_connects_the_dns_and_publishes_over_a_hand_edit(site: Site, brows
     assert serious_violations(page) == []
 
     page.get_by_role("button", name=f"Publish over the hand edit of {DOMAIN}").click()
-    assert "Their change is lost" in page.inner_text("#consequence")
+    assert "Their change is lost" in page.inner_text("#confirm-consequence")
     page.get_by_role("button", name=f"Publish over the hand edit of {DOMAIN}").click()
     assert f"Written for {DOMAIN} via Acme DNS server" in _flash(page)
     assert site.record in txt_at(site.knot, f"_dmarc.{DOMAIN}")
