@@ -29,6 +29,7 @@ from msp import create_app
 from msp.extensions import db
 from msp.inprocess import ThreadScheduler
 from tests.conftest import test_config
+from tests.support.net import free_port
 from tests.support.standalone import first_admin, login, run_standalone
 
 CORPUS = Path(__file__).parent / "data" / "corpus" / "aggregate"
@@ -247,9 +248,7 @@ _FORKING_PARENT = textwrap.dedent(
 
 
 def test_a_forked_child_dies_with_its_parent_and_never_holds_the_port() -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     with subprocess.Popen(
         [sys.executable, "-c", _FORKING_PARENT, str(port)], stdout=subprocess.PIPE, text=True
     ) as parent:

@@ -22,6 +22,7 @@ from sqlalchemy import func, select
 
 from msp.extensions import db
 from msp.reports.models import RawReport, Report, ReportDaily, ReportRecord
+from tests.support.net import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 MSP = str(Path(sys.executable).with_name("msp"))
@@ -189,12 +190,6 @@ def describe(found: tuple[int, int, int], backlog: Backlog) -> dict[str, Any]:
     lost = sum(max(0, e - f) for e, f in zip(expected, found, strict=True))
     doubled = sum(max(0, f - e) for e, f in zip(expected, found, strict=True))
     return {"lost": lost, "doubled": doubled, "expected": expected, "found": found}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def kill_worker(proc: subprocess.Popen[bytes]) -> list[int]:

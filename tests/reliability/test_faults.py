@@ -48,13 +48,13 @@ from tests.reliability.faults import (
     Processes,
     counted,
     describe,
-    free_port,
     generate,
     render,
     statuses,
     wait_for,
     worker_env,
 )
+from tests.support.net import free_port
 
 pytestmark = pytest.mark.slow
 
