@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+import re
+
+from marshmallow import Schema, ValidationError, fields, validate
 
 from msp.reports.models import RAW_STATUSES, REPORT_KINDS, SENDER_STATUSES
 
@@ -58,11 +60,25 @@ class ReportSchema(Schema):
     created_at = fields.DateTime()
 
 
+# A cursor's microseconds since 1970 end with the year 9999; its report id is a row id.
+_LAST_MICROSECOND = 253_402_300_799_999_999
+_LAST_ID = 2**31 - 1
+
+
+_CURSOR = re.compile(r"([0-9]{1,18})\.([0-9]{1,10})")
+
+
+def _cursor(value: str) -> None:
+    found = _CURSOR.fullmatch(value)
+    if not found or int(found[1]) > _LAST_MICROSECOND or int(found[2]) > _LAST_ID:
+        raise ValidationError("not a cursor this API gave (X-Next-Before)")
+
+
 class ReportQuerySchema(Schema):
     domain_id = fields.Integer(validate=ID_RANGE)
     kind = fields.String(validate=validate.OneOf(REPORT_KINDS))
     before = fields.String(
-        validate=validate.Regexp(r"^[0-9]{1,18}\.[0-9]{1,12}$"),
+        validate=_cursor,
         metadata={"description": "Continue after this report (the X-Next-Before header)"},
     )
 
