@@ -79,7 +79,7 @@ def register_converters(app: Flask) -> None:
 
 
 def register_extensions(app: Flask) -> None:
-    from msp import models, unit_of_work
+    from msp import generation, models, unit_of_work
     from msp.db import tune_sqlite
     from msp.extensions import csrf, db
 
@@ -89,6 +89,7 @@ def register_extensions(app: Flask) -> None:
         tune_sqlite(db.engine)
     csrf.init_app(app)
     unit_of_work.init_app(app)
+    generation.init_app(app)
 
 
 def register_migrations(app: Flask) -> None:

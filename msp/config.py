@@ -90,6 +90,13 @@ CORE_SETTINGS: list[Setting] = [
     ),
     Setting("TOKEN_DEFAULT_DAYS", int, 90, help="default API token lifetime"),
     Setting("JOB_RETRIES", int, 3, help="retries for a failed job (with back-off)"),
+    Setting(
+        "PAGE_CACHE_SECONDS",
+        int,
+        60,
+        help="the heavy pages and API reads are answered from Redis until the next write, "
+        "at most this long (0: never)",
+    ),
     Setting("LOG_FORMAT", str, "text", help="text or json"),
     Setting("LOG_LEVEL", str, "INFO"),
     Setting(

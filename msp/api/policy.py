@@ -26,6 +26,7 @@ from msp.auth.decorators import require_auth, require_manage
 from msp.domains.models import Domain
 from msp.policy import service
 from msp.policy.models import PolicyChange
+from msp.response_cache import cached
 from msp.tenancy.models import Tenant
 from msp.tenancy.scope import get_scoped
 
@@ -35,6 +36,7 @@ blp = Blueprint("policy", __name__, url_prefix="/api/v1", description="Policy en
 @blp.route("/domains/<int:domain_id>/plan")
 class Plan(MethodView):
     @require_auth
+    @cached
     @blp.response(200, PolicyPlanSchema)
     def get(self, domain_id: int) -> Any:
         """The domain's stage, record to publish now, next stage, gates and readiness."""

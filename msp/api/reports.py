@@ -39,6 +39,7 @@ from msp.errors import Forbidden
 from msp.extensions import db
 from msp.reports import mailboxes, service
 from msp.reports.models import RawReport, Report, ReportMailbox
+from msp.response_cache import cached
 from msp.tenancy.models import Tenant
 from msp.tenancy.scope import get_scoped, require_principal, scoped_select
 
@@ -92,6 +93,7 @@ def _uploaded_files() -> list[tuple[str, bytes]]:
 @blp.route("/reports")
 class Reports(MethodView):
     @require_auth
+    @cached
     @blp.arguments(ReportQuerySchema, location="query")
     @blp.response(200, ReportSchema(many=True))
     @blp.paginate()
@@ -172,6 +174,7 @@ def _window(args: dict[str, Any]) -> tuple[Any, Any]:
 @blp.route("/domains/<int:domain_id>/senders")
 class DomainSenders(MethodView):
     @require_auth
+    @cached
     @blp.arguments(WindowQuerySchema, location="query")
     @blp.response(200, SenderStatSchema(many=True))
     @blp.paginate(page_size=LIST_PAGE, max_page_size=LIST_PAGE_MAX)

@@ -25,6 +25,7 @@ from sqlalchemy import String, Text, any_, bindparam
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import SQLAlchemyError
 
+from msp import generation
 from msp.extensions import db
 
 _TRUNCATE_ABOVE = 2_000
@@ -43,7 +44,9 @@ def one_of(column: Any, values: Sequence[Any]) -> Any:
 
 
 def connection() -> Any:
-    """The psycopg connection under the current session's transaction."""
+    """The psycopg connection under the current session's transaction. What is written on it
+    goes around SQLAlchemy's statements, so the data generation is told here."""
+    generation.mark_written()
     return db.session.connection().connection.driver_connection
 
 

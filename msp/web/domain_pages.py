@@ -24,6 +24,7 @@ from msp.policy import service as policy_service
 from msp.policy.models import PolicyChange
 from msp.publishing import service as publishing_service
 from msp.reports.service import set_sender_status
+from msp.response_cache import cached
 from msp.tenancy.scope import get_scoped
 from msp.web import (
     domain_activity,
@@ -52,6 +53,7 @@ def _back(domain: Domain, anchor: str = "") -> Response:
 
 
 @bp.get("/domains/<int:domain_id>")
+@cached
 def domain_view(domain_id: int) -> Any:
     """The domain page (read only: nothing is created by opening it)."""
     principal = principal_or_none()
@@ -76,9 +78,7 @@ def domain_view(domain_id: int) -> Any:
         publishing=publishing_read.publishing_section(
             domain, with_diff=request.args.get("diff") == "1"
         ),
-        may_force=publishing_service.may_publish_over_hand_edit(
-            principal, domain.tenant_id
-        )
+        may_force=publishing_service.may_publish_over_hand_edit(principal, domain.tenant_id)
         and view_as_tenant() is None,
         verification=verification_pages.verification_of(domain, page.tenant),
         pub_modes=publishing_read.MODE_WORDS,

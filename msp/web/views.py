@@ -17,6 +17,7 @@ from msp.auth.principal import Principal
 from msp.db import utcnow
 from msp.errors import Forbidden, Unauthorized
 from msp.extensions import db
+from msp.response_cache import cached
 from msp.tenancy.models import Tenant
 from msp.tenancy.scope import get_scoped, scoped_select
 from msp.web.blueprint import bp, principal_or_none
@@ -49,6 +50,7 @@ def index() -> Response:
 
 
 @bp.get("/dashboard")
+@cached
 def dashboard() -> Any:
     """MSP staff: the portfolio. A client's user: their tenant's dashboard."""
     principal = signed_in()
@@ -86,6 +88,7 @@ def view_as_stop() -> Response:
 
 
 @bp.get("/tenants/<int:tenant_id>")
+@cached
 def tenant_view(tenant_id: int) -> Any:
     """A client's dashboard: its domains, their road to p=reject, compliance, freshness."""
     principal = signed_in()

@@ -1,0 +1,116 @@
+"""The data generation: a counter in Redis that moves on after every commit that wrote.
+
+Caches (``msp.response_cache``) keep an entry together with the generation read before it
+was computed and serve it only while the generation is still that number, so nothing computed
+before a change is served after it. Which statements write is read off the SQL every
+connection sends (any statement but a read), plus :func:`mark_written` for writes that go
+around SQLAlchemy (the reports area's COPY on the driver connection). The flag is per thread:
+a request or a job runs in one thread and commits there.
+
+A rolled-back write leaves the flag set and costs one needless move on the next commit;
+moving too often only costs cache misses, missing a move would serve stale data.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from typing import Any
+
+from flask import current_app, g, has_app_context
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+log = logging.getLogger(__name__)
+
+KEY = "msp:generation"
+
+# Statements that never change data. Anything else (INSERT, UPDATE, DELETE, COPY, DDL) writes.
+_READS = frozenset(
+    {"SELECT", "SHOW", "SET", "RESET", "PRAGMA", "EXPLAIN", "VALUES", "BEGIN", "COMMIT",
+     "ROLLBACK", "SAVEPOINT", "RELEASE"}
+)  # fmt: skip
+_WRITES_INSIDE = re.compile(r"\b(INSERT|UPDATE|DELETE|MERGE)\b", re.IGNORECASE)
+
+_state = threading.local()
+
+
+def is_write(statement: str) -> bool:
+    """Whether a SQL statement may change data (``WITH`` only when its body writes)."""
+    words = statement.lstrip(" \t\r\n(").split(None, 1)
+    verb = words[0].upper() if words else ""
+    if verb == "WITH":
+        return _WRITES_INSIDE.search(statement) is not None
+    return verb not in _READS
+
+
+def mark_written() -> None:
+    """Note a write this thread made around SQLAlchemy's statements (raw driver COPY)."""
+    _state.wrote = True
+
+
+def written() -> bool:
+    return bool(getattr(_state, "wrote", False))
+
+
+def _before_cursor_execute(
+    conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool
+) -> None:
+    if not written() and is_write(statement):
+        _state.wrote = True
+
+
+def _after_commit(session: Session) -> None:
+    if not written():
+        return
+    _state.wrote = False
+    if has_app_context():
+        bump()
+
+
+def _redis() -> Any:
+    from msp.queues import dispatcher
+
+    return dispatcher().connection
+
+
+def bump() -> None:
+    """Move the generation on (after a commit that wrote). Without Redis, caches are off too:
+    :func:`current` answers None while it is unreachable."""
+    try:
+        _redis().incr(KEY)
+    except Exception as exc:  # redis.RedisError, or none configured: nothing is cached then
+        log.warning("data generation not moved on: %s", exc)
+    g.pop("msp_generation", None)
+
+
+def current() -> bytes | None:
+    """The generation, read once per request (or job); None when Redis cannot be reached or
+    this thread holds writes not committed yet (what it would read is not what others see)."""
+    if written():
+        return None
+    if "msp_generation" in g:
+        cached: bytes | None = g.msp_generation
+        return cached
+    try:
+        value = _redis().get(KEY)
+        generation = value if isinstance(value, bytes) else b"0"
+    except Exception as exc:  # redis.RedisError: caches step aside, the request goes on
+        log.warning("data generation unreadable, nothing is served from cache: %s", exc)
+        generation = None
+    g.msp_generation = generation
+    return generation
+
+
+def init_app(app: Any) -> None:
+    """Listen to every engine's statements and every session's commits (once per process)."""
+    del app  # the listeners are process-wide; each reads the app of the moment
+    if not event.contains(Engine, "before_cursor_execute", _before_cursor_execute):
+        event.listen(Engine, "before_cursor_execute", _before_cursor_execute)
+        event.listen(Session, "after_commit", _after_commit)
+
+
+def enabled() -> bool:
+    return bool(current_app.config.get("MSP_PAGE_CACHE_SECONDS"))

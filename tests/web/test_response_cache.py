@@ -1,0 +1,165 @@
+"""The response cache of the heavy reads (msp/response_cache.py, msp/generation.py): a second
+request is answered without the view's SQL while nothing was written, never after a commit that
+wrote, never to another credential, and never past authentication."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from msp import generation
+from msp.auth.models import ApiToken
+from msp.auth.service import revoke_token
+from msp.db import utcnow
+from msp.extensions import db
+from msp.reports.bulk import connection
+from msp.tenancy.models import Tenant
+from tests.factories import make_domain, make_tenant, make_user, token_caller
+from tests.web.support import count_statements, csrf_token, login
+
+
+@pytest.mark.parametrize(
+    ("statement", "writes"),
+    [
+        ("SELECT 1", False),
+        ("  (SELECT a FROM t) UNION (SELECT b FROM u)", False),
+        ("select * from t for update", False),
+        ("WITH x AS (SELECT 1) SELECT * FROM x", False),
+        ("SAVEPOINT sa_savepoint_1", False),
+        ("PRAGMA journal_mode", False),
+        ("INSERT INTO t VALUES (1)", True),
+        ("update t set a = 1", True),
+        ("DELETE FROM t", True),
+        ("COPY report_record FROM STDIN", True),
+        ("WITH moved AS (DELETE FROM t RETURNING *) SELECT count(*) FROM moved", True),
+        ("CREATE TABLE t (a int)", True),
+    ],
+)
+def test_statements_that_write_are_told_from_reads(statement: str, writes: bool) -> None:
+    assert generation.is_write(statement) is writes
+
+
+def _signed_in(client: FlaskClient, role: str, tenant: Tenant) -> None:
+    login(client, make_user(role, tenant).email)
+
+
+def test_a_page_is_served_again_without_its_sql_until_a_commit_writes(
+    app: Flask, client: FlaskClient
+) -> None:
+    tenant = make_tenant()
+    tenant.name = "Cache Co"
+    domain = make_domain(tenant, "cache.example")
+    _signed_in(client, "tenant_admin", tenant)
+    url = f"/domains/{domain.id}"
+
+    first = client.get(url).get_data(True)
+    with count_statements(app) as statements:
+        second = client.get(url).get_data(True)
+    assert second == first
+    assert not any("FROM domain " in s or "policy_plan" in s for s in statements), statements
+
+    tenant.name = "Cache Renamed Co"
+    db.session.commit()  # the request of another user, or a job, committing a change
+    with count_statements(app) as statements:
+        third = client.get(url).get_data(True)
+    assert "Cache Renamed Co" in third and "Cache Renamed Co" not in first
+    assert any("policy_plan" in s for s in statements)
+
+
+def test_uncommitted_writes_of_this_thread_are_never_answered_from_the_cache(
+    client: FlaskClient,
+) -> None:
+    tenant = make_tenant()
+    _signed_in(client, "tenant_admin", tenant)
+    url = f"/tenants/{tenant.id}"
+    client.get(url)
+    tenant.name = "Pending Renamed Co"
+    db.session.flush()
+
+    assert generation.written()
+    assert "Pending Renamed Co" in client.get(url).get_data(True)
+
+
+def test_another_credential_never_gets_an_entry_made_for_someone_else(
+    app: Flask, client: FlaskClient
+) -> None:
+    tenant = make_tenant()
+    domain = make_domain(tenant)
+    _signed_in(client, "tenant_admin", tenant)
+    admin_page = client.get(f"/domains/{domain.id}").get_data(True)
+    assert f'action="/domains/{domain.id}/' in admin_page  # the admin's write controls
+
+    viewer = app.test_client()
+    _signed_in(viewer, "tenant_viewer", tenant)
+    viewer_page = viewer.get(f"/domains/{domain.id}").get_data(True)
+    assert f'action="/domains/{domain.id}/' not in viewer_page
+
+
+def test_a_revoked_token_is_refused_even_with_a_response_kept_for_it(
+    client: FlaskClient,
+) -> None:
+    tenant = make_tenant()
+    domain = make_domain(tenant)
+    caller = token_caller("tenant_admin", tenant)
+    url = f"/api/v1/domains/{domain.id}/plan"
+    assert client.get(url, headers=caller.headers).status_code == 200
+    assert client.get(url, headers=caller.headers).status_code == 200
+
+    token = db.session.get(ApiToken, caller.principal.id)
+    assert token is not None
+    revoke_token(token, utcnow())
+    db.session.flush()
+    assert client.get(url, headers=caller.headers).status_code == 401
+
+
+def test_a_page_with_a_message_to_flash_is_drawn_fresh(client: FlaskClient) -> None:
+    tenant = make_tenant()
+    domain = make_domain(tenant)
+    _signed_in(client, "tenant_admin", tenant)
+    url = f"/domains/{domain.id}"
+    client.get(url)
+    with client.session_transaction() as session:
+        session["_flashes"] = [("ok", "Sender 192.0.2.1 approved.")]
+    assert "Sender 192.0.2.1 approved." in client.get(url).get_data(True)
+
+
+def test_the_reports_copy_on_the_driver_connection_counts_as_a_write(db_session: Any) -> None:
+    db.session.commit()
+    assert not generation.written()
+    connection()
+    assert generation.written()
+    db.session.commit()
+    assert not generation.written()
+
+
+def test_nothing_is_kept_when_the_cache_is_off(app: Flask, client: FlaskClient) -> None:
+    tenant = make_tenant()
+    _signed_in(client, "tenant_admin", tenant)
+    url = f"/tenants/{tenant.id}"
+    app.config["MSP_PAGE_CACHE_SECONDS"] = 0
+    try:
+        client.get(url)
+        with count_statements(app) as statements:
+            client.get(url)
+    finally:
+        app.config["MSP_PAGE_CACHE_SECONDS"] = 60
+    assert any("FROM tenant" in s for s in statements)
+
+
+def test_a_csrf_token_on_a_page_served_from_the_cache_still_works(client: FlaskClient) -> None:
+    tenant = make_tenant()
+    domain = make_domain(tenant)
+    _signed_in(client, "tenant_admin", tenant)
+    url = f"/domains/{domain.id}"
+    client.get(url)
+    token = csrf_token(client, url)  # from the kept page
+    answer = client.post(
+        f"/domains/{domain.id}/senders",
+        data={"csrf_token": token, "one": "approved ip:192.0.2.1"},
+    )
+    assert answer.status_code == 302, answer.get_data(True)[:300]
+    page = client.get(url).get_data(True)  # the verdict's answer, flashed: drawn fresh
+    assert "no sender ip:192.0.2.1 has been seen" in page
