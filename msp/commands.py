@@ -16,7 +16,7 @@ import click
 from flask import Flask
 from flask.cli import FlaskGroup, with_appcontext
 
-from msp.cli import LAZY_COMMANDS, LazyCommand
+from msp.command_table import LAZY_COMMANDS, LazyCommand
 from msp.liveness import LIVENESS_FILE_ENV
 
 

@@ -182,6 +182,12 @@ def test_no_import_cycle_spans_two_areas() -> None:
     assert not cycles, cycles
 
 
+def test_no_module_imports_itself_round_a_cycle() -> None:
+    """Not even within one area (the entry point and the group share a table below both)."""
+    cycles = [sorted(c) for c in _strongly_connected(import_graph()) if len(c) > 1]
+    assert not cycles, cycles
+
+
 def test_the_foundation_imports_no_upper_area() -> None:
     graph = import_graph()
     edges = sorted(

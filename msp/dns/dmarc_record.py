@@ -95,6 +95,17 @@ def classify(record: str) -> Classified:
 
 def parse_dmarc(record: str) -> ParsedDmarc:
     """Tags of a record ``classify`` called DMARC; invalid values are reported and defaulted."""
+    tags, invalid, found = _read_tags(record)
+    found.extend(_tag_findings(tags, invalid))
+    rua = tuple(parse_uri(u) for u in _uri_list(tags.get("rua", "")))
+    ruf = tuple(parse_uri(u) for u in _uri_list(tags.get("ruf", "")))
+    found.extend(_uri_findings(rua, ruf))
+    return ParsedDmarc(tags, frozenset(invalid), tuple(found), rua, ruf)
+
+
+def _read_tags(record: str) -> tuple[dict[str, str], set[str], list[Finding]]:
+    """The record's tags (first of each, lower-cased names), those with an invalid value, and
+    the syntax findings."""
     tags: dict[str, str] = {}
     invalid: set[str] = set()
     found: list[Finding] = []
@@ -116,9 +127,11 @@ def parse_dmarc(record: str) -> ParsedDmarc:
             found.append(finding("dmarc_invalid_tag_value", f"{key}={value}"))
     if nonstandard:
         found.append(finding("dmarc_tag_case_nonstandard", ", ".join(nonstandard)))
-    found.extend(_tag_findings(tags, invalid))
-    rua = tuple(parse_uri(u) for u in _uri_list(tags.get("rua", "")))
-    ruf = tuple(parse_uri(u) for u in _uri_list(tags.get("ruf", "")))
+    return tags, invalid, found
+
+
+def _uri_findings(rua: tuple[ReportUri, ...], ruf: tuple[ReportUri, ...]) -> list[Finding]:
+    found = []
     for uri in (*rua, *ruf):
         if not uri.valid:
             found.append(finding("dmarc_rua_invalid_uri", uri.uri))
@@ -126,7 +139,7 @@ def parse_dmarc(record: str) -> ParsedDmarc:
             found.append(finding("dmarc_uri_size_limit_obsolete", uri.uri))
     if not any(u.valid for u in rua):
         found.append(finding("dmarc_rua_missing"))
-    return ParsedDmarc(tags, frozenset(invalid), tuple(found), rua, ruf)
+    return found
 
 
 def _tag_findings(tags: dict[str, str], invalid: set[str]) -> list[Finding]:

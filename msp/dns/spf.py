@@ -183,38 +183,57 @@ async def _evaluate(
     if parsed.errors:
         walk.fail("spf_syntax_error", f"{domain}: " + "; ".join(parsed.errors))
         return (), "permerror"
+    active = _active_terms(walk, domain, parsed)
+    queried = [t for t in active if t.mechanism in LOOKUP_MECHANISMS]
+    walk.lookups += len(queried)
+    for term in active:
+        if term.network and term.qualifier == "+":
+            walk.add_network(term.network, normalised=True)
+    nodes = tuple(await asyncio.gather(*(_term(walk, domain, t, stack) for t in queried)))
+    return await _ending(walk, domain, parsed, stack, nodes, top)
+
+
+def _active_terms(walk: _Walk, domain: str, parsed: ParsedSpf) -> tuple[Term, ...]:
+    """The terms up to ``all`` (those after it never apply: a finding), noting ``ptr``."""
     if parsed.uses_ptr_macro or any(t.mechanism == "ptr" for t in parsed.terms):
         walk.findings.append(finding("spf_ptr_mechanism", domain))
     index = parsed.all_index
-    active = parsed.terms if index is None else parsed.terms[: index + 1]
-    if index is not None and index + 1 < len(parsed.terms):
+    if index is None:
+        return tuple(parsed.terms)
+    if index + 1 < len(parsed.terms):
         walk.findings.append(
             finding(
                 "spf_terms_after_all",
                 f"{domain}: " + " ".join(t.text for t in parsed.terms[index + 1 :]),
             )
         )
-    queried = [t for t in active if t.mechanism in LOOKUP_MECHANISMS]
-    walk.lookups += len(queried)
-    for term in active:
-        if term.network and term.qualifier == "+":
-            walk.add_network(term.network, normalised=True)
-    nodes = list(await asyncio.gather(*(_term(walk, domain, t, stack) for t in queried)))
+    return tuple(parsed.terms[: index + 1])
+
+
+async def _ending(
+    walk: _Walk,
+    domain: str,
+    parsed: ParsedSpf,
+    stack: tuple[str, ...],
+    nodes: tuple[LookupNode, ...],
+    top: bool,
+) -> tuple[tuple[LookupNode, ...], str]:
+    """The record's result when no term matched: its ``all``, else its redirect, else neutral."""
     all_term = parsed.all_term
-    if top and all_term is not None and all_term.qualifier in ("+", "?"):
-        code = "spf_all_pass" if all_term.qualifier == "+" else "spf_all_neutral"
-        walk.findings.append(finding(code, all_term.text))
     if all_term is not None:
+        if top and all_term.qualifier in ("+", "?"):
+            code = "spf_all_pass" if all_term.qualifier == "+" else "spf_all_neutral"
+            walk.findings.append(finding(code, all_term.text))
         if parsed.redirect is not None:
             walk.findings.append(finding("spf_redirect_ignored_all_present", domain))
-        return tuple(nodes), QUALIFIERS[all_term.qualifier]
+        return nodes, QUALIFIERS[all_term.qualifier]
     if parsed.redirect is not None:
         walk.lookups += 1
         node, result = await _follow(walk, "redirect", parsed.redirect, stack)
         return (*nodes, node), result
     if top:
         walk.findings.append(finding("spf_no_all", domain))
-    return tuple(nodes), "neutral"
+    return nodes, "neutral"
 
 
 async def _term(walk: _Walk, domain: str, term: Term, stack: tuple[str, ...]) -> LookupNode:
