@@ -45,3 +45,14 @@ def count_statements(app: Flask) -> Iterator[list[str]]:
         yield statements
     finally:
         event.remove(engine, "before_cursor_execute", record)
+
+
+@contextmanager
+def uncached(app: Flask) -> Iterator[None]:
+    """The response cache off while the block runs: what a view itself costs, every time."""
+    saved = app.config["MSP_PAGE_CACHE_SECONDS"]
+    app.config["MSP_PAGE_CACHE_SECONDS"] = 0
+    try:
+        yield
+    finally:
+        app.config["MSP_PAGE_CACHE_SECONDS"] = saved

@@ -22,7 +22,7 @@ from msp.reports.sink import add_daily_rows
 from msp.tenancy.models import Tenant
 from msp.web.portfolio import SORTS
 from tests.factories import make_domain, make_tenant, make_user
-from tests.web.support import count_statements, login
+from tests.web.support import count_statements, login, uncached
 
 
 def _domain_with_data(tenant: Tenant, now: datetime, n: int) -> Domain:
@@ -99,7 +99,7 @@ def _tenants(count: int, now: datetime, domains: int = 2) -> list[Tenant]:
 
 def _statements(app: Flask, client: FlaskClient, url: str) -> list[str]:
     client.get(url)  # warm-up: first-request work is not the page's
-    with count_statements(app) as statements:
+    with uncached(app), count_statements(app) as statements:
         response = client.get(url)
     assert response.status_code == 200, url
     return statements

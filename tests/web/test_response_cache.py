@@ -18,7 +18,7 @@ from msp.extensions import db
 from msp.reports.bulk import connection
 from msp.tenancy.models import Tenant
 from tests.factories import make_domain, make_tenant, make_user, token_caller
-from tests.web.support import count_statements, csrf_token, login
+from tests.web.support import count_statements, csrf_token, login, uncached
 
 
 @pytest.mark.parametrize(
@@ -139,13 +139,10 @@ def test_nothing_is_kept_when_the_cache_is_off(app: Flask, client: FlaskClient) 
     tenant = make_tenant()
     _signed_in(client, "tenant_admin", tenant)
     url = f"/tenants/{tenant.id}"
-    app.config["MSP_PAGE_CACHE_SECONDS"] = 0
-    try:
+    with uncached(app):
         client.get(url)
         with count_statements(app) as statements:
             client.get(url)
-    finally:
-        app.config["MSP_PAGE_CACHE_SECONDS"] = 60
     assert any("FROM tenant" in s for s in statements)
 
 
