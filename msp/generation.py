@@ -70,7 +70,8 @@ def _after_commit(session: Session) -> None:
         bump()
 
 
-def _redis() -> Any:
+def redis() -> Any:
+    """The app's Redis connection (real, or the in-process one of the standalone mode)."""
     from msp.queues import dispatcher
 
     return dispatcher().connection
@@ -80,7 +81,7 @@ def bump() -> None:
     """Move the generation on (after a commit that wrote). Without Redis, caches are off too:
     :func:`current` answers None while it is unreachable."""
     try:
-        _redis().incr(KEY)
+        redis().incr(KEY)
     except Exception as exc:  # redis.RedisError, or none configured: nothing is cached then
         log.warning("data generation not moved on: %s", exc)
     g.pop("msp_generation", None)
@@ -89,19 +90,28 @@ def bump() -> None:
 def current() -> bytes | None:
     """The generation, read once per request (or job); None when Redis cannot be reached or
     this thread holds writes not committed yet (what it would read is not what others see)."""
+    return current_with(None)[0]
+
+
+def current_with(key: str | None) -> tuple[bytes | None, bytes | None]:
+    """The generation and the value at ``key``, in one round trip to Redis (the generation is
+    remembered for the rest of the request)."""
     if written():
-        return None
-    if "msp_generation" in g:
-        cached: bytes | None = g.msp_generation
-        return cached
+        return None, None
+    known = "msp_generation" in g
+    if known and key is None:
+        return g.msp_generation, None
+    keys = [k for k in (None if known else KEY, key) if k is not None]
     try:
-        value = _redis().get(KEY)
-        generation = value if isinstance(value, bytes) else b"0"
+        values = redis().mget(keys)
     except Exception as exc:  # redis.RedisError: caches step aside, the request goes on
         log.warning("data generation unreadable, nothing is served from cache: %s", exc)
-        generation = None
-    g.msp_generation = generation
-    return generation
+        g.msp_generation = None
+        return None, None
+    if not known:
+        g.msp_generation = values.pop(0) or b"0"
+    value = values[0] if key is not None else None
+    return g.msp_generation, value if isinstance(value, bytes) else None
 
 
 def init_app(app: Any) -> None:

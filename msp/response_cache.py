@@ -19,7 +19,7 @@ import json
 import logging
 from collections.abc import Callable
 from functools import wraps
-from typing import Any, ParamSpec, TypeVar
+from typing import ParamSpec, TypeVar
 
 from flask import Response, current_app, g, request, session
 from werkzeug.datastructures import Headers
@@ -59,19 +59,9 @@ def key_for_request() -> str | None:
     return PREFIX + hashlib.sha256(material.encode()).hexdigest()
 
 
-def _redis() -> Any:
-    from msp.queues import dispatcher
-
-    return dispatcher().connection
-
-
 def _load(key: str, generation_now: bytes) -> Response | None:
-    try:
-        entry = _redis().get(key)
-    except Exception as exc:  # redis.RedisError: answer without the cache
-        log.warning("response cache unreadable: %s", exc)
-        return None
-    if not isinstance(entry, bytes):
+    entry = generation.current_with(key)[1]
+    if entry is None:
         return None
     head, _, body = entry.partition(b"\n\n")
     meta = json.loads(head)
@@ -92,7 +82,7 @@ def _keep(key: str, generation_then: bytes, response: Response) -> None:
     headers = [(k, v) for k, v in response.headers.items() if k.lower() != "content-length"]
     head = json.dumps({"generation": generation_then.decode(), "headers": headers})
     try:
-        _redis().set(
+        generation.redis().set(
             key,
             head.encode() + b"\n\n" + response.get_data(),
             ex=int(current_app.config["MSP_PAGE_CACHE_SECONDS"]),

@@ -22,6 +22,8 @@ class Principal:
     all_tenants: bool = False
     tenant_roles: dict[int, str] = field(default_factory=dict)
     user_id: int | None = None
+    # A user who must set up a second factor first (MSP staff, when the setting says so).
+    owes_second_factor: bool = False
 
     @property
     def is_msp(self) -> bool:

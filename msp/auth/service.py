@@ -172,12 +172,20 @@ def open_session(user: User, ip: str, user_agent: str, hours: int, now: datetime
     return raw
 
 
-def resolve_session(raw: str, now: datetime) -> User | None:
+@dataclass(frozen=True)
+class OpenSession:
+    """A web session that still signs its user in, and until when."""
+
+    user: User
+    expires_at: datetime
+
+
+def resolve_session(raw: str, now: datetime) -> OpenSession | None:
     row = db.session.scalar(select(UserSession).where(UserSession.session_hash == _digest(raw)))
     if row is None or row.revoked_at is not None or row.expires_at <= now:
         return None
     user = db.session.get(User, row.user_id)
-    return user if user is not None and user.is_active else None
+    return OpenSession(user, row.expires_at) if user is not None and user.is_active else None
 
 
 def close_session(raw: str, now: datetime) -> None:
@@ -259,6 +267,12 @@ def resolve_token(raw: str, now: datetime) -> ApiToken:
     if token.last_used_at is None or now - token.last_used_at >= LAST_USED_EVERY:
         token.last_used_at = now
     return token
+
+
+def token_fresh_until(token: ApiToken, now: datetime) -> datetime:
+    """Until when what the token resolved to stays true without a look at its row: its expiry,
+    or the next time its ``last_used_at`` is due to be written."""
+    return min(token.expires_at, (token.last_used_at or now) + LAST_USED_EVERY)
 
 
 def revoke_token(token: ApiToken, now: datetime) -> None:

@@ -128,11 +128,10 @@ def logout() -> Response:
 @bp.before_request
 def require_mfa_enrolment() -> Response | None:
     """MSP staff who must use a second factor set it up before anything else."""
-    signed_in = _signed_in_user()
-    if signed_in is None or request.endpoint in MFA_SETUP_ENDPOINTS:
+    principal = current_principal()
+    if principal is None or request.endpoint in MFA_SETUP_ENDPOINTS:
         return None
-    _principal, user = signed_in
-    if mfa.required(user, current_app.config) and not mfa.enabled(user):
+    if principal.owes_second_factor:
         flash("Set up a second factor (an authenticator app) to continue.", "error")
         return redirect(url_for("web.account", _anchor="mfa"))
     return None
