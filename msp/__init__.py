@@ -59,6 +59,9 @@ def register_config(app: Flask, settings: Mapping[str, Any]) -> None:
         SESSION_COOKIE_SECURE=settings["SECURE_COOKIES"],
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
+        # The server-side session row holds the expiry: re-signing and re-sending the cookie on
+        # every request would only slide the browser's copy.
+        SESSION_REFRESH_EACH_REQUEST=False,
         MAX_CONTENT_LENGTH=settings.get("REPORTS_MAX_UPLOAD_BYTES") or 64 * 1024 * 1024,
         WTF_CSRF_CHECK_DEFAULT=False,
         TESTING=settings["ENV"] == "test",

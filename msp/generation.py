@@ -18,7 +18,7 @@ import re
 import threading
 from typing import Any
 
-from flask import current_app, g, has_app_context
+from flask import g, has_app_context
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
@@ -85,33 +85,43 @@ def bump() -> None:
     except Exception as exc:  # redis.RedisError, or none configured: nothing is cached then
         log.warning("data generation not moved on: %s", exc)
     g.pop("msp_generation", None)
+    g.pop("msp_fetched", None)
 
 
 def current() -> bytes | None:
     """The generation, read once per request (or job); None when Redis cannot be reached or
     this thread holds writes not committed yet (what it would read is not what others see)."""
-    return current_with(None)[0]
+    return read()
 
 
-def current_with(key: str | None) -> tuple[bytes | None, bytes | None]:
-    """The generation and the value at ``key``, in one round trip to Redis (the generation is
-    remembered for the rest of the request)."""
+def read(*keys: str | None) -> bytes | None:
+    """The generation, and the values at ``keys`` fetched in the same round trip to Redis;
+    both are remembered for the rest of the request (:func:`fetched`)."""
     if written():
-        return None, None
+        return None
     known = "msp_generation" in g
-    if known and key is None:
-        return g.msp_generation, None
-    keys = [k for k in (None if known else KEY, key) if k is not None]
+    remembered: dict[str, bytes | None] = g.setdefault("msp_fetched", {})
+    wanted = [k for k in dict.fromkeys(keys) if k is not None and k not in remembered]
+    if known and not wanted:
+        generation: bytes | None = g.msp_generation
+        return generation
     try:
-        values = redis().mget(keys)
+        values = redis().mget(wanted if known else [KEY, *wanted])
     except Exception as exc:  # redis.RedisError: caches step aside, the request goes on
         log.warning("data generation unreadable, nothing is served from cache: %s", exc)
         g.msp_generation = None
-        return None, None
+        return None
     if not known:
         g.msp_generation = values.pop(0) or b"0"
-    value = values[0] if key is not None else None
-    return g.msp_generation, value if isinstance(value, bytes) else None
+    remembered.update(zip(wanted, values, strict=True))
+    generation = g.msp_generation
+    return generation
+
+
+def fetched(key: str) -> bytes | None:
+    """The value at ``key`` as :func:`read` fetched it (read it first)."""
+    value = g.get("msp_fetched", {}).get(key)
+    return value if isinstance(value, bytes) else None
 
 
 def init_app(app: Any) -> None:
@@ -120,7 +130,3 @@ def init_app(app: Any) -> None:
     if not event.contains(Engine, "before_cursor_execute", _before_cursor_execute):
         event.listen(Engine, "before_cursor_execute", _before_cursor_execute)
         event.listen(Session, "after_commit", _after_commit)
-
-
-def enabled() -> bool:
-    return bool(current_app.config.get("MSP_PAGE_CACHE_SECONDS"))

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import ParamSpec, TypeVar
 
-from flask import Response, current_app, g, request, session
+from flask import Response, current_app, request, session
 from werkzeug.datastructures import Headers
 
 from msp import generation
@@ -37,10 +37,12 @@ _KEPT_TYPES = ("text/html", "application/json")
 
 
 def _credential() -> str | None:
+    """The request's credential (read before ``load_principal`` has checked it: an entry is
+    only ever used after it has)."""
     header = request.headers.get("Authorization", "")
     if header.startswith("Bearer "):
         return "t:" + header.removeprefix("Bearer ").strip()
-    raw = g.get("session_raw")
+    raw = session.get("sid")
     return f"s:{raw}" if isinstance(raw, str) else None
 
 
@@ -60,7 +62,8 @@ def key_for_request() -> str | None:
 
 
 def _load(key: str, generation_now: bytes) -> Response | None:
-    entry = generation.current_with(key)[1]
+    generation.read(key)  # fetched already with the principal, on most requests
+    entry = generation.fetched(key)
     if entry is None:
         return None
     head, _, body = entry.partition(b"\n\n")

@@ -22,7 +22,7 @@ from typing import Any
 
 from flask import current_app, request
 
-from msp import generation
+from msp import generation, response_cache
 from msp.auth.principal import Principal
 
 log = logging.getLogger(__name__)
@@ -47,8 +47,10 @@ def load(credential: str, now: datetime) -> Principal | None:
     key = _key(credential)
     if key is None:
         return None
-    generation_now, entry = generation.current_with(key)
-    if generation_now is None or not isinstance(entry, bytes):
+    # The page this request may be answered with is fetched in the same round trip.
+    generation_now = generation.read(key, response_cache.key_for_request())
+    entry = generation.fetched(key)
+    if generation_now is None or entry is None:
         return None
     kept = json.loads(entry)
     if kept["generation"] != generation_now.decode() or kept["valid_until"] <= now.timestamp():
