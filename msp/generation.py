@@ -16,6 +16,8 @@ from __future__ import annotations
 import logging
 import re
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from flask import g, has_app_context
@@ -49,6 +51,17 @@ def is_write(statement: str) -> bool:
 def mark_written() -> None:
     """Note a write this thread made around SQLAlchemy's statements (raw driver COPY)."""
     _state.wrote = True
+
+
+@contextmanager
+def unnoticed() -> Iterator[None]:
+    """Writes run inside the block do not move the generation: bookkeeping that no cached read
+    shows (a token's last use). Flush pending changes before entering: they would hide too."""
+    before = written()
+    try:
+        yield
+    finally:
+        _state.wrote = before
 
 
 def written() -> bool:

@@ -8,8 +8,10 @@ from datetime import timedelta
 
 from flask import Flask
 from flask.testing import FlaskClient
+from redis import Redis
 from sqlalchemy import select
 
+from msp import generation
 from msp.auth.models import ApiToken, Membership, UserSession
 from msp.auth.service import issue_token, principal_for_user
 from msp.db import utcnow
@@ -70,7 +72,7 @@ def test_a_tokens_lowered_role_counts_at_the_next_read(app: Flask, client: Flask
 
 
 def test_a_token_is_looked_up_again_when_its_last_use_is_due_to_be_written(
-    app: Flask, client: FlaskClient
+    app: Flask, client: FlaskClient, redis_conn: Redis
 ) -> None:
     tenant = make_tenant()
     issued = issue_token(
@@ -93,11 +95,14 @@ def test_a_token_is_looked_up_again_when_its_last_use_is_due_to_be_written(
     assert token is not None and token.last_used_at is not None
     token.last_used_at -= timedelta(minutes=5)  # as if the kept entry had outlived its minute
     db.session.commit()
+    before = redis_conn.get(generation.KEY)
     with count_statements(app) as statements:
         client.get("/api/v1/me", headers=headers)
     assert _lookups(statements)
     db.session.refresh(token)
     assert utcnow() - token.last_used_at < timedelta(minutes=1)
+    # That bookkeeping write is shown by no cached read: it leaves every cache as it was.
+    assert redis_conn.get(generation.KEY) == before
 
 
 def test_writes_always_look_the_credential_up(app: Flask, client: FlaskClient) -> None:
