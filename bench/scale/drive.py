@@ -58,10 +58,12 @@ def free_port() -> int:
 
 
 def start_web(
-    port: int, workers: int, threads: int, db: str = common.DB_NAME
+    port: int, workers: int, threads: int, db: str = common.DB_NAME, *, cache: bool = True
 ) -> subprocess.Popen[bytes]:
     env = common.msp_env(db, redis=True, production=True)
     env["MSP_BASE_URL"] = f"http://127.0.0.1:{port}"
+    if not cache:  # every request computes its answer: what a page costs after each write
+        env["MSP_PAGE_CACHE_SECONDS"] = "0"
     proc = subprocess.Popen(
         [
             common.MSP,
@@ -280,6 +282,9 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--threads", type=int, default=4)
     ap.add_argument("--only", default="", help="comma-separated endpoint names to run (prefixes)")
+    ap.add_argument(
+        "--no-cache", action="store_true", help="MSP_PAGE_CACHE_SECONDS=0: no response cache"
+    )
     args = ap.parse_args()
     if not shutil.which("wrk"):
         raise SystemExit("wrk is not installed (apt-get install wrk)")
@@ -290,7 +295,7 @@ def main() -> None:
             for t in ("tenant", "domain", "report")
         }
     port = free_port()
-    web = start_web(port, args.workers, args.threads)
+    web = start_web(port, args.workers, args.threads, cache=not args.no_cache)
     try:
         headers = {
             "none": {},
@@ -304,7 +309,8 @@ def main() -> None:
         print(
             f"msp web: {args.workers} workers x {args.threads} threads; {counts['tenant']:,} "
             f"tenants, {counts['domain']:,} domains, {counts['report']:,} reports, "
-            f"~{records:,} report_record rows; wrk -c {args.concurrency} for {args.seconds} s each"
+            f"~{records:,} report_record rows; wrk -c {args.concurrency} for {args.seconds} s each;"
+            f" response cache {'off' if args.no_cache else 'on'}"
         )
         results = []
         for ep in eps:
