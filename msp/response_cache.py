@@ -3,11 +3,13 @@
 A view decorated with :func:`cached` answers a GET from Redis when the same credential (web
 session or API token) asked for the same URL, in the same "view as client" state, since the
 last commit that wrote anything (``msp.generation``) and within ``MSP_PAGE_CACHE_SECONDS``
-(times such as "3 hours ago" age by at most that much). Authentication and the reach checks
-of ``load_principal`` run before it on every request; the entry belongs to one credential,
-so nobody is served what another principal was shown. Not kept: anything but a 200, a
-response that sets a cookie, a request with messages waiting to be flashed, and the
-arguments a view names as live (``live=1`` asks for a fresh evaluation).
+(times such as "3 hours ago" age by about that much: an entry past that age is still served
+while one request draws it again, so a busy page is never drawn by every worker at once).
+Authentication and the reach checks of ``load_principal`` run before it on every request;
+the entry belongs to one credential, so nobody is served what another principal was shown.
+Not kept: anything but a 200, a response that sets a cookie, a request with messages waiting
+to be flashed, and the arguments a view names as live (``live=1`` asks for a fresh
+evaluation).
 
 Redis unreachable: the view runs as if there were no cache.
 """
@@ -17,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
 from collections.abc import Callable
 from functools import wraps
 from typing import ParamSpec, TypeVar
@@ -33,6 +36,7 @@ R = TypeVar("R")
 
 PREFIX = "msp:response:"
 LIVE_ARGS = frozenset({"live"})
+REDRAW_SECONDS = 30  # how long one request may take to draw an aged entry again
 _KEPT_TYPES = ("text/html", "application/json")
 
 
@@ -62,6 +66,9 @@ def key_for_request() -> str | None:
 
 
 def _load(key: str, generation_now: bytes) -> Response | None:
+    """The kept response, unless the data changed since, or it has aged past the setting and
+    this request is the one chosen to draw it again (the others go on serving it meanwhile:
+    an entry that merely aged is still right, only its "3 hours ago" are older)."""
     generation.read(key)  # fetched already with the principal, on most requests
     entry = generation.fetched(key)
     if entry is None:
@@ -70,7 +77,21 @@ def _load(key: str, generation_now: bytes) -> Response | None:
     meta = json.loads(head)
     if meta.get("generation") != generation_now.decode():
         return None
+    if time.time() - float(meta.get("made", 0)) > _seconds() and _redraw_claimed(key):
+        return None
     return Response(body, status=200, headers=Headers(meta["headers"]))
+
+
+def _seconds() -> int:
+    return int(current_app.config["MSP_PAGE_CACHE_SECONDS"])
+
+
+def _redraw_claimed(key: str) -> bool:
+    """Whether this request may draw an aged entry again (one request per entry at a time)."""
+    try:
+        return bool(generation.redis().set(f"{key}:redraw", b"1", nx=True, ex=REDRAW_SECONDS))
+    except Exception:  # redis.RedisError: draw it, as without the cache
+        return True
 
 
 def _keep(key: str, generation_then: bytes, response: Response) -> None:
@@ -83,13 +104,13 @@ def _keep(key: str, generation_then: bytes, response: Response) -> None:
     ):
         return
     headers = [(k, v) for k, v in response.headers.items() if k.lower() != "content-length"]
-    head = json.dumps({"generation": generation_then.decode(), "headers": headers})
+    meta = {"generation": generation_then.decode(), "made": time.time(), "headers": headers}
     try:
-        generation.redis().set(
-            key,
-            head.encode() + b"\n\n" + response.get_data(),
-            ex=int(current_app.config["MSP_PAGE_CACHE_SECONDS"]),
-        )
+        pipe = generation.redis().pipeline(transaction=False)
+        # Kept twice as long as it is fresh: an aged entry is served while one request redraws.
+        pipe.set(key, json.dumps(meta).encode() + b"\n\n" + response.get_data(), ex=2 * _seconds())
+        pipe.delete(f"{key}:redraw")
+        pipe.execute()
     except Exception as exc:  # redis.RedisError: the next request computes it again
         log.warning("response not kept in cache: %s", exc)
 

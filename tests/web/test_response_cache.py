@@ -4,13 +4,16 @@ wrote, never to another credential, and never past authentication."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from redis import Redis
 
-from msp import generation
+from msp import generation, response_cache
 from msp.auth.models import ApiToken
 from msp.auth.service import revoke_token
 from msp.db import utcnow
@@ -160,3 +163,44 @@ def test_a_csrf_token_on_a_page_served_from_the_cache_still_works(client: FlaskC
     assert answer.status_code == 302, answer.get_data(True)[:300]
     page = client.get(url).get_data(True)  # the verdict's answer, flashed: drawn fresh
     assert "no sender ip:192.0.2.1 has been seen" in page
+
+
+def _entry_key(client: FlaskClient, path: str) -> str:
+    with client.session_transaction() as session:
+        sid = session["sid"]
+    material = f"s:{sid}\nNone\n{path}?"
+    return response_cache.PREFIX + hashlib.sha256(material.encode()).hexdigest()
+
+
+def _age(redis_conn: Redis, key: str, seconds: float) -> None:
+    entry = redis_conn.get(key)
+    assert entry is not None
+    head, _, body = entry.partition(b"\n\n")
+    meta = json.loads(head)
+    meta["made"] -= seconds
+    redis_conn.set(key, json.dumps(meta).encode() + b"\n\n" + body)
+
+
+def test_an_aged_entry_is_served_while_one_request_draws_it_again(
+    app: Flask, client: FlaskClient, redis_conn: Redis
+) -> None:
+    tenant = make_tenant()
+    _signed_in(client, "tenant_admin", tenant)
+    url = f"/tenants/{tenant.id}"
+    client.get(url)
+    key = _entry_key(client, url)
+    _age(redis_conn, key, 3600)
+
+    redis_conn.set(f"{key}:redraw", b"1")  # another request is drawing it right now
+    with count_statements(app) as statements:
+        assert client.get(url).status_code == 200
+    assert not any("FROM tenant" in s for s in statements), "served the aged entry"
+
+    redis_conn.delete(f"{key}:redraw")  # nobody is: this request draws it
+    with count_statements(app) as statements:
+        client.get(url)
+    assert any("FROM tenant" in s for s in statements)
+    assert redis_conn.get(f"{key}:redraw") is None, "the claim ends with the new entry"
+    with count_statements(app) as statements:
+        client.get(url)
+    assert not any("FROM tenant" in s for s in statements), "the new entry is fresh"
