@@ -5,6 +5,7 @@ ended, a role lowered) counts at the next request."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
@@ -12,10 +13,11 @@ from redis import Redis
 from sqlalchemy import select
 
 from msp import generation
-from msp.auth.models import ApiToken, Membership, UserSession
+from msp.auth.models import ApiToken, Membership, User, UserSession
 from msp.auth.service import issue_token, principal_for_user
 from msp.db import utcnow
 from msp.extensions import db
+from msp.tenancy.models import Tenant
 from tests.factories import make_tenant, make_user
 from tests.web.support import count_statements, login, uncached
 
@@ -43,24 +45,35 @@ def test_a_read_uses_the_kept_principal_until_a_commit_ends_the_session(
     assert answer.status_code == 302 and "/login" in answer.headers["Location"]
 
 
-def test_a_tokens_lowered_role_counts_at_the_next_read(app: Flask, client: FlaskClient) -> None:
-    tenant = make_tenant()
+def _admins_token(tenant: Tenant, role: str) -> tuple[User, ApiToken, dict[str, str]]:
+    """A token of ``role`` made by a new tenant admin, committed; and its bearer header."""
     admin = make_user("tenant_admin", tenant)
     issued = issue_token(
         principal_for_user(admin),
         name="kept",
         tenant_id=tenant.id,
-        role="tenant_admin",
+        role=role,
         days=30,
         now=utcnow(),
     )
-    headers = {"Authorization": f"Bearer {issued.secret}"}
     db.session.commit()
-    client.get("/api/v1/me", headers=headers)  # writes last_used_at (a minute's worth)
+    return admin, issued.token, {"Authorization": f"Bearer {issued.secret}"}
+
+
+def _warm(app: Flask, client: FlaskClient, headers: dict[str, str]) -> Any:
+    """Two reads (the first writes last_used_at), then a third that must use the kept principal."""
+    client.get("/api/v1/me", headers=headers)
     client.get("/api/v1/me", headers=headers)
     with count_statements(app) as statements:
         me = client.get("/api/v1/me", headers=headers).get_json()
     assert not _lookups(statements), "served from the kept principal"
+    return me
+
+
+def test_a_tokens_lowered_role_counts_at_the_next_read(app: Flask, client: FlaskClient) -> None:
+    tenant = make_tenant()
+    admin, _, headers = _admins_token(tenant, "tenant_admin")
+    me = _warm(app, client, headers)
     assert me["tenant_roles"] == {str(tenant.id): "tenant_admin"}
     membership = db.session.scalar(select(Membership).where(Membership.user_id == admin.id))
     assert membership is not None
@@ -74,24 +87,10 @@ def test_a_tokens_lowered_role_counts_at_the_next_read(app: Flask, client: Flask
 def test_a_token_is_looked_up_again_when_its_last_use_is_due_to_be_written(
     app: Flask, client: FlaskClient, redis_conn: Redis
 ) -> None:
-    tenant = make_tenant()
-    issued = issue_token(
-        principal_for_user(make_user("tenant_admin", tenant)),
-        name="used",
-        tenant_id=tenant.id,
-        role="tenant_viewer",
-        days=30,
-        now=utcnow(),
-    )
-    headers = {"Authorization": f"Bearer {issued.secret}"}
-    db.session.commit()
-    client.get("/api/v1/me", headers=headers)  # writes last_used_at, then keeps the principal
-    client.get("/api/v1/me", headers=headers)
-    with count_statements(app) as statements:
-        client.get("/api/v1/me", headers=headers)
-    assert not _lookups(statements), statements
+    _, issued, headers = _admins_token(make_tenant(), "tenant_viewer")
+    _warm(app, client, headers)
 
-    token = db.session.get(ApiToken, issued.token.id)
+    token = db.session.get(ApiToken, issued.id)
     assert token is not None and token.last_used_at is not None
     token.last_used_at -= timedelta(minutes=5)  # as if the kept entry had outlived its minute
     db.session.commit()
