@@ -46,7 +46,7 @@ def _credential() -> str | None:
     header = request.headers.get("Authorization", "")
     if header.startswith("Bearer "):
         return "t:" + header.removeprefix("Bearer ").strip()
-    raw = session.get("sid")
+    raw = session.get("sid")  # msp.auth.request.SESSION_KEY (auth imports this module)
     return f"s:{raw}" if isinstance(raw, str) else None
 
 
@@ -60,7 +60,7 @@ def key_for_request() -> str | None:
     credential = _credential()
     if credential is None:
         return None
-    view_as = session.get("view_as_tenant")
+    view_as = session.get("view_as_tenant")  # msp.web.shell.VIEW_AS_KEY
     material = "\n".join((credential, str(view_as), request.full_path))
     return PREFIX + hashlib.sha256(material.encode()).hexdigest()
 
