@@ -5,6 +5,7 @@ wrote, never to another credential, and never past authentication."""
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 from typing import Any
 
@@ -204,3 +205,16 @@ def test_an_aged_entry_is_served_while_one_request_draws_it_again(
     with count_statements(app) as statements:
         client.get(url)
     assert not any("FROM tenant" in s for s in statements), "the new entry is fresh"
+
+
+def test_the_cache_keys_on_the_session_entries_auth_and_the_pages_write() -> None:
+    """response_cache reads two session entries by name (importing their modules would make a
+    cycle): a rename on either side must fail here, not mix two views' entries."""
+    from msp.auth.request import SESSION_KEY
+    from msp.web.shell import VIEW_AS_KEY
+
+    source = inspect.getsource(response_cache.key_for_request) + inspect.getsource(
+        response_cache._credential
+    )
+    assert f'session.get("{SESSION_KEY}")' in source
+    assert f'session.get("{VIEW_AS_KEY}")' in source
