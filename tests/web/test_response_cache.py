@@ -119,12 +119,18 @@ def test_a_revoked_token_is_refused_even_with_a_response_kept_for_it(
     assert client.get(url, headers=caller.headers).status_code == 401
 
 
-def test_a_page_with_a_message_to_flash_is_drawn_fresh(client: FlaskClient) -> None:
+def _kept_domain_page(client: FlaskClient) -> str:
+    """A new domain's page, opened once by its tenant's admin (so it is kept); its URL."""
     tenant = make_tenant()
     domain = make_domain(tenant)
     _signed_in(client, "tenant_admin", tenant)
     url = f"/domains/{domain.id}"
     client.get(url)
+    return url
+
+
+def test_a_page_with_a_message_to_flash_is_drawn_fresh(client: FlaskClient) -> None:
+    url = _kept_domain_page(client)
     with client.session_transaction() as session:
         session["_flashes"] = [("ok", "Sender 192.0.2.1 approved.")]
     assert "Sender 192.0.2.1 approved." in client.get(url).get_data(True)
@@ -151,14 +157,10 @@ def test_nothing_is_kept_when_the_cache_is_off(app: Flask, client: FlaskClient) 
 
 
 def test_a_csrf_token_on_a_page_served_from_the_cache_still_works(client: FlaskClient) -> None:
-    tenant = make_tenant()
-    domain = make_domain(tenant)
-    _signed_in(client, "tenant_admin", tenant)
-    url = f"/domains/{domain.id}"
-    client.get(url)
+    url = _kept_domain_page(client)
     token = csrf_token(client, url)  # from the kept page
     answer = client.post(
-        f"/domains/{domain.id}/senders",
+        f"{url}/senders",
         data={"csrf_token": token, "one": "approved ip:192.0.2.1"},
     )
     assert answer.status_code == 302, answer.get_data(True)[:300]
