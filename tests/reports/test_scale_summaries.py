@@ -6,16 +6,25 @@ enrichment and the tenant's verdicts; sender history comes from the sender summa
 from __future__ import annotations
 
 from collections import Counter
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select, update
 
 from msp.extensions import db
-from msp.reports import batch, enrichment, service, sink
-from msp.reports.models import ReportDaily, ReportDomainDay, ReportDomainLatest, Sender
+from msp.reports import batch, enrichment, service, sink, summaries
+from msp.reports.models import (
+    IpInfo,
+    ReportDaily,
+    ReportDomainDay,
+    ReportDomainLatest,
+    ReportSenderDay,
+    Sender,
+)
 from msp.reports.queries import coverage, sender_page
+from msp.tenancy.models import Tenant
+from tests.factories import make_domain
 from tests.reports.test_write_path import THREE_DAYS, big_report
 
 
@@ -170,3 +179,118 @@ def test_the_per_sender_day_summary_answers_like_the_roll_up(domain: Any) -> Non
     assert sum(row[2] for row in before[:-1]) == sum(row[2] for row in named[:-1]) + two.messages
     enrichment.enrich_reports([two.report_pk], enrichment.identifier_from_config(), 5.0)
     assert _senders(domain.id, since, until) == before
+
+
+def _at(day: date, hour: int = 0) -> datetime:
+    return datetime(day.year, day.month, day.day, hour, tzinfo=UTC)
+
+
+def test_the_spans_of_a_batch_are_merged_per_domain_with_a_day_either_side() -> None:
+    d1, d3, d5, d20 = date(2025, 1, 1), date(2025, 1, 3), date(2025, 1, 5), date(2025, 1, 20)
+    reports = [
+        (1, 10, _at(d1), _at(d1, 23)),  # one day: its midpoint's
+        (1, 10, _at(d3), _at(d5)),  # 1-3 and 1-4, 1-2 .. 1-5 once widened: meets the first
+        (1, 10, _at(date(2025, 1, 7)), _at(date(2025, 1, 7), 23)),  # 1-6 .. 1-8: adjacent
+        (1, 10, _at(d20), _at(d20, 23)),  # far off: a span of its own
+        (1, 11, _at(d1), _at(d1, 23)),  # another domain, same days
+    ]
+    assert sorted(summaries.merged_spans(reports)) == [
+        summaries.Span(1, 10, date(2024, 12, 31), date(2025, 1, 8)),
+        summaries.Span(1, 10, date(2025, 1, 19), date(2025, 1, 21)),
+        summaries.Span(1, 11, date(2024, 12, 31), date(2025, 1, 2)),
+    ]
+
+
+def _counted_alone(domain_ids: list[int]) -> tuple[dict[Any, int], list[tuple[Any, ...]]]:
+    """Each day's unknown messages and each sender day, summed here from the roll-up, the IP
+    names and the verdicts: what one domain-day at a time would give."""
+    judged = {
+        (d, k)
+        for d, k, status in db.session.execute(select(Sender.domain_id, Sender.key, Sender.status))
+        if status != "unknown"
+    }
+    names = dict(db.session.execute(select(IpInfo.ip, IpInfo.sender_key)).all())
+    labels = dict(db.session.execute(select(IpInfo.ip, IpInfo.sender_name)).all())
+    unknown: Counter[Any] = Counter()
+    days: dict[Any, list[Any]] = {}
+    rows = db.session.execute(
+        select(
+            ReportDaily.domain_id,
+            ReportDaily.day,
+            ReportDaily.source_ip,
+            ReportDaily.messages,
+            ReportDaily.spf_aligned,
+            ReportDaily.dkim_aligned,
+        ).where(ReportDaily.domain_id.in_(domain_ids))
+    )
+    for domain_id, day, ip, messages, spf, dkim in rows:
+        key = names.get(ip) or f"ip:{ip}"
+        unknown[(domain_id, day)] += 0 if (domain_id, key) in judged else messages
+        row = days.setdefault((domain_id, day, key), [labels.get(ip) or ip, 0, 0, 0, 0])
+        row[0] = max(row[0], labels.get(ip) or ip)
+        row[1] += messages
+        row[2] += messages if spf or dkim else 0
+        row[3] += messages if spf else 0
+        row[4] += messages if dkim else 0
+    return dict(unknown), sorted((*k, *v) for k, v in days.items())
+
+
+def _as_written(domain_ids: list[int]) -> tuple[dict[Any, int], list[tuple[Any, ...]]]:
+    unknown = {
+        (d, day): int(u)
+        for d, day, u in db.session.execute(
+            select(ReportDomainDay.domain_id, ReportDomainDay.day, ReportDomainDay.unknown).where(
+                ReportDomainDay.domain_id.in_(domain_ids)
+            )
+        )
+    }
+    s = ReportSenderDay
+    days = db.session.execute(
+        select(s.domain_id, s.day, s.key, s.name, s.messages, s.passed, s.spf, s.dkim).where(
+            s.domain_id.in_(domain_ids)
+        )
+    )
+    return unknown, sorted(tuple(row) for row in days)
+
+
+def test_one_recount_for_many_domains_and_days_equals_each_day_counted_alone(
+    domain: Any,
+) -> None:
+    other = make_domain(db.session.get_one(Tenant, domain.tenant_id), "other-reports.example")
+    ids = []
+    for n, (name, span, start) in enumerate(
+        [
+            (domain.name, (1735689600, 1735775999), 0),  # 2025-01-01
+            (domain.name, (1737331200, 1737417599), 40),  # 2025-01-20: a span of its own
+            (other.name, THREE_DAYS, 0),
+            (other.name, (1735689600, 1735775999), 70),  # inside the other's span
+        ]
+    ):
+        data = big_report(name, 45, report_id=f"many-{n}", span=span, start=start)
+        [(_raw, [outcome])] = service.ingest_files([(f"m{n}.xml", data)], source="cli")
+        assert outcome.report_pk is not None
+        ids.append(outcome.report_pk)
+    # Verdicts before the enrichment names the IPs: those senders' messages are not unknown.
+    enrichment.enrich_reports(ids[:1], enrichment.identifier_from_config(), 5.0)
+    for row in db.session.execute(select(Sender).where(Sender.domain_id == domain.id)).scalars():
+        row.status = "approved" if row.id % 2 else "forwarder"
+    db.session.flush()
+    enrichment.enrich_reports(ids, enrichment.identifier_from_config(), 5.0)  # one batch
+
+    domains = [domain.id, other.id]
+    unknown, sender_days = _as_written(domains)
+    expected_unknown, expected_days = _counted_alone(domains)
+    assert unknown == {k: expected_unknown.get(k, 0) for k in unknown}
+    assert set(expected_unknown) <= set(unknown)
+    assert sum(unknown.values()) < sum(m for m, *_ in (r[4:] for r in sender_days))
+    assert sender_days == expected_days
+    # A verdict on the other domain recounts every one of its days, the first domain's untouched.
+    busiest = max((r for r in sender_days if r[0] == other.id), key=lambda r: r[4])
+    service.set_sender_status(other, busiest[2], "approved")
+    again, _ = _as_written(domains)
+    expected_again, _ = _counted_alone(domains)
+    assert again == {k: expected_again.get(k, 0) for k in again}
+    assert again[(other.id, busiest[1])] < unknown[(other.id, busiest[1])]
+    assert {k: v for k, v in again.items() if k[0] == domain.id} == {
+        k: v for k, v in unknown.items() if k[0] == domain.id
+    }
