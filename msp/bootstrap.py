@@ -19,8 +19,8 @@ from msp.liveness import WORKER_TTL, touch
 
 if TYPE_CHECKING:
     from redis.client import Pipeline
-    from rq import Worker
     from rq.cron import CronScheduler
+    from rq.worker import BaseWorker
 
 log = logging.getLogger(__name__)
 
@@ -83,10 +83,18 @@ def run_standalone(host: str, port: int, demo: bool) -> None:
 
 
 def run_worker(
-    queue_names: list[str], *, burst: bool, name: str | None, liveness_file: Path | None = None
+    queue_names: list[str],
+    *,
+    burst: bool,
+    name: str | None,
+    liveness_file: Path | None = None,
+    fork: bool = True,
 ) -> None:
     """An RQ worker on the configured Redis; the app context lives as long as the worker.
-    With ``liveness_file``, it is touched now and on every RQ heartbeat (see msp/liveness.py)."""
+    With ``liveness_file``, it is touched now and on every RQ heartbeat (see msp/liveness.py).
+    ``fork=False`` runs each job in the worker process itself (RQ's SimpleWorker, as the
+    standalone mode does): no fork and no new database connection per job, but a job that
+    crashes the interpreter takes the worker with it (the recovery sweep queues its work again)."""
     from rq import Queue
     from rq.serializers import JSONSerializer
 
@@ -102,7 +110,7 @@ def run_worker(
     _preload_for_work_horses()
     connection = dispatcher().connection
     queues = [Queue(n, connection=connection, serializer=JSONSerializer) for n in queue_names]
-    worker_class = _liveness_worker_class(liveness_file)
+    worker_class = _liveness_worker_class(liveness_file, fork=fork)
     worker = worker_class(
         queues,
         connection=connection,
@@ -129,17 +137,18 @@ def _preload_for_work_horses() -> None:
     gc.freeze()
 
 
-def _liveness_worker_class(liveness_file: Path | None) -> type[Worker]:
+def _liveness_worker_class(liveness_file: Path | None, *, fork: bool = True) -> type[BaseWorker]:
     """RQ's Worker, or one that touches ``liveness_file`` on each heartbeat: before the Redis
     write, so a worker retrying an unreachable Redis counts as alive (a restart would not help)
     while one blocked on a dead connection does not."""
-    from rq import Worker
+    from rq import SimpleWorker, Worker
 
+    base: type[BaseWorker] = Worker if fork else SimpleWorker
     if liveness_file is None:
-        return Worker
+        return base
     path = liveness_file
 
-    class LivenessWorker(Worker):
+    class LivenessWorker(base):  # type: ignore[valid-type,misc]
         def heartbeat(
             self, timeout: int | None = None, pipeline: Pipeline[bytes] | None = None
         ) -> None:

@@ -142,9 +142,20 @@ def _liveness_option(process: str) -> Callable[[Callable[..., Any]], Callable[..
 )
 @click.option("--burst", is_flag=True, help="exit when the queues are empty")
 @click.option("--name", help="worker name")
+@click.option(
+    "--fork/--no-fork",
+    default=True,
+    envvar="MSP_WORKER_FORK",
+    show_default=True,
+    show_envvar=True,
+    help="run each job in a forked work horse (isolated), or in the worker itself (no fork "
+    "and no new database connection per job: faster on a backlog of small jobs)",
+)
 @_liveness_option("worker")
 @with_appcontext
-def worker(queues: str, burst: bool, name: str | None, liveness_file: Path | None) -> None:
+def worker(
+    queues: str, burst: bool, name: str | None, fork: bool, liveness_file: Path | None
+) -> None:
     """Run an RQ worker (SIGTERM: finish the current job, then stop)."""
     from msp.bootstrap import run_worker
 
@@ -153,6 +164,7 @@ def worker(queues: str, burst: bool, name: str | None, liveness_file: Path | Non
         burst=burst,
         name=name,
         liveness_file=liveness_file,
+        fork=fork,
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 
 from msp.queues import dispatcher
@@ -20,3 +21,10 @@ def slow_job(marker: str, seconds: float) -> str:
     connection.set(f"{marker}:finished", "1")
     log.info("slow job %s finished", marker)
     return marker
+
+
+@job
+def process_id(marker: str) -> int:
+    """The id of the process that ran the job (the worker's own, or a forked work horse's)."""
+    dispatcher().connection.set(f"{marker}:pid", str(os.getpid()))
+    return os.getpid()

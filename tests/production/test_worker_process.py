@@ -86,3 +86,33 @@ def test_sigterm_mid_job_finishes_the_job_and_leaves_the_next_queued(
     assert _metric(text, "msp_job_duration_seconds_count", queue="default", func="slow_job") == 1
     assert _metric(text, "msp_job_duration_seconds_sum", queue="default", func="slow_job") >= 3.0
     assert _metric(text, "msp_queue_jobs", queue="default", state="queued") == 1
+
+
+def test_no_fork_runs_every_job_in_the_worker_itself(
+    migrated_database_url: str, redis_url: str
+) -> None:
+    connection = Redis.from_url(redis_url)
+    queue = Queue("default", connection=connection, serializer=JSONSerializer)
+    markers = [f"nf-{uuid.uuid4().hex[:8]}" for _ in range(3)]
+    job_path = "tests.production.jobs.process_id"
+    jobs = [queue.enqueue(job_path, kwargs={"marker": m}) for m in markers]
+    for fork, expect_own in ((False, True), (True, False)):
+        for marker in markers:
+            connection.delete(f"{marker}:pid")
+        if fork:  # the same jobs again, in forked work horses this time
+            jobs = [queue.enqueue(job_path, kwargs={"marker": m}) for m in markers]
+        worker = subprocess.run(
+            [MSP, "worker", "--queues=default", "--burst", "--fork" if fork else "--no-fork"],
+            cwd=REPO,
+            env=msp_env(migrated_database_url, redis_url),
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert worker.returncode == 0, worker.stdout + worker.stderr
+        ran_in = {int(connection.get(f"{m}:pid") or 0) for m in markers}
+        assert all(j.get_status(refresh=True) == JobStatus.FINISHED for j in jobs)
+        if expect_own:
+            assert len(ran_in) == 1, f"--no-fork: one process ran every job, not {ran_in}"
+        else:
+            assert len(ran_in) == 3, f"--fork: a work horse per job, not {ran_in}"
