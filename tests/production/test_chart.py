@@ -5,6 +5,7 @@ platform relies on, and contradictory values are refused."""
 from __future__ import annotations
 
 import base64
+import json
 import os
 import subprocess
 from collections.abc import Iterator
@@ -145,6 +146,22 @@ def test_worker_groups_get_their_queues_and_a_grace_period_for_the_current_job(h
         "worker",
         "--queues=notifications,default",
     ]
+
+
+def test_a_worker_group_may_run_its_jobs_without_forking(helm: Path) -> None:
+    groups = [
+        {"name": "bulk", "queues": ["reports"], "replicas": 1, "fork": False},
+        {"name": "rest", "queues": ["default"], "replicas": 1, "fork": True},
+    ]
+    deployments = by_kind(
+        manifests(helm, "--set-json", f"workers={json.dumps(groups)}"), "Deployment"
+    )
+    args = {
+        name: spec["spec"]["template"]["spec"]["containers"][0]["args"]
+        for name, spec in deployments.items()
+    }
+    assert args["rel-msp-worker-bulk"] == ["worker", "--queues=reports", "--no-fork"]
+    assert args["rel-msp-worker-rest"] == ["worker", "--queues=default"]
 
 
 def test_configuration_comes_from_configmap_and_secret_and_existing_secret_is_used(
