@@ -81,12 +81,22 @@ def post_all(port: int, token: str, files: list[Path]) -> float:
     return time.perf_counter() - started
 
 
-def drain(workers: int) -> float:
+def drain(workers: int, fork: bool = True) -> float:
     env = common.msp_env(DB, redis=True)
     started = time.perf_counter()
+    how = [] if fork else ["--no-fork"]
     procs = [
         subprocess.Popen(
-            [common.MSP, "worker", "--queues", "reports", "--burst", "--name", f"scale-bl-{n}"],
+            [
+                common.MSP,
+                "worker",
+                "--queues",
+                "reports",
+                "--burst",
+                "--name",
+                f"scale-bl-{n}",
+                *how,
+            ],
             cwd=common.ROOT,
             env=env,
             stdout=subprocess.DEVNULL,
@@ -106,6 +116,7 @@ def main() -> None:
     ap.add_argument("--reports", type=int, default=10_000)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--keep", action="store_true", help="keep the scratch database")
+    ap.add_argument("--no-fork", action="store_true", help="msp worker --no-fork")
     args = ap.parse_args()
     from redis import Redis
 
@@ -129,7 +140,7 @@ def main() -> None:
         web.terminate()
         web.wait(timeout=60)
     queued = Redis.from_url(common.REDIS_URL).llen("rq:queue:reports")
-    seconds = drain(args.workers)
+    seconds = drain(args.workers, fork=not args.no_fork)
     jobs, span, _inside = common.job_span("workers.reports.")
     with connect(DB) as conn:
         statuses = dict(
