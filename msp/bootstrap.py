@@ -88,13 +88,17 @@ def run_worker(
     burst: bool,
     name: str | None,
     liveness_file: Path | None = None,
-    fork: bool = True,
+    fork: bool = False,
 ) -> None:
     """An RQ worker on the configured Redis; the app context lives as long as the worker.
     With ``liveness_file``, it is touched now and on every RQ heartbeat (see msp/liveness.py).
-    ``fork=False`` runs each job in the worker process itself (RQ's SimpleWorker, as the
-    standalone mode does): no fork and no new database connection per job, but a job that
-    crashes the interpreter takes the worker with it (the recovery sweep queues its work again)."""
+
+    Jobs run in the worker process itself (RQ's SimpleWorker, as the standalone mode does):
+    its database connection, compiled statements and loaded catalogues serve every job, which
+    on a backlog of reports is over twice as fast as a forked work horse per job (a new
+    connection and cold caches each time; bench/RESULTS.md). A job that crashes the interpreter
+    takes the worker with it: Kubernetes restarts it and the recovery sweep queues its work
+    again. ``fork=True`` isolates each job in a forked work horse instead."""
     from rq import Queue
     from rq.serializers import JSONSerializer
 
@@ -119,13 +123,13 @@ def run_worker(
         # RQ's default (420 s) leaves an idle worker 7 minutes between heartbeats.
         worker_ttl=WORKER_TTL if liveness_file is not None else None,
     )
-    db.engine.dispose()  # never share pooled connections with forked work horses
+    db.engine.dispose()  # never share pooled connections with forked processes
     worker.work(burst=burst, with_scheduler=True)
 
 
 def _preload_for_work_horses() -> None:
-    """Import every job module and load read-only catalogues once, before RQ forks a work
-    horse per job, so no job pays for them again."""
+    """Import every job module and load read-only catalogues once, before the first job (and
+    before any forked work horse, with ``--fork``), so no job pays for them again."""
     from msp.reports.parsing import service_catalogue
     from workers.schedule import entries
 
@@ -137,10 +141,16 @@ def _preload_for_work_horses() -> None:
     gc.freeze()
 
 
-def _liveness_worker_class(liveness_file: Path | None, *, fork: bool = True) -> type[BaseWorker]:
-    """RQ's Worker, or one that touches ``liveness_file`` on each heartbeat: before the Redis
+def _liveness_worker_class(liveness_file: Path | None, *, fork: bool) -> type[BaseWorker]:
+    """RQ's worker, or one that touches ``liveness_file`` on each heartbeat: before the Redis
     write, so a worker retrying an unreachable Redis counts as alive (a restart would not help)
-    while one blocked on a dead connection does not."""
+    while one blocked on a dead connection does not.
+
+    A heartbeat's timeout is how long RQ lets the worker stay silent next: WORKER_TTL when
+    idle, at most 90 s while a forked work horse runs (the parent beats every 30 s), and the
+    job's timeout + 60 s when the worker is about to run a job in itself (it cannot beat until
+    the job ends or its timeout stops it). The file is dated ahead by what exceeds WORKER_TTL,
+    so the probe lets such a job run to its timeout and restarts a worker wedged past it."""
     from rq import SimpleWorker, Worker
 
     base: type[BaseWorker] = Worker if fork else SimpleWorker
@@ -152,7 +162,7 @@ def _liveness_worker_class(liveness_file: Path | None, *, fork: bool = True) -> 
         def heartbeat(
             self, timeout: int | None = None, pipeline: Pipeline[bytes] | None = None
         ) -> None:
-            touch(path)
+            touch(path, ahead=(timeout or WORKER_TTL) - WORKER_TTL)
             super().heartbeat(timeout, pipeline)
 
     return LivenessWorker

@@ -10,6 +10,7 @@ command imports nothing but this module.
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -24,10 +25,15 @@ WORKER_TTL = 120
 LONGEST_QUIET_SECONDS = WORKER_TTL - 15
 
 
-def touch(path: Path) -> None:
-    """Mark ``path`` as touched now (creating it and its folder when missing)."""
+def touch(path: Path, ahead: float = 0.0) -> None:
+    """Mark ``path`` as touched now, or ``ahead`` seconds from now: a process about to be
+    quiet for longer than usual (a worker running a long job in itself) vouches for itself
+    until then. Creates the file and its folder when missing."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.touch()  # sets the mtime of an existing file too
+    path.touch()
+    if ahead > 0:
+        when = time.time() + ahead
+        os.utime(path, (when, when))
 
 
 def age(path: Path, now: float | None = None) -> float | None:

@@ -10,9 +10,11 @@ it when this side falls behind: memory stays bounded). This process hands the ch
 touches the database and leaves through ``os._exit`` (multiprocessing's fork start), so the
 connection it inherited is neither used nor closed there.
 
-Forking is safe only in a process running one thread (an RQ work horse, ``msp ingest``);
-elsewhere (the standalone mode's worker threads) :func:`available` says no and the caller
-parses in its own process.
+Forking is safe only in a process running one thread (``msp ingest``, an RQ work horse of
+``msp worker --fork``); elsewhere (``msp worker`` running jobs itself, where RQ keeps a thread
+listening for its commands; the standalone mode's worker threads) :func:`available` says no
+and the caller parses in its own process: a large report takes longer there, in the same
+bounded memory.
 """
 
 from __future__ import annotations

@@ -148,9 +148,9 @@ def test_worker_groups_get_their_queues_and_a_grace_period_for_the_current_job(h
     ]
 
 
-def test_a_worker_group_may_run_its_jobs_without_forking(helm: Path) -> None:
+def test_a_worker_group_may_fork_a_work_horse_per_job(helm: Path) -> None:
     groups = [
-        {"name": "bulk", "queues": ["reports"], "replicas": 1, "fork": False},
+        {"name": "bulk", "queues": ["reports"], "replicas": 1},  # the default: no fork
         {"name": "rest", "queues": ["default"], "replicas": 1, "fork": True},
     ]
     deployments = by_kind(
@@ -160,8 +160,8 @@ def test_a_worker_group_may_run_its_jobs_without_forking(helm: Path) -> None:
         name: spec["spec"]["template"]["spec"]["containers"][0]["args"]
         for name, spec in deployments.items()
     }
-    assert args["rel-msp-worker-bulk"] == ["worker", "--queues=reports", "--no-fork"]
-    assert args["rel-msp-worker-rest"] == ["worker", "--queues=default"]
+    assert args["rel-msp-worker-bulk"] == ["worker", "--queues=reports"]
+    assert args["rel-msp-worker-rest"] == ["worker", "--queues=default", "--fork"]
 
 
 def test_configuration_comes_from_configmap_and_secret_and_existing_secret_is_used(

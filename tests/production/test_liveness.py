@@ -94,3 +94,40 @@ def test_scheduler_touches_its_liveness_file_on_each_heartbeat(app: Flask, tmp_p
         assert path.exists()
         assert scheduler.last_heartbeat is not None, "RQ's own heartbeat still runs"
         scheduler.register_death()
+
+
+def test_a_worker_running_a_long_job_itself_dates_its_file_ahead_by_the_jobs_timeout(
+    migrated_database_url: str, redis_url: str, tmp_path: Path
+) -> None:
+    """It cannot beat while the job runs: the probe must let the job reach its timeout."""
+    path = tmp_path / "msp-alive"
+    connection = Redis.from_url(redis_url)
+    queue = Queue("default", connection=connection, serializer=JSONSerializer)
+    marker = f"long-{uuid.uuid4().hex[:8]}"
+    queue.enqueue(JOB, kwargs={"marker": marker, "seconds": 4}, job_timeout=600)
+    worker = subprocess.Popen(
+        [MSP, "worker", "--queues=default", "--burst"],
+        cwd=REPO,
+        env=msp_env(migrated_database_url, redis_url, MSP_LIVENESS_FILE=str(path)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        wait_until(
+            lambda: bool(connection.get(f"{marker}:started")) or worker.poll() is not None,
+            200,
+            "the job to start",
+        )
+        ahead = path.stat().st_mtime - time.time()
+        # 600 s + 60 s (RQ's silence for a job run in the worker) - the idle TTL of 120 s.
+        assert 500 < ahead <= 540, ahead
+        assert _alive(path, 60).returncode == 0
+        worker.communicate(timeout=120)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.communicate()
+    assert worker.returncode == 0
+    assert connection.get(f"{marker}:finished") == b"1"
+    assert abs(path.stat().st_mtime - time.time()) < 60, "back to now after the job"

@@ -118,7 +118,7 @@ class Processes:
 
     @staticmethod
     def kill(proc: subprocess.Popen[bytes]) -> list[int]:
-        """SIGKILL to the worker and its work horse, as a lost node would; the horse's ids."""
+        """SIGKILL to the worker and its children, as a lost node would; the children's ids."""
         return kill_worker(proc)
 
     def stop_all(self) -> None:
@@ -193,10 +193,11 @@ def describe(found: tuple[int, int, int], backlog: Backlog) -> dict[str, Any]:
 
 
 def kill_worker(proc: subprocess.Popen[bytes]) -> list[int]:
-    """SIGKILL to an ``msp worker`` (started in a session of its own) and its RQ work horse;
-    returns the horse's process ids, each checked dead.
+    """SIGKILL to an ``msp worker`` (started in a session of its own) and its children (RQ's
+    scheduler process; with ``--fork``, the work horse running the job); returns their process
+    ids, each checked dead.
 
-    The horse runs in a session of its own (RQ calls setsid in it), so killing the worker's
+    A work horse runs in a session of its own (RQ calls setsid in it), so killing the worker's
     group does not reach it: it would finish its job undisturbed. The group is stopped first,
     so the worker cannot fork a new horse between the look at its children and the kill.
     """
@@ -211,7 +212,7 @@ def kill_worker(proc: subprocess.Popen[bytes]) -> list[int]:
     while any(alive(pid) for pid in horses) and time.monotonic() < deadline:
         time.sleep(0.05)
     survivors = [pid for pid in horses if alive(pid)]
-    assert not survivors, f"work horse(s) {survivors} survived the kill"
+    assert not survivors, f"child process(es) {survivors} survived the kill"
     return horses
 
 
