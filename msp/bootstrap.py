@@ -109,6 +109,7 @@ def run_worker(
         raise click.ClickException(f"unknown queue(s): {', '.join(sorted(unknown))}")
     if not current_app.config["MSP_REDIS_URL"]:
         raise click.ClickException("MSP_REDIS_URL is not set: use `msp standalone` instead")
+    _configure_logging()
     if liveness_file is not None:
         touch(liveness_file)  # the probe's max age covers the start-up from here
     _preload_for_work_horses()
@@ -125,6 +126,17 @@ def run_worker(
     )
     db.engine.dispose()  # never share pooled connections with forked processes
     worker.work(burst=burst, with_scheduler=True)
+
+
+def _configure_logging() -> None:
+    """The app's log format and level (the worker and scheduler build the app without the
+    HTTP parts, whose set-up does this for the web)."""
+    from msp.observability.logs import configure_logging
+
+    configure_logging(
+        current_app.config.get("MSP_LOG_FORMAT", "text"),
+        current_app.config.get("MSP_LOG_LEVEL", "INFO"),
+    )
 
 
 def _preload_for_work_horses() -> None:
@@ -175,6 +187,7 @@ def run_scheduler(liveness_file: Path | None = None) -> None:
 
     if not current_app.config["MSP_REDIS_URL"]:
         raise click.ClickException("MSP_REDIS_URL is not set: `msp standalone` runs the schedule")
+    _configure_logging()
     if liveness_file is not None:
         touch(liveness_file)
     scheduler = build_scheduler(dispatcher().connection)

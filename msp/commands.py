@@ -56,15 +56,21 @@ class LazyFlaskGroup(FlaskGroup):
         return click.Command(name, help=self.lazy_commands[name].help)
 
 
+# The process commands that serve no HTTP: no API or pages to build (a worker starts in about
+# a second less); they set up the app's logging themselves (msp/bootstrap.py).
+_WITHOUT_HTTP = frozenset({"worker", "scheduler"})
+
+
 def _make_app() -> Flask:
     """The app for the command being run: without the API and pages when it needs only the
-    database (``app="light"`` in msp/areas.py), else the whole app."""
+    database (``app="light"`` in msp/areas.py, the worker and the scheduler), else the whole
+    app."""
     from msp import create_app
 
     context = click.get_current_context(silent=True)
     name = context.find_root().invoked_subcommand if context is not None else None
     entry = LAZY_COMMANDS.get(name or "")
-    light = entry is not None and entry.app == "light"
+    light = name in _WITHOUT_HTTP or (entry is not None and entry.app == "light")
     return create_app(serve=not light)
 
 

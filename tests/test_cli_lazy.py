@@ -147,14 +147,15 @@ def test_a_light_command_gets_the_app_without_api_and_pages(
     monkeypatch.setenv("MSP_ENV", "test")
     monkeypatch.setenv("MSP_DATABASE_URL", "sqlite:///:memory:")
     apps = {}
-    for name in ("plan", "worker"):
+    for name in ("plan", "worker", "scheduler", "standalone"):
         with click.Context(cli) as root:
             root.invoked_subcommand = name
             apps[name] = _make_app()
     assert LAZY_COMMANDS["plan"].app == "light"
-    assert "msp_api" not in apps["plan"].extensions and "web" not in apps["plan"].blueprints
-    assert "sqlalchemy" in apps["plan"].extensions
-    assert "msp_api" in apps["worker"].extensions and "web" in apps["worker"].blueprints
+    for light in ("plan", "worker", "scheduler"):  # the worker and scheduler serve no HTTP
+        assert "msp_api" not in apps[light].extensions and "web" not in apps[light].blueprints
+        assert "sqlalchemy" in apps[light].extensions
+    assert "msp_api" in apps["standalone"].extensions and "web" in apps["standalone"].blueprints
 
 
 # --- what `msp plan` and `msp check` load (issue #15: the command starts in under a second) ---
