@@ -11,7 +11,8 @@ parsedmarc's parse-only rate on the same files in the same run.
    2 x 4) receives the files through ``POST /api/v1/reports`` (multipart, 50 files a request,
    4 clients at once, an MSP admin token) while no worker runs: the backlog is queued on RQ
    (Redis database 13, flushed first).
-4. N ``msp worker --burst --queues reports`` drain it (parse, route, store, roll up, enrich);
+4. N ``msp worker --burst --queues reports`` drain it (parse, route, store, roll up, enrich;
+   each job in the worker itself, as deployed, or with ``--fork`` in a work horse per job);
    the time runs from their start to the last one's exit. Reports/s per worker = reports /
    seconds / N. Target (issue 13): >= parsedmarc's parse-only rate per process.
 """
@@ -81,10 +82,10 @@ def post_all(port: int, token: str, files: list[Path]) -> float:
     return time.perf_counter() - started
 
 
-def drain(workers: int, fork: bool = True) -> float:
+def drain(workers: int, fork: bool = False) -> float:
     env = common.msp_env(DB, redis=True)
     started = time.perf_counter()
-    how = [] if fork else ["--no-fork"]
+    how = ["--fork"] if fork else []
     procs = [
         subprocess.Popen(
             [
@@ -116,7 +117,7 @@ def main() -> None:
     ap.add_argument("--reports", type=int, default=10_000)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--keep", action="store_true", help="keep the scratch database")
-    ap.add_argument("--no-fork", action="store_true", help="msp worker --no-fork")
+    ap.add_argument("--fork", action="store_true", help="msp worker --fork (a work horse per job)")
     args = ap.parse_args()
     from redis import Redis
 
@@ -140,7 +141,7 @@ def main() -> None:
         web.terminate()
         web.wait(timeout=60)
     queued = Redis.from_url(common.REDIS_URL).llen("rq:queue:reports")
-    seconds = drain(args.workers, fork=not args.no_fork)
+    seconds = drain(args.workers, fork=args.fork)
     jobs, span, _inside = common.job_span("workers.reports.")
     with connect(DB) as conn:
         statuses = dict(
@@ -160,7 +161,8 @@ def main() -> None:
         f"{theirs:.1f} reports/s ({pm_records:,} records)\n"
         f"  posted through POST /api/v1/reports in {post_seconds:.1f} s "
         f"({n / post_seconds:.0f} reports/s); {queued} parse jobs queued\n"
-        f"  {args.workers} msp workers drained it in {seconds:.1f} s: {n / seconds:.1f} reports/s,"
+        f"  {args.workers} msp workers{' --fork' if args.fork else ''} drained it in "
+        f"{seconds:.1f} s: {n / seconds:.1f} reports/s,"
         f" {ours:.1f} reports/s per worker; statuses {statuses}; {records:,} records;"
         f" {unenriched} reports not enriched\n"
         f"  inside the jobs (worker start-up left out): {jobs} parse and enrichment jobs from"
