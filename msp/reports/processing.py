@@ -27,7 +27,9 @@ from msp.reports.origin import Origin
 from msp.reports.pipeline import Outcome
 
 log = logging.getLogger(__name__)
-PARSE_BUCKET = 50  # raw ids per parse job: one job (one fork, one connection) per 50 files
+# Raw ids per parse job: a job's fixed cost (its statements, its enrichment job's) is paid once
+# per 100 files; a backlog still spreads over every worker.
+PARSE_BUCKET = 100
 ENRICH_BATCH = 200
 
 
