@@ -44,6 +44,7 @@ class JobRequest:
     kwargs: dict[str, Any] = field(default_factory=dict)
     job_id: str | None = None
     at: datetime | None = None
+    front: bool = False
 
 
 class Dispatcher:
@@ -91,7 +92,7 @@ class Dispatcher:
                 request.at, request.func, kwargs=request.kwargs, **options
             )
             return scheduled
-        return queue.enqueue(request.func, kwargs=request.kwargs, **options)
+        return queue.enqueue(request.func, kwargs=request.kwargs, at_front=request.front, **options)
 
     def _active(self, job_id: str) -> bool:
         from rq.job import Job
@@ -105,12 +106,20 @@ class Dispatcher:
 
 
 def enqueue(
-    func: str, *, queue: str, job_id: str | None = None, at: datetime | None = None, **kwargs: Any
+    func: str,
+    *,
+    queue: str,
+    job_id: str | None = None,
+    at: datetime | None = None,
+    front: bool = False,
+    **kwargs: Any,
 ) -> None:
     """Send ``func(**kwargs)`` to ``queue`` when the current transaction commits.
 
     ``func`` is a dotted path (``workers.dns.check_domain``); ``kwargs`` are primitive ids.
     A deterministic ``job_id`` makes repeated sweeps idempotent while the job is pending.
+    ``front`` puts the job at the head of its queue: work sent again after it was lost (a
+    killed worker's) goes before a backlog that arrived after it.
     """
     from msp.extensions import db
 
@@ -120,7 +129,7 @@ def enqueue(
     if not session.in_transaction():
         session.begin()  # so that a rollback ends it and discards the request
     session.info.setdefault(_PENDING_KEY, []).append(
-        JobRequest(func=func, queue=queue, kwargs=kwargs, job_id=job_id, at=at)
+        JobRequest(func=func, queue=queue, kwargs=kwargs, job_id=job_id, at=at, front=front)
     )
 
 

@@ -41,6 +41,16 @@ def test_same_job_id_is_not_queued_twice_while_pending(db_session: Any, redis_co
     assert _queue(redis_conn).job_ids == ["prune-once"]
 
 
+def test_work_sent_again_goes_to_the_head_of_its_queue(db_session: Any, redis_conn: Redis) -> None:
+    for job_id in ("backlog-1", "backlog-2"):
+        enqueue("workers.core.prune_auth_records", queue=DEFAULT, job_id=job_id)
+    db.session.commit()
+    for job_id in ("lost-2", "lost-1"):  # as the recovery sweeps send them: newest first
+        enqueue("workers.core.prune_auth_records", queue=DEFAULT, job_id=job_id, front=True)
+    db.session.commit()
+    assert _queue(redis_conn).job_ids == ["lost-1", "lost-2", "backlog-1", "backlog-2"]
+
+
 def test_prune_job_runs_in_a_real_worker_and_commits(
     db_session: Any, redis_conn: Redis, run_jobs: Any
 ) -> None:
@@ -63,18 +73,23 @@ def test_schedule_collects_every_area_sweep() -> None:
         assert (entry.interval is None) != (entry.cron is None), entry
 
 
-def test_a_failing_job_is_retried_with_back_off(app: Any, db_session: Any, redis_conn: Redis,
-                                                run_jobs: Any) -> None:
+def test_a_failing_job_is_retried_with_back_off(
+    app: Any, db_session: Any, redis_conn: Redis, run_jobs: Any
+) -> None:
     from msp.queues import RETRY_INTERVALS, Dispatcher, JobRequest
 
     sender = Dispatcher(redis_conn, retries=2)
-    job = sender.send(JobRequest(func="tests.jobs_for_tests.always_fails", queue=DEFAULT,
-                                 kwargs={"reason": "boom"}))
+    job = sender.send(
+        JobRequest(
+            func="tests.jobs_for_tests.always_fails", queue=DEFAULT, kwargs={"reason": "boom"}
+        )
+    )
     assert job is not None
     run_jobs((DEFAULT,))
     job.refresh()
     assert job.retries_left == 1
     assert job.retry_intervals == RETRY_INTERVALS[:2]
     assert job.id in _queue(redis_conn).scheduled_job_registry.get_job_ids(), (
-        "the retry waits for its back-off interval")
+        "the retry waits for its back-off interval"
+    )
     assert _queue(redis_conn).failed_job_registry.count == 0

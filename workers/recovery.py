@@ -106,12 +106,15 @@ def sweep_abandoned_parses() -> int:
         return 0
     buckets = abandoned_buckets(pending, covered_buckets(dispatcher().connection, now))
     tag = f"-recover-{int(now.timestamp())}"
-    for bucket in buckets:
+    # At the head of the queue, before any backlog that arrived since (the files are older);
+    # sent in reverse so the oldest ends up first.
+    for bucket in reversed(buckets):
         first = bucket * PARSE_BUCKET
         enqueue(
             "workers.reports.parse_raws",
             queue=REPORTS,
             job_id=f"parse-raws-{bucket}{tag}",
+            front=True,
             first_id=first,
             last_id=first + PARSE_BUCKET - 1,
         )

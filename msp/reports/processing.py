@@ -280,12 +280,14 @@ def requeue_stale(now: datetime | None = None, minutes: int | None = None) -> in
             .limit(10_000)
         )
     )
-    for bucket in sorted({raw_id // PARSE_BUCKET for raw_id in ids}):
+    # At the head of the queue, oldest first (sent in reverse): see workers/recovery.py.
+    for bucket in sorted({raw_id // PARSE_BUCKET for raw_id in ids}, reverse=True):
         first = bucket * PARSE_BUCKET
         enqueue(
             "workers.reports.parse_raws",
             queue=REPORTS,
             job_id=f"parse-raws-{bucket}{tag}",
+            front=True,
             first_id=first,
             last_id=first + PARSE_BUCKET - 1,
         )

@@ -1,6 +1,6 @@
-"""A real ``msp worker`` (RQ) killed with SIGKILL in the middle of a batch, its work horse too,
-loses nothing and duplicates nothing: the sweep re-enqueues what was left pending, a second
-worker finishes it.
+"""A real ``msp worker`` (RQ) killed with SIGKILL in the middle of a batch (it runs its jobs
+itself) loses nothing and duplicates nothing: the sweep re-enqueues what was left pending, a
+second worker finishes it.
 
 This test commits to the session's database (a worker process cannot see a test transaction)
 and deletes what it created afterwards.
@@ -107,8 +107,8 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_duplicates_nothing(
                 assert worker.poll() is None, "the worker died on its own"
                 time.sleep(0.05)
         finally:
-            # The worker and its work horse: the horse runs in a session of its own, so
-            # killing the worker's group alone would let it finish its batch undisturbed.
+            # The worker and its children (with --fork, a work horse runs in a session of its
+            # own: killing the worker's group alone would let it finish its batch).
             kill_worker(worker)
         after_kill = statuses([])
         assert after_kill.get("pending", 0) > 0, f"nothing left to recover: {after_kill}"
