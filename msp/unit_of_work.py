@@ -14,6 +14,8 @@ log = logging.getLogger(__name__)
 
 
 def commit_response(response: Response) -> Response:
+    if not db.session.registry.has():
+        return response  # the request never opened a session (a kept page, a probe): no work
     if response.status_code >= 400:
         db.session.rollback()
         return response
