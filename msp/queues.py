@@ -139,6 +139,8 @@ def dispatcher() -> Dispatcher:
 
 
 def _after_commit(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # a savepoint released: the ids it wrote are committed with the outer transaction
     pending: list[JobRequest] = session.info.pop(_PENDING_KEY, [])
     if not pending:
         return

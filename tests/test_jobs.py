@@ -34,6 +34,17 @@ def test_a_job_is_sent_only_when_the_transaction_commits(
     assert _queue(redis_conn).count == 1
 
 
+def test_a_job_enqueued_inside_a_savepoint_waits_for_the_outer_commit(
+    db_session: Any, redis_conn: Redis
+) -> None:
+    db.session.commit()
+    with db.session.begin_nested():
+        enqueue("workers.core.prune_auth_records", queue=DEFAULT)
+    assert _queue(redis_conn).count == 0, "sent at the savepoint: its ids are not committed"
+    db.session.commit()
+    assert _queue(redis_conn).count == 1
+
+
 def test_same_job_id_is_not_queued_twice_while_pending(db_session: Any, redis_conn: Redis) -> None:
     for _ in range(3):
         enqueue("workers.core.prune_auth_records", queue=DEFAULT, job_id="prune-once")
