@@ -1,14 +1,21 @@
-"""The data generation: a counter in Redis that moves on after every commit that wrote.
+"""The data generations: counters in Redis that move on after every commit that wrote.
 
-Caches (``msp.response_cache``) keep an entry together with the generation read before it
-was computed and serve it only while the generation is still that number, so nothing computed
-before a change is served after it. Which statements write is read off the SQL every
-connection sends (any statement but a read), plus :func:`mark_written` for writes that go
-around SQLAlchemy (the reports area's COPY on the driver connection). The flag is per thread:
-a request or a job runs in one thread and commits there.
+Caches (``msp.response_cache``) keep an entry together with the generations read before it
+was computed and serve it only while they still hold, so nothing computed before a change is
+served after it. Which statements write is read off the SQL every connection sends (any
+statement but a read), plus :func:`mark_written` for writes that go around SQLAlchemy (the
+reports area's COPY on the driver connection). The flags are per thread: a request or a job
+runs in one thread and commits there.
 
-A rolled-back write leaves the flag set and costs one needless move on the next commit;
-moving too often only costs cache misses, missing a move would serve stale data.
+``KEY`` moves on every commit that wrote, and every cached value depends on it. The one
+exception is a write made inside :func:`attributed`: a job that knows its writes change only
+the data of some tenants (the report jobs, which write most often) moves those tenants'
+counters and ``TENANTS_KEY`` instead, so a page that shows one tenant (it depends on ``KEY``
+and that tenant's counter) stays cached while other tenants' reports arrive; a page that
+spans tenants depends on ``KEY`` and ``TENANTS_KEY``. Anything not attributed moves ``KEY``.
+
+A rolled-back write leaves the flags set and costs needless moves on the next commit; moving
+too often only costs cache misses, missing a move would serve stale data.
 """
 
 from __future__ import annotations
@@ -16,8 +23,9 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 from flask import g, has_app_context
@@ -28,6 +36,12 @@ from sqlalchemy.orm import Session
 log = logging.getLogger(__name__)
 
 KEY = "msp:generation"
+TENANTS_KEY = "msp:generation:tenants"
+
+
+def tenant_key(tenant_id: int) -> str:
+    return f"msp:generation:tenant:{tenant_id}"
+
 
 # Statements that never change data. Anything else (INSERT, UPDATE, DELETE, COPY, DDL) writes.
 _READS = frozenset(
@@ -48,39 +62,99 @@ def is_write(statement: str) -> bool:
     return verb not in _READS
 
 
+@dataclass
+class _Scope:
+    tenants: set[int] = field(default_factory=set)
+    wrote: bool = False
+
+
+def _note_write() -> None:
+    scope: _Scope | None = getattr(_state, "scope", None)
+    if scope is None:
+        _state.wrote = True
+    else:
+        scope.wrote = True
+
+
 def mark_written() -> None:
     """Note a write this thread made around SQLAlchemy's statements (raw driver COPY)."""
-    _state.wrote = True
+    _note_write()
+
+
+@contextmanager
+def attributed(tenant_ids: Iterable[int] = ()) -> Iterator[set[int]]:
+    """Writes inside the block change only the data of the tenants in the yielded set, and of
+    no other tenant (the caller may add tenants until the block ends: a parse job learns them
+    as it routes). Their commit moves those tenants' counters and ``TENANTS_KEY``, not
+    ``KEY``. Only for writes that no page of another tenant shows, and that change nobody's
+    credentials."""
+    outer: _Scope | None = getattr(_state, "scope", None)
+    scope = _Scope(set(tenant_ids))
+    _state.scope = scope
+    try:
+        yield scope.tenants
+    finally:
+        _state.scope = outer
+        _fold(scope)
+
+
+def _fold(scope: _Scope) -> None:
+    """Move a scope's attributed writes to the thread's, for the next commit."""
+    if scope.wrote:
+        _state.tenants = _tenants() | scope.tenants
+        _state.scoped = True
+        scope.wrote = False
+
+
+def _tenants() -> set[int]:
+    tenants: set[int] = getattr(_state, "tenants", set())
+    return tenants
 
 
 @contextmanager
 def unnoticed() -> Iterator[None]:
     """Writes run inside the block do not move the generation: bookkeeping that no cached read
     shows (a token's last use). Flush pending changes before entering: they would hide too."""
-    before = written()
+    scope: _Scope | None = getattr(_state, "scope", None)
+    before = (getattr(_state, "wrote", False), scope.wrote if scope is not None else False)
     try:
         yield
     finally:
-        _state.wrote = before
+        _state.wrote = before[0]
+        if scope is not None:
+            scope.wrote = before[1]
 
 
 def written() -> bool:
-    return bool(getattr(_state, "wrote", False))
+    """Whether this thread holds writes not committed yet."""
+    scope: _Scope | None = getattr(_state, "scope", None)
+    return bool(
+        getattr(_state, "wrote", False)
+        or getattr(_state, "scoped", False)
+        or (scope is not None and scope.wrote)
+    )
 
 
 def _before_cursor_execute(
     conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool
 ) -> None:
-    if not written() and is_write(statement):
-        _state.wrote = True
+    if is_write(statement):
+        _note_write()
 
 
 def _after_commit(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # a savepoint released: its writes commit with the transaction around it
+    scope: _Scope | None = getattr(_state, "scope", None)
+    if scope is not None:
+        _fold(scope)  # a commit inside the block: what it wrote so far is committed now
     if not written():
         return
-    _state.wrote = False
+    everything, tenants = bool(getattr(_state, "wrote", False)), _tenants()
+    scoped = bool(getattr(_state, "scoped", False))
+    _state.wrote, _state.scoped, _state.tenants = False, False, set()
     if has_app_context():
-        bump()
+        bump(everything, tenants if scoped else None)
 
 
 def redis() -> Any:
@@ -90,11 +164,18 @@ def redis() -> Any:
     return dispatcher().connection
 
 
-def bump() -> None:
-    """Move the generation on (after a commit that wrote). Without Redis, caches are off too:
-    :func:`current` answers None while it is unreachable."""
+def bump(everything: bool = True, tenants: Iterable[int] | None = None) -> None:
+    """Move the generations on (after a commit that wrote): ``KEY`` for ``everything``, and
+    for attributed writes (``tenants`` not None) ``TENANTS_KEY`` and each tenant's counter.
+    Without Redis, caches are off too: :func:`current` answers None while it is unreachable."""
+    keys = ([KEY] if everything else []) + (
+        [TENANTS_KEY, *map(tenant_key, sorted(tenants))] if tenants is not None else []
+    )
     try:
-        redis().incr(KEY)
+        pipe = redis().pipeline(transaction=False)
+        for key in keys:
+            pipe.incr(key)
+        pipe.execute()
     except Exception as exc:  # redis.RedisError, or none configured: nothing is cached then
         log.warning("data generation not moved on: %s", exc)
     g.pop("msp_generation", None)
@@ -108,8 +189,9 @@ def current() -> bytes | None:
 
 
 def read(*keys: str | None) -> bytes | None:
-    """The generation, and the values at ``keys`` fetched in the same round trip to Redis;
-    both are remembered for the rest of the request (:func:`fetched`)."""
+    """The generation (``KEY``), and the values at ``keys`` (``TENANTS_KEY`` always) fetched in
+    the same round trip to Redis; all are remembered for the rest of the request
+    (:func:`fetched`)."""
     if written():
         return None
     known = "msp_generation" in g
@@ -119,6 +201,8 @@ def read(*keys: str | None) -> bytes | None:
         generation: bytes | None = g.msp_generation
         return generation
     try:
+        if not known and TENANTS_KEY not in remembered and TENANTS_KEY not in wanted:
+            wanted.append(TENANTS_KEY)
         values = redis().mget(wanted if known else [KEY, *wanted])
     except Exception as exc:  # redis.RedisError: caches step aside, the request goes on
         log.warning("data generation unreadable, nothing is served from cache: %s", exc)

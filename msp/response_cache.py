@@ -2,9 +2,12 @@
 
 A view decorated with :func:`cached` answers a GET from Redis when the same credential (web
 session or API token) asked for the same URL, in the same "view as client" state, since the
-last commit that wrote anything (``msp.generation``) and within ``MSP_PAGE_CACHE_SECONDS``
-(times such as "3 hours ago" age by about that much: an entry past that age is still served
-while one request draws it again, so a busy page is never drawn by every worker at once).
+last commit that wrote anything it shows (``msp.generation``: a view that loaded exactly one
+tenant's objects through ``get_scoped`` depends on that tenant's data only, any other on every
+tenant's; both on whatever was written outside the report jobs) and within
+``MSP_PAGE_CACHE_SECONDS`` (times such as "3 hours ago" age by about that much: an entry past
+that age is still served while one request draws it again, so a busy page is never drawn by
+every worker at once).
 Authentication and the reach checks of ``load_principal`` run before it on every request;
 the entry belongs to one credential, so nobody is served what another principal was shown.
 Not kept: anything but a 200, a response that sets a cookie, a request with messages waiting
@@ -24,7 +27,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import ParamSpec, TypeVar
 
-from flask import Response, current_app, request, session
+from flask import Response, current_app, g, request, session
 from werkzeug.datastructures import Headers
 
 from msp import generation
@@ -65,6 +68,24 @@ def key_for_request() -> str | None:
     return PREFIX + hashlib.sha256(material.encode()).hexdigest()
 
 
+def reading_tenant(tenant_id: int) -> None:
+    """The view being drawn reads this tenant's data (``get_scoped`` says so): its counter is
+    read now, before the data, to be kept with the entry."""
+    if g.get("msp_drawing") is None:
+        return
+    g.msp_drawing.add(tenant_id)
+    generation.read(generation.tenant_key(tenant_id))
+
+
+def _dependency() -> tuple[str, str]:
+    """The counter the entry being kept depends on besides ``KEY``, and its value read before
+    the data: the one tenant's the view read, or every tenant's."""
+    tenants = g.pop("msp_drawing", set())
+    key = generation.tenant_key(next(iter(tenants))) if len(tenants) == 1 else None
+    key = key or generation.TENANTS_KEY
+    return key, (generation.fetched(key) or b"0").decode()
+
+
 def _load(key: str, generation_now: bytes) -> Response | None:
     """The kept response, unless the data changed since, or it has aged past the setting and
     this request is the one chosen to draw it again (the others go on serving it meanwhile:
@@ -76,6 +97,10 @@ def _load(key: str, generation_now: bytes) -> Response | None:
     head, _, body = entry.partition(b"\n\n")
     meta = json.loads(head)
     if meta.get("generation") != generation_now.decode():
+        return None
+    dependency = meta.get("dependency") or generation.TENANTS_KEY
+    generation.read(dependency)  # TENANTS_KEY came with KEY; a tenant's needs a round trip
+    if (generation.fetched(dependency) or b"0").decode() != meta.get("dependency_value"):
         return None
     if time.time() - float(meta.get("made", 0)) > _seconds() and _redraw_claimed(key):
         return None
@@ -95,6 +120,7 @@ def _redraw_claimed(key: str) -> bool:
 
 
 def _keep(key: str, generation_then: bytes, response: Response) -> None:
+    dependency, value = _dependency()
     if (
         response.status_code != 200
         or response.direct_passthrough
@@ -104,7 +130,13 @@ def _keep(key: str, generation_then: bytes, response: Response) -> None:
     ):
         return
     headers = [(k, v) for k, v in response.headers.items() if k.lower() != "content-length"]
-    meta = {"generation": generation_then.decode(), "made": time.time(), "headers": headers}
+    meta = {
+        "generation": generation_then.decode(),
+        "dependency": dependency,
+        "dependency_value": value,
+        "made": time.time(),
+        "headers": headers,
+    }
     try:
         pipe = generation.redis().pipeline(transaction=False)
         # Kept twice as long as it is fresh: an aged entry is served while one request redraws.
@@ -127,7 +159,13 @@ def cached(view: Callable[P, R]) -> Callable[P, R | Response]:
         hit = _load(key, generation_now)
         if hit is not None:
             return hit
-        response = current_app.make_response(view(*args, **kwargs))  # type: ignore[arg-type]
+        g.msp_drawing = set()  # the tenants whose objects the view loads (reading_tenant)
+        try:
+            drawn = view(*args, **kwargs)
+        except BaseException:
+            g.pop("msp_drawing", None)
+            raise
+        response = current_app.make_response(drawn)  # type: ignore[arg-type]
         _keep(key, generation_now, response)
         return response
 

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from flask import current_app
 from sqlalchemy import delete, select
 
+from msp import generation
 from msp.domains.models import Domain
 from msp.extensions import db
 from msp.queues import REPORTS, enqueue
@@ -26,11 +27,16 @@ def parse_raws(first_id: int, last_id: int) -> dict[str, int]:
     to the sweep (each statement sees newly committed rows).
     """
     done = 0
-    for _round in range(20):  # bounded: each round empties the range unless files keep coming
-        ids = service.pending_raw_ids(first_id, last_id)
-        if not ids:
-            break
-        done += len(service.process_raws(ids))
+    # What the files write is the data of the tenants they reach (msp.generation): the pages of
+    # other tenants stay cached meanwhile.
+    with generation.attributed() as tenants:
+        for _round in range(20):  # bounded: each round empties the range unless files keep coming
+            ids = service.pending_raw_ids(first_id, last_id)
+            if not ids:
+                break
+            results = service.process_raws(ids)
+            done += len(results)
+            tenants.update(service.tenants_touched(ids, results))
     return {"processed": done}
 
 
@@ -38,7 +44,11 @@ def parse_raws(first_id: int, last_id: int) -> dict[str, int]:
 def enrich_reports(report_ids: list[int]) -> dict[str, object]:
     """Name the source IPs of several reports and update their domains' senders."""
     budget = float(current_app.config["MSP_REPORTS_ENRICH_SECONDS"])
-    result = enrichment.enrich_reports(report_ids, enrichment.identifier_from_config(), budget)
+    # The reports' tenants' data only. IP names are shared: another tenant's kept page that
+    # shows an IP this job names (or names better, after a reverse-DNS retry) is redrawn at
+    # its own reports' enrichment, or once it ages (MSP_PAGE_CACHE_SECONDS).
+    with generation.attributed(enrichment.tenants_of(report_ids)):
+        result = enrichment.enrich_reports(report_ids, enrichment.identifier_from_config(), budget)
     return {
         "reports": len(report_ids),
         "looked_up": result.ips_looked_up,

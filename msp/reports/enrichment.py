@@ -244,6 +244,15 @@ def _announce(new: list[tuple[int, int, str]], names: dict[str, str]) -> None:
         )
 
 
+def tenants_of(report_ids: list[int]) -> set[int]:
+    """The tenants whose data enriching these reports changes."""
+    return set(
+        db.session.scalars(
+            select(Report.tenant_id).where(bulk.one_of(Report.id, report_ids)).distinct()
+        )
+    )
+
+
 def enrich_reports(
     report_ids: list[int], identifier: SenderIdentifier, budget_seconds: float
 ) -> EnrichResult:

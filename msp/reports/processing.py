@@ -146,6 +146,19 @@ def process_raws(
     return results
 
 
+def tenants_touched(raw_ids: list[int], results: Mapping[int, list[Outcome]]) -> set[int]:
+    """The tenants whose data processing these files changed: those their reports were routed
+    to, and those the files themselves belong to (a tenant's upload or mailbox)."""
+    tenants = {o.tenant_id for outs in results.values() for o in outs if o.tenant_id is not None}
+    rows = db.session.execute(
+        select(RawReport.tenant_id, ReportMailbox.tenant_id)
+        .outerjoin(ReportMailbox, ReportMailbox.id == RawReport.mailbox_id)
+        .where(bulk.one_of(RawReport.id, raw_ids))
+    )
+    tenants.update(t for pair in rows for t in pair if t is not None)
+    return tenants
+
+
 def pending_raw_ids(first_id: int, last_id: int, limit: int = PARSE_BUCKET) -> list[int]:
     """Ids of pending files in an id range (not locked by another worker)."""
     stmt = (

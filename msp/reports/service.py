@@ -31,6 +31,7 @@ from msp.reports.processing import (
     process_raw,
     process_raws,
     requeue_stale,
+    tenants_touched,
 )
 from msp.reports.queries import (
     Coverage,
@@ -78,6 +79,7 @@ __all__ = [
     "sender_page",
     "sender_stats",
     "set_sender_status",
+    "tenants_touched",
     "tls_page",
     "tls_summary",
     "upload_tenant",

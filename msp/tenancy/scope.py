@@ -6,6 +6,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Select, false, select
 
+from msp import response_cache
 from msp.auth.principal import Principal, current_principal
 from msp.errors import NotFound, Unauthorized
 from msp.extensions import db
@@ -50,4 +51,7 @@ def get_scoped(model: type[M], object_id: int) -> M:
     row: M | None = db.session.scalar(stmt)
     if row is None:
         raise NotFound(f"{model.__name__.lower()} {object_id} not found")
+    tenant_id = object_id if model is Tenant else getattr(row, "tenant_id", None)
+    if isinstance(tenant_id, int):
+        response_cache.reading_tenant(tenant_id)  # a kept page depends on this tenant's data
     return row

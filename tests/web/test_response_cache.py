@@ -145,6 +145,21 @@ def test_the_reports_copy_on_the_driver_connection_counts_as_a_write(db_session:
     assert not generation.written()
 
 
+def test_a_released_savepoint_moves_nothing_before_the_outer_commit(db_session: Any) -> None:
+    tenant = make_tenant()
+    db.session.commit()
+    before = generation.redis().get(generation.KEY)
+    with db.session.begin_nested():
+        tenant.name = "Savepoint Co"
+        db.session.flush()
+    # Still this thread's uncommitted write: nothing moved, and no cache is read meanwhile.
+    assert generation.written()
+    assert generation.redis().get(generation.KEY) == before
+    db.session.commit()
+    assert not generation.written()
+    assert generation.redis().get(generation.KEY) != before
+
+
 def test_nothing_is_kept_when_the_cache_is_off(app: Flask, client: FlaskClient) -> None:
     tenant = make_tenant()
     _signed_in(client, "tenant_admin", tenant)
@@ -220,3 +235,42 @@ def test_the_cache_keys_on_the_session_entries_auth_and_the_pages_write() -> Non
     )
     assert f'session.get("{SESSION_KEY}")' in source
     assert f'session.get("{VIEW_AS_KEY}")' in source
+
+
+def drawn(app: Flask, client: FlaskClient, url: str) -> bool:
+    """Whether the page was drawn again (its view ran SQL) rather than served as kept."""
+    with count_statements(app) as statements:
+        assert client.get(url).status_code == 200
+    return any("FROM domain" in s or "FROM tenant" in s for s in statements)
+
+
+def test_writes_attributed_to_one_tenant_leave_other_tenants_pages_kept(
+    app: Flask, client: FlaskClient
+) -> None:
+    a, b = make_tenant(), make_tenant()
+    domain_a, domain_b = make_domain(a, "kept-a.example"), make_domain(b, "moved-b.example")
+    login(client, make_user("msp_admin").email)
+    pages = {
+        "a": f"/domains/{domain_a.id}",
+        "a's dashboard": f"/tenants/{a.id}",
+        "b": f"/domains/{domain_b.id}",
+        "portfolio": "/dashboard",
+    }
+    for url in pages.values():
+        client.get(url)
+
+    # As the report jobs write: only tenant b's data.
+    with generation.attributed({b.id}):
+        domain_b.parked = True
+        db.session.flush()
+    db.session.commit()
+    assert {name: drawn(app, client, url) for name, url in pages.items()} == {
+        "a": False,
+        "a's dashboard": False,
+        "b": True,  # its tenant's data changed
+        "portfolio": True,  # it shows every tenant
+    }
+    # Anything else written (a user's change, a job that did not say whose data it changed).
+    domain_a.parked = True
+    db.session.commit()
+    assert all(drawn(app, client, url) for url in pages.values())
