@@ -12,6 +12,12 @@ stays hot. ``/healthz`` is driven in the same run: each endpoint's req/s is also
 ratio to it (``/healthz`` is driven again right before each endpoint, and the ratio compares
 the two neighbours: this machine's speed drifts within minutes).
 Targets (issue 13): ratio >= 0.5 and p99 < 300 ms at 10 M rows.
+
+``--writes-per-second N`` keeps commits coming while the pages are driven, as report jobs
+would: a thread commits N times a second a write attributed to one tenant picked at random
+among all of them (``msp.generation.attributed``, as the parse and enrichment jobs do; the
+write itself is a no-op UPDATE of that tenant's latest day summary), so the figures show what
+the response cache keeps while reports arrive for other clients.
 """
 
 from __future__ import annotations
@@ -276,6 +282,67 @@ def sample(conn: Any) -> tuple[list[int], list[int], int]:
     )
 
 
+class Writer:
+    """Commits attributed to random tenants, ``per_second`` times a second, in a thread."""
+
+    def __init__(self, per_second: float) -> None:
+        import threading
+
+        from msp import create_app
+
+        self.per_second = per_second
+        self.commits = 0
+        self._stop = threading.Event()
+        self._app = create_app(
+            {
+                "ENV": "development",
+                "SECRET_KEY": "scale-bench",
+                "DATABASE_URL": common.sa_url(),
+                "REDIS_URL": common.REDIS_URL,
+            },
+            serve=False,
+        )
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> Writer:
+        if self.per_second > 0:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(10)
+
+    def _run(self) -> None:
+        from sqlalchemy import func, select, update
+
+        from msp import generation
+        from msp.extensions import db
+        from msp.reports.models import ReportDomainDay
+        from msp.tenancy.models import Tenant
+
+        rng = random.Random(11)
+        with self._app.app_context():
+            tenants = list(db.session.scalars(select(Tenant.id)))
+            db.session.commit()
+            while not self._stop.wait(1 / self.per_second):
+                tenant = rng.choice(tenants)
+                with generation.attributed({tenant}):
+                    latest = (
+                        select(func.max(ReportDomainDay.day))
+                        .where(ReportDomainDay.tenant_id == tenant)
+                        .scalar_subquery()
+                    )
+                    db.session.execute(
+                        update(ReportDomainDay)
+                        .where(ReportDomainDay.tenant_id == tenant, ReportDomainDay.day == latest)
+                        .values(messages=ReportDomainDay.messages)
+                    )
+                db.session.commit()
+                self.commits += 1
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -288,6 +355,12 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=1, help="pairs per endpoint: median ratio")
     ap.add_argument(
         "--no-cache", action="store_true", help="MSP_PAGE_CACHE_SECONDS=0: no response cache"
+    )
+    ap.add_argument(
+        "--writes-per-second",
+        type=float,
+        default=0,
+        help="commits attributed to random tenants while driving (report jobs, simulated)",
     )
     args = ap.parse_args()
     if not shutil.which("wrk"):
@@ -314,32 +387,43 @@ def main() -> None:
             f"msp web: {args.workers} workers x {args.threads} threads; {counts['tenant']:,} "
             f"tenants, {counts['domain']:,} domains, {counts['report']:,} reports, "
             f"~{records:,} report_record rows; wrk -c {args.concurrency} for {args.seconds} s each;"
-            f" response cache {'off' if args.no_cache else 'on'}"
+            f" response cache {'off' if args.no_cache else 'on'}; "
+            f"{args.writes_per_second:g} attributed commits/s"
         )
-        results = []
-        healthz, others = eps[0], eps[1:]
-        for ep in others:
-            size = check(port, ep, headers[ep.auth])
-            rounds = []
-            for _ in range(args.rounds):
-                # /healthz right before the endpoint: this machine's speed drifts by a factor
-                # of two or more within minutes (shared cores), so a ratio compares neighbours.
-                reference = run_wrk(port, healthz, {}, args.seconds, args.concurrency)
-                result = run_wrk(port, ep, headers[ep.auth], args.seconds, args.concurrency)
-                result.body_bytes, result.reference_rps = size, reference.rps
-                rounds.append(result)
-                print(
-                    f"  {ep.name}: {result.rps:.1f} req/s, p99 {result.p99_ms:.0f} ms"
-                    f" (/healthz just before: {reference.rps:.1f} req/s)",
-                    flush=True,
-                )
-            results.append(median_round(rounds))
+        with Writer(args.writes_per_second) as writer:
+            results = drive_all(port, eps, headers, args)
+        if args.writes_per_second:
+            print(f"  {writer.commits:,} attributed commits made while driving")
         print_table(results)
         load = " ".join(f"{x:.1f}" for x in os.getloadavg())
         print(f"\nLoad average at the end (1, 5, 15 min; 2 cores shared with other work): {load}")
     finally:
         web.terminate()
         web.wait(timeout=60)
+
+
+def drive_all(
+    port: int, eps: list[Endpoint], headers: dict[str, dict[str, str]], args: Any
+) -> list[Result]:
+    results = []
+    healthz, others = eps[0], eps[1:]
+    for ep in others:
+        size = check(port, ep, headers[ep.auth])
+        rounds = []
+        for _ in range(args.rounds):
+            # /healthz right before the endpoint: this machine's speed drifts by a factor of
+            # two or more within minutes (shared cores), so a ratio compares neighbours.
+            reference = run_wrk(port, healthz, {}, args.seconds, args.concurrency)
+            result = run_wrk(port, ep, headers[ep.auth], args.seconds, args.concurrency)
+            result.body_bytes, result.reference_rps = size, reference.rps
+            rounds.append(result)
+            print(
+                f"  {ep.name}: {result.rps:.1f} req/s, p99 {result.p99_ms:.0f} ms"
+                f" (/healthz just before: {reference.rps:.1f} req/s)",
+                flush=True,
+            )
+        results.append(median_round(rounds))
+    return results
 
 
 def median_round(rounds: list[Result]) -> Result:

@@ -67,7 +67,7 @@ def fan_out(sample: int) -> int:
 
 def in_one_process(count: int) -> tuple[int, float]:
     """The same evaluation of ``count`` domains (every k-th) called in this one process, each
-    rolled back: the cost without RQ's fork and fresh connection per job (a diagnostic)."""
+    rolled back: the cost without RQ's job machinery (a diagnostic)."""
     from msp import create_app
     from msp.extensions import db
     from msp.policy import service
@@ -158,8 +158,8 @@ def main() -> None:
         f"  inside the jobs (RQ's started/ended times, worker start-up left out): {jobs:,} jobs"
         f" from first start to last end {span:.1f} s, {inside / max(jobs, 1) * 1000:.0f} ms per"
         f" job on average\n"
-        f"  diagnostic: {alone} of the same domains evaluated in one process (no RQ fork per"
-        f" job, rolled back): {alone_seconds / max(alone, 1) * 1000:.0f} ms per domain\n"
+        f"  diagnostic: {alone} of the same domains evaluated in one process, outside RQ"
+        f" (rolled back): {alone_seconds / max(alone, 1) * 1000:.0f} ms per domain\n"
         f"  stages now: {stages}\n"
         + (
             f"  a sample of {queued} of {domains:,} domains: all of them would take "
