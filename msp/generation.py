@@ -10,9 +10,11 @@ runs in one thread and commits there.
 ``KEY`` moves on every commit that wrote, and every cached value depends on it. The one
 exception is a write made inside :func:`attributed`: a job that knows its writes change only
 the data of some tenants (the report jobs, which write most often) moves those tenants'
-counters and ``TENANTS_KEY`` instead, so a page that shows one tenant (it depends on ``KEY``
-and that tenant's counter) stays cached while other tenants' reports arrive; a page that
-spans tenants depends on ``KEY`` and ``TENANTS_KEY``. Anything not attributed moves ``KEY``.
+counters and ``TENANTS_KEY`` instead, so a page that shows one tenant stays cached while
+other tenants' reports arrive: it depends on ``KEY``, and is kept with
+:func:`keep_for_tenant`, which the tenant's next attributed commit deletes (so a reader checks
+one counter, fetched with everything else, not two). A page that spans tenants depends on
+``KEY`` and ``TENANTS_KEY``. Anything not attributed moves ``KEY``.
 
 A rolled-back write leaves the flags set and costs needless moves on the next commit; moving
 too often only costs cache misses, missing a move would serve stale data.
@@ -41,6 +43,11 @@ TENANTS_KEY = "msp:generation:tenants"
 
 def tenant_key(tenant_id: int) -> str:
     return f"msp:generation:tenant:{tenant_id}"
+
+
+def _kept_key(tenant_id: int) -> str:
+    """The set of kept values that depend on the tenant's data (:func:`keep_for_tenant`)."""
+    return f"msp:generation:tenant:{tenant_id}:kept"
 
 
 # Statements that never change data. Anything else (INSERT, UPDATE, DELETE, COPY, DDL) writes.
@@ -166,20 +173,56 @@ def redis() -> Any:
 
 def bump(everything: bool = True, tenants: Iterable[int] | None = None) -> None:
     """Move the generations on (after a commit that wrote): ``KEY`` for ``everything``, and
-    for attributed writes (``tenants`` not None) ``TENANTS_KEY`` and each tenant's counter.
-    Without Redis, caches are off too: :func:`current` answers None while it is unreachable."""
-    keys = ([KEY] if everything else []) + (
-        [TENANTS_KEY, *map(tenant_key, sorted(tenants))] if tenants is not None else []
-    )
+    for attributed writes (``tenants`` not None) ``TENANTS_KEY`` and each tenant's counter,
+    deleting the values kept for those tenants. Without Redis, caches are off too:
+    :func:`current` answers None while it is unreachable."""
+    chosen = sorted(tenants) if tenants is not None else []
+    keys = ([KEY] if everything else []) + ([TENANTS_KEY] if tenants is not None else [])
+    keys += [tenant_key(t) for t in chosen]
     try:
         pipe = redis().pipeline(transaction=False)
         for key in keys:
             pipe.incr(key)
+        for tenant in chosen:  # after the counters: see keep_for_tenant
+            pipe.smembers(_kept_key(tenant))
+        found = pipe.execute()[len(keys) :]
+        pipe = redis().pipeline(transaction=False)
+        for tenant, members in zip(chosen, found, strict=True):
+            if members:
+                pipe.delete(*members)
+                pipe.srem(_kept_key(tenant), *members)  # not the set: newer members stay
         pipe.execute()
     except Exception as exc:  # redis.RedisError, or none configured: nothing is cached then
         log.warning("data generation not moved on: %s", exc)
     g.pop("msp_generation", None)
     g.pop("msp_fetched", None)
+
+
+def keep_for_tenant(tenant_id: int, seen: bytes | None, key: str, value: bytes, ttl: int) -> None:
+    """Store ``value`` at ``key`` as depending on the tenant's data, if the tenant's counter is
+    still ``seen`` (read before ``value`` was computed); the tenant's next attributed commit
+    deletes it, so a reader needs no look at the counter.
+
+    Race-free with :func:`bump`, which moves the counter before it lists what to delete: this
+    store happens whole before that list is read (and is deleted), or it sees the counter
+    moved and stores nothing (WATCH)."""
+    from redis.exceptions import WatchError
+
+    counter = tenant_key(tenant_id)
+    try:
+        with redis().pipeline(transaction=True) as pipe:
+            pipe.watch(counter)
+            if pipe.get(counter) != seen:
+                return  # the tenant's data changed while the value was computed
+            pipe.multi()
+            pipe.set(key, value, ex=ttl)
+            pipe.sadd(_kept_key(tenant_id), key)
+            pipe.expire(_kept_key(tenant_id), ttl)
+            pipe.execute()
+    except WatchError:
+        return
+    except Exception as exc:  # redis.RedisError: the next reader computes it again
+        log.warning("value not kept: %s", exc)
 
 
 def current() -> bytes | None:

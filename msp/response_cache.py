@@ -70,20 +70,17 @@ def key_for_request() -> str | None:
 
 def reading_tenant(tenant_id: int) -> None:
     """The view being drawn reads this tenant's data (``get_scoped`` says so): its counter is
-    read now, before the data, to be kept with the entry."""
+    read now, before the data, so that the entry is kept only if it has not moved since."""
     if g.get("msp_drawing") is None:
         return
     g.msp_drawing.add(tenant_id)
     generation.read(generation.tenant_key(tenant_id))
 
 
-def _dependency() -> tuple[str, str]:
-    """The counter the entry being kept depends on besides ``KEY``, and its value read before
-    the data: the one tenant's the view read, or every tenant's."""
-    tenants = g.pop("msp_drawing", set())
-    key = generation.tenant_key(next(iter(tenants))) if len(tenants) == 1 else None
-    key = key or generation.TENANTS_KEY
-    return key, (generation.fetched(key) or b"0").decode()
+def _drawn_tenant() -> int | None:
+    """The one tenant whose objects the view loaded, if it loaded one tenant's only."""
+    tenants: set[int] = g.pop("msp_drawing", set())
+    return next(iter(tenants)) if len(tenants) == 1 else None
 
 
 def _load(key: str, generation_now: bytes) -> Response | None:
@@ -98,9 +95,10 @@ def _load(key: str, generation_now: bytes) -> Response | None:
     meta = json.loads(head)
     if meta.get("generation") != generation_now.decode():
         return None
-    dependency = meta.get("dependency") or generation.TENANTS_KEY
-    generation.read(dependency)  # TENANTS_KEY came with KEY; a tenant's needs a round trip
-    if (generation.fetched(dependency) or b"0").decode() != meta.get("dependency_value"):
+    # An entry of one tenant's data is deleted when that data changes: being here is enough.
+    # One spanning tenants holds the every-tenant counter, fetched with KEY.
+    tenants_now = (generation.fetched(generation.TENANTS_KEY) or b"0").decode()
+    if meta.get("tenant") is None and meta.get("tenants") != tenants_now:
         return None
     if time.time() - float(meta.get("made", 0)) > _seconds() and _redraw_claimed(key):
         return None
@@ -120,7 +118,7 @@ def _redraw_claimed(key: str) -> bool:
 
 
 def _keep(key: str, generation_then: bytes, response: Response) -> None:
-    dependency, value = _dependency()
+    tenant = _drawn_tenant()
     if (
         response.status_code != 200
         or response.direct_passthrough
@@ -132,19 +130,32 @@ def _keep(key: str, generation_then: bytes, response: Response) -> None:
     headers = [(k, v) for k, v in response.headers.items() if k.lower() != "content-length"]
     meta = {
         "generation": generation_then.decode(),
-        "dependency": dependency,
-        "dependency_value": value,
+        "tenant": tenant,
+        "tenants": (generation.fetched(generation.TENANTS_KEY) or b"0").decode(),
         "made": time.time(),
         "headers": headers,
     }
+    value = json.dumps(meta).encode() + b"\n\n" + response.get_data()
+    ttl = 2 * _seconds()  # twice as long as it is fresh: an aged entry is served while redrawn
+    if tenant is not None:
+        seen = generation.fetched(generation.tenant_key(tenant))  # read before the data
+        generation.keep_for_tenant(tenant, seen, key, value, ttl)
+        _drop(f"{key}:redraw")
+        return
     try:
         pipe = generation.redis().pipeline(transaction=False)
-        # Kept twice as long as it is fresh: an aged entry is served while one request redraws.
-        pipe.set(key, json.dumps(meta).encode() + b"\n\n" + response.get_data(), ex=2 * _seconds())
+        pipe.set(key, value, ex=ttl)
         pipe.delete(f"{key}:redraw")
         pipe.execute()
     except Exception as exc:  # redis.RedisError: the next request computes it again
         log.warning("response not kept in cache: %s", exc)
+
+
+def _drop(key: str) -> None:
+    try:
+        generation.redis().delete(key)
+    except Exception as exc:  # redis.RedisError: it expires by itself
+        log.warning("could not delete %s: %s", key, exc)
 
 
 def cached(view: Callable[P, R]) -> Callable[P, R | Response]:

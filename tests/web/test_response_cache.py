@@ -160,6 +160,27 @@ def test_a_released_savepoint_moves_nothing_before_the_outer_commit(db_session: 
     assert generation.redis().get(generation.KEY) != before
 
 
+def test_a_value_kept_for_a_tenant_goes_at_its_next_commit_and_is_never_kept_late(
+    db_session: Any,
+) -> None:
+    tenant, other = make_tenant(), make_tenant()
+    db.session.commit()
+    r = generation.redis()
+    seen = r.get(generation.tenant_key(tenant.id))
+    generation.keep_for_tenant(tenant.id, seen, "msp:test:kept", b"drawn", 60)
+    assert r.get("msp:test:kept") == b"drawn"
+    generation.bump(False, {other.id})  # another tenant's reports
+    assert r.get("msp:test:kept") == b"drawn"
+    generation.bump(False, {tenant.id})  # this tenant's
+    assert r.get("msp:test:kept") is None
+    # Drawn from the data before that commit, kept after it: refused.
+    generation.keep_for_tenant(tenant.id, seen, "msp:test:late", b"old data", 60)
+    assert r.get("msp:test:late") is None
+    now = r.get(generation.tenant_key(tenant.id))
+    generation.keep_for_tenant(tenant.id, now, "msp:test:late", b"new data", 60)
+    assert r.get("msp:test:late") == b"new data"
+
+
 def test_nothing_is_kept_when_the_cache_is_off(app: Flask, client: FlaskClient) -> None:
     tenant = make_tenant()
     _signed_in(client, "tenant_admin", tenant)
