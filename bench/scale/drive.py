@@ -220,7 +220,9 @@ end
 """
 
 
-def run_wrk(port: int, ep: Endpoint, headers: dict[str, str], seconds: int, conc: int) -> Result:
+def run_wrk(
+    port: int, ep: Endpoint, headers: dict[str, str], seconds: int, conc: int, warm: bool = True
+) -> Result:
     quoted = ",".join(json.dumps(p) for p in ep.paths)
     header_lines = "\n".join(
         f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}" for k, v in headers.items()
@@ -229,7 +231,8 @@ def run_wrk(port: int, ep: Endpoint, headers: dict[str, str], seconds: int, conc
     script.write_text(LUA % (quoted, header_lines))
     base = ["wrk", "-t", "2", "-c", str(conc), "-s", str(script), "--timeout", "30s"]
     url = f"http://127.0.0.1:{port}"
-    subprocess.run([*base, "-d", "3s", url], capture_output=True, check=True)  # warm-up
+    if warm:
+        subprocess.run([*base, "-d", "3s", url], capture_output=True, check=True)  # warm-up
     out = subprocess.run(
         [*base, "-d", f"{seconds}s", "--latency", url], capture_output=True, text=True, check=True
     ).stdout
@@ -354,6 +357,12 @@ def main() -> None:
     ap.add_argument("--only", default="", help="comma-separated endpoint names to run (prefixes)")
     ap.add_argument("--rounds", type=int, default=1, help="pairs per endpoint: median ratio")
     ap.add_argument(
+        "--slices",
+        type=int,
+        default=1,
+        help="turns /healthz and the endpoint take within a round (the machine's drift cancels)",
+    )
+    ap.add_argument(
         "--no-cache", action="store_true", help="MSP_PAGE_CACHE_SECONDS=0: no response cache"
     )
     ap.add_argument(
@@ -411,19 +420,50 @@ def drive_all(
         size = check(port, ep, headers[ep.auth])
         rounds = []
         for _ in range(args.rounds):
-            # /healthz right before the endpoint: this machine's speed drifts by a factor of
-            # two or more within minutes (shared cores), so a ratio compares neighbours.
-            reference = run_wrk(port, healthz, {}, args.seconds, args.concurrency)
-            result = run_wrk(port, ep, headers[ep.auth], args.seconds, args.concurrency)
+            # /healthz right before the endpoint (or in slices taking turns with it): this
+            # machine's speed drifts by a factor of two or more within minutes (shared cores),
+            # so a ratio compares neighbours.
+            reference, result = interleaved(port, healthz, ep, headers[ep.auth], args)
             result.body_bytes, result.reference_rps = size, reference.rps
             rounds.append(result)
             print(
                 f"  {ep.name}: {result.rps:.1f} req/s, p99 {result.p99_ms:.0f} ms"
-                f" (/healthz just before: {reference.rps:.1f} req/s)",
+                f" (/healthz beside it: {reference.rps:.1f} req/s)",
                 flush=True,
             )
         results.append(median_round(rounds))
     return results
+
+
+def interleaved(
+    port: int, healthz: Endpoint, ep: Endpoint, headers: dict[str, str], args: Any
+) -> tuple[Result, Result]:
+    """``/healthz`` and the endpoint for ``--seconds`` each, in ``--slices`` turns: the
+    requests of all turns over their time, the median p50 and the worst p99 of the turns."""
+    turns = max(1, args.slices)
+    seconds = max(1, args.seconds // turns)
+    pairs = [
+        (
+            run_wrk(port, healthz, {}, seconds, args.concurrency, warm=turn == 0),
+            run_wrk(port, ep, headers, seconds, args.concurrency, warm=turn == 0),
+        )
+        for turn in range(turns)
+    ]
+
+    def merged(results: list[Result]) -> Result:
+        requests = sum(r.requests for r in results)
+        p50s = sorted(r.p50_ms for r in results)
+        return Result(
+            results[0].endpoint,
+            rps=requests / (seconds * len(results)),
+            p50_ms=p50s[len(p50s) // 2],
+            p99_ms=max(r.p99_ms for r in results),
+            requests=requests,
+            errors=sum(r.errors for r in results),
+            body_bytes=0,
+        )
+
+    return merged([a for a, _ in pairs]), merged([b for _, b in pairs])
 
 
 def median_round(rounds: list[Result]) -> Result:
