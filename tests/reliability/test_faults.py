@@ -59,10 +59,11 @@ from tests.support.net import free_port
 pytestmark = pytest.mark.slow
 
 REPORTS = 300
-# Records per report: enough that a parse job (50 files) lasts long enough to be cut short.
+# Records per report: enough that a parse job (100 files) lasts long enough to be cut short.
 RECORDS = "100:300"
-# The kill test's backlog: 1,000 reports, small (a parse job of 50 still takes long enough to be
-# cut short, and the whole backlog is less work than the 300 larger reports of the others).
+# The kill and Redis tests' backlog: 1,000 reports, small (a parse job of 100 still takes long
+# enough to be cut short, there are parse jobs still waiting after the first is done, and the
+# whole backlog is less work than the 300 larger reports of the others).
 KILL_REPORTS = 1000
 KILL_RECORDS = "5:40"
 RECOVERY_LIMIT = 60.0  # seconds from the fault to the whole backlog ingested
@@ -138,7 +139,7 @@ def world(app: Flask, tmp_path: Path, request: pytest.FixtureRequest) -> Iterato
     seed = 11 + len(request.node.name)  # another domain pool per test
     prefix = f"proof-{request.node.name[:20]}-"
     reports, records = REPORTS, RECORDS
-    if "killed" in request.node.name:
+    if "killed" in request.node.name or "redis" in request.node.name:
         reports, records = KILL_REPORTS, KILL_RECORDS
     elif "postgresql" in request.node.name:
         reports, records = OUTAGE_REPORTS, KILL_RECORDS
@@ -223,8 +224,8 @@ def test_a_worker_killed_mid_backlog_is_replaced_within_a_minute(
             picked_up,
             f"{left} of {KILL_REPORTS} files pending at the kill, {len(cut_short)} of them in "
             f"{', '.join(abandoned)} (left started, its worker killed); a second worker started; "
-            "time to recover: the abandoned job sent again by the recovery sweep; its files "
-            f"ingested after {redone:.0f} s (queued behind the backlog), all after {drained:.0f} s",
+            "time to recover: the abandoned job sent again by the recovery sweep, to the head of "
+            f"the queue; its files ingested after {redone:.0f} s, all after {drained:.0f} s",
         )
     )
     assert outcome["found"] == outcome["expected"]
@@ -253,7 +254,7 @@ def test_redis_emptied_while_jobs_wait_is_rebuilt_from_postgresql(
             and statuses(world.prefix).get("pending", 0) > 0
         )
 
-    wait_for(work_done_and_waiting, 120, "reports ingested while parse jobs still wait")
+    wait_for(work_done_and_waiting, 120, "reports ingested while parse jobs still wait", poll=0.01)
     lock = redis.get(LOCK_KEY)
     queued = redis.llen("rq:queue:reports")
     redis.flushdb()  # what a Redis restart without persistence leaves
