@@ -4,9 +4,11 @@ process, and waiting for a server or a condition."""
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -36,6 +38,28 @@ def msp_env(database_url: str, redis_url: str, **extra: str) -> dict[str, str]:
     )
     env.update(extra)
     return env
+
+
+@contextmanager
+def worker_process(
+    database_url: str, redis_url: str, *args: str, **env: str
+) -> Iterator[subprocess.Popen[str]]:
+    """``msp worker --queues=default *args`` with its output captured; killed on the way out
+    if the test left it running (the test stops it, or lets ``--burst`` end, itself)."""
+    worker = subprocess.Popen(
+        [MSP, "worker", "--queues=default", *args],
+        cwd=REPO,
+        env=msp_env(database_url, redis_url, **env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        yield worker
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.communicate()
 
 
 def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:

@@ -16,7 +16,7 @@ from redis import Redis
 from rq import Queue
 from rq.serializers import JSONSerializer
 
-from tests.production.support import MSP, REPO, msp_env, wait_until
+from tests.production.support import MSP, wait_until, worker_process
 
 JOB = "tests.production.jobs.slow_job"
 
@@ -49,15 +49,9 @@ def test_worker_touches_its_liveness_file_on_start_and_on_each_heartbeat(
     connection = Redis.from_url(redis_url)
     queue = Queue("default", connection=connection, serializer=JSONSerializer)
     name = f"alive-{uuid.uuid4().hex[:8]}"
-    worker = subprocess.Popen(
-        [MSP, "worker", "--queues=default", f"--name={name}"],
-        cwd=REPO,
-        env=msp_env(migrated_database_url, redis_url, MSP_LIVENESS_FILE=str(path)),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
+    with worker_process(
+        migrated_database_url, redis_url, f"--name={name}", MSP_LIVENESS_FILE=str(path)
+    ) as worker:
         wait_until(
             lambda: bool(connection.exists(f"rq:worker:{name}")) or worker.poll() is not None,
             200,
@@ -74,10 +68,6 @@ def test_worker_touches_its_liveness_file_on_start_and_on_each_heartbeat(
         assert _alive(path, 60).returncode == 0
         worker.send_signal(signal.SIGTERM)
         worker.communicate(timeout=60)
-    finally:
-        if worker.poll() is None:
-            worker.kill()
-            worker.communicate()
     assert worker.returncode == 0
 
 
@@ -105,15 +95,9 @@ def test_a_worker_running_a_long_job_itself_dates_its_file_ahead_by_the_jobs_tim
     queue = Queue("default", connection=connection, serializer=JSONSerializer)
     marker = f"long-{uuid.uuid4().hex[:8]}"
     queue.enqueue(JOB, kwargs={"marker": marker, "seconds": 4}, job_timeout=600)
-    worker = subprocess.Popen(
-        [MSP, "worker", "--queues=default", "--burst"],
-        cwd=REPO,
-        env=msp_env(migrated_database_url, redis_url, MSP_LIVENESS_FILE=str(path)),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
+    with worker_process(
+        migrated_database_url, redis_url, "--burst", MSP_LIVENESS_FILE=str(path)
+    ) as worker:
         wait_until(
             lambda: bool(connection.get(f"{marker}:started")) or worker.poll() is not None,
             200,
@@ -124,10 +108,6 @@ def test_a_worker_running_a_long_job_itself_dates_its_file_ahead_by_the_jobs_tim
         assert 500 < ahead <= 540, ahead
         assert _alive(path, 60).returncode == 0
         worker.communicate(timeout=120)
-    finally:
-        if worker.poll() is None:
-            worker.kill()
-            worker.communicate()
     assert worker.returncode == 0
     assert connection.get(f"{marker}:finished") == b"1"
     assert abs(path.stat().st_mtime - time.time()) < 60, "back to now after the job"

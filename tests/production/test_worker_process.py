@@ -17,7 +17,7 @@ from rq import Queue
 from rq.job import JobStatus
 from rq.serializers import JSONSerializer
 
-from tests.production.support import MSP, REPO, msp_env, wait_until
+from tests.production.support import MSP, REPO, msp_env, wait_until, worker_process
 
 JOB = "tests.production.jobs.slow_job"
 
@@ -39,15 +39,7 @@ def test_sigterm_mid_job_finishes_the_job_and_leaves_the_next_queued(
     first, second = (f"m-{uuid.uuid4().hex[:8]}" for _ in range(2))
     running = queue.enqueue(JOB, kwargs={"marker": first, "seconds": 3.0}, job_timeout=60)
     waiting = queue.enqueue(JOB, kwargs={"marker": second, "seconds": 0.1}, job_timeout=60)
-    worker = subprocess.Popen(
-        [MSP, "worker", "--queues=default", f"--name=sigterm-{first}"],
-        cwd=REPO,
-        env=msp_env(migrated_database_url, redis_url),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
+    with worker_process(migrated_database_url, redis_url, f"--name=sigterm-{first}") as worker:
         wait_until(
             lambda: bool(connection.exists(f"{first}:started")) or worker.poll() is not None,
             200,  # the worker imports the whole app first
@@ -57,10 +49,6 @@ def test_sigterm_mid_job_finishes_the_job_and_leaves_the_next_queued(
         signalled = time.monotonic()
         worker.send_signal(signal.SIGTERM)
         output, _ = worker.communicate(timeout=60)
-    finally:
-        if worker.poll() is None:
-            worker.kill()
-            worker.communicate()
 
     assert worker.returncode == 0, output
     assert time.monotonic() - signalled < 30
