@@ -47,7 +47,8 @@ def test_bad_values_are_named_in_the_error() -> None:
 
 
 def test_create_app_takes_a_mapping_and_ignores_the_environment(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setenv("MSP_ENV", "production")  # would refuse to start if it were read
     app = create_app({"DATABASE_URL": "sqlite:///:memory:", "SESSION_HOURS": 3})
     assert app.config["MSP_SESSION_HOURS"] == 3

@@ -52,7 +52,8 @@ def test_every_revision_file_has_a_downgrade() -> None:
         if revision.is_merge_point:
             continue  # a merge changes nothing, so undoing it changes nothing either
         assert revision.module.downgrade.__code__.co_code != (lambda: None).__code__.co_code, (
-            f"{revision.revision} has an empty downgrade")
+            f"{revision.revision} has an empty downgrade"
+        )
 
 
 def test_there_is_one_head_so_plain_db_upgrade_works() -> None:

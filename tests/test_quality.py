@@ -1,4 +1,4 @@
-"""The code base stays linted (ruff) and typed (mypy strict on msp/ and workers/)."""
+"""The code base stays linted and formatted (ruff) and typed (mypy strict on msp/ and workers/)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,11 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
 
 def test_ruff_finds_nothing() -> None:
     result = _run(str(BIN / "ruff"), "check", "msp", "workers", "tests", "bench")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_ruff_format_changes_nothing() -> None:
+    result = _run(str(BIN / "ruff"), "format", "--check", "msp", "workers", "tests", "bench")
     assert result.returncode == 0, result.stdout + result.stderr
 
 
