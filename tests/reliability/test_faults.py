@@ -182,14 +182,15 @@ def test_a_worker_killed_mid_backlog_is_replaced_within_a_minute(
     world.receive_all()
     world.procs.start("scheduler", "scheduler")
     # Kill a worker (it runs its jobs itself) inside a parse job (not between two), so that job
-    # is left "started" for ever; on a busy machine the job may finish between the look and
-    # the kill: try again.
+    # is left "started" for ever; the job may finish between the look and the kill: try again.
+    # A job left "started" by an attempt that came too late covers no pending file, so the
+    # next attempt waits for one that does.
     for attempt in range(3):
         first = world.procs.worker(f"proof-first-{attempt}")
         wait_for(
-            lambda: bool(parsing(redis_conn)) and world.ingested() > 0,
+            lambda: world.ingested() > 0 and bool(world.pending_in(parsing(redis_conn))),
             120,
-            "the first worker to be inside its second parse job",
+            "the worker to be inside a parse job with files still pending, after a first one",
             poll=0.01,
         )
         Processes.kill(first)  # asserts its children are dead too
