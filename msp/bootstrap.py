@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING
 
 import click
 from flask import current_app
-from flask_migrate import upgrade
 from sqlalchemy import select
 
 from msp.auth.models import User
@@ -39,6 +38,8 @@ def ensure_first_admin(
 
 
 def migrate_to_latest() -> None:
+    from flask_migrate import upgrade  # Alembic: only the commands that migrate load it
+
     upgrade(revision="heads")
 
 
