@@ -7,7 +7,8 @@ tenant's objects through ``get_scoped`` depends on that tenant's data only, any 
 tenant's; both on whatever was written outside the report jobs) and within
 ``MSP_PAGE_CACHE_SECONDS`` (times such as "3 hours ago" age by about that much: an entry past
 that age is still served while one request draws it again, so a busy page is never drawn by
-every worker at once).
+every worker at once; likewise a page over every tenant while reports arrive, for
+``REPORTS_LAG_SECONDS`` at most: a user's own change shows at once).
 Authentication and the reach checks of ``load_principal`` run before it on every request;
 the entry belongs to one credential, so nobody is served what another principal was shown.
 Not kept: anything but a 200, a response that sets a cookie, a request with messages waiting
@@ -40,6 +41,8 @@ R = TypeVar("R")
 PREFIX = "msp:response:"
 LIVE_ARGS = frozenset({"live"})
 REDRAW_SECONDS = 30  # how long one request may take to draw an aged entry again
+# How late a page over every tenant may show reports that arrived (while one request draws it).
+REPORTS_LAG_SECONDS = 15
 _KEPT_TYPES = ("text/html", "application/json")
 
 
@@ -95,12 +98,17 @@ def _load(key: str, generation_now: bytes) -> Response | None:
     meta = json.loads(head)
     if meta.get("generation") != generation_now.decode():
         return None
+    age = time.time() - float(meta.get("made", 0))
     # An entry of one tenant's data is deleted when that data changes: being here is enough.
-    # One spanning tenants holds the every-tenant counter, fetched with KEY.
+    # One spanning tenants holds the every-tenant counter, fetched with KEY: when that moved,
+    # only reports arrived for some tenants since (nothing else is attributed). One request
+    # draws it again; the others serve it meanwhile, for REPORTS_LAG_SECONDS at most, so a page
+    # over every tenant is not drawn by every request while reports keep arriving.
     tenants_now = (generation.fetched(generation.TENANTS_KEY) or b"0").decode()
     if meta.get("tenant") is None and meta.get("tenants") != tenants_now:
-        return None
-    if time.time() - float(meta.get("made", 0)) > _seconds() and _redraw_claimed(key):
+        if age > REPORTS_LAG_SECONDS or _redraw_claimed(key):
+            return None
+    elif age > _seconds() and _redraw_claimed(key):
         return None
     return Response(body, status=200, headers=Headers(meta["headers"]))
 

@@ -295,3 +295,40 @@ def test_writes_attributed_to_one_tenant_leave_other_tenants_pages_kept(
     domain_a.parked = True
     db.session.commit()
     assert all(drawn(app, client, url) for url in pages.values())
+
+
+def test_a_page_over_every_tenant_shows_arriving_reports_late_by_one_draw_at_most(
+    app: Flask, client: FlaskClient, redis_conn: Redis
+) -> None:
+    """While reports keep arriving, one request draws the portfolio again and the others serve
+    the last draw meanwhile, never one older than REPORTS_LAG_SECONDS; other writes (a user's
+    change) are never served late."""
+    tenant = make_tenant()
+    domain = make_domain(tenant, "arriving.example")
+    login(client, make_user("msp_admin").email)
+    url = "/dashboard"
+    client.get(url)
+    key = _entry_key(client, url)
+
+    def reports_arrive() -> None:
+        with generation.attributed({tenant.id}):
+            domain.parked = not domain.parked
+            db.session.flush()
+        db.session.commit()
+
+    reports_arrive()
+    redis_conn.set(f"{key}:redraw", b"1")  # another request is drawing it right now
+    assert not drawn(app, client, url), "served the last draw while another request draws"
+    _age(redis_conn, key, response_cache.REPORTS_LAG_SECONDS + 1)
+    assert drawn(app, client, url), "a draw older than the lag is never served after a change"
+
+    reports_arrive()
+    redis_conn.delete(f"{key}:redraw")
+    assert drawn(app, client, url), "nobody was drawing it: this request does"
+    assert redis_conn.get(f"{key}:redraw") is None, "the claim ends with the new entry"
+    assert not drawn(app, client, url)
+
+    domain.parked = not domain.parked  # not attributed: a user's change
+    db.session.commit()
+    redis_conn.set(f"{key}:redraw", b"1")
+    assert drawn(app, client, url), "a user's change is never served late"
