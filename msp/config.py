@@ -97,6 +97,13 @@ CORE_SETTINGS: list[Setting] = [
         help="the heavy pages and API reads are answered from Redis until the next write, "
         "at most this long (0: never)",
     ),
+    Setting(
+        "MIRROR_MB",
+        int,
+        64,
+        help="each web process keeps up to this much of what the caches read from Redis, while "
+        "Redis says nothing changed (0: always ask Redis)",
+    ),
     Setting("LOG_FORMAT", str, "text", help="text or json"),
     Setting("LOG_LEVEL", str, "INFO"),
     Setting(

@@ -35,14 +35,19 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from msp import mirror
+
 log = logging.getLogger(__name__)
 
 KEY = "msp:generation"
 TENANTS_KEY = "msp:generation:tenants"
 
 
+_TENANT_PREFIX = "msp:generation:tenant:"
+
+
 def tenant_key(tenant_id: int) -> str:
-    return f"msp:generation:tenant:{tenant_id}"
+    return f"{_TENANT_PREFIX}{tenant_id}"
 
 
 def _kept_key(tenant_id: int) -> str:
@@ -191,6 +196,11 @@ def bump(everything: bool = True, tenants: Iterable[int] | None = None) -> None:
             if members:
                 pipe.delete(*members)
                 pipe.srem(_kept_key(tenant), *members)  # not the set: newer members stay
+        # Last: a process's mirror that hears it reads Redis again, and finds all of the above.
+        if everything:
+            pipe.publish(mirror.CHANNEL, mirror.EVERYTHING)
+        elif tenants is not None:
+            pipe.publish(mirror.CHANNEL, mirror.tenants_message(chosen))
         pipe.execute()
     except Exception as exc:  # redis.RedisError, or none configured: nothing is cached then
         log.warning("data generation not moved on: %s", exc)
@@ -246,7 +256,7 @@ def read(*keys: str | None) -> bytes | None:
     try:
         if not known and TENANTS_KEY not in remembered and TENANTS_KEY not in wanted:
             wanted.append(TENANTS_KEY)
-        values = redis().mget(wanted if known else [KEY, *wanted])
+        values = _fetch(wanted if known else [KEY, *wanted])
     except Exception as exc:  # redis.RedisError: caches step aside, the request goes on
         log.warning("data generation unreadable, nothing is served from cache: %s", exc)
         g.msp_generation = None
@@ -256,6 +266,36 @@ def read(*keys: str | None) -> bytes | None:
     remembered.update(zip(wanted, values, strict=True))
     generation = g.msp_generation
     return generation
+
+
+def _fetch(keys: list[str]) -> list[bytes | None]:
+    """The values at ``keys``: those this process's mirror holds current from it, the rest
+    from Redis in one round trip (and copied)."""
+    near = mirror.current()
+    if near is None:
+        values: list[bytes | None] = redis().mget(keys)
+        return values
+    held, epoch = near.get(keys)
+    missing = [key for key in keys if key not in held]
+    if missing:
+        fetched = redis().mget(missing)
+        near.put(epoch, zip(missing, fetched, strict=True))
+        held.update(zip(missing, fetched, strict=True))
+    return [held[key] for key in keys]
+
+
+def _tag(key: str, value: bytes) -> mirror.Tag:
+    """What a counter depends on, for the mirror: ``KEY`` moves only with everything,
+    ``TENANTS_KEY`` with any tenant's data, a tenant's counter with its data."""
+    del value
+    if key == KEY:
+        return mirror.GLOBAL
+    if key.startswith(_TENANT_PREFIX) and key[len(_TENANT_PREFIX) :].isdigit():
+        return int(key[len(_TENANT_PREFIX) :])
+    return None
+
+
+mirror.tag_values(KEY, _tag, absence=True)
 
 
 def fetched(key: str) -> bytes | None:

@@ -31,7 +31,7 @@ from typing import ParamSpec, TypeVar
 from flask import Response, current_app, g, request, session
 from werkzeug.datastructures import Headers
 
-from msp import generation
+from msp import generation, mirror
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +44,16 @@ REDRAW_SECONDS = 30  # how long one request may take to draw an aged entry again
 # How late a page over every tenant may show reports that arrived (while one request draws it).
 REPORTS_LAG_SECONDS = 15
 _KEPT_TYPES = ("text/html", "application/json")
+
+
+def _tenant_of(key: str, value: bytes) -> int | None:
+    """An entry's tag for the mirror: the one tenant it depends on, None if it spans tenants."""
+    del key
+    tenant = json.loads(value.partition(b"\n\n")[0]).get("tenant")
+    return tenant if isinstance(tenant, int) else None
+
+
+mirror.tag_values(PREFIX, _tenant_of)
 
 
 def _credential() -> str | None:
@@ -97,6 +107,7 @@ def _load(key: str, generation_now: bytes) -> Response | None:
     head, _, body = entry.partition(b"\n\n")
     meta = json.loads(head)
     if meta.get("generation") != generation_now.decode():
+        mirror.forget(key)  # drawn again here or elsewhere: the next request reads Redis
         return None
     age = time.time() - float(meta.get("made", 0))
     # An entry of one tenant's data is deleted when that data changes: being here is enough.
@@ -105,11 +116,14 @@ def _load(key: str, generation_now: bytes) -> Response | None:
     # draws it again; the others serve it meanwhile, for REPORTS_LAG_SECONDS at most, so a page
     # over every tenant is not drawn by every request while reports keep arriving.
     tenants_now = (generation.fetched(generation.TENANTS_KEY) or b"0").decode()
-    if meta.get("tenant") is None and meta.get("tenants") != tenants_now:
-        if age > REPORTS_LAG_SECONDS or _redraw_claimed(key):
+    late = meta.get("tenant") is None and meta.get("tenants") != tenants_now
+    aged = age > (REPORTS_LAG_SECONDS if late else _seconds())
+    if late or aged:
+        mirror.forget(key)
+        if late and aged:
             return None
-    elif age > _seconds() and _redraw_claimed(key):
-        return None
+        if _redraw_claimed(key):
+            return None
     return Response(body, status=200, headers=Headers(meta["headers"]))
 
 
@@ -145,6 +159,7 @@ def _keep(key: str, generation_then: bytes, response: Response) -> None:
     }
     value = json.dumps(meta).encode() + b"\n\n" + response.get_data()
     ttl = 2 * _seconds()  # twice as long as it is fresh: an aged entry is served while redrawn
+    mirror.forget(key)  # this process reads the new entry from Redis once, then from its copy
     if tenant is not None:
         seen = generation.fetched(generation.tenant_key(tenant))  # read before the data
         generation.keep_for_tenant(tenant, seen, key, value, ttl)

@@ -26,6 +26,7 @@ from sqlalchemy.engine import make_url
 
 from msp import create_app
 from msp.extensions import db
+from msp.mirror import CHANNEL as MIRROR_CHANNEL
 from msp.queues import ALL_QUEUES
 
 DEFAULT_DB = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -150,6 +151,7 @@ def _clean_redis(request: pytest.FixtureRequest) -> Iterator[None]:
         for key in conn.scan_iter():
             if key != LOCK_KEY.encode():
                 conn.delete(key)
+        conn.publish(MIRROR_CHANNEL, b"*")  # the web processes' mirrors forget what they hold
 
 
 @pytest.fixture

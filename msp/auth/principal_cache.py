@@ -22,13 +22,16 @@ from typing import Any
 
 from flask import current_app, request
 
-from msp import generation, response_cache
+from msp import generation, mirror, response_cache
 from msp.auth.principal import Principal
 
 log = logging.getLogger(__name__)
 
 PREFIX = "msp:principal:"
 _READS = frozenset({"GET", "HEAD"})
+# Copied in each process's mirror until anything but report data moves (credentials are never
+# report data).
+mirror.tag_values(PREFIX, lambda key, value: mirror.GLOBAL)
 
 
 def _key(credential: str) -> str | None:
@@ -54,6 +57,7 @@ def load(credential: str, now: datetime) -> Principal | None:
         return None
     kept = json.loads(entry)
     if kept["generation"] != generation_now.decode() or kept["valid_until"] <= now.timestamp():
+        mirror.forget(key)  # resolved again: the next request reads the new entry
         return None
     return _principal(kept["principal"])
 
@@ -72,6 +76,7 @@ def keep(credential: str, principal: Principal, valid_until: datetime, now: date
         "valid_until": valid_until.timestamp(),
         "principal": asdict(principal),
     }
+    mirror.forget(key)
     try:
         generation.redis().set(key, json.dumps(entry), ex=seconds)
     except Exception as exc:  # redis.RedisError: the next request resolves it again

@@ -14,7 +14,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from redis import Redis
 
-from msp import generation, response_cache
+from msp import generation, mirror, response_cache
 from msp.auth.models import ApiToken
 from msp.auth.service import revoke_token
 from msp.db import utcnow
@@ -218,6 +218,7 @@ def _age(redis_conn: Redis, key: str, seconds: float) -> None:
     meta = json.loads(head)
     meta["made"] -= seconds
     redis_conn.set(key, json.dumps(meta).encode() + b"\n\n" + body)
+    redis_conn.publish(mirror.CHANNEL, mirror.EVERYTHING)  # as the app's own writes say
 
 
 def test_an_aged_entry_is_served_while_one_request_draws_it_again(
