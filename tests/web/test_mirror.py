@@ -129,8 +129,7 @@ def test_a_lost_subscription_forgets_every_copy(
 def test_a_value_fetched_while_a_change_is_announced_is_not_copied(
     app: Flask, redis_conn: Redis
 ) -> None:
-    key = mirror_key = "msp:principal:race"
-    del mirror_key
+    key = "msp:principal:race"
     value = b'{"generation": "1"}'
     with app.test_request_context():
         near = mirror.current()
