@@ -89,6 +89,7 @@ class Mirror:
         self._live = False  # the subscription is confirmed: no message can be missed
         self._epoch = 0  # moves whenever copies are forgotten
         self._retry_at = 0.0
+        self._looked_at = time.monotonic()
 
     def get(self, keys: Sequence[str]) -> tuple[dict[str, bytes | None], int | None]:
         """The current copies of those of ``keys`` it holds, and the epoch to pass to
@@ -144,7 +145,15 @@ class Mirror:
         self._epoch += 1
 
     def _hear(self) -> None:
-        """Read what was published since the last look, without waiting (under the lock)."""
+        """Read what was published since the last look, without waiting (under the lock).
+
+        After a pause longer than a copy lives, every copy is out of date anyway: the
+        subscription is made afresh rather than read through what piled up meanwhile."""
+        now = time.monotonic()
+        idle, self._looked_at = now - self._looked_at > SECONDS, now
+        if idle and self._pubsub is not None:
+            self._drop_subscription()
+            self._retry_at = now
         if self._pubsub is None and not self._subscribe():
             return
         try:

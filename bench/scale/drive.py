@@ -59,6 +59,7 @@ class Result:
     errors: int
     body_bytes: int
     reference_rps: float = 0.0  # /healthz measured just before this endpoint
+    turn_p99s: tuple[float, ...] = ()  # each turn's p99 (--slices)
 
 
 def free_port() -> int:
@@ -436,7 +437,12 @@ def drive_all(
             rounds.append(result)
             print(
                 f"  {ep.name}: {result.rps:.1f} req/s, p99 {result.p99_ms:.0f} ms"
-                f" (/healthz beside it: {reference.rps:.1f} req/s)",
+                f" (/healthz beside it: {reference.rps:.1f} req/s)"
+                + (
+                    f"; p99 of each turn: {', '.join(f'{t:.0f}' for t in result.turn_p99s)} ms"
+                    if len(result.turn_p99s) > 1
+                    else ""
+                ),
                 flush=True,
             )
         results.append(median_round(rounds))
@@ -469,6 +475,7 @@ def interleaved(
             requests=requests,
             errors=sum(r.errors for r in results),
             body_bytes=0,
+            turn_p99s=tuple(r.p99_ms for r in results),
         )
 
     return merged([a for a, _ in pairs]), merged([b for _, b in pairs])

@@ -160,3 +160,27 @@ def test_the_copies_stay_under_their_size_least_recently_used_first_out(app: Fla
         assert held == {keys[0]: True, keys[1]: False, keys[2]: True, keys[3]: True, keys[4]: True}
         near.put(near.get([])[1], [("msp:other:not-a-family", b"1")])
         assert not near.get(["msp:other:not-a-family"])[0], "only registered families"
+
+
+def test_after_a_pause_longer_than_a_copy_lives_it_subscribes_afresh(
+    app: Flask, client: FlaskClient, redis_conn: Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An idle process does not read through what was published while it slept (its copies
+    are out of date anyway): it forgets them and subscribes again."""
+    tenant = make_tenant()
+    login(client, make_user("tenant_admin", tenant).email)
+    url = f"/tenants/{tenant.id}"
+    key = _kept_and_copied(client, url)
+    redis_conn.delete(key)
+    with app.app_context():
+        near = mirror.current()
+        assert near is not None
+        before = near._pubsub
+        monkeypatch.setattr(mirror, "SECONDS", 0.2)
+        time.sleep(0.3)
+        for _ in range(50):
+            redis_conn.publish(mirror.CHANNEL, mirror.tenants_message([10**6]))
+        assert near.get([key])[0] == {}, "the copies made before the pause are forgotten"
+        assert near._pubsub is not before, "subscribed afresh"
+        listening(near)
+        assert near.get([key])[0] == {}
