@@ -7,8 +7,9 @@ tenant's objects through ``get_scoped`` depends on that tenant's data only, any 
 tenant's; both on whatever was written outside the report jobs) and within
 ``MSP_PAGE_CACHE_SECONDS`` (times such as "3 hours ago" age by about that much: an entry past
 that age is still served while one request draws it again, so a busy page is never drawn by
-every worker at once; likewise a page over every tenant while reports arrive, for
-``REPORTS_LAG_SECONDS`` at most: a user's own change shows at once).
+every worker at once, and a process draws one such entry at a time, so entries that age
+together are not all drawn at once either; likewise a page over every tenant while reports
+arrive, for ``REPORTS_LAG_SECONDS`` at most: a user's own change shows at once).
 Authentication and the reach checks of ``load_principal`` run before it on every request;
 the entry belongs to one credential, so nobody is served what another principal was shown.
 Not kept: anything but a 200, a response that sets a cookie, a request with messages waiting
@@ -23,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable
 from functools import wraps
@@ -43,6 +45,7 @@ LIVE_ARGS = frozenset({"live"})
 REDRAW_SECONDS = 30  # how long one request may take to draw an aged entry again
 # How late a page over every tenant may show reports that arrived (while one request draws it).
 REPORTS_LAG_SECONDS = 15
+_REDRAW_SLOT = threading.Semaphore(1)  # redraws of entries still served meanwhile, per process
 _KEPT_TYPES = ("text/html", "application/json")
 
 
@@ -122,8 +125,13 @@ def _load(key: str, generation_now: bytes) -> Response | None:
         mirror.forget(key)
         if late and aged:
             return None
-        if _redraw_claimed(key):
-            return None
+        # A redraw that could wait: one at a time per process (the kept entry is still served
+        # meanwhile), so entries that age together are drawn one after another, not at once.
+        if _REDRAW_SLOT.acquire(blocking=False):
+            if _redraw_claimed(key):
+                g.msp_redraw_slot = True  # released once drawn (cached)
+                return None
+            _REDRAW_SLOT.release()
     return Response(body, status=200, headers=Headers(meta["headers"]))
 
 
@@ -196,11 +204,12 @@ def cached(view: Callable[P, R]) -> Callable[P, R | Response]:
         g.msp_drawing = set()  # the tenants whose objects the view loads (reading_tenant)
         try:
             drawn = view(*args, **kwargs)
-        except BaseException:
+            response = current_app.make_response(drawn)  # type: ignore[arg-type]
+            _keep(key, generation_now, response)
+        finally:
             g.pop("msp_drawing", None)
-            raise
-        response = current_app.make_response(drawn)  # type: ignore[arg-type]
-        _keep(key, generation_now, response)
+            if g.pop("msp_redraw_slot", False):
+                _REDRAW_SLOT.release()
         return response
 
     return wrapper

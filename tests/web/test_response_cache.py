@@ -246,6 +246,31 @@ def test_an_aged_entry_is_served_while_one_request_draws_it_again(
     assert not any("FROM tenant" in s for s in statements), "the new entry is fresh"
 
 
+def test_a_process_draws_one_aged_entry_at_a_time_and_serves_the_others_meanwhile(
+    app: Flask, client: FlaskClient, redis_conn: Redis
+) -> None:
+    tenant = make_tenant()
+    _signed_in(client, "tenant_admin", tenant)
+    url = f"/tenants/{tenant.id}"
+    client.get(url)
+    key = _entry_key(client, url)
+    _age(redis_conn, key, 3600)
+
+    assert response_cache._REDRAW_SLOT.acquire(blocking=False)  # this process draws another
+    try:
+        with count_statements(app) as statements:
+            assert client.get(url).status_code == 200
+        assert not any("FROM tenant" in s for s in statements), "served the aged entry"
+        assert redis_conn.get(f"{key}:redraw") is None, "nor claimed it for later"
+    finally:
+        response_cache._REDRAW_SLOT.release()
+    with count_statements(app) as statements:
+        client.get(url)
+    assert any("FROM tenant" in s for s in statements), "drawn once the process is free"
+    assert response_cache._REDRAW_SLOT.acquire(blocking=False), "the slot is free again"
+    response_cache._REDRAW_SLOT.release()
+
+
 def test_the_cache_keys_on_the_session_entries_auth_and_the_pages_write() -> None:
     """response_cache reads two session entries by name (importing their modules would make a
     cycle): a rename on either side must fail here, not mix two views' entries."""
