@@ -4,8 +4,9 @@
 
 Starts ``msp web`` (gunicorn, 2 workers x 4 threads, --no-access-log, MSP_ENV=production) on
 the database ``seed.py`` made, signs the MSP staff user in through the login form (session
-cookie) and makes an MSP admin API token (``msp tokens create``). Each endpoint is first
-requested once to check it answers 200 (not a redirect to the login page), warmed up for 3 s,
+cookie) and makes an MSP admin API token (``msp tokens create``). Each of an endpoint's paths
+is first requested once to check it answers 200 (not a redirect to the login page), which also
+draws it once (what is measured is serving the pages, not their first draws), warmed up for 3 s,
 then driven by ``wrk`` (Debian's ``apt-get install wrk``) at the given concurrency for the given
 seconds, cycling through 100 domains / 50 tenants picked at random (seed 7) so no single row
 stays hot. ``/healthz`` is driven in the same run: each endpoint's req/s is also given as a
@@ -261,9 +262,11 @@ def parse_wrk(out: str) -> tuple[float, float, float, int, int]:
 
 
 def check(port: int, ep: Endpoint, headers: dict[str, str]) -> int:
-    """Every path once: must answer 200 (a redirect would be the login page, not the page)."""
+    """Every path once: must answer 200 (a redirect would be the login page, not the page).
+    This also draws each page once before it is measured: what is measured is serving them,
+    not their first draws (``one_request.py`` and ``--no-cache`` measure those)."""
     size = 0
-    for path in ep.paths[:3]:
+    for path in ep.paths:
         status, _, body = get(port, path, headers)
         if status != 200:
             raise SystemExit(f"{ep.name}: {path} answered {status}: {body[:300]!r}")
