@@ -221,15 +221,21 @@ def _age(redis_conn: Redis, key: str, seconds: float) -> None:
     redis_conn.publish(mirror.CHANNEL, mirror.EVERYTHING)  # as the app's own writes say
 
 
-def test_an_aged_entry_is_served_while_one_request_draws_it_again(
-    app: Flask, client: FlaskClient, redis_conn: Redis
-) -> None:
+def _aged_tenant_page(client: FlaskClient, redis_conn: Redis) -> tuple[str, str]:
+    """A tenant page kept an hour past its freshness: its URL and entry key."""
     tenant = make_tenant()
     _signed_in(client, "tenant_admin", tenant)
     url = f"/tenants/{tenant.id}"
     client.get(url)
     key = _entry_key(client, url)
     _age(redis_conn, key, 3600)
+    return url, key
+
+
+def test_an_aged_entry_is_served_while_one_request_draws_it_again(
+    app: Flask, client: FlaskClient, redis_conn: Redis
+) -> None:
+    url, key = _aged_tenant_page(client, redis_conn)
 
     redis_conn.set(f"{key}:redraw", b"1")  # another request is drawing it right now
     with count_statements(app) as statements:
@@ -249,12 +255,7 @@ def test_an_aged_entry_is_served_while_one_request_draws_it_again(
 def test_a_process_draws_one_aged_entry_at_a_time_and_serves_the_others_meanwhile(
     app: Flask, client: FlaskClient, redis_conn: Redis
 ) -> None:
-    tenant = make_tenant()
-    _signed_in(client, "tenant_admin", tenant)
-    url = f"/tenants/{tenant.id}"
-    client.get(url)
-    key = _entry_key(client, url)
-    _age(redis_conn, key, 3600)
+    url, key = _aged_tenant_page(client, redis_conn)
 
     assert response_cache._REDRAW_SLOT.acquire(blocking=False)  # this process draws another
     try:
