@@ -190,20 +190,19 @@ class Mirror:
                 log.debug("closing a broken subscription failed", exc_info=True)
 
     def _apply(self, message: dict[str, Any]) -> None:
+        """Forget what a message makes stale: some tenants' data, or (anything else: the
+        subscription made again, everything moved) every copy."""
         kind, data = message.get("type"), message.get("data")
         if kind == "subscribe":  # first, or again after a reconnection: anything may be stale
-            self._forget_all()
             self._live = True
-        elif kind != "message" or not isinstance(data, bytes) or data == EVERYTHING:
-            self._forget_all()
-        elif data.startswith(b"t:"):
-            moved = {int(t) for t in data[2:].split(b",") if t}
+        elif kind == "message" and isinstance(data, bytes) and data.startswith(b"t:"):
+            moved = {int(t) for t in data[2:].split(b",") if t.isdigit()}
             stale = [k for k, c in self._copies.items() if c.tag is None or c.tag in moved]
             for key in stale:
                 self._forget(key)
             self._epoch += 1
-        else:
-            self._forget_all()
+            return
+        self._forget_all()
 
 
 def _family(key: str) -> tuple[TagOf, bool] | None:
